@@ -1,0 +1,137 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prox-dev/prox/sdk/proto"
+)
+
+// Base is the host's view of the base service that every plugin component
+// serves. The host uses it; plugin authors never implement it (Serve does).
+type Base interface {
+	// Info describes the component.
+	Info(ctx context.Context) (*Info, error)
+	// Schemas returns the schema of the component's config block and, for
+	// runners, of its per-process block (nil when there is none).
+	Schemas(ctx context.Context) (config, process *Schema, err error)
+	// Configure delivers the decoded config with the negotiated API version.
+	Configure(ctx context.Context, cfg *Config) error
+	// Shutdown asks the component to release what it holds.
+	Shutdown(ctx context.Context) error
+}
+
+// baseClient is the host side of the base service.
+type baseClient struct {
+	client proto.BaseClient
+}
+
+var _ Base = (*baseClient)(nil)
+
+func (c *baseClient) Info(ctx context.Context) (*Info, error) {
+	resp, err := c.client.Info(ctx, &proto.InfoRequest{})
+	if err != nil {
+		return nil, fromGRPC("info", err)
+	}
+	info := &Info{Plugin: resp.Plugin, Name: resp.Name, Kind: Kind(resp.Kind), Version: resp.Version}
+	for _, v := range resp.ApiVersions {
+		info.APIVersions = append(info.APIVersions, int(v))
+	}
+	return info, nil
+}
+
+func (c *baseClient) Schemas(ctx context.Context) (*Schema, *Schema, error) {
+	resp, err := c.client.ConfigSchema(ctx, &proto.ConfigSchemaRequest{})
+	if err != nil {
+		return nil, nil, fromGRPC("config schema", err)
+	}
+	return schemaFromProto(resp.Config), schemaFromProto(resp.Process), nil
+}
+
+func (c *baseClient) Configure(ctx context.Context, cfg *Config) error {
+	_, err := c.client.Configure(ctx, &proto.ConfigureRequest{
+		ApiVersion: uint32(cfg.APIVersion),
+		ValuesJson: cfg.Values,
+	})
+	return fromGRPC("configure", err)
+}
+
+func (c *baseClient) Shutdown(ctx context.Context) error {
+	_, err := c.client.Shutdown(ctx, &proto.ShutdownRequest{})
+	return fromGRPC("shutdown", err)
+}
+
+// baseServer is the plugin side of the base service; it wraps a runner or a
+// sink and answers from its optional interfaces.
+type baseServer struct {
+	proto.UnimplementedBaseServer
+	info      Info
+	component any
+	// shutdown runs before the component's own Shutdown (a runner server
+	// kills what is left of its processes).
+	shutdown func()
+}
+
+func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoResponse, error) {
+	resp := &proto.InfoResponse{Plugin: s.info.Plugin, Name: s.info.Name, Kind: string(s.info.Kind), Version: s.info.Version}
+	for _, v := range s.info.APIVersions {
+		resp.ApiVersions = append(resp.ApiVersions, uint32(v))
+	}
+	return resp, nil
+}
+
+func (s *baseServer) ConfigSchema(context.Context, *proto.ConfigSchemaRequest) (*proto.ConfigSchemaResponse, error) {
+	resp := &proto.ConfigSchemaResponse{}
+	if c, ok := s.component.(Configurable); ok {
+		resp.Config = schemaToProto(c.ConfigSchema())
+	}
+	if p, ok := s.component.(ProcessConfigurable); ok {
+		resp.Process = schemaToProto(p.ProcessSchema())
+	}
+	return resp, nil
+}
+
+func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (*proto.ConfigureResponse, error) {
+	c, ok := s.component.(Configurable)
+	if !ok {
+		return &proto.ConfigureResponse{}, nil
+	}
+	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: req.ValuesJson}); err != nil {
+		return nil, err
+	}
+	return &proto.ConfigureResponse{}, nil
+}
+
+func (s *baseServer) Shutdown(context.Context, *proto.ShutdownRequest) (*proto.ShutdownResponse, error) {
+	if s.shutdown != nil {
+		s.shutdown()
+	}
+	if c, ok := s.component.(Shutdowner); ok {
+		if err := c.Shutdown(); err != nil {
+			return nil, fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	return &proto.ShutdownResponse{}, nil
+}
+
+func schemaToProto(s *Schema) *proto.Schema {
+	if s == nil {
+		return nil
+	}
+	out := &proto.Schema{}
+	for _, a := range s.Attributes {
+		out.Attributes = append(out.Attributes, &proto.Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Description: a.Description})
+	}
+	return out
+}
+
+func schemaFromProto(s *proto.Schema) *Schema {
+	if s == nil {
+		return nil
+	}
+	out := &Schema{}
+	for _, a := range s.Attributes {
+		out.Attributes = append(out.Attributes, Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Description: a.Description})
+	}
+	return out
+}

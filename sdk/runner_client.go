@@ -1,0 +1,118 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/prox-dev/prox/sdk/proto"
+)
+
+// runnerClient is the host side of the runner service: it implements Runner
+// by calling the plugin.
+type runnerClient struct {
+	client proto.RunnerClient
+}
+
+var _ Runner = (*runnerClient)(nil)
+
+func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, error) {
+	req := &proto.StartRequest{Name: cfg.Name, Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir}
+	if cfg.Settings != nil {
+		req.SettingsJson = cfg.Settings.Values
+	}
+	resp, err := c.client.Start(ctx, req)
+	if err != nil {
+		return nil, fromGRPC("start", err)
+	}
+	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), waited: make(chan struct{})}
+	outCtx, cancel := context.WithCancel(context.Background())
+	p.cancelOutput = cancel
+	stream, err := c.client.Output(outCtx, &proto.OutputRequest{Handle: resp.Handle})
+	if err != nil {
+		cancel()
+		return nil, fromGRPC("output", err)
+	}
+	var stdoutW, stderrW *io.PipeWriter
+	p.stdout, stdoutW = io.Pipe()
+	p.stderr, stderrW = io.Pipe()
+	go p.demux(stream, stdoutW, stderrW)
+	return p, nil
+}
+
+// processClient is a Process whose calls go to the plugin.
+type processClient struct {
+	client       proto.RunnerClient
+	handle       string
+	pid          int
+	stdout       *io.PipeReader
+	stderr       *io.PipeReader
+	cancelOutput context.CancelFunc
+
+	waitOnce sync.Once
+	waited   chan struct{}
+	waitErr  error
+}
+
+var _ Process = (*processClient)(nil)
+
+// demux copies the output stream into the two pipes until the stream ends.
+func (p *processClient) demux(stream proto.Runner_OutputClient, stdout, stderr *io.PipeWriter) {
+	defer p.cancelOutput()
+	for {
+		chunk, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			} else {
+				err = fromGRPC("output", err)
+			}
+			stdout.CloseWithError(err)
+			stderr.CloseWithError(err)
+			return
+		}
+		w := stdout
+		if chunk.Stream == proto.Stream_STREAM_STDERR {
+			w = stderr
+		}
+		if _, err := w.Write(chunk.Data); err != nil {
+			// The reader closed its end: keep draining the other stream.
+			continue
+		}
+	}
+}
+
+func (p *processClient) PID() int { return p.pid }
+
+func (p *processClient) Wait() error {
+	p.waitOnce.Do(func() {
+		defer close(p.waited)
+		resp, err := p.client.Wait(context.Background(), &proto.WaitRequest{Handle: p.handle})
+		if err != nil {
+			p.waitErr = fromGRPC("wait", err)
+			return
+		}
+		switch {
+		case resp.Error != "":
+			p.waitErr = errors.New(resp.Error)
+		case resp.Signal != "" || resp.ExitCode != 0:
+			p.waitErr = &ExitError{Code: int(resp.ExitCode), Signal: resp.Signal}
+		}
+	})
+	<-p.waited
+	return p.waitErr
+}
+
+func (p *processClient) Signal(sig os.Signal) error {
+	name, err := SignalName(sig)
+	if err != nil {
+		return err
+	}
+	_, err = p.client.Signal(context.Background(), &proto.SignalRequest{Handle: p.handle, Signal: name})
+	return fromGRPC("signal", err)
+}
+
+func (p *processClient) Stdout() io.Reader { return p.stdout }
+func (p *processClient) Stderr() io.Reader { return p.stderr }

@@ -1,0 +1,195 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/prox-dev/prox/sdk/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// outputChunkSize is the read size for process output: one read becomes at
+// most one message, so a busy process's lines travel many per message.
+const outputChunkSize = 256 << 10
+
+// runnerServer is the plugin side of the runner service: it wraps the
+// author's Runner and keeps a handle per started process.
+type runnerServer struct {
+	proto.UnimplementedRunnerServer
+	impl Runner
+
+	mu      sync.Mutex
+	next    uint64
+	handles map[string]*serverProcess
+}
+
+// serverProcess is a started process and its single Wait result.
+type serverProcess struct {
+	proc     Process
+	handle   string
+	refs     int // Output and the first delivered Wait each hold one
+	released sync.Once
+	waitOnce sync.Once
+	done     chan struct{}
+	err      error
+}
+
+func (sp *serverProcess) wait() error {
+	sp.waitOnce.Do(func() {
+		go func() {
+			sp.err = sp.proc.Wait()
+			close(sp.done)
+		}()
+	})
+	<-sp.done
+	return sp.err
+}
+
+func newRunnerServer(impl Runner) *runnerServer {
+	return &runnerServer{impl: impl, handles: make(map[string]*serverProcess)}
+}
+
+func (s *runnerServer) get(handle string) (*serverProcess, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, ok := s.handles[handle]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no process with handle %q", handle)
+	}
+	return sp, nil
+}
+
+// release drops one reference to sp; the handle is forgotten once both the
+// output stream has ended and the exit status was delivered.
+func (s *runnerServer) release(sp *serverProcess) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp.refs--
+	if sp.refs == 0 {
+		delete(s.handles, sp.handle)
+	}
+}
+
+func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*proto.StartResponse, error) {
+	cfg := &ProcessConfig{Name: req.Name, Command: req.Command, Env: req.Env, Dir: req.Dir}
+	if len(req.SettingsJson) > 0 {
+		cfg.Settings = &Config{Values: req.SettingsJson}
+	}
+	p, err := s.impl.Start(ctx, cfg)
+	if err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	s.mu.Lock()
+	s.next++
+	handle := req.Name + "-" + strconv.FormatUint(s.next, 10)
+	s.handles[handle] = &serverProcess{proc: p, handle: handle, refs: 2, done: make(chan struct{})}
+	s.mu.Unlock()
+	return &proto.StartResponse{Handle: handle, Pid: int64(p.PID())}, nil
+}
+
+func (s *runnerServer) Output(req *proto.OutputRequest, stream proto.Runner_OutputServer) error {
+	sp, err := s.get(req.Handle)
+	if err != nil {
+		return err
+	}
+	defer s.release(sp)
+	chunks := make(chan *proto.OutputChunk, 4)
+	var wg sync.WaitGroup
+	read := func(r io.Reader, st proto.Stream) {
+		defer wg.Done()
+		buf := make([]byte, outputChunkSize)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				data := make([]byte, n)
+				copy(data, buf[:n])
+				select {
+				case chunks <- &proto.OutputChunk{Stream: st, Data: data}:
+				case <-stream.Context().Done():
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go read(sp.proc.Stdout(), proto.Stream_STREAM_STDOUT)
+	go read(sp.proc.Stderr(), proto.Stream_STREAM_STDERR)
+	go func() {
+		wg.Wait()
+		close(chunks)
+	}()
+	for c := range chunks {
+		if err := stream.Send(c); err != nil {
+			// The host went away; drain so the readers can finish.
+			for range chunks {
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *runnerServer) Wait(ctx context.Context, req *proto.WaitRequest) (*proto.WaitResponse, error) {
+	sp, err := s.get(req.Handle)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- sp.wait() }()
+	select {
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err = <-done:
+	}
+	sp.released.Do(func() { s.release(sp) })
+	resp := &proto.WaitResponse{}
+	var exitErr *ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		resp.ExitCode = int32(exitErr.Code)
+		resp.Signal = exitErr.Signal
+	default:
+		resp.Error = err.Error()
+	}
+	return resp, nil
+}
+
+func (s *runnerServer) Signal(_ context.Context, req *proto.SignalRequest) (*proto.SignalResponse, error) {
+	sp, err := s.get(req.Handle)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := ParseSignal(req.Signal)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := sp.proc.Signal(sig); err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	return &proto.SignalResponse{}, nil
+}
+
+// killAll sends SIGKILL to every process that has not been reaped; it runs
+// on Shutdown and when the plugin is told to terminate, so that nothing the
+// runner started outlives it.
+func (s *runnerServer) killAll() {
+	s.mu.Lock()
+	procs := make([]*serverProcess, 0, len(s.handles))
+	for _, sp := range s.handles {
+		procs = append(procs, sp)
+	}
+	s.mu.Unlock()
+	for _, sp := range procs {
+		// Even after the leader was reaped, its group may hold stragglers.
+		_ = sp.proc.Signal(syscall.SIGKILL)
+	}
+}

@@ -1,0 +1,185 @@
+package sdk
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// ServeConfig lists the components a plugin binary serves.
+type ServeConfig struct {
+	// Name is the plugin's name, e.g. "myplugin". Required.
+	Name string
+	// Version is the plugin's version, e.g. "0.1.0". Required.
+	Version string
+	// APIVersions overrides the API versions the components speak; default
+	// APIVersions.
+	APIVersions []int
+	// Runners are the runner components by name.
+	Runners map[string]Runner
+	// Sinks are the sink components by name.
+	Sinks map[string]Sink
+	// Logger receives the SDK's logs; default a JSON hclog logger on stderr,
+	// which the host turns into its own log lines.
+	Logger hclog.Logger
+}
+
+// Description is what `<binary> describe` prints.
+type Description struct {
+	Name        string   `json:"name"`
+	Version     string   `json:"version"`
+	APIVersions []int    `json:"api_versions"`
+	Runners     []string `json:"runners"`
+	Sinks       []string `json:"sinks"`
+}
+
+// Describe returns the description of the plugin set.
+func (c *ServeConfig) Describe() *Description {
+	d := &Description{Name: c.Name, Version: c.Version, APIVersions: c.apiVersions(), Runners: []string{}, Sinks: []string{}}
+	for n := range c.Runners {
+		d.Runners = append(d.Runners, n)
+	}
+	for n := range c.Sinks {
+		d.Sinks = append(d.Sinks, n)
+	}
+	sort.Strings(d.Runners)
+	sort.Strings(d.Sinks)
+	return d
+}
+
+func (c *ServeConfig) apiVersions() []int {
+	if len(c.APIVersions) > 0 {
+		return c.APIVersions
+	}
+	return APIVersions
+}
+
+// Serve runs the plugin binary: with the argument "describe" it prints the
+// Description as JSON and returns; otherwise it serves the component the
+// host asked for (ComponentEnv, or the only one) until the host ends it.
+// Nothing may be written to stdout before Serve: go-plugin's handshake uses
+// it.
+func Serve(c *ServeConfig) {
+	if len(os.Args) == 2 && os.Args[1] == "describe" {
+		if err := json.NewEncoder(os.Stdout).Encode(c.Describe()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := serve(c, os.Getenv(ComponentEnv), os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
+		os.Exit(1)
+	}
+}
+
+// ServeComponent serves the component kind.name of c; it is Serve for hosts
+// that pick the component by argument (prox's own plugin-serve command).
+func ServeComponent(c *ServeConfig, kind Kind, name string) error {
+	return serve(c, string(kind)+"."+name, os.Stderr)
+}
+
+func serve(c *ServeConfig, component string, stderr io.Writer) error {
+	kind, name, err := c.pick(component)
+	if err != nil {
+		return err
+	}
+	logger := c.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: stderr, JSONFormat: true, Level: hclog.Trace})
+	}
+	info := Info{Plugin: c.Name, Name: name, Kind: kind, Version: c.Version, APIVersions: c.apiVersions()}
+	set := plugin.PluginSet{}
+	base := &baseServer{info: info}
+	switch kind {
+	case KindRunner:
+		rs := newRunnerServer(c.Runners[name])
+		base.component = c.Runners[name]
+		base.shutdown = rs.killAll
+		set[pluginRunner] = &runnerPlugin{server: rs}
+	case KindSink:
+		base.component = c.Sinks[name]
+		set[pluginSink] = &sinkPlugin{server: &sinkServer{impl: c.Sinks[name]}}
+	}
+	set[pluginBase] = &basePlugin{server: base}
+
+	// The host gives its plugins a parent-death signal of SIGTERM, and may
+	// send SIGTERM itself: release everything (a runner kills its process
+	// groups) before exiting, so nothing outlives the host.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		if base.shutdown != nil {
+			base.shutdown()
+		}
+		os.Exit(2)
+	}()
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         set,
+		Logger:          logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+			return grpc.NewServer(opts...)
+		},
+	})
+	return nil
+}
+
+// pick resolves "KIND.NAME" (or "" with a single component) to a component.
+func (c *ServeConfig) pick(component string) (Kind, string, error) {
+	if component == "" {
+		total := len(c.Runners) + len(c.Sinks)
+		if total != 1 {
+			return "", "", fmt.Errorf("%d components; set %s to KIND.NAME to pick one", total, ComponentEnv)
+		}
+		for n := range c.Runners {
+			return KindRunner, n, nil
+		}
+		for n := range c.Sinks {
+			return KindSink, n, nil
+		}
+	}
+	kind, name, ok := strings.Cut(component, ".")
+	if !ok {
+		return "", "", fmt.Errorf("component %q is not KIND.NAME", component)
+	}
+	switch Kind(kind) {
+	case KindRunner:
+		if _, ok := c.Runners[name]; ok {
+			return KindRunner, name, nil
+		}
+	case KindSink:
+		if _, ok := c.Sinks[name]; ok {
+			return KindSink, name, nil
+		}
+	default:
+		return "", "", fmt.Errorf("unknown component kind %q (want runner or sink)", kind)
+	}
+	return "", "", fmt.Errorf("this plugin has no %s named %q (it has %s)", kind, name, c.Describe().summary())
+}
+
+func (d *Description) summary() string {
+	var parts []string
+	for _, r := range d.Runners {
+		parts = append(parts, "runner."+r)
+	}
+	for _, s := range d.Sinks {
+		parts = append(parts, "sink."+s)
+	}
+	if len(parts) == 0 {
+		return "no components"
+	}
+	return strings.Join(parts, ", ")
+}
