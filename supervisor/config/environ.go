@@ -1,0 +1,56 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Environ returns the environment of process p: base (usually
+// os.Environ()) overridden by the variables of p's env_file, overridden by
+// p's env. The result is a sorted list of "KEY=VALUE" entries without
+// duplicate keys; base entries without '=' or with an empty key are
+// dropped. An unreadable or malformed env_file is an error. The receiver
+// is not used and may be nil.
+func (c *Config) Environ(p *Process, base []string) ([]string, error) {
+	env := make(map[string]string, len(base)+len(p.Env))
+	for _, kv := range base {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		env[k] = v
+	}
+	if p.EnvFile != "" {
+		f, err := os.Open(p.EnvFile)
+		if err != nil {
+			return nil, fmt.Errorf("process %s: env_file: %w", p.Name, err)
+		}
+		vars, err := ParseDotenv(f)
+		_ = f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("process %s: env_file %s: %w", p.Name, p.EnvFile, err)
+		}
+		for k, v := range vars {
+			env[k] = v
+		}
+	}
+	for k, v := range p.Env {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range sortedKeys(env) {
+		out = append(out, k+"="+env[k])
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,7 @@
+process "web" {
+  command = ["sh", "-c", "echo hi"]
+
+  restart {
+    policy = "sometimes"
+  }
+}

@@ -1,0 +1,4 @@
+plugin "fancy" {
+  path   = "./bin/prox-plugin-fancy"
+  sha256 = "abc123"
+}

@@ -1,0 +1,7 @@
+process "web" {
+  command = ["sh", "-c", "echo hi"]
+
+  stop {
+    signal = "SIGNOPE"
+  }
+}

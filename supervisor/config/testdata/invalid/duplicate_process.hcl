@@ -1,0 +1,7 @@
+process "web" {
+  command = ["sh", "-c", "echo one"]
+}
+
+process "web" {
+  command = ["sh", "-c", "echo two"]
+}

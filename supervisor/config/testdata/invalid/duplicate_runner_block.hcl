@@ -1,0 +1,11 @@
+process "db" {
+  runner = "container"
+
+  container {
+    image = "postgres"
+  }
+
+  container {
+    image = "mysql"
+  }
+}

@@ -1,0 +1,3 @@
+process "web" {
+  command = ["sh", "-c", file("does-not-exist.sh")]
+}

@@ -1,0 +1,8 @@
+process "web" {
+  command = ["sh", "-c", "echo hi"]
+
+  restart {
+    policy  = "always"
+    backoff = "-1s"
+  }
+}

@@ -1,0 +1,4 @@
+process "web" {
+  command = ["sh", "-c", "echo hi"]
+  comand  = ["oops"]
+}

@@ -1,0 +1,7 @@
+runner "container" "docker" {
+  socket = "/var/run/docker.sock"
+}
+
+process "db" {
+  runner = "container.podman"
+}
