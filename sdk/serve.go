@@ -167,10 +167,11 @@ func (c *ServeConfig) pick(component string) (Kind, string, error) {
 	default:
 		return "", "", fmt.Errorf("unknown component kind %q (want runner or sink)", kind)
 	}
-	return "", "", fmt.Errorf("this plugin has no %s named %q (it has %s)", kind, name, c.Describe().summary())
+	return "", "", fmt.Errorf("this plugin has no %s named %q (it has %s)", kind, name, c.Describe().Summary())
 }
 
-func (d *Description) summary() string {
+// Summary lists the components as "runner.NAME, sink.NAME".
+func (d *Description) Summary() string {
 	var parts []string
 	for _, r := range d.Runners {
 		parts = append(parts, "runner."+r)

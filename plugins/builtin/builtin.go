@@ -1,0 +1,74 @@
+// Package builtin is the catalog of the plugins that ship inside the prox
+// binary. They run out of process like any other plugin: the host re-executes
+// its own binary as `prox plugin-serve KIND NAME`, which calls Serve.
+package builtin
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/prox-dev/prox/internal/version"
+	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
+	"github.com/prox-dev/prox/sdk"
+)
+
+// PluginName is the plugin name the built-in components report in Info.
+const PluginName = "builtin"
+
+// Component names one built-in component.
+type Component struct {
+	Kind sdk.Kind
+	Name string
+}
+
+// String returns "KIND.NAME".
+func (c Component) String() string { return string(c.Kind) + "." + c.Name }
+
+var runners = map[string]func() sdk.Runner{
+	execrunner.Name: func() sdk.Runner { return execrunner.New() },
+}
+
+var sinks = map[string]func() sdk.Sink{}
+
+// Has reports whether kind.name is a built-in component.
+func Has(kind sdk.Kind, name string) bool {
+	switch kind {
+	case sdk.KindRunner:
+		_, ok := runners[name]
+		return ok
+	case sdk.KindSink:
+		_, ok := sinks[name]
+		return ok
+	}
+	return false
+}
+
+// Components lists the built-in components, sorted.
+func Components() []Component {
+	var out []Component
+	for n := range runners {
+		out = append(out, Component{sdk.KindRunner, n})
+	}
+	for n := range sinks {
+		out = append(out, Component{sdk.KindSink, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// Serve serves the built-in component kind.name as a plugin process until
+// the host ends it.
+func Serve(kind, name string) error {
+	k := sdk.Kind(kind)
+	if !Has(k, name) {
+		return fmt.Errorf("no built-in %s named %q", kind, name)
+	}
+	cfg := &sdk.ServeConfig{Name: PluginName, Version: version.Version}
+	switch k {
+	case sdk.KindRunner:
+		cfg.Runners = map[string]sdk.Runner{name: runners[name]()}
+	case sdk.KindSink:
+		cfg.Sinks = map[string]sdk.Sink{name: sinks[name]()}
+	}
+	return sdk.ServeComponent(cfg, k, name)
+}

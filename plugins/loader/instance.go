@@ -1,0 +1,98 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/sdk"
+)
+
+// shutdownTimeout bounds a plugin's Shutdown call when the caller's context
+// has no earlier deadline.
+const shutdownTimeout = 5 * time.Second
+
+// Instance is one launched plugin component.
+type Instance struct {
+	Kind   sdk.Kind
+	Name   string
+	Source *Source
+	// Info is what the plugin reported.
+	Info *sdk.Info
+	// APIVersion is the API version negotiated with the plugin.
+	APIVersion int
+	// ConfigSchema and ProcessSchema are the schemas the plugin declared
+	// (ProcessSchema only for runners; either may be nil).
+	ConfigSchema  *sdk.Schema
+	ProcessSchema *sdk.Schema
+	// Base is the component's base service; Runner or Sink its own.
+	Base   sdk.Base
+	Runner sdk.Runner
+	Sink   sdk.Sink
+
+	client    *plugin.Client
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (i *Instance) init(ctx context.Context, rpc plugin.ClientProtocol) error {
+	d, err := sdk.Dispense(rpc, i.Kind)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrLaunch, err)
+	}
+	i.Base, i.Runner, i.Sink = d.Base, d.Runner, d.Sink
+	info, err := d.Base.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Kind != i.Kind || info.Name != i.Name {
+		return fmt.Errorf("%w: asked for %s %q, the plugin serves %s %q", ErrIncompatible, i.Kind, i.Name, info.Kind, info.Name)
+	}
+	i.Info = info
+	i.APIVersion = sdk.NegotiateAPIVersion(sdk.APIVersions, info.APIVersions)
+	if i.APIVersion == 0 {
+		return fmt.Errorf("%w: the plugin speaks API versions %v, prox speaks %v", ErrIncompatible, info.APIVersions, sdk.APIVersions)
+	}
+	i.ConfigSchema, i.ProcessSchema, err = d.Base.Schemas(ctx)
+	return err
+}
+
+// ID returns "KIND.NAME".
+func (i *Instance) ID() string { return string(i.Kind) + "." + i.Name }
+
+// Configure hands the decoded config values to the plugin.
+func (i *Instance) Configure(ctx context.Context, values json.RawMessage) error {
+	if err := i.Base.Configure(ctx, &sdk.Config{APIVersion: i.APIVersion, Values: values}); err != nil {
+		return fmt.Errorf("failed to configure %s: %w", i.ID(), err)
+	}
+	return nil
+}
+
+// PID returns the plugin process's PID, 0 when it is not running.
+func (i *Instance) PID() int {
+	if rc := i.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+// Exited reports whether the plugin process has exited.
+func (i *Instance) Exited() bool { return i.client.Exited() }
+
+// Close asks the component to shut down (bounded by ctx and
+// shutdownTimeout), then kills the plugin process. It is safe to call more
+// than once.
+func (i *Instance) Close(ctx context.Context) error {
+	i.closeOnce.Do(func() {
+		if !i.client.Exited() {
+			sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+			i.closeErr = i.Base.Shutdown(sctx)
+			cancel()
+		}
+		i.client.Kill()
+	})
+	return i.closeErr
+}
