@@ -148,7 +148,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// what it started. The launching thread is locked (see spawner).
 		Pdeathsig: syscall.SIGTERM,
 	}
-	logger := l.opts.Logger.Named("plugin").With("plugin", id)
+	logger := l.opts.Logger.Named("plugin").With("component", id)
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),
@@ -179,7 +179,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	l.mu.Lock()
 	l.instances = append(l.instances, inst)
 	l.mu.Unlock()
-	l.logger.Debug("plugin launched", "plugin", id, "path", src.Path, "pid", inst.PID(), "api_version", inst.APIVersion)
+	l.logger.Debug("plugin launched", "component", id, "path", src.Path, "pid", inst.PID(), "api_version", inst.APIVersion)
 	return inst, nil
 }
 

@@ -1,0 +1,187 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/plugins/builtin"
+	"github.com/prox-dev/prox/plugins/loader"
+	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor"
+	"github.com/prox-dev/prox/supervisor/config"
+)
+
+// stack is a loaded configuration with its plugins launched and
+// configured: everything `prox up` needs to start the processes.
+type stack struct {
+	cfg     *config.Config
+	loader  *loader.Loader
+	runners map[string]*loader.Instance // by "kind" or "kind.name"
+	sinks   map[string]*loader.Instance // by "kind.name"
+	specs   []supervisor.ProcessSpec
+}
+
+// close shuts down every plugin of the stack.
+func (s *stack) close(ctx context.Context) error {
+	if s == nil || s.loader == nil {
+		return nil
+	}
+	return s.loader.Close(ctx)
+}
+
+// loadStack loads the configuration at path, launches only the plugins it
+// uses, decodes their blocks against their schemas and configures them.
+// All problems come back as diagnostics; the returned stack must be closed
+// even when there are errors.
+func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
+	cfg, diags := config.Load(path)
+	st := &stack{cfg: cfg, runners: map[string]*loader.Instance{}, sinks: map[string]*loader.Instance{}}
+	if diags.HasErrors() {
+		return st, diags
+	}
+	var externals []loader.External
+	for _, p := range cfg.Plugins {
+		externals = append(externals, loader.External{Name: p.Name, Path: p.Path, SHA256: p.SHA256})
+	}
+	dirs := []string{}
+	if cfg.PluginDir != "" {
+		dirs = append(dirs, cfg.PluginDir)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".prox", "plugins"))
+	}
+	l, err := loader.New(loader.Options{
+		Logger:     logger,
+		Builtin:    builtin.Has,
+		External:   externals,
+		PluginDirs: dirs,
+	})
+	if err != nil {
+		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot launch plugins", Detail: err.Error()})
+	}
+	st.loader = l
+	evalCtx := &hcl.EvalContext{Functions: config.Functions(cfg.Dir)}
+
+	// Sinks: one plugin instance per sink block that a process uses.
+	used := map[string]bool{}
+	for _, p := range cfg.Processes {
+		for _, ref := range p.Sinks {
+			used[ref.String()] = true
+		}
+	}
+	for _, b := range cfg.Sinks {
+		ref := b.Ref()
+		if !used[ref.String()] {
+			continue
+		}
+		inst, err := l.Launch(ctx, sdk.KindSink, ref.Kind)
+		if err != nil {
+			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
+			continue
+		}
+		values, d := loader.Decode(b.Body, inst.ConfigSchema, evalCtx, b.DeclRange, fmt.Sprintf("sink %q %q block", ref.Kind, ref.Name))
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if err := inst.Configure(ctx, values); err != nil {
+			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
+			continue
+		}
+		st.sinks[ref.String()] = inst
+	}
+
+	// Runners: one plugin instance per runner reference ("exec" or
+	// "ssh.staging"), launched at its first use.
+	failed := map[string]bool{}
+	for _, p := range cfg.Processes {
+		key := p.Runner.String()
+		inst, ok := st.runners[key]
+		if !ok {
+			if failed[key] {
+				continue
+			}
+			inst, err = l.Launch(ctx, sdk.KindRunner, p.Runner.Kind)
+			if err != nil {
+				failed[key] = true
+				diags = append(diags, pluginError(p.RunnerRange, "runner", key, err))
+				continue
+			}
+			var body hcl.Body
+			rng := p.RunnerRange
+			if b := cfg.Runner(p.Runner); b != nil {
+				body, rng = b.Body, b.DeclRange
+			}
+			values, d := loader.Decode(body, inst.ConfigSchema, evalCtx, rng, fmt.Sprintf("runner %q block", key))
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				failed[key] = true
+				continue
+			}
+			if err := inst.Configure(ctx, values); err != nil {
+				failed[key] = true
+				diags = append(diags, pluginError(rng, "runner", key, err))
+				continue
+			}
+			st.runners[key] = inst
+		}
+		spec, d := processSpec(cfg, p, inst, evalCtx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			st.specs = append(st.specs, spec)
+		}
+	}
+	return st, diags
+}
+
+// processSpec builds the supervisor's spec of p, decoding its per-process
+// runner block against the runner's schema.
+func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, evalCtx *hcl.EvalContext) (supervisor.ProcessSpec, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	spec := supervisor.ProcessSpec{
+		Name:        p.Name,
+		Runner:      inst.Runner,
+		RunnerName:  p.Runner.String(),
+		StopTimeout: p.Stop.Timeout,
+	}
+	sig, err := config.SignalNumber(p.Stop.Signal)
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid stop signal", Detail: err.Error(), Subject: p.DeclRange.Ptr()})
+	}
+	spec.StopSignal = sig
+	if inst.ProcessSchema == nil && p.RunnerBody != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported block type",
+			Detail:   fmt.Sprintf("The %q runner takes no per-process settings block.", p.Runner.Kind),
+			Subject:  p.RunnerBodyRange.Ptr(),
+		})
+	}
+	var settings *sdk.Config
+	if inst.ProcessSchema != nil {
+		what := fmt.Sprintf("%q block of process %q", p.Runner.Kind, p.Name)
+		values, d := loader.Decode(p.RunnerBody, inst.ProcessSchema, evalCtx, p.DeclRange, what)
+		diags = append(diags, d...)
+		settings = &sdk.Config{APIVersion: inst.APIVersion, Values: values}
+	}
+	env, err := cfg.Environ(p, os.Environ())
+	if err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: p.DeclRange.Ptr()})
+	}
+	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: p.Dir, Settings: settings}
+	return spec, diags
+}
+
+// pluginError is a plugin problem as a diagnostic at the reference.
+func pluginError(rng hcl.Range, kind, id string, err error) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Cannot use %s %q", kind, id),
+		Detail:   err.Error(),
+		Subject:  rng.Ptr(),
+	}
+}

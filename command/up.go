@@ -1,0 +1,146 @@
+package command
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prox-dev/prox/supervisor"
+)
+
+// startTimeout bounds launching the plugins and starting the processes.
+const startTimeout = time.Minute
+
+// UpCommand starts every process of the configuration and supervises them
+// until it is interrupted.
+type UpCommand struct {
+	Meta
+
+	// signals, when set, replaces the process's SIGINT/SIGTERM
+	// notifications (tests).
+	signals <-chan os.Signal
+}
+
+// Help implements cli.Command.
+func (c *UpCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: prox up [options]
+
+  Starts every process the configuration file declares, each through its
+  runner plugin, and prints their output as "name | line". On SIGINT
+  (Ctrl-C) or SIGTERM it stops them all gracefully: the stop signal to
+  every process group at once, up to each process's stop timeout, then
+  SIGKILL; then it shuts its plugins down. A second Ctrl-C kills what is
+  left at once.
+
+  prox up also returns when every process has exited by itself. It exits 0
+  after a clean shutdown, 1 when the configuration is invalid, a plugin
+  cannot start, or a process failed.
+
+Options:
+` + metaHelp)
+}
+
+// Synopsis implements cli.Command.
+func (c *UpCommand) Synopsis() string {
+	return "Start every process of the configuration and supervise them."
+}
+
+// Run implements cli.Command.
+func (c *UpCommand) Run(args []string) int {
+	fs := c.FlagSet("up")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() > 0 {
+		c.Ui.Error("up takes no arguments; name the file with -config")
+		return 1
+	}
+	logger, err := c.Logger()
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return 1
+	}
+
+	sigs := c.signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+
+	startCtx, cancelStart := context.WithTimeout(context.Background(), startTimeout)
+	defer cancelStart()
+	st, diags := loadStack(startCtx, c.configPath, logger)
+	defer func() {
+		if err := st.close(context.Background()); err != nil {
+			logger.Warn("plugin shutdown", "error", err)
+		}
+	}()
+	if len(diags) > 0 {
+		c.writeDiagnostics(st, diags)
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+
+	names := make([]string, len(st.specs))
+	for i, s := range st.specs {
+		names[i] = s.Name
+	}
+	out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
+	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, Output: out.Print})
+
+	code := 0
+	if err := sup.Start(startCtx); err != nil {
+		logger.Error("some processes did not start", "error", err)
+		code = 1
+	}
+
+	interrupted := false
+wait:
+	for {
+		select {
+		case sig := <-sigs:
+			logger.Info("shutting down", "signal", sig.String())
+			interrupted = true
+			break wait
+		case <-sup.Changed():
+			if !sup.Active() {
+				logger.Info("every process has exited")
+				break wait
+			}
+		}
+	}
+
+	// A second signal during the graceful stop kills what is left.
+	stopCtx, cancelStop := context.WithCancel(context.Background())
+	defer cancelStop()
+	go func() {
+		select {
+		case sig := <-sigs:
+			logger.Warn("second signal: killing every process", "signal", sig.String())
+			cancelStop()
+		case <-stopCtx.Done():
+		}
+	}()
+	if err := sup.Stop(stopCtx); err != nil {
+		logger.Error("stop", "error", err)
+		code = 1
+	}
+	cancelStop()
+
+	for _, p := range sup.Processes() {
+		if p.State == supervisor.StateFailed {
+			code = 1
+		}
+		if !interrupted && p.LastExit != nil && (p.LastExit.Code != 0 || p.LastExit.Signal != "" || p.LastExit.Error != "") {
+			code = 1
+		}
+	}
+	return code
+}

@@ -1,0 +1,62 @@
+package command
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// ValidateCommand checks a configuration file, its plugins and their
+// blocks, and reports every problem.
+type ValidateCommand struct {
+	Meta
+}
+
+// Help implements cli.Command.
+func (c *ValidateCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: prox validate [options]
+
+  Checks the configuration file: its syntax, every block and attribute,
+  the references between them, and the blocks that belong to plugins,
+  against the schemas the plugins declare (the plugins it uses are started
+  for that, then stopped). Every error is reported, with file, line and
+  column. Exits 0 when the file is valid, 1 otherwise.
+
+Options:
+` + metaHelp)
+}
+
+// Synopsis implements cli.Command.
+func (c *ValidateCommand) Synopsis() string {
+	return "Check a configuration file and report every error in it."
+}
+
+// Run implements cli.Command.
+func (c *ValidateCommand) Run(args []string) int {
+	fs := c.FlagSet("validate")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() > 0 {
+		c.Ui.Error("validate takes no arguments; name the file with -config")
+		return 1
+	}
+	logger, err := c.Logger()
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, diags := loadStack(ctx, c.configPath, logger)
+	defer func() { _ = st.close(context.Background()) }()
+	if len(diags) > 0 {
+		c.writeDiagnostics(st, diags)
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+	c.Ui.Output("The configuration is valid: " + c.configPath)
+	return 0
+}
