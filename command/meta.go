@@ -67,10 +67,11 @@ func (m *Meta) Logger() (hclog.Logger, error) {
 		return nil, fmt.Errorf("invalid -log-level %q: want trace, debug, info, warn, error or off", m.logLevel)
 	}
 	return hclog.New(&hclog.LoggerOptions{
-		Name:   "prox",
-		Level:  level,
-		Output: m.stderr(),
-		Color:  m.colorMode(m.stderr()),
+		Name:              "prox",
+		Level:             level,
+		IndependentLevels: true,
+		Output:            m.stderr(),
+		Color:             m.colorMode(m.stderr()),
 	}), nil
 }
 

@@ -149,6 +149,11 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		Pdeathsig: syscall.SIGTERM,
 	}
 	logger := l.opts.Logger.Named("plugin").With("component", id)
+	if logger.GetLevel() == hclog.Info {
+		// go-plugin reports every plugin start and exit at info: that is
+		// debug detail for a prox user. Needs IndependentLevels.
+		logger.SetLevel(hclog.Warn)
+	}
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),

@@ -1,0 +1,6 @@
+process "web" {
+  command = ["sh", "-c", "echo hi"]
+  exec {
+    bogus = 1
+  }
+}

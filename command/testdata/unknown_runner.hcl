@@ -1,0 +1,4 @@
+process "web" {
+  runner  = "teleport"
+  command = ["sh", "-c", "echo hi"]
+}

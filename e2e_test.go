@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The end-to-end tests build the prox binary, run `prox up` on a testdata
+// configuration as a user would, and check from the outside that nothing
+// it started outlives it.
+
+var (
+	buildOnce sync.Once
+	proxBin   string
+	buildErr  error
+)
+
+// buildProx builds the binary once per test run.
+func buildProx(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "prox-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		proxBin = filepath.Join(dir, "prox")
+		out, err := exec.Command("go", "build", "-race", "-o", proxBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	require.NoError(t, buildErr)
+	return proxBin
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if proxBin != "" {
+		_ = os.RemoveAll(filepath.Dir(proxBin))
+	}
+	os.Exit(code)
+}
+
+// run is one `prox up` under test; every process it starts inherits the
+// marker in its environment, which is how the test finds them in /proc.
+type run struct {
+	cmd    *exec.Cmd
+	marker string
+	mu     sync.Mutex
+	stdout []string
+	stderr bytes.Buffer
+	lines  chan string
+	done   chan struct{}
+}
+
+func startUp(t *testing.T, config string) *run {
+	t.Helper()
+	bin := buildProx(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{})}
+	r.cmd = exec.Command(bin, "up", "-config", config)
+	r.cmd.Env = append(os.Environ(), r.marker, "NO_COLOR=1")
+	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
+	out, err := r.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, r.cmd.Start())
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.stdout = append(r.stdout, sc.Text())
+			r.mu.Unlock()
+			select {
+			case r.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		killMarked(r.marker)
+	})
+	return r
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// waitOutput waits until every pattern has matched some stdout line.
+func (r *run) waitOutput(t *testing.T, patterns ...string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	pending := map[string]*regexp.Regexp{}
+	for _, p := range patterns {
+		pending[p] = regexp.MustCompile(p)
+	}
+	check := func(line string) {
+		for p, re := range pending {
+			if re.MatchString(line) {
+				delete(pending, p)
+			}
+		}
+	}
+	r.mu.Lock()
+	for _, l := range r.stdout {
+		check(l)
+	}
+	r.mu.Unlock()
+	for len(pending) > 0 {
+		select {
+		case l := <-r.lines:
+			check(l)
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("output never matched %v\nstdout:\n%s\nstderr:\n%s", pending, strings.Join(r.stdout, "\n"), r.stderr.String())
+		}
+	}
+}
+
+// wait waits for prox to exit and returns its exit code.
+func (r *run) wait(t *testing.T) int {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- r.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		<-r.done
+		if err == nil {
+			return 0
+		}
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		return ee.ExitCode()
+	case <-time.After(60 * time.Second):
+		t.Fatalf("prox did not exit\nstderr:\n%s", r.stderrString())
+		return -1
+	}
+}
+
+func (r *run) stderrString() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stderr.String()
+}
+
+// markedProcesses lists the live processes (zombies excluded) whose
+// environment holds the marker.
+func markedProcesses(marker string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte(marker+"\x00")) {
+			continue
+		}
+		if processState(pid) == "Z" {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// processState returns the state letter of /proc/PID/stat, "" if gone.
+func processState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// parentPID returns the parent PID from /proc/PID/stat.
+func parentPID(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+func killMarked(marker string) {
+	for _, pid := range markedProcesses(marker) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// requireNoneLeft polls until no marked process is alive.
+func requireNoneLeft(t *testing.T, marker string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(markedProcesses(marker)) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"processes started by prox are still alive: %v", describePIDs(markedProcesses(marker)))
+}
+
+func describePIDs(pids []int) []string {
+	var out []string
+	for _, pid := range pids {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		out = append(out, strconv.Itoa(pid)+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return out
+}
+
+func TestUpInterruptStopsEverything(t *testing.T) {
+	r := startUp(t, "testdata/e2e/basic.hcl")
+	r.waitOutput(t,
+		`^echo     \| hello from echo_hello$`,
+		`^echo     \| hello on stderr$`,
+		`^long     \| long_running started$`,
+		`^long     \| tick 2$`,
+		`^stubborn \| ignore_sigterm started$`,
+		`^family   \| family ready$`,
+	)
+	// prox, its exec plugin, four processes and the family's grandchildren.
+	require.GreaterOrEqual(t, len(markedProcesses(r.marker)), 7)
+
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	code := r.wait(t)
+	assert.Equal(t, 0, code, "stderr:\n%s", r.stderrString())
+	r.mu.Lock()
+	out := strings.Join(r.stdout, "\n")
+	r.mu.Unlock()
+	assert.Contains(t, out, "long     | long_running got SIGTERM")
+	assert.Contains(t, out, "stubborn | ignoring SIGTERM")
+	assert.Contains(t, r.stderrString(), "stop timeout expired, sending SIGKILL: process=stubborn")
+	requireNoneLeft(t, r.marker)
+}
+
+func TestUpRunsProcessesThroughThePluginProcess(t *testing.T) {
+	r := startUp(t, "testdata/e2e/basic.hcl")
+	r.waitOutput(t, `^long     \| tick 1$`)
+	// The chain is prox -> plugin (prox plugin-serve runner exec) -> child.
+	var child int
+	for _, pid := range markedProcesses(r.marker) {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.Contains(string(cmdline), "long_running.sh") {
+			child = pid
+		}
+	}
+	require.NotZero(t, child, "long_running.sh not found")
+	plugin := parentPID(child)
+	require.NotEqual(t, r.cmd.Process.Pid, plugin, "the child must not be prox's own child")
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(plugin) + "/cmdline")
+	require.NoError(t, err)
+	assert.Equal(t, "plugin-serve runner exec", strings.Join(strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")[1:], " "))
+	assert.Equal(t, r.cmd.Process.Pid, parentPID(plugin), "the plugin is prox's child")
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, r.wait(t))
+	requireNoneLeft(t, r.marker)
+}
+
+func TestUpKilledLeavesNothingBehind(t *testing.T) {
+	r := startUp(t, "testdata/e2e/basic.hcl")
+	r.waitOutput(t, `^family   \| family ready$`, `^stubborn \| ignore_sigterm started$`, `^long     \| tick 1$`)
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+	assert.Equal(t, -1, r.wait(t))
+	requireNoneLeft(t, r.marker)
+}
+
+func TestUpInvalidConfig(t *testing.T) {
+	r := startUp(t, "command/testdata/invalid.hcl")
+	assert.Equal(t, 1, r.wait(t))
+	assert.Contains(t, r.stderrString(), "on command/testdata/invalid.hcl line 3")
+	assert.Contains(t, r.stderrString(), "Duplicate process")
+	requireNoneLeft(t, r.marker)
+}
+
+func TestUpAllExited(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+process "ok"   { command = ["sh", "-c", "echo done"] }
+process "fail" { command = ["sh", "-c", "echo failing; exit 4"] }
+`), 0o644))
+	r := startUp(t, cfg)
+	assert.Equal(t, 1, r.wait(t), "a process failed")
+	assert.Contains(t, r.stderrString(), "every process has exited")
+	assert.Contains(t, r.stderrString(), "process=fail state=crashed code=4")
+	requireNoneLeft(t, r.marker)
+}
