@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prox-dev/prox/sdk/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // runnerClient is the host side of the runner service: it implements Runner
@@ -33,6 +36,9 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	stream, err := c.client.Output(outCtx, &proto.OutputRequest{Handle: resp.Handle})
 	if err != nil {
 		cancel()
+		// An error means no process was left running: without its output
+		// stream the process is of no use, so kill it (best effort).
+		_, _ = c.client.Signal(context.Background(), &proto.SignalRequest{Handle: resp.Handle, Signal: "SIGKILL"})
 		return nil, fromGRPC("output", err)
 	}
 	var stdoutW, stderrW *io.PipeWriter
@@ -51,9 +57,10 @@ type processClient struct {
 	stderr       *io.PipeReader
 	cancelOutput context.CancelFunc
 
-	waitOnce sync.Once
-	waited   chan struct{}
-	waitErr  error
+	waitOnce    sync.Once
+	waitStarted atomic.Bool
+	waited      chan struct{}
+	waitErr     error
 }
 
 var _ Process = (*processClient)(nil)
@@ -87,6 +94,7 @@ func (p *processClient) demux(stream proto.Runner_OutputClient, stdout, stderr *
 func (p *processClient) PID() int { return p.pid }
 
 func (p *processClient) Wait() error {
+	p.waitStarted.Store(true)
 	p.waitOnce.Do(func() {
 		defer close(p.waited)
 		resp, err := p.client.Wait(context.Background(), &proto.WaitRequest{Handle: p.handle})
@@ -111,6 +119,13 @@ func (p *processClient) Signal(sig os.Signal) error {
 		return err
 	}
 	_, err = p.client.Signal(context.Background(), &proto.SignalRequest{Handle: p.handle, Signal: name})
+	if status.Code(err) == codes.NotFound && p.waitStarted.Load() {
+		// The runner forgets a handle only after the process was reaped,
+		// its output ended and its exit status was delivered to Wait: the
+		// process has exited, and signalling it is not an error.
+		<-p.waited
+		return nil
+	}
 	return fromGRPC("signal", err)
 }
 

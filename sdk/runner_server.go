@@ -84,6 +84,9 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
+	if p == nil {
+		return nil, status.Error(codes.Internal, "runner returned neither a process nor an error")
+	}
 	s.mu.Lock()
 	s.next++
 	handle := req.Name + "-" + strconv.FormatUint(s.next, 10)

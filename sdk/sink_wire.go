@@ -82,6 +82,9 @@ func unpackBatch(req *proto.WriteRequest) (*Batch, error) {
 			}
 			off += l
 		}
+		if off != len(lb.Data) {
+			return nil, fmt.Errorf("malformed log batch: %d bytes of data after the last line", len(lb.Data)-off)
+		}
 	}
 	for _, e := range req.Events {
 		b.Events = append(b.Events, Event{

@@ -44,6 +44,7 @@ type Loader struct {
 
 	mu        sync.Mutex
 	instances []*Instance
+	closed    bool
 	described map[string]*sdk.Description // by binary path
 }
 
@@ -111,7 +112,7 @@ func (l *Loader) describe(src *Source) (*sdk.Description, error) {
 	if ok {
 		return d, nil
 	}
-	d, err := describe(src)
+	d, err := describe(src, l.opts.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +155,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// debug detail for a prox user. Needs IndependentLevels.
 		logger.SetLevel(hclog.Warn)
 	}
+	stderr := &tailBuffer{max: stderrTailSize}
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),
@@ -164,6 +166,10 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		StartTimeout:     l.opts.StartTimeout,
 		Logger:           logger,
 		GRPCDialOptions:  sdk.GRPCClientOptions(),
+		// A copy of the plugin's stderr (go-plugin also logs it), so that a
+		// plugin that dies before the handshake can be explained even
+		// when the logger discards its lines.
+		Stderr: stderr,
 	}
 	client := plugin.NewClient(cc)
 	var rpc plugin.ClientProtocol
@@ -173,8 +179,20 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		return err
 	})
 	if err != nil {
+		// Kill waits for go-plugin's goroutines, the reaping of the process
+		// and the reading of its stderr included.
 		client.Kill()
-		return nil, fmt.Errorf("%w: %s from %s: %s", ErrLaunch, id, src.Path, explainLaunch(err))
+		msg, sentinel := explainLaunch(err)
+		if strings.Contains(err.Error(), "exited before we could connect") && cmd.ProcessState != nil {
+			msg += fmt.Sprintf(" (%s)", cmd.ProcessState)
+		}
+		if tail := stderr.lastLines(stderrTailLines); tail != "" {
+			msg += "; its last output on stderr:\n" + tail
+		}
+		if sentinel != ErrLaunch {
+			return nil, fmt.Errorf("%w: %w: %s from %s: %s", ErrLaunch, sentinel, id, src.Path, msg)
+		}
+		return nil, fmt.Errorf("%w: %s from %s: %s", ErrLaunch, id, src.Path, msg)
 	}
 	inst := &Instance{Kind: kind, Name: name, Source: src, client: client}
 	if err := inst.init(ctx, rpc); err != nil {
@@ -182,24 +200,76 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		return nil, fmt.Errorf("%s from %s: %w", id, src.Path, err)
 	}
 	l.mu.Lock()
+	if l.closed {
+		// Close ran while this plugin was starting: it would be left
+		// behind.
+		l.mu.Unlock()
+		client.Kill()
+		return nil, fmt.Errorf("%w: %s from %s: the loader was closed", ErrLaunch, id, src.Path)
+	}
 	l.instances = append(l.instances, inst)
 	l.mu.Unlock()
 	l.logger.Debug("plugin launched", "component", id, "path", src.Path, "pid", inst.PID(), "api_version", inst.APIVersion)
 	return inst, nil
 }
 
-// explainLaunch turns go-plugin's start errors into advice.
-func explainLaunch(err error) string {
+// explainLaunch turns go-plugin's start errors into advice, and tells
+// which sentinel error besides ErrLaunch describes them. go-plugin's
+// messages are matched case-insensitively: their capitalisation changed
+// between releases.
+func explainLaunch(err error) (string, error) {
 	msg := err.Error()
+	lower := strings.ToLower(msg)
 	switch {
-	case strings.Contains(msg, "Unrecognized remote plugin message"):
-		return msg + " (the plugin wrote to stdout before serving, or is not a prox plugin)"
-	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "protocol version"):
-		return fmt.Sprintf("%s (prox speaks plugin protocol %d)", msg, sdk.ProtocolVersion)
-	case strings.Contains(msg, "exited before we could connect"):
-		return msg + " (see the plugin's log lines above)"
+	case strings.Contains(lower, "unrecognized remote plugin message"):
+		return msg + "\n(the plugin wrote to stdout before serving, or is not a prox plugin)", ErrLaunch
+	case strings.Contains(lower, "incompatible api version"),
+		strings.Contains(lower, "incompatible core api version"),
+		strings.Contains(lower, "protocol version"):
+		return fmt.Sprintf("%s (prox speaks plugin protocol %d)", msg, sdk.ProtocolVersion), ErrIncompatible
 	}
-	return msg
+	return msg, ErrLaunch
+}
+
+// stderrTailSize bounds the copy of a plugin's stderr kept for launch
+// errors; stderrTailLines is how many of its last lines an error quotes.
+const (
+	stderrTailSize  = 4 << 10
+	stderrTailLines = 10
+)
+
+// tailBuffer is an io.Writer that keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// lastLines returns up to n of the last non-empty lines written, indented.
+func (b *tailBuffer) lastLines(n int) string {
+	b.mu.Lock()
+	text := string(b.buf)
+	b.mu.Unlock()
+	var lines []string
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimRight(line, "\r \t"); line != "" {
+			lines = append(lines, "  "+line)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Close shuts every launched plugin down: a Shutdown call with a deadline,
@@ -208,6 +278,7 @@ func (l *Loader) Close(ctx context.Context) error {
 	l.mu.Lock()
 	instances := l.instances
 	l.instances = nil
+	l.closed = true
 	l.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make([]error, len(instances))

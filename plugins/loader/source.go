@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,12 +76,14 @@ func verify(src *Source) error {
 	return nil
 }
 
-// describe runs `<binary> describe` and parses its output.
-func describe(src *Source) (*sdk.Description, error) {
+// describe runs `<binary> describe`, with env as its environment, and
+// parses its output.
+func describe(src *Source, env []string) (*sdk.Description, error) {
 	if err := verify(src); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(src.Path, "describe")
+	cmd.Env = env
 	cmd.WaitDelay = time.Second
 	done := make(chan struct{})
 	timer := time.AfterFunc(describeTimeout, func() {
@@ -96,6 +99,12 @@ func describe(src *Source) (*sdk.Description, error) {
 	close(done)
 	timer.Stop()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if msg := strings.TrimSpace(string(ee.Stderr)); msg != "" {
+				return nil, fmt.Errorf("plugin %q: %s describe: %w: %s", src.Plugin, src.Path, err, msg)
+			}
+		}
 		return nil, fmt.Errorf("plugin %q: %s describe: %w", src.Plugin, src.Path, err)
 	}
 	var d sdk.Description

@@ -1,0 +1,38 @@
+#!/bin/sh
+# The whole test suite, as the README and CI run it:  ./scripts/test.sh
+#
+# It installs what the tests need (Debian packages, when run as root and
+# they are missing), checks formatting and vet, then runs every test with
+# the race detector. Under CI=true a missing component fails the tests
+# instead of skipping them.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ -x /usr/local/go/bin/go ]; then
+	PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/doc/install)" >&2; exit 1; }
+
+# Debian packages the tests use; installed only when missing.
+need=""
+for pkg in $(cat scripts/test-packages.txt 2>/dev/null | sed 's/#.*//'); do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "test.sh: installing$need"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+	else
+		echo "test.sh: missing Debian packages:$need (run as root to install them); their tests will skip" >&2
+	fi
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "test.sh: gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 15m "$@" ./...
