@@ -148,11 +148,15 @@ func (r *fakeRunner) Start(_ context.Context, cfg *ProcessConfig) (Process, erro
 
 func (r *fakeRunner) proc(t *testing.T, name string) *fakeProcess {
 	t.Helper()
+	p := r.lookup(name)
+	require.NotNil(t, p, "process %q was not started", name)
+	return p
+}
+
+func (r *fakeRunner) lookup(name string) *fakeProcess {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p, ok := r.procs[name]
-	require.True(t, ok, "process %q was not started", name)
-	return p
+	return r.procs[name]
 }
 
 func (r *fakeRunner) exitAll(err error) {

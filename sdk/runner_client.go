@@ -61,6 +61,7 @@ type processClient struct {
 	waitStarted atomic.Bool
 	waited      chan struct{}
 	waitErr     error
+	exited      bool // the plugin delivered the exit status
 }
 
 var _ Process = (*processClient)(nil)
@@ -102,6 +103,7 @@ func (p *processClient) Wait() error {
 			p.waitErr = fromGRPC("wait", err)
 			return
 		}
+		p.exited = true
 		switch {
 		case resp.Error != "":
 			p.waitErr = errors.New(resp.Error)
@@ -124,7 +126,9 @@ func (p *processClient) Signal(sig os.Signal) error {
 		// its output ended and its exit status was delivered to Wait: the
 		// process has exited, and signalling it is not an error.
 		<-p.waited
-		return nil
+		if p.exited {
+			return nil
+		}
 	}
 	return fromGRPC("signal", err)
 }

@@ -159,9 +159,9 @@ func (s *runnerServer) Wait(ctx context.Context, req *proto.WaitRequest) (*proto
 	case err == nil:
 	case errors.As(err, &exitErr):
 		resp.ExitCode = int32(exitErr.Code)
-		resp.Signal = exitErr.Signal
+		resp.Signal = validUTF8(exitErr.Signal)
 	default:
-		resp.Error = err.Error()
+		resp.Error = validUTF8(err.Error())
 	}
 	return resp, nil
 }

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prox-dev/prox/sdk/proto"
 )
@@ -33,7 +35,7 @@ func packBatch(b *Batch) *proto.WriteRequest {
 			if !ok {
 				idx = uint32(len(lb.Processes))
 				index[e.Process] = idx
-				lb.Processes = append(lb.Processes, e.Process)
+				lb.Processes = append(lb.Processes, validUTF8(e.Process))
 			}
 			lb.TsDeltas[i] = e.Timestamp.UnixNano() - base
 			lb.Lengths[i] = uint32(len(e.Line))
@@ -46,9 +48,9 @@ func packBatch(b *Batch) *proto.WriteRequest {
 	for i := range b.Events {
 		e := &b.Events[i]
 		req.Events = append(req.Events, &proto.Event{
-			UnixNano: e.Timestamp.UnixNano(), Process: e.Process, Type: e.Type,
-			State: e.State, PreviousState: e.PreviousState, ExitCode: int32(e.ExitCode),
-			Signal: e.Signal, Message: e.Message, Restarts: uint32(e.Restarts),
+			UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(e.Type),
+			State: validUTF8(e.State), PreviousState: validUTF8(e.PreviousState), ExitCode: int32(e.ExitCode),
+			Signal: validUTF8(e.Signal), Message: validUTF8(e.Message), Restarts: uint32(e.Restarts),
 		})
 	}
 	return req
@@ -94,4 +96,15 @@ func unpackBatch(req *proto.WriteRequest) (*Batch, error) {
 		})
 	}
 	return b, nil
+}
+
+// validUTF8 replaces invalid UTF-8 in s, which a protobuf string field
+// cannot carry: one bad byte in an event message would otherwise make its
+// batch impossible to send, and the host would retry it forever. Lines are
+// bytes on the wire and travel exactly.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, string(utf8.RuneError))
 }

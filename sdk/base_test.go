@@ -1,0 +1,168 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newConfigurableHarness(t *testing.T) (*connected, *configurableRunner) {
+	t.Helper()
+	cr := &configurableRunner{
+		fakeRunner: newFakeRunner(t),
+		configSchema: &Schema{Attributes: []Attribute{
+			{Name: "image", Type: TypeString, Required: true, Description: "The image to run."},
+			{Name: "cpus", Type: TypeNumber},
+			{Name: "privileged", Type: TypeBool, Description: "Run privileged."},
+			{Name: "ports", Type: TypeListString},
+			{Name: "labels", Type: TypeMapString},
+		}},
+		processSchema: &Schema{Attributes: []Attribute{
+			{Name: "memory", Type: TypeString, Required: true},
+		}},
+	}
+	rs := newRunnerServer(cr)
+	base := &baseServer{
+		info:      Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}},
+		component: cr,
+		shutdown:  rs.killAll,
+	}
+	c := connect(t, KindRunner, map[string]plugin.Plugin{
+		pluginBase:   &basePlugin{server: base},
+		pluginRunner: &runnerPlugin{server: rs},
+	})
+	return c, cr
+}
+
+func newSinkHarness(t *testing.T, sink Sink) *connected {
+	t.Helper()
+	base := &baseServer{
+		info:      Info{Plugin: "myplugin", Name: "rec", Kind: KindSink, Version: "0.1.0", APIVersions: APIVersions},
+		component: sink,
+	}
+	c := connect(t, KindSink, map[string]plugin.Plugin{
+		pluginBase: &basePlugin{server: base},
+		pluginSink: &sinkPlugin{server: &sinkServer{impl: sink}},
+	})
+	require.NotNil(t, c.Sink)
+	return c
+}
+
+func TestBaseInfo(t *testing.T) {
+	c, _ := newConfigurableHarness(t)
+	info, err := c.Base.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, &Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}}, info)
+
+	s := newSinkHarness(t, &recordingSink{})
+	info, err = s.Base.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, &Info{Plugin: "myplugin", Name: "rec", Kind: KindSink, Version: "0.1.0", APIVersions: APIVersions}, info)
+}
+
+func TestBaseSchemas(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	config, process, err := c.Base.Schemas(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, cr.configSchema, config)
+	assert.Equal(t, cr.processSchema, process)
+
+	// A component without the optional interfaces has no schemas.
+	s := newSinkHarness(t, &recordingSink{})
+	config, process, err = s.Base.Schemas(context.Background())
+	require.NoError(t, err)
+	assert.Nil(t, config)
+	assert.Nil(t, process)
+}
+
+func TestBaseSchemasEmpty(t *testing.T) {
+	// An empty schema (a block without attributes) is not "no schema".
+	c, cr := newConfigurableHarness(t)
+	cr.configSchema = &Schema{}
+	cr.processSchema = nil
+	config, process, err := c.Base.Schemas(context.Background())
+	require.NoError(t, err)
+	assert.NotNil(t, config)
+	assert.Empty(t, config.Attributes)
+	assert.Nil(t, process)
+}
+
+func TestBaseConfigure(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	values := `{"image":"busybox","cpus":1.5,"privileged":true,"ports":["80","443"],"labels":{"team":"core"},"unset":null}`
+	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 2, Values: []byte(values)}))
+
+	require.Len(t, cr.configs, 1)
+	got := cr.configs[0]
+	assert.Equal(t, 2, got.APIVersion)
+	assert.JSONEq(t, values, string(got.Values))
+	var v struct {
+		Image      string            `json:"image"`
+		CPUs       float64           `json:"cpus"`
+		Privileged bool              `json:"privileged"`
+		Ports      []string          `json:"ports"`
+		Labels     map[string]string `json:"labels"`
+		Unset      *string           `json:"unset"`
+	}
+	require.NoError(t, got.Decode(&v))
+	assert.Equal(t, "busybox", v.Image)
+	assert.Equal(t, 1.5, v.CPUs)
+	assert.True(t, v.Privileged)
+	assert.Equal(t, []string{"80", "443"}, v.Ports)
+	assert.Equal(t, map[string]string{"team": "core"}, v.Labels)
+	assert.Nil(t, v.Unset)
+
+	// An absent block: no values.
+	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1}))
+	require.Len(t, cr.configs, 2)
+	assert.Equal(t, 1, cr.configs[1].APIVersion)
+	assert.Empty(t, cr.configs[1].Values)
+}
+
+func TestBaseConfigureError(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	cr.configureErr = errors.New(`image "busybox:nope" does not exist`)
+	err := c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `image "busybox:nope" does not exist`)
+}
+
+func TestBaseConfigureNotConfigurable(t *testing.T) {
+	s := newSinkHarness(t, &recordingSink{})
+	require.NoError(t, s.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{"a":1}`)}))
+}
+
+func TestBaseShutdown(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	require.NoError(t, c.Base.Shutdown(context.Background()))
+	assert.Equal(t, 1, cr.shutdowns)
+
+	cr.shutdownErr = errors.New("cannot release the VM pool")
+	err := c.Base.Shutdown(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot release the VM pool")
+	assert.Equal(t, 2, cr.shutdowns)
+
+	// Without Shutdowner there is nothing to call, and no error.
+	s := newSinkHarness(t, &recordingSink{})
+	require.NoError(t, s.Base.Shutdown(context.Background()))
+}
+
+func TestConfigDecode(t *testing.T) {
+	var v struct {
+		A int `json:"a"`
+	}
+	v.A = 7
+	require.NoError(t, (*Config)(nil).Decode(&v))
+	require.NoError(t, (&Config{}).Decode(&v))
+	assert.Equal(t, 7, v.A, "empty values leave v unchanged")
+	require.NoError(t, (&Config{Values: []byte(`{"a":3}`)}).Decode(&v))
+	assert.Equal(t, 3, v.A)
+	err := (&Config{Values: []byte(`{"a":"x"}`)}).Decode(&v)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "failed to decode config")
+}
