@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/prox-dev/prox/sdk/proto"
 )
@@ -67,6 +68,8 @@ type baseServer struct {
 	proto.UnimplementedBaseServer
 	info      Info
 	component any
+	// apiVersion is the API version the host picked in Configure.
+	apiVersion atomic.Int32
 	// shutdown runs before the component's own Shutdown (a runner server
 	// kills what is left of its processes).
 	shutdown func()
@@ -92,6 +95,7 @@ func (s *baseServer) ConfigSchema(context.Context, *proto.ConfigSchemaRequest) (
 }
 
 func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (*proto.ConfigureResponse, error) {
+	s.apiVersion.Store(int32(req.ApiVersion))
 	c, ok := s.component.(Configurable)
 	if !ok {
 		return &proto.ConfigureResponse{}, nil

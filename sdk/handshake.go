@@ -21,7 +21,7 @@ var Handshake = plugin.HandshakeConfig{
 
 // ComponentEnv is the environment variable through which the host tells a
 // plugin binary which of its components to serve, as "KIND.NAME" (for
-// example "runner.vm"). A binary with a single component ignores it.
+// example "runner.vm"). Without it, a binary with a single component serves that one.
 const ComponentEnv = "PROX_PLUGIN_COMPONENT"
 
 // MaxMessageSize is the largest gRPC message either side accepts. Batches are

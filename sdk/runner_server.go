@@ -22,6 +22,8 @@ const outputChunkSize = 256 << 10
 type runnerServer struct {
 	proto.UnimplementedRunnerServer
 	impl Runner
+	// base, when set, tells the API version negotiated in Configure.
+	base *baseServer
 
 	mu      sync.Mutex
 	next    uint64
@@ -79,6 +81,9 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	cfg := &ProcessConfig{Name: req.Name, Command: req.Command, Env: req.Env, Dir: req.Dir}
 	if len(req.SettingsJson) > 0 {
 		cfg.Settings = &Config{Values: req.SettingsJson}
+		if s.base != nil {
+			cfg.Settings.APIVersion = int(s.base.apiVersion.Load())
+		}
 	}
 	p, err := s.impl.Start(ctx, cfg)
 	if err != nil {

@@ -105,6 +105,7 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		rs := newRunnerServer(c.Runners[name])
 		base.component = c.Runners[name]
 		base.shutdown = rs.killAll
+		rs.base = base
 		set[pluginRunner] = &runnerPlugin{server: rs}
 	case KindSink:
 		base.component = c.Sinks[name]
