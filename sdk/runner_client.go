@@ -22,7 +22,7 @@ type runnerClient struct {
 var _ Runner = (*runnerClient)(nil)
 
 func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, error) {
-	req := &proto.StartRequest{Name: cfg.Name, Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir}
+	req := &proto.StartRequest{Name: cfg.Name, Command: toBytes(cfg.Command), Env: toBytes(cfg.Env), Dir: []byte(cfg.Dir)}
 	if cfg.Settings != nil {
 		req.SettingsJson = cfg.Settings.Values
 	}
@@ -135,3 +135,15 @@ func (p *processClient) Signal(sig os.Signal) error {
 
 func (p *processClient) Stdout() io.Reader { return p.stdout }
 func (p *processClient) Stderr() io.Reader { return p.stderr }
+
+// toBytes converts strings to the protocol's bytes fields.
+func toBytes(ss []string) [][]byte {
+	if ss == nil {
+		return nil
+	}
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}

@@ -78,7 +78,7 @@ func (s *runnerServer) release(sp *serverProcess) {
 }
 
 func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*proto.StartResponse, error) {
-	cfg := &ProcessConfig{Name: req.Name, Command: req.Command, Env: req.Env, Dir: req.Dir}
+	cfg := &ProcessConfig{Name: req.Name, Command: fromBytes(req.Command), Env: fromBytes(req.Env), Dir: string(req.Dir)}
 	if len(req.SettingsJson) > 0 {
 		cfg.Settings = &Config{Values: req.SettingsJson}
 		if s.base != nil {
@@ -200,4 +200,16 @@ func (s *runnerServer) killAll() {
 		// Even after the leader was reaped, its group may hold stragglers.
 		_ = sp.proc.Signal(syscall.SIGKILL)
 	}
+}
+
+// fromBytes converts the protocol's bytes fields to strings.
+func fromBytes(bs [][]byte) []string {
+	if bs == nil {
+		return nil
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
 }

@@ -25,9 +25,9 @@ func TestRunnerStartPassesConfigThrough(t *testing.T) {
 	h := newRunnerHarness(t)
 	cfg := &ProcessConfig{
 		Name:     "web",
-		Command:  []string{"/bin/server", "--port", "8080", "arg with spaces", ""},
-		Env:      []string{"A=1", "B=two words", "EMPTY="},
-		Dir:      "/srv/web",
+		Command:  []string{"/bin/server", "--port", "8080", "arg with spaces", "", "latin1-\xe9"},
+		Env:      []string{"A=1", "B=two words", "EMPTY=", "BYTES=\xff\xfe"},
+		Dir:      "/srv/web-\xe9",
 		Settings: &Config{Values: []byte(`{"image":"busybox","cpus":2}`)},
 	}
 	proc, err := h.Runner.Start(context.Background(), cfg)
@@ -37,7 +37,7 @@ func TestRunnerStartPassesConfigThrough(t *testing.T) {
 	assert.Equal(t, "web", fp.cfg.Name)
 	assert.Equal(t, cfg.Command, fp.cfg.Command)
 	assert.Equal(t, cfg.Env, fp.cfg.Env)
-	assert.Equal(t, "/srv/web", fp.cfg.Dir)
+	assert.Equal(t, "/srv/web-\xe9", fp.cfg.Dir, "not UTF-8, passed intact")
 	require.NotNil(t, fp.cfg.Settings)
 	assert.JSONEq(t, `{"image":"busybox","cpus":2}`, string(fp.cfg.Settings.Values))
 	var settings struct {

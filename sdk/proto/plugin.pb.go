@@ -548,12 +548,14 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
+// StartRequest carries argv, environment and directory as bytes: they are
+// not necessarily UTF-8 on Unix.
 type StartRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Command       []string               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
-	Env           []string               `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
-	Dir           string                 `protobuf:"bytes,4,opt,name=dir,proto3" json:"dir,omitempty"`
+	Command       [][]byte               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
+	Env           [][]byte               `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
+	Dir           []byte                 `protobuf:"bytes,4,opt,name=dir,proto3" json:"dir,omitempty"`
 	SettingsJson  []byte                 `protobuf:"bytes,5,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -596,25 +598,25 @@ func (x *StartRequest) GetName() string {
 	return ""
 }
 
-func (x *StartRequest) GetCommand() []string {
+func (x *StartRequest) GetCommand() [][]byte {
 	if x != nil {
 		return x.Command
 	}
 	return nil
 }
 
-func (x *StartRequest) GetEnv() []string {
+func (x *StartRequest) GetEnv() [][]byte {
 	if x != nil {
 		return x.Env
 	}
 	return nil
 }
 
-func (x *StartRequest) GetDir() string {
+func (x *StartRequest) GetDir() []byte {
 	if x != nil {
 		return x.Dir
 	}
-	return ""
+	return nil
 }
 
 func (x *StartRequest) GetSettingsJson() []byte {
@@ -1451,9 +1453,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x10ShutdownResponse\"\x85\x01\n" +
 	"\fStartRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acommand\x18\x02 \x03(\tR\acommand\x12\x10\n" +
-	"\x03env\x18\x03 \x03(\tR\x03env\x12\x10\n" +
-	"\x03dir\x18\x04 \x01(\tR\x03dir\x12#\n" +
+	"\acommand\x18\x02 \x03(\fR\acommand\x12\x10\n" +
+	"\x03env\x18\x03 \x03(\fR\x03env\x12\x10\n" +
+	"\x03dir\x18\x04 \x01(\fR\x03dir\x12#\n" +
 	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\"9\n" +
 	"\rStartResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x10\n" +
