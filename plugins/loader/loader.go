@@ -182,11 +182,11 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// Kill waits for go-plugin's goroutines, the reaping of the process
 		// and the reading of its stderr included.
 		client.Kill()
-		msg, sentinel := explainLaunch(err)
-		if strings.Contains(err.Error(), "exited before we could connect") && cmd.ProcessState != nil {
-			msg += fmt.Sprintf(" (%s)", cmd.ProcessState)
+		msg, sentinel := explainLaunch(err, cmd.ProcessState)
+		if strings.Contains(msg, "timeout while waiting for plugin to start") {
+			msg += fmt.Sprintf(" (it did not complete the handshake within %s)", l.opts.StartTimeout)
 		}
-		if tail := stderr.lastLines(stderrTailLines); tail != "" {
+		if tail := stderr.lastLines(stderrTailLines); tail != "" && sentinel == ErrLaunch {
 			msg += "; its last output on stderr:\n" + tail
 		}
 		if sentinel != ErrLaunch {
@@ -214,14 +214,26 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 }
 
 // explainLaunch turns go-plugin's start errors into advice, and tells
-// which sentinel error besides ErrLaunch describes them. go-plugin's
-// messages are matched case-insensitively: their capitalisation changed
-// between releases.
-func explainLaunch(err error) (string, error) {
+// which sentinel error besides ErrLaunch describes them. state is the
+// plugin process's, nil if it was not reaped. go-plugin's messages are
+// matched case-insensitively: their capitalisation changed between
+// releases.
+func explainLaunch(err error, state *os.ProcessState) (string, error) {
 	msg := err.Error()
 	lower := strings.ToLower(msg)
+	exitedEarly := strings.Contains(lower, "exited before we could connect")
+	noOutput := strings.Contains(lower, "failed to read any lines from plugin's stdout")
 	switch {
-	case strings.Contains(lower, "unrecognized remote plugin message"):
+	case exitedEarly, noOutput && state != nil && state.Exited():
+		// go-plugin reports a plugin that exits before its handshake
+		// either way, depending on whether it sees the exit or the end of
+		// stdout first.
+		msg = "the plugin exited before the handshake"
+		if state != nil {
+			msg += " (" + state.String() + ")"
+		}
+		return msg, ErrLaunch
+	case strings.Contains(lower, "unrecognized remote plugin message") && !noOutput:
 		return msg + "\n(the plugin wrote to stdout before serving, or is not a prox plugin)", ErrLaunch
 	case strings.Contains(lower, "incompatible api version"),
 		strings.Contains(lower, "incompatible core api version"),
@@ -272,8 +284,9 @@ func (b *tailBuffer) lastLines(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Close shuts every launched plugin down: a Shutdown call with a deadline,
-// then the process is killed. It returns the first error.
+// Close shuts every launched plugin down, all at once: a Shutdown call with
+// a deadline, then the process is killed. It returns their errors joined.
+// A launch after Close fails.
 func (l *Loader) Close(ctx context.Context) error {
 	l.mu.Lock()
 	instances := l.instances
