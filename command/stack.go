@@ -147,6 +147,15 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, e
 		Runner:      inst.Runner,
 		RunnerName:  p.Runner.String(),
 		StopTimeout: p.Stop.Timeout,
+		Restart: supervisor.RestartPolicy{
+			Policy:       p.Restart.Policy,
+			Backoff:      p.Restart.Backoff,
+			MaxBackoff:   p.Restart.MaxBackoff,
+			ResetAfter:   p.Restart.ResetAfter,
+			MaxRestarts:  p.Restart.MaxRestarts,
+			Window:       p.Restart.Window,
+			SuccessCodes: p.Restart.SuccessCodes,
+		},
 	}
 	sig, err := config.SignalNumber(p.Stop.Signal)
 	if err != nil {

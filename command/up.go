@@ -36,7 +36,8 @@ Usage: prox up [options]
   SIGKILL; then it shuts its plugins down. A second Ctrl-C kills what is
   left at once.
 
-  prox up also returns when every process has exited by itself. It exits 0
+  prox up also returns when every process has exited and none is due to
+  restart. It exits 0
   after a clean shutdown, 1 when the configuration is invalid, a plugin
   cannot start, or a process failed.
 
@@ -95,8 +96,10 @@ func (c *UpCommand) Run(args []string) int {
 	out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
 	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, Output: out.Print})
 
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
 	code := 0
-	if err := sup.Start(startCtx); err != nil {
+	if err := sup.Start(runCtx); err != nil {
 		logger.Error("some processes did not start", "error", err)
 		code = 1
 	}
@@ -110,7 +113,7 @@ wait:
 			interrupted = true
 			break wait
 		case <-sup.Changed():
-			if !sup.Active() {
+			if sup.Settled() {
 				logger.Info("every process has exited")
 				break wait
 			}

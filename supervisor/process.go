@@ -27,11 +27,14 @@ type ProcessSpec struct {
 	StopSignal syscall.Signal
 	// StopTimeout is how long a stop waits before SIGKILL; default 10s.
 	StopTimeout time.Duration
+	// Restart is the restart policy; default never.
+	Restart RestartPolicy
 }
 
 // ExitStatus is how a run of a process ended.
 type ExitStatus struct {
-	// Code is the exit code, -1 when a signal ended the process.
+	// Code is the exit code, -1 when a signal ended the process or the
+	// outcome is unknown.
 	Code int
 	// Signal is the terminating signal's name, "" if none.
 	Signal string
@@ -44,113 +47,277 @@ type ExitStatus struct {
 
 // ProcessInfo is a snapshot of one process.
 type ProcessInfo struct {
-	Name      string
-	State     State
-	PID       int
-	Runner    string
+	Name   string
+	State  State
+	PID    int
+	Runner string
+	// Restarts counts the restarts of the process: by policy, and by
+	// RestartProcess.
 	Restarts  int
 	StartedAt time.Time
 	Uptime    time.Duration
 	LastExit  *ExitStatus
-	// Reason explains the state when it is not obvious (a start error).
+	// NextRestart is when the next start is due, while in StateBackoff.
+	NextRestart time.Time
+	// Reason explains the state when it is not obvious (a start error, the
+	// restart limit, a dead runner plugin).
 	Reason string
 }
 
-// managedProcess owns one process's state; every field below mu is guarded
-// by it, and every state change goes through setState.
+// opKind is a request to a process's owner goroutine.
+type opKind int
+
+const (
+	opStart opKind = iota
+	opStop
+	opRestart
+	opShutdown // stop, and never restart again
+	opKill     // SIGKILL now, if it runs
+)
+
+type request struct {
+	op    opKind
+	reply chan error // buffered: the owner never blocks on it
+}
+
+type startResult struct {
+	proc sdk.Process
+	err  error
+}
+
+// ErrShutdown is returned to requests that the supervisor's shutdown
+// overtook.
+var ErrShutdown = errors.New("the supervisor is shutting down")
+
+// managedProcess is one process and the goroutine that owns its state:
+// every request and every outcome (start done, exit, timers) goes through
+// its loop, one at a time, so no two runs can ever overlap and every state
+// change is checked against the diagram.
 type managedProcess struct {
 	spec   ProcessSpec
 	logger hclog.Logger
 	output func(logs.LogEntry)
-	onExit func()
+	bus    *eventBus
+	notify func()
+	now    func() time.Time
+	reqs   chan request
 
-	mu            sync.Mutex
+	// Owned by loop.
+	ctx           context.Context // the loop's; runs' start contexts derive from it
 	state         State
 	proc          sdk.Process
 	pid           int
 	startedAt     time.Time
 	restarts      int
+	consecutive   int // restarts since the backoff was last reset
+	burst         burst
 	lastExit      *ExitStatus
 	reason        string
-	stopRequested bool
-	killed        bool
-	exited        chan struct{} // closed when the current run has ended
+	nextRestart   time.Time
+	stopRequested bool // the current run is being stopped on request
+	killed        bool // ... and needed SIGKILL
+	pendingStart  bool // start again once the current run has ended
+	shutdown      bool // no restart from now on
+	waitStopped   []chan error
+	waitRunning   []chan error
+	backoffC      <-chan time.Time
+	backoffTimer  *time.Timer
+	stopC         <-chan time.Time
+	stopTimer     *time.Timer
+	cancelStart   context.CancelFunc
+	startDone     chan startResult
+	exited        chan ExitStatus
+
+	mu   sync.Mutex
+	snap ProcessInfo
 }
 
-func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.LogEntry), onExit func()) *managedProcess {
+func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
 	if spec.StopSignal == 0 {
 		spec.StopSignal = syscall.SIGTERM
 	}
 	if spec.StopTimeout <= 0 {
 		spec.StopTimeout = 10 * time.Second
 	}
-	return &managedProcess{
-		spec:   spec,
-		logger: logger.With("process", spec.Name),
-		output: output,
-		onExit: onExit,
-		state:  StateStopped,
+	spec.Restart = spec.Restart.withDefaults()
+	m := &managedProcess{
+		spec:      spec,
+		logger:    logger.With("process", spec.Name),
+		output:    output,
+		bus:       bus,
+		notify:    notify,
+		now:       time.Now,
+		reqs:      make(chan request),
+		state:     StateStopped,
+		startDone: make(chan startResult, 1),
+		exited:    make(chan ExitStatus, 1),
+	}
+	m.snapshot()
+	return m
+}
+
+// loop owns the process until ctx ends.
+func (m *managedProcess) loop(ctx context.Context) {
+	m.ctx = ctx
+	defer func() {
+		if m.cancelStart != nil {
+			m.cancelStart()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-m.reqs:
+			m.handle(r)
+		case res := <-m.startDone:
+			m.started(res)
+		case st := <-m.exited:
+			m.ended(st)
+		case <-m.backoffC:
+			m.backoffC, m.backoffTimer = nil, nil
+			m.restarts++
+			m.beginStart()
+		case <-m.stopC:
+			m.stopC, m.stopTimer = nil, nil
+			m.kill("stop timeout expired, sending SIGKILL")
+		}
+		m.snapshot()
 	}
 }
 
-// setState moves to the next state; the caller holds mu.
-func (m *managedProcess) setState(to State) error {
-	if !canTransition(m.state, to) {
-		return &ErrTransition{Process: m.spec.Name, From: m.state, To: to}
+func (m *managedProcess) handle(r request) {
+	switch r.op {
+	case opStart:
+		switch m.state {
+		case StateRunning:
+			r.reply <- nil
+		case StateStarting:
+			m.waitRunning = append(m.waitRunning, r.reply)
+		case StateStopping:
+			m.pendingStart = true
+			m.waitRunning = append(m.waitRunning, r.reply)
+		default: // stopped, crashed, failed, backoff: a manual start
+			m.cancelBackoff()
+			m.burst.reset()
+			m.consecutive = 0
+			m.waitRunning = append(m.waitRunning, r.reply)
+			m.beginStart()
+		}
+	case opRestart:
+		switch m.state {
+		case StateRunning:
+			m.pendingStart = true
+			m.waitRunning = append(m.waitRunning, r.reply)
+			m.beginStop()
+		case StateStarting:
+			// Concurrent restarts coalesce: the run being started is
+			// the restarted one.
+			m.waitRunning = append(m.waitRunning, r.reply)
+		case StateStopping:
+			m.pendingStart = true
+			m.waitRunning = append(m.waitRunning, r.reply)
+		default:
+			m.cancelBackoff()
+			m.waitRunning = append(m.waitRunning, r.reply)
+			m.restarts++
+			m.beginStart()
+		}
+	case opStop, opShutdown:
+		if r.op == opShutdown {
+			m.shutdown = true
+		}
+		m.pendingStart = false
+		m.answer(&m.waitRunning, ErrShutdown, r.op == opShutdown)
+		switch m.state {
+		case StateRunning:
+			m.waitStopped = append(m.waitStopped, r.reply)
+			m.beginStop()
+		case StateStarting:
+			// Stopped as soon as the start completes.
+			m.stopRequested = true
+			m.waitStopped = append(m.waitStopped, r.reply)
+		case StateStopping:
+			m.waitStopped = append(m.waitStopped, r.reply)
+		case StateBackoff:
+			m.cancelBackoff()
+			m.transition(StateStopped, nil, "stopped while waiting to restart")
+			r.reply <- nil
+		default:
+			r.reply <- nil
+		}
+	case opKill:
+		if m.state == StateStopping || m.state == StateRunning {
+			m.stopRequested = true
+			if m.state == StateRunning {
+				m.transition(StateStopping, nil, "")
+			}
+			m.kill("killing at once")
+		}
+		r.reply <- nil
 	}
-	m.logger.Debug("state change", "from", m.state, "to", to)
-	m.state = to
-	return nil
 }
 
-func (m *managedProcess) info() ProcessInfo {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	pi := ProcessInfo{
-		Name: m.spec.Name, State: m.state, PID: m.pid, Runner: m.spec.RunnerName,
-		Restarts: m.restarts, StartedAt: m.startedAt, LastExit: m.lastExit, Reason: m.reason,
+// answer sends err to every waiter in *ws and clears it; with only=false it
+// does nothing (used to answer start waiters only on shutdown).
+func (m *managedProcess) answer(ws *[]chan error, err error, only bool) {
+	if !only {
+		return
 	}
-	if m.state == StateRunning || m.state == StateStopping {
-		pi.Uptime = time.Since(m.startedAt)
+	for _, w := range *ws {
+		w <- err
 	}
-	return pi
+	*ws = nil
 }
 
-// start starts one run of the process. It returns an error when the runner
-// could not start it; the process is then failed.
-func (m *managedProcess) start(ctx context.Context) error {
-	m.mu.Lock()
-	if err := m.setState(StateStarting); err != nil {
-		m.mu.Unlock()
-		return err
-	}
+func (m *managedProcess) beginStart() {
+	m.transition(StateStarting, nil, "")
 	m.stopRequested, m.killed, m.reason = false, false, ""
-	m.mu.Unlock()
-
+	startCtx, cancel := context.WithCancel(m.ctx)
+	m.cancelStart = cancel
 	cfg := m.spec.Config
-	proc, err := m.spec.Runner.Start(ctx, &cfg)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		m.reason = err.Error()
-		_ = m.setState(StateFailed)
-		return fmt.Errorf("failed to start %q: %w", m.spec.Name, err)
-	}
-	m.proc, m.pid, m.startedAt = proc, proc.PID(), time.Now()
-	m.exited = make(chan struct{})
-	_ = m.setState(StateRunning)
-	m.logger.Info("started", "pid", m.pid, "runner", m.spec.RunnerName)
-	go m.watch(proc, m.exited)
-	return nil
+	runner := m.spec.Runner
+	go func() {
+		proc, err := runner.Start(startCtx, &cfg)
+		m.startDone <- startResult{proc: proc, err: err}
+	}()
 }
 
-// watch captures the run's output and waits for its end.
-func (m *managedProcess) watch(proc sdk.Process, exited chan struct{}) {
+func (m *managedProcess) started(res startResult) {
+	m.cancelStart()
+	m.cancelStart = nil
+	if res.err != nil {
+		err := fmt.Errorf("failed to start %q: %w", m.spec.Name, res.err)
+		m.logger.Error("start failed", "error", res.err)
+		m.answer(&m.waitRunning, err, true)
+		m.answer(&m.waitStopped, nil, true)
+		switch {
+		case m.shutdown || m.stopRequested:
+			m.transition(StateStopped, nil, err.Error())
+		case m.spec.Restart.Policy != RestartNever:
+			m.reason = err.Error()
+			m.scheduleRestart(err.Error())
+		default:
+			m.transition(StateFailed, nil, err.Error())
+		}
+		return
+	}
+	m.proc, m.pid, m.startedAt = res.proc, res.proc.PID(), m.now()
+	m.transition(StateRunning, nil, "")
+	m.logger.Info("started", "pid", m.pid, "runner", m.spec.RunnerName)
+	m.answer(&m.waitRunning, nil, true)
+	go m.watch(res.proc)
+	if m.stopRequested {
+		m.beginStop()
+	}
+}
+
+// watch captures one run's output and reports its end to the loop.
+func (m *managedProcess) watch(proc sdk.Process) {
 	var wg sync.WaitGroup
 	for _, s := range []struct {
 		stream sdk.Stream
-		read   func() error
+		r      func() error
 	}{
 		{sdk.Stdout, func() error { return m.framer(sdk.Stdout).Run(proc.Stdout()) }},
 		{sdk.Stderr, func() error { return m.framer(sdk.Stderr).Run(proc.Stderr()) }},
@@ -158,32 +325,14 @@ func (m *managedProcess) watch(proc sdk.Process, exited chan struct{}) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.read(); err != nil {
-				m.logger.Warn("output ended with an error", "stream", s.stream, "error", err)
+			if err := s.r(); err != nil {
+				m.logger.Debug("output ended with an error", "stream", s.stream, "error", err)
 			}
 		}()
 	}
 	waitErr := proc.Wait()
 	wg.Wait()
-	status := exitStatus(waitErr)
-
-	m.mu.Lock()
-	m.lastExit = &status
-	m.proc = nil
-	switch {
-	case m.stopRequested && m.killed:
-		_ = m.setState(StateCrashed)
-	case m.stopRequested, status.Code == 0 && status.Signal == "" && status.Error == "":
-		_ = m.setState(StateStopped)
-	default:
-		_ = m.setState(StateCrashed)
-	}
-	state := m.state
-	close(exited)
-	m.mu.Unlock()
-
-	m.logger.Info("exited", "state", state, "code", status.Code, "signal", status.Signal, "error", status.Error)
-	m.onExit()
+	m.exited <- exitStatus(waitErr, m.now())
 }
 
 func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
@@ -191,8 +340,8 @@ func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
 }
 
 // exitStatus turns a Process.Wait error into an ExitStatus.
-func exitStatus(err error) ExitStatus {
-	st := ExitStatus{Time: time.Now()}
+func exitStatus(err error, now time.Time) ExitStatus {
+	st := ExitStatus{Time: now}
 	var exitErr *sdk.ExitError
 	switch {
 	case err == nil:
@@ -204,42 +353,157 @@ func exitStatus(err error) ExitStatus {
 	return st
 }
 
-// stop stops the current run gracefully: the stop signal, then SIGKILL
-// after the timeout. It returns when the run has ended or ctx is done.
-func (m *managedProcess) stop(ctx context.Context) error {
-	m.mu.Lock()
-	if m.state != StateRunning {
-		m.mu.Unlock()
-		return nil
+// ended handles the end of a run.
+func (m *managedProcess) ended(st ExitStatus) {
+	m.cancelStop()
+	m.proc = nil
+	m.lastExit = &st
+	uptime := st.Time.Sub(m.startedAt)
+	if uptime >= m.spec.Restart.ResetAfter {
+		m.consecutive = 0
 	}
-	m.stopRequested = true
-	_ = m.setState(StateStopping)
-	proc, exited := m.proc, m.exited
-	m.mu.Unlock()
+	if m.stopRequested {
+		if m.killed {
+			m.transition(StateCrashed, &st, "the stop needed SIGKILL")
+		} else {
+			m.transition(StateStopped, &st, "")
+		}
+		m.logExit(st)
+		m.answer(&m.waitStopped, nil, true)
+		if m.pendingStart && !m.shutdown {
+			m.pendingStart = false
+			m.restarts++
+			m.beginStart()
+		}
+		return
+	}
+	success := m.spec.Restart.success(st)
+	switch {
+	case st.Error != "":
+		m.transition(StateCrashed, &st, fmt.Sprintf("runner %s: %s", m.spec.RunnerName, st.Error))
+	case success:
+		m.transition(StateStopped, &st, "")
+	default:
+		m.transition(StateCrashed, &st, "")
+	}
+	m.logExit(st)
+	m.answer(&m.waitStopped, nil, true)
+	if !m.shutdown && m.spec.Restart.wantsRestart(success) {
+		m.scheduleRestart("")
+	}
+}
 
-	m.logger.Debug("stopping", "signal", m.spec.StopSignal, "timeout", m.spec.StopTimeout)
-	if err := proc.Signal(m.spec.StopSignal); err != nil {
-		m.logger.Warn("failed to send the stop signal", "error", err)
+func (m *managedProcess) logExit(st ExitStatus) {
+	m.logger.Info("exited", "state", m.state, "code", st.Code, "signal", st.Signal, "error", st.Error)
+}
+
+// scheduleRestart moves to backoff, or to failed past the burst limit.
+func (m *managedProcess) scheduleRestart(reason string) {
+	now := m.now()
+	p := m.spec.Restart
+	if !m.burst.allow(now, p.MaxRestarts, p.Window) {
+		m.transition(StateFailed, nil, fmt.Sprintf("restart limit reached: %d restarts within %s", p.MaxRestarts, p.Window))
+		m.logger.Error("restart limit reached, giving up", "max_restarts", p.MaxRestarts, "window", p.Window)
+		return
 	}
-	timer := time.NewTimer(m.spec.StopTimeout)
-	defer timer.Stop()
-	select {
-	case <-exited:
-		return nil
-	case <-ctx.Done():
-	case <-timer.C:
+	d := p.delay(m.consecutive, nil)
+	m.consecutive++
+	m.nextRestart = now.Add(d)
+	m.transition(StateBackoff, nil, reason)
+	m.logger.Debug("restarting after backoff", "delay", d)
+	m.backoffTimer = time.NewTimer(d)
+	m.backoffC = m.backoffTimer.C
+}
+
+func (m *managedProcess) cancelBackoff() {
+	if m.backoffTimer != nil {
+		m.backoffTimer.Stop()
+	}
+	m.backoffTimer, m.backoffC = nil, nil
+	m.nextRestart = time.Time{}
+}
+
+func (m *managedProcess) cancelStop() {
+	if m.stopTimer != nil {
+		m.stopTimer.Stop()
+	}
+	m.stopTimer, m.stopC = nil, nil
+}
+
+// beginStop sends the stop signal and arms the SIGKILL timer.
+func (m *managedProcess) beginStop() {
+	m.stopRequested = true
+	m.transition(StateStopping, nil, "")
+	proc, sig := m.proc, m.spec.StopSignal
+	m.logger.Debug("stopping", "signal", sig, "timeout", m.spec.StopTimeout)
+	go func() {
+		if err := proc.Signal(sig); err != nil {
+			m.logger.Warn("failed to send the stop signal", "error", err)
+		}
+	}()
+	m.stopTimer = time.NewTimer(m.spec.StopTimeout)
+	m.stopC = m.stopTimer.C
+}
+
+func (m *managedProcess) kill(why string) {
+	if m.proc == nil {
+		return
+	}
+	m.killed = true
+	m.cancelStop()
+	m.logger.Warn(why, "timeout", m.spec.StopTimeout)
+	proc := m.proc
+	go func() {
+		if err := proc.Signal(syscall.SIGKILL); err != nil {
+			m.logger.Warn("failed to send SIGKILL", "error", err)
+		}
+	}()
+}
+
+// transition changes the state, publishes the event and refreshes the
+// snapshot. A change outside the diagram is refused and logged: it is a
+// bug, never a user error.
+func (m *managedProcess) transition(to State, exit *ExitStatus, reason string) {
+	from := m.state
+	if !canTransition(from, to) {
+		m.logger.Error("refused state transition", "error", &ErrTransition{Process: m.spec.Name, From: from, To: to})
+		return
+	}
+	m.state = to
+	if reason != "" || to == StateStarting || to == StateRunning {
+		m.reason = reason
+	}
+	if to != StateBackoff {
+		m.nextRestart = time.Time{}
+	}
+	ev := SupervisorEvent{
+		Time: m.now(), Process: m.spec.Name, From: from, To: to, Exit: exit,
+		Restarts: m.restarts, Reason: m.reason, NextRestart: m.nextRestart,
+	}
+	m.snapshot()
+	m.bus.publish(ev)
+	m.notify()
+}
+
+func (m *managedProcess) snapshot() {
+	info := ProcessInfo{
+		Name: m.spec.Name, State: m.state, Runner: m.spec.RunnerName, Restarts: m.restarts,
+		LastExit: m.lastExit, NextRestart: m.nextRestart, Reason: m.reason,
+	}
+	if m.state == StateRunning || m.state == StateStopping {
+		info.PID, info.StartedAt = m.pid, m.startedAt
 	}
 	m.mu.Lock()
-	m.killed = true
+	m.snap = info
 	m.mu.Unlock()
-	m.logger.Warn("stop timeout expired, sending SIGKILL", "timeout", m.spec.StopTimeout)
-	if err := proc.Signal(syscall.SIGKILL); err != nil {
-		m.logger.Warn("failed to send SIGKILL", "error", err)
+}
+
+func (m *managedProcess) info() ProcessInfo {
+	m.mu.Lock()
+	info := m.snap
+	m.mu.Unlock()
+	if !info.StartedAt.IsZero() {
+		info.Uptime = time.Since(info.StartedAt)
 	}
-	select {
-	case <-exited:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping %q: %w", m.spec.Name, ctx.Err())
-	}
+	return info
 }

@@ -1,25 +1,39 @@
 package supervisor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // State is a process's lifecycle state.
 type State string
 
 // The states of a process.
 const (
-	StateStopped  State = "stopped"
+	// StateStopped: not running; the initial state, and the state after a
+	// stop asked for by a user or an exit with a success code.
+	StateStopped State = "stopped"
+	// StateStarting: the runner is starting the process.
 	StateStarting State = "starting"
-	StateRunning  State = "running"
+	// StateRunning: the process runs.
+	StateRunning State = "running"
+	// StateStopping: the stop signal was sent; waiting for the exit.
 	StateStopping State = "stopping"
-	StateCrashed  State = "crashed"
-	StateBackoff  State = "backoff"
-	StateFailed   State = "failed"
+	// StateCrashed: the process exited unexpectedly (not a success code, a
+	// signal, or its runner died), or a stop needed SIGKILL.
+	StateCrashed State = "crashed"
+	// StateBackoff: waiting to restart; ProcessInfo.NextRestart says when.
+	StateBackoff State = "backoff"
+	// StateFailed: could not be started, or the restart limit was reached;
+	// stays until a manual start.
+	StateFailed State = "failed"
 )
 
-// transitions is the state diagram: from -> allowed next states.
+// transitions is the whole state diagram: from -> allowed next states.
+// Every state change goes through canTransition; anything else is a bug.
 var transitions = map[State][]State{
-	StateStopped:  {StateStarting},
-	StateStarting: {StateRunning, StateFailed, StateStopped, StateCrashed},
+	StateStopped:  {StateStarting, StateBackoff, StateFailed},
+	StateStarting: {StateRunning, StateFailed, StateBackoff, StateStopped},
 	StateRunning:  {StateStopping, StateCrashed, StateStopped},
 	StateStopping: {StateStopped, StateCrashed},
 	StateCrashed:  {StateStarting, StateBackoff, StateFailed},
@@ -29,12 +43,13 @@ var transitions = map[State][]State{
 
 // canTransition reports whether from -> to is in the diagram.
 func canTransition(from, to State) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(transitions[from], to)
+}
+
+// active reports whether a process in state s is, or is about to be,
+// alive.
+func (s State) active() bool {
+	return s == StateStarting || s == StateRunning || s == StateStopping
 }
 
 // ErrTransition reports a transition outside the diagram.

@@ -5,99 +5,278 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/logs"
 )
 
-// Options configure a Supervisor.
+// Supervisor runs a set of processes: the seed's contract.
+type Supervisor interface {
+	// Start starts every process in parallel and returns once each is
+	// running or has failed to start (their start errors, joined).
+	// Cancelling ctx later shuts everything down, as Stop does.
+	Start(ctx context.Context) error
+	// Stop stops every process gracefully and in parallel, and returns
+	// when all have ended. Cancelling ctx kills what is left at once.
+	Stop(ctx context.Context) error
+	// Processes returns a snapshot of every process, in configuration
+	// order.
+	Processes() []ProcessInfo
+	// Process returns a snapshot of one process (ErrUnknownProcess).
+	Process(name string) (ProcessInfo, error)
+	// StartProcess starts a process that is not running (also a failed
+	// one); it returns once it runs, or its start error.
+	StartProcess(ctx context.Context, name string) error
+	// StopProcess stops a process gracefully; it will not be restarted.
+	StopProcess(ctx context.Context, name string) error
+	// RestartProcess stops the process if it runs and starts it again.
+	// Concurrent calls never start two copies.
+	RestartProcess(ctx context.Context, name string) error
+	// Status returns the supervisor's state and every process's snapshot.
+	Status() SupervisorStatus
+	// Subscribe returns a channel of every state change. It is buffered
+	// and never blocks the supervisor: a subscriber that falls behind
+	// loses events, counted in SupervisorStatus.DroppedEvents.
+	Subscribe() <-chan SupervisorEvent
+}
+
+// SupervisorStatus is a snapshot of the whole supervisor.
+type SupervisorStatus struct {
+	// State is "new", "running", "stopping" or "stopped".
+	State     string
+	StartedAt time.Time
+	Processes []ProcessInfo
+	// DroppedEvents counts the events subscribers lost, in total.
+	DroppedEvents uint64
+}
+
+// Options configure a Manager.
 type Options struct {
 	// Logger receives the supervisor's logs.
 	Logger hclog.Logger
 	// Output receives every line of every process, from one goroutine per
-	// stream; it may block, which pauses that stream (backpressure). Its
+	// stream; it may block, which pauses that stream (backpressure). The
 	// entry's Line is valid only during the call.
 	Output func(logs.LogEntry)
 }
 
-// Supervisor runs a set of processes.
-type Supervisor struct {
+// Errors of the Supervisor.
+var (
+	// ErrUnknownProcess is returned for a name no process has.
+	ErrUnknownProcess = errors.New("unknown process")
+	// ErrNotRunning is returned when the supervisor was not started or
+	// has stopped.
+	ErrNotRunning = errors.New("the supervisor is not running")
+)
+
+// killGrace bounds how long Stop waits for processes after SIGKILL once
+// its context is done.
+const killGrace = 10 * time.Second
+
+// Manager is the Supervisor.
+type Manager struct {
 	logger hclog.Logger
 	procs  []*managedProcess
 	byName map[string]*managedProcess
-	// idle receives a value whenever a run ends; Idle tells whether any
-	// process still runs.
-	idle chan struct{}
+	bus    *eventBus
+	// changed receives a value (coalesced) after every state change.
+	changed chan struct{}
+
+	mu        sync.Mutex
+	state     string
+	startedAt time.Time
+	loopCtx   context.Context
+	cancel    context.CancelFunc
+	stopped   chan struct{} // closed when Stop has finished
+	stopOnce  sync.Once
+	stopErr   error
 }
 
-// ErrUnknownProcess is returned for a name no process has.
-var ErrUnknownProcess = errors.New("unknown process")
+var _ Supervisor = (*Manager)(nil)
 
-// New returns a Supervisor for specs; nothing starts until Start.
-func New(specs []ProcessSpec, opts Options) *Supervisor {
+// New returns a Manager for specs; nothing starts until Start.
+func New(specs []ProcessSpec, opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.Output == nil {
 		opts.Output = func(logs.LogEntry) {}
 	}
-	s := &Supervisor{
-		logger: opts.Logger.Named("supervisor"),
-		byName: make(map[string]*managedProcess, len(specs)),
-		idle:   make(chan struct{}, 1),
+	s := &Manager{
+		logger:  opts.Logger.Named("supervisor"),
+		byName:  make(map[string]*managedProcess, len(specs)),
+		bus:     newEventBus(),
+		changed: make(chan struct{}, 1),
+		state:   "new",
+		stopped: make(chan struct{}),
 	}
 	for _, spec := range specs {
-		m := newManagedProcess(spec, s.logger, opts.Output, s.runEnded)
+		m := newManagedProcess(spec, s.logger, opts.Output, s.bus, s.notify)
 		s.procs = append(s.procs, m)
 		s.byName[spec.Name] = m
 	}
 	return s
 }
 
-func (s *Supervisor) runEnded() {
+func (s *Manager) notify() {
 	select {
-	case s.idle <- struct{}{}:
+	case s.changed <- struct{}{}:
 	default:
 	}
 }
 
-// Start starts every process, in parallel. It returns the start errors of
-// the processes that could not start (they are then failed); the others
-// run.
-func (s *Supervisor) Start(ctx context.Context) error {
+// Start implements Supervisor.
+func (s *Manager) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != "new" {
+		s.mu.Unlock()
+		return fmt.Errorf("start: the supervisor is %s", s.state)
+	}
+	s.state, s.startedAt = "running", time.Now()
+	s.loopCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Unlock()
+	for _, m := range s.procs {
+		go m.loop(s.loopCtx)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Stop(context.Background())
+		case <-s.stopped:
+		}
+	}()
 	errs := make([]error, len(s.procs))
 	var wg sync.WaitGroup
 	for i, m := range s.procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = m.start(ctx)
+			errs[i] = s.send(ctx, m, opStart)
 		}()
 	}
 	wg.Wait()
-	s.runEnded()
 	return errors.Join(errs...)
 }
 
-// Stop stops every running process at once and returns when all have
-// ended: the stop signal to each, SIGKILL to those still alive after their
-// own timeout. It takes the longest timeout, not their sum.
-func (s *Supervisor) Stop(ctx context.Context) error {
+// send hands a request to a process's owner and waits for its answer.
+func (s *Manager) send(ctx context.Context, m *managedProcess, op opKind) error {
+	s.mu.Lock()
+	loopCtx := s.loopCtx
+	s.mu.Unlock()
+	if loopCtx == nil {
+		return ErrNotRunning
+	}
+	r := request{op: op, reply: make(chan error, 1)}
+	select {
+	case m.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-loopCtx.Done():
+		return ErrNotRunning
+	}
+	select {
+	case err := <-r.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-loopCtx.Done():
+		return ErrNotRunning
+	}
+}
+
+// Stop implements Supervisor. Every process gets its stop signal at once
+// and SIGKILL after its own timeout, so the whole stop takes the longest
+// timeout, not the sum.
+func (s *Manager) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state == "new" {
+		s.state = "stopped"
+		s.mu.Unlock()
+		s.stopOnce.Do(func() { close(s.stopped) })
+		return nil
+	}
+	s.mu.Unlock()
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.state = "stopping"
+		s.mu.Unlock()
+		s.stopErr = s.stopAll(ctx)
+		s.mu.Lock()
+		s.state = "stopped"
+		s.mu.Unlock()
+		s.cancel()
+		close(s.stopped)
+	})
+	<-s.stopped
+	return s.stopErr
+}
+
+func (s *Manager) stopAll(ctx context.Context) error {
 	errs := make([]error, len(s.procs))
 	var wg sync.WaitGroup
 	for i, m := range s.procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = m.stop(ctx)
+			err := s.send(ctx, m, opShutdown)
+			if err == nil || ctx.Err() == nil {
+				errs[i] = err
+				return
+			}
+			// The context ended first: kill now and wait a bounded time.
+			kctx, cancel := context.WithTimeout(context.Background(), killGrace)
+			defer cancel()
+			_ = s.send(kctx, m, opKill)
+			if err := s.send(kctx, m, opShutdown); err != nil {
+				errs[i] = fmt.Errorf("process %q did not end after SIGKILL: %w", m.spec.Name, err)
+			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// Processes returns a snapshot of every process, in configuration order.
-func (s *Supervisor) Processes() []ProcessInfo {
+// Done returns a channel closed when Stop has finished.
+func (s *Manager) Done() <-chan struct{} { return s.stopped }
+
+func (s *Manager) lookup(name string) (*managedProcess, error) {
+	m, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProcess, name)
+	}
+	return m, nil
+}
+
+// StartProcess implements Supervisor.
+func (s *Manager) StartProcess(ctx context.Context, name string) error {
+	m, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, m, opStart)
+}
+
+// StopProcess implements Supervisor.
+func (s *Manager) StopProcess(ctx context.Context, name string) error {
+	m, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, m, opStop)
+}
+
+// RestartProcess implements Supervisor.
+func (s *Manager) RestartProcess(ctx context.Context, name string) error {
+	m, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, m, opRestart)
+}
+
+// Processes implements Supervisor.
+func (s *Manager) Processes() []ProcessInfo {
 	out := make([]ProcessInfo, len(s.procs))
 	for i, m := range s.procs {
 		out[i] = m.info()
@@ -105,26 +284,44 @@ func (s *Supervisor) Processes() []ProcessInfo {
 	return out
 }
 
-// Process returns a snapshot of one process.
-func (s *Supervisor) Process(name string) (ProcessInfo, error) {
-	m, ok := s.byName[name]
-	if !ok {
-		return ProcessInfo{}, fmt.Errorf("%w %q", ErrUnknownProcess, name)
+// Process implements Supervisor.
+func (s *Manager) Process(name string) (ProcessInfo, error) {
+	m, err := s.lookup(name)
+	if err != nil {
+		return ProcessInfo{}, err
 	}
 	return m.info(), nil
 }
 
-// Changed returns a channel that receives a value when a run of some
-// process ends (coalesced); use Active to see whether any still runs.
-func (s *Supervisor) Changed() <-chan struct{} { return s.idle }
+// Status implements Supervisor.
+func (s *Manager) Status() SupervisorStatus {
+	s.mu.Lock()
+	st := SupervisorStatus{State: s.state, StartedAt: s.startedAt}
+	s.mu.Unlock()
+	st.Processes = s.Processes()
+	st.DroppedEvents = s.bus.dropped.Load()
+	return st
+}
 
-// Active reports whether any process is starting, running or stopping.
-func (s *Supervisor) Active() bool {
+// Subscribe implements Supervisor.
+func (s *Manager) Subscribe() <-chan SupervisorEvent { return s.bus.subscribe() }
+
+// Unsubscribe ends a subscription, closes its channel and returns how many
+// events it lost.
+func (s *Manager) Unsubscribe(ch <-chan SupervisorEvent) uint64 { return s.bus.unsubscribe(ch) }
+
+// Changed returns a channel that receives a value (coalesced) after state
+// changes; use Settled to see whether anything is still going on.
+func (s *Manager) Changed() <-chan struct{} { return s.changed }
+
+// Settled reports whether no process is starting, running, stopping or
+// waiting to restart: nothing will happen without a request.
+func (s *Manager) Settled() bool {
 	for _, m := range s.procs {
-		switch m.info().State {
-		case StateStarting, StateRunning, StateStopping:
-			return true
+		st := m.info().State
+		if st.active() || st == StateBackoff {
+			return false
 		}
 	}
-	return false
+	return true
 }

@@ -1,0 +1,90 @@
+package supervisor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// eventBuffer is the capacity of each subscriber's channel.
+const eventBuffer = 256
+
+// SupervisorEvent is one state change of one process.
+type SupervisorEvent struct {
+	Time    time.Time
+	Process string
+	From    State
+	To      State
+	// Exit is the exit status when the change was caused by an exit.
+	Exit *ExitStatus
+	// Restarts is the process's restart count after the change.
+	Restarts int
+	// Reason explains the change when there is more to say (a start
+	// error, the restart limit, the plugin that died).
+	Reason string
+	// NextRestart is set when To is StateBackoff.
+	NextRestart time.Time
+}
+
+// eventBus fans events out to subscribers without ever blocking the
+// publisher: a full subscriber loses the event and its drop counter says
+// how many it lost.
+type eventBus struct {
+	mu      sync.Mutex
+	subs    map[<-chan SupervisorEvent]*subscriber
+	dropped atomic.Uint64 // total over all subscribers, past and present
+}
+
+type subscriber struct {
+	ch      chan SupervisorEvent
+	dropped atomic.Uint64
+}
+
+func newEventBus() *eventBus {
+	return &eventBus{subs: map[<-chan SupervisorEvent]*subscriber{}}
+}
+
+func (b *eventBus) subscribe() <-chan SupervisorEvent {
+	s := &subscriber{ch: make(chan SupervisorEvent, eventBuffer)}
+	b.mu.Lock()
+	b.subs[s.ch] = s
+	b.mu.Unlock()
+	return s.ch
+}
+
+// unsubscribe removes the subscriber and closes its channel; it returns
+// how many events it lost.
+func (b *eventBus) unsubscribe(ch <-chan SupervisorEvent) uint64 {
+	b.mu.Lock()
+	s, ok := b.subs[ch]
+	delete(b.subs, ch)
+	b.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	close(s.ch)
+	return s.dropped.Load()
+}
+
+func (b *eventBus) publish(ev SupervisorEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.subs {
+		select {
+		case s.ch <- ev:
+		default:
+			s.dropped.Add(1)
+			b.dropped.Add(1)
+		}
+	}
+}
+
+// droppedBy returns the events a subscriber has lost so far.
+func (b *eventBus) droppedBy(ch <-chan SupervisorEvent) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.subs[ch]; ok {
+		return s.dropped.Load()
+	}
+	return 0
+}
