@@ -1,0 +1,77 @@
+package command
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/cli"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUpRunsAndStopsOnInterrupt(t *testing.T) {
+	ui := cli.NewMockUi()
+	sigs := make(chan os.Signal, 1)
+	c := &UpCommand{Meta: newMeta(ui), signals: sigs}
+	done := make(chan int, 1)
+	go func() { done <- c.Run([]string{"-config", "testdata/valid.hcl"}) }()
+
+	require.Eventually(t, func() bool {
+		out := ui.OutputWriter.String()
+		return strings.Contains(out, "long  | tick 1") && strings.Contains(out, "hello | hello from echo_hello")
+	}, 30*time.Second, 10*time.Millisecond, "stdout: %s\nstderr: %s", ui.OutputWriter.String(), ui.ErrorWriter.String())
+	sigs <- os.Interrupt
+
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, "stderr: %s", ui.ErrorWriter.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not return after the interrupt")
+	}
+	out := ui.OutputWriter.String()
+	assert.Contains(t, out, "hello | hello on stderr")
+	assert.Contains(t, out, "long  | long_running got SIGTERM")
+	assert.NotContains(t, out, "\x1b[", "no colour when stdout is not a terminal")
+	assert.Contains(t, ui.ErrorWriter.String(), "shutting down: signal=interrupt")
+}
+
+func TestUpReturnsWhenEverythingExited(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+process "a" { command = ["sh", "-c", "echo a done"] }
+process "b" { command = ["sh", "-c", "echo b failed; exit 2"] }
+`), 0o644))
+	ui := cli.NewMockUi()
+	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 1, c.Run([]string{"-config", cfg}), "b failed")
+	assert.Contains(t, ui.OutputWriter.String(), "a | a done")
+	assert.Contains(t, ui.OutputWriter.String(), "b | b failed")
+}
+
+func TestUpInvalidConfigAndFlags(t *testing.T) {
+	ui := cli.NewMockUi()
+	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 1, c.Run([]string{"-config", "testdata/invalid.hcl"}))
+	assert.Contains(t, ui.ErrorWriter.String(), "on testdata/invalid.hcl line 3")
+	assert.Empty(t, ui.OutputWriter.String())
+
+	ui = cli.NewMockUi()
+	c = &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 1, c.Run([]string{"extra"}))
+	assert.Contains(t, ui.ErrorWriter.String(), "up takes no arguments")
+}
+
+func TestUpProcessThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`process "ghost" { command = ["no-such-program-here"] }`), 0o644))
+	ui := cli.NewMockUi()
+	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 1, c.Run([]string{"-config", cfg}))
+	assert.Contains(t, ui.ErrorWriter.String(), `no-such-program-here`)
+	assert.Contains(t, ui.ErrorWriter.String(), "executable file not found")
+}
