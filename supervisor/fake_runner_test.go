@@ -1,0 +1,148 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/prox-dev/prox/sdk"
+)
+
+// fakeRunner is an in-process sdk.Runner whose processes the test ends at
+// will. It counts how many of its processes are alive at once.
+type fakeRunner struct {
+	mu       sync.Mutex
+	procs    []*fakeProc
+	startErr error
+	// ignoreTERM makes new processes survive SIGTERM (only SIGKILL ends
+	// them).
+	ignoreTERM bool
+	// exitAtOnce, when set, makes every new process exit with it at once.
+	exitAtOnce *sdk.ExitError
+	started    chan *fakeProc
+	live       atomic.Int32
+	maxLive    atomic.Int32
+	signals    *signalLog
+}
+
+// signalLog orders the signals of all processes of a test.
+type signalLog struct {
+	mu      sync.Mutex
+	entries []string // "name:SIGNAL"
+}
+
+func (l *signalLog) add(s string) {
+	l.mu.Lock()
+	l.entries = append(l.entries, s)
+	l.mu.Unlock()
+}
+
+func (l *signalLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.entries...)
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{started: make(chan *fakeProc, 1000), signals: &signalLog{}}
+}
+
+func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
+	r.mu.Lock()
+	if r.startErr != nil {
+		err := r.startErr
+		r.mu.Unlock()
+		return nil, err
+	}
+	p := &fakeProc{name: cfg.Name, runner: r, pid: 1000 + len(r.procs), done: make(chan struct{}), ignoreTERM: r.ignoreTERM}
+	p.outR, p.outW = io.Pipe()
+	p.errR, p.errW = io.Pipe()
+	r.procs = append(r.procs, p)
+	exitAtOnce := r.exitAtOnce
+	r.mu.Unlock()
+	n := r.live.Add(1)
+	for {
+		m := r.maxLive.Load()
+		if n <= m || r.maxLive.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case r.started <- p:
+	default:
+	}
+	if exitAtOnce != nil {
+		p.exit(exitAtOnce)
+	}
+	return p, nil
+}
+
+func (r *fakeRunner) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.procs)
+}
+
+func (r *fakeRunner) last() *fakeProc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.procs) == 0 {
+		return nil
+	}
+	return r.procs[len(r.procs)-1]
+}
+
+// fakeProc is one fake process: output through pipes, an exit the test
+// controls.
+type fakeProc struct {
+	name       string
+	runner     *fakeRunner
+	pid        int
+	ignoreTERM bool
+	outR, errR *io.PipeReader
+	outW, errW *io.PipeWriter
+	once       sync.Once
+	done       chan struct{}
+	err        error
+}
+
+func (p *fakeProc) PID() int          { return p.pid }
+func (p *fakeProc) Stdout() io.Reader { return p.outR }
+func (p *fakeProc) Stderr() io.Reader { return p.errR }
+
+func (p *fakeProc) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// exit ends the process with err (nil: exit code 0).
+func (p *fakeProc) exit(err error) {
+	p.once.Do(func() {
+		p.err = err
+		p.outW.Close()
+		p.errW.Close()
+		p.runner.live.Add(-1)
+		close(p.done)
+	})
+}
+
+func (p *fakeProc) Signal(sig os.Signal) error {
+	name, _ := sdk.SignalName(sig)
+	p.runner.signals.add(p.name + ":" + name)
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	if sig == syscall.SIGTERM && p.ignoreTERM {
+		return nil
+	}
+	p.exit(&sdk.ExitError{Code: -1, Signal: name})
+	return nil
+}
+
+var errBoom = errors.New("boom")

@@ -1,0 +1,459 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/logs"
+	"github.com/prox-dev/prox/sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const waitFor = 10 * time.Second
+const tick = time.Millisecond
+
+// testLogger is an hclog logger writing through t.Log.
+func testLogger(t *testing.T) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: tWriter{t}, Level: hclog.Debug, Name: "supervisor_test"})
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func spec(name string, r *fakeRunner, mods ...func(*ProcessSpec)) ProcessSpec {
+	s := ProcessSpec{Name: name, Runner: r, RunnerName: "fake", StopTimeout: time.Minute, Config: sdk.ProcessConfig{Name: name}}
+	for _, m := range mods {
+		m(&s)
+	}
+	return s
+}
+
+func policy(p RestartPolicy) func(*ProcessSpec) {
+	return func(s *ProcessSpec) { s.Restart = p }
+}
+
+// startManager starts a Manager and stops it at the end of the test.
+func startManager(t *testing.T, specs ...ProcessSpec) *Manager {
+	t.Helper()
+	m := New(specs, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // kill at once
+		_ = m.Stop(ctx)
+	})
+	return m
+}
+
+func stateOf(m *Manager, name string) State {
+	info, _ := m.Process(name)
+	return info.State
+}
+
+func requireState(t *testing.T, m *Manager, name string, want State) ProcessInfo {
+	t.Helper()
+	require.Eventually(t, func() bool { return stateOf(m, name) == want }, waitFor, tick,
+		"process %q never reached %s (is %s)", name, want, stateOf(m, name))
+	info, _ := m.Process(name)
+	return info
+}
+
+// collect reads events until the process reaches state last.
+func collect(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []string {
+	t.Helper()
+	var seen []string
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case ev := <-ch:
+			if ev.Process != process {
+				continue
+			}
+			seen = append(seen, string(ev.From)+">"+string(ev.To))
+			if ev.To == last {
+				return seen
+			}
+		case <-deadline:
+			t.Fatalf("no event to %s; saw %v", last, seen)
+		}
+	}
+}
+
+func TestTransitionDiagram(t *testing.T) {
+	allowed := map[string]bool{
+		"stopped>starting": true, "stopped>backoff": true, "stopped>failed": true,
+		"starting>running": true, "starting>failed": true, "starting>backoff": true, "starting>stopped": true,
+		"running>stopping": true, "running>crashed": true, "running>stopped": true,
+		"stopping>stopped": true, "stopping>crashed": true,
+		"crashed>starting": true, "crashed>backoff": true, "crashed>failed": true,
+		"backoff>starting": true, "backoff>stopped": true,
+		"failed>starting": true,
+	}
+	states := []State{StateStopped, StateStarting, StateRunning, StateStopping, StateCrashed, StateBackoff, StateFailed}
+	for _, from := range states {
+		for _, to := range states {
+			key := string(from) + ">" + string(to)
+			assert.Equal(t, allowed[key], canTransition(from, to), key)
+		}
+	}
+}
+
+func TestTransitionOutsideTheDiagramIsRefused(t *testing.T) {
+	bus := newEventBus()
+	ch := bus.subscribe()
+	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func(logs.LogEntry) {}, bus, func() {})
+	for _, to := range []State{StateRunning, StateStopping, StateCrashed, StateStopped} {
+		m.transition(to, nil, "")
+		assert.Equal(t, StateStopped, m.state, "stopped -> %s must be refused", to)
+	}
+	assert.Empty(t, ch, "a refused transition publishes nothing")
+	m.transition(StateStarting, nil, "")
+	assert.Equal(t, StateStarting, m.state)
+	m.transition(StateStopping, nil, "")
+	assert.Equal(t, StateStarting, m.state, "starting -> stopping must be refused")
+	assert.Len(t, ch, 1)
+}
+
+func TestStartAndStop(t *testing.T) {
+	r := newFakeRunner()
+	m := New([]ProcessSpec{spec("a", r), spec("b", r)}, Options{Logger: testLogger(t)})
+	events := m.Subscribe()
+	require.NoError(t, m.Start(context.Background()))
+	for _, p := range m.Processes() {
+		assert.Equal(t, StateRunning, p.State)
+		assert.NotZero(t, p.PID)
+		assert.Equal(t, "fake", p.Runner)
+		assert.False(t, p.StartedAt.IsZero())
+	}
+	assert.Equal(t, "running", m.Status().State)
+	require.NoError(t, m.Stop(context.Background()))
+	assert.Equal(t, []string{"stopped>starting", "starting>running", "running>stopping", "stopping>stopped"}, collect(t, events, "a", StateStopped))
+	st := m.Status()
+	assert.Equal(t, "stopped", st.State)
+	for _, p := range st.Processes {
+		assert.Equal(t, StateStopped, p.State)
+		require.NotNil(t, p.LastExit, "every exit status is collected")
+		assert.Equal(t, "SIGTERM", p.LastExit.Signal)
+		assert.Zero(t, p.PID)
+	}
+	assert.ErrorIs(t, m.StartProcess(context.Background(), "a"), ErrNotRunning)
+}
+
+func TestUnknownProcess(t *testing.T) {
+	m := startManager(t, spec("a", newFakeRunner()))
+	_, err := m.Process("nope")
+	assert.ErrorIs(t, err, ErrUnknownProcess)
+	assert.ErrorIs(t, m.RestartProcess(context.Background(), "nope"), ErrUnknownProcess)
+	assert.ErrorIs(t, m.StopProcess(context.Background(), "nope"), ErrUnknownProcess)
+	assert.ErrorIs(t, m.StartProcess(context.Background(), "nope"), ErrUnknownProcess)
+}
+
+func TestUserStopIsNeverACrashNorRestarted(t *testing.T) {
+	r := newFakeRunner()
+	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartAlways})))
+	require.NoError(t, m.StopProcess(context.Background(), "a"))
+	info := requireState(t, m, "a", StateStopped)
+	assert.Equal(t, 0, info.Restarts)
+	assert.Equal(t, 1, r.count(), "no restart after a user stop")
+	// Starting it again by hand works.
+	require.NoError(t, m.StartProcess(context.Background(), "a"))
+	assert.Equal(t, StateRunning, stateOf(m, "a"))
+	assert.Equal(t, 2, r.count())
+}
+
+func TestRestartPolicies(t *testing.T) {
+	cases := []struct {
+		name        string
+		policy      RestartPolicy
+		exit        error
+		wantState   State
+		wantRestart bool
+	}{
+		{"never after failure", RestartPolicy{Policy: RestartNever}, &sdk.ExitError{Code: 1}, StateCrashed, false},
+		{"never after success", RestartPolicy{Policy: RestartNever}, nil, StateStopped, false},
+		{"on-failure after failure", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: 1}, StateRunning, true},
+		{"on-failure after a signal", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: -1, Signal: "SIGSEGV"}, StateRunning, true},
+		{"on-failure after success", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, nil, StateStopped, false},
+		{"on-failure, exit 3 is a success code", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5, SuccessCodes: []int{0, 3}}, &sdk.ExitError{Code: 3}, StateStopped, false},
+		{"always after success", RestartPolicy{Policy: RestartAlways, MaxRestarts: 5}, nil, StateRunning, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFakeRunner()
+			m := startManager(t, spec("a", r, policy(tc.policy)))
+			r.last().exit(tc.exit)
+			if tc.wantRestart {
+				require.Eventually(t, func() bool { return r.count() == 2 }, waitFor, tick)
+			}
+			info := requireState(t, m, "a", tc.wantState)
+			require.NotNil(t, info.LastExit)
+			if tc.wantRestart {
+				assert.Equal(t, 1, info.Restarts)
+			} else {
+				assert.Equal(t, 1, r.count(), "no restart")
+				assert.Equal(t, 0, info.Restarts)
+			}
+		})
+	}
+}
+
+func TestBurstLimitTurnsFailedAndManualStartRecovers(t *testing.T) {
+	r := newFakeRunner()
+	r.exitAtOnce = &sdk.ExitError{Code: 1}
+	m := New([]ProcessSpec{spec("loop", r, policy(RestartPolicy{Policy: RestartAlways, MaxRestarts: 3, Window: time.Hour}))}, Options{Logger: testLogger(t)})
+	events := m.Subscribe()
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	info := requireState(t, m, "loop", StateFailed)
+	assert.Equal(t, 3, info.Restarts)
+	assert.Equal(t, 4, r.count(), "the first run and three restarts")
+	assert.Contains(t, info.Reason, "restart limit reached: 3 restarts within 1h0m0s")
+	seen := collect(t, events, "loop", StateFailed)
+	assert.Contains(t, seen, "running>crashed")
+	assert.Contains(t, seen, "crashed>backoff")
+	assert.Contains(t, seen, "backoff>starting")
+	assert.Equal(t, "crashed>failed", seen[len(seen)-1])
+
+	// failed stays until a manual start, which resets the burst count.
+	r.mu.Lock()
+	r.exitAtOnce = nil
+	r.mu.Unlock()
+	require.NoError(t, m.StartProcess(context.Background(), "loop"))
+	assert.Equal(t, StateRunning, stateOf(m, "loop"))
+}
+
+func TestBackoffStateShowsNextRestart(t *testing.T) {
+	r := newFakeRunner()
+	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
+	before := time.Now()
+	r.last().exit(&sdk.ExitError{Code: 2})
+	info := requireState(t, m, "a", StateBackoff)
+	assert.WithinRange(t, info.NextRestart, before.Add(45*time.Minute), time.Now().Add(75*time.Minute))
+	// A stop while waiting cancels the restart.
+	require.NoError(t, m.StopProcess(context.Background(), "a"))
+	info = requireState(t, m, "a", StateStopped)
+	assert.True(t, info.NextRestart.IsZero())
+	// A start while in backoff starts at once.
+	r2 := newFakeRunner()
+	m2 := startManager(t, spec("b", r2, policy(RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
+	r2.last().exit(&sdk.ExitError{Code: 2})
+	requireState(t, m2, "b", StateBackoff)
+	require.NoError(t, m2.StartProcess(context.Background(), "b"))
+	assert.Equal(t, StateRunning, stateOf(m2, "b"))
+}
+
+func TestDelay(t *testing.T) {
+	p := RestartPolicy{Backoff: time.Second, MaxBackoff: 10 * time.Second}
+	mid := func() float64 { return 0.5 } // no jitter
+	assert.Equal(t, time.Second, p.delay(0, mid))
+	assert.Equal(t, 2*time.Second, p.delay(1, mid))
+	assert.Equal(t, 8*time.Second, p.delay(3, mid))
+	assert.Equal(t, 10*time.Second, p.delay(4, mid), "capped")
+	assert.Equal(t, 10*time.Second, p.delay(1000, mid), "no overflow")
+	assert.Equal(t, 750*time.Millisecond, p.delay(0, func() float64 { return 0 }), "-25%")
+	assert.Equal(t, 1250*time.Millisecond, p.delay(0, func() float64 { return 1 }), "+25%")
+	assert.Equal(t, time.Duration(0), RestartPolicy{Backoff: 0, MaxBackoff: time.Second}.delay(5, nil))
+	for i := 0; i < 1000; i++ {
+		d := p.delay(2, nil)
+		assert.True(t, d >= 3*time.Second && d <= 5*time.Second, "jitter within 25%%: %s", d)
+	}
+}
+
+func TestBackoffResetsAfterStableUptime(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		uptime time.Duration
+		want   int
+	}{
+		{"short run keeps growing", time.Second, 4},
+		{"stable run resets", 2 * time.Minute, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := newEventBus()
+			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
+				hclog.NewNullLogger(), func(logs.LogEntry) {}, bus, func() {})
+			m.state, m.consecutive = StateRunning, 3
+			m.startedAt = time.Now().Add(-tc.uptime)
+			m.ended(ExitStatus{Code: 1, Time: time.Now()})
+			defer m.cancelBackoff()
+			assert.Equal(t, StateBackoff, m.state)
+			assert.Equal(t, tc.want, m.consecutive)
+		})
+	}
+}
+
+func TestConcurrentRestartsNeverStartTwoCopies(t *testing.T) {
+	r := newFakeRunner()
+	m := startManager(t, spec("a", r))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- m.RestartProcess(context.Background(), "a")
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), r.maxLive.Load(), "never two copies alive at once")
+	assert.Equal(t, int32(1), r.live.Load())
+	assert.Equal(t, StateRunning, stateOf(m, "a"))
+	info, _ := m.Process("a")
+	assert.Equal(t, r.count()-1, info.Restarts)
+}
+
+func TestStopEscalatesToSIGKILL(t *testing.T) {
+	r := newFakeRunner()
+	r.ignoreTERM = true
+	m := startManager(t, spec("stubborn", r, func(s *ProcessSpec) { s.StopTimeout = 20 * time.Millisecond }))
+	events := m.Subscribe()
+	require.NoError(t, m.StopProcess(context.Background(), "stubborn"))
+	info := requireState(t, m, "stubborn", StateCrashed)
+	assert.Equal(t, []string{"stubborn:SIGTERM", "stubborn:SIGKILL"}, r.signals.list())
+	assert.Equal(t, "SIGKILL", info.LastExit.Signal)
+	assert.Equal(t, []string{"running>stopping", "stopping>crashed"}, collect(t, events, "stubborn", StateCrashed))
+	assert.Equal(t, 1, r.count(), "a stop is never restarted, even when it needed SIGKILL")
+}
+
+func TestStopSignalsEveryProcessBeforeAnyKill(t *testing.T) {
+	r := newFakeRunner()
+	r.ignoreTERM = true
+	var specs []ProcessSpec
+	for i := 0; i < 20; i++ {
+		specs = append(specs, spec(fmt.Sprintf("p%02d", i), r, func(s *ProcessSpec) {
+			s.StopTimeout = 50 * time.Millisecond
+			s.StopSignal = syscall.SIGTERM
+		}))
+	}
+	m := New(specs, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	require.NoError(t, m.Stop(context.Background()))
+	sigs := r.signals.list()
+	require.Len(t, sigs, 40)
+	for i, s := range sigs[:20] {
+		assert.True(t, strings.HasSuffix(s, ":SIGTERM"), "signal %d is %s: every SIGTERM goes out before any SIGKILL", i, s)
+	}
+	for _, p := range m.Processes() {
+		assert.Equal(t, StateCrashed, p.State)
+	}
+}
+
+func TestStopContextCancelledKillsAtOnce(t *testing.T) {
+	r := newFakeRunner()
+	r.ignoreTERM = true
+	m := New([]ProcessSpec{spec("a", r, func(s *ProcessSpec) { s.StopTimeout = time.Hour })}, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Stop(ctx) }()
+	require.Eventually(t, func() bool { return len(r.signals.list()) == 1 }, waitFor, tick)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("Stop did not return after its context was cancelled")
+	}
+	assert.Equal(t, []string{"a:SIGTERM", "a:SIGKILL"}, r.signals.list())
+}
+
+func TestCancellingStartContextShutsDown(t *testing.T) {
+	r := newFakeRunner()
+	m := New([]ProcessSpec{spec("a", r), spec("b", r)}, Options{Logger: testLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, m.Start(ctx))
+	cancel()
+	select {
+	case <-m.Done():
+	case <-time.After(waitFor):
+		t.Fatal("cancelling Start's context did not shut down")
+	}
+	for _, p := range m.Processes() {
+		assert.Equal(t, StateStopped, p.State)
+	}
+	assert.Equal(t, int32(0), r.live.Load())
+}
+
+func TestStartFailure(t *testing.T) {
+	r := newFakeRunner()
+	r.startErr = errBoom
+	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t)})
+	err := m.Start(context.Background())
+	require.ErrorIs(t, err, errBoom)
+	assert.Contains(t, err.Error(), `failed to start "a"`)
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	info, _ := m.Process("a")
+	assert.Equal(t, StateFailed, info.State)
+	assert.Contains(t, info.Reason, "boom")
+
+	// With a restart policy, a start failure is retried, then failed.
+	r2 := newFakeRunner()
+	r2.startErr = errBoom
+	m2 := New([]ProcessSpec{spec("b", r2, policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 2}))}, Options{Logger: testLogger(t)})
+	_ = m2.Start(context.Background())
+	t.Cleanup(func() { _ = m2.Stop(context.Background()) })
+	info = requireState(t, m2, "b", StateFailed)
+	assert.Contains(t, info.Reason, "restart limit reached")
+}
+
+func TestRunnerDeathIsACrashNamingTheRunner(t *testing.T) {
+	r := newFakeRunner()
+	m := startManager(t, spec("a", r))
+	r.last().exit(fmt.Errorf("wait: %w: connection reset", sdk.ErrPluginUnavailable))
+	info := requireState(t, m, "a", StateCrashed)
+	assert.Contains(t, info.Reason, "runner fake")
+	assert.Contains(t, info.Reason, "plugin unavailable")
+	assert.Contains(t, info.LastExit.Error, "plugin unavailable")
+}
+
+func TestSlowSubscriberLosesEventsButNeverBlocks(t *testing.T) {
+	r := newFakeRunner()
+	r.exitAtOnce = &sdk.ExitError{Code: 1}
+	m := New([]ProcessSpec{spec("loop", r, policy(RestartPolicy{Policy: RestartAlways, MaxRestarts: 200, Window: time.Hour}))}, Options{Logger: testLogger(t)})
+	slow := m.Subscribe() // never read
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	requireState(t, m, "loop", StateFailed)
+	assert.Len(t, slow, eventBuffer)
+	assert.Greater(t, m.Status().DroppedEvents, uint64(0))
+	dropped := m.Unsubscribe(slow)
+	assert.Equal(t, m.Status().DroppedEvents, dropped)
+}
+
+func TestOutputReachesTheCallback(t *testing.T) {
+	r := newFakeRunner()
+	var mu sync.Mutex
+	var lines []string
+	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t), Output: func(e logs.LogEntry) {
+		mu.Lock()
+		lines = append(lines, e.Process+"/"+e.Stream.String()+"/"+string(e.Line))
+		mu.Unlock()
+	}})
+	require.NoError(t, m.Start(context.Background()))
+	p := r.last()
+	go func() {
+		_, _ = p.outW.Write([]byte("one\ntwo"))
+		_, _ = p.errW.Write([]byte("oops\n"))
+		p.exit(nil)
+	}()
+	requireState(t, m, "a", StateStopped)
+	require.NoError(t, m.Stop(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.ElementsMatch(t, []string{"a/stdout/one", "a/stdout/two", "a/stderr/oops"}, lines)
+}
