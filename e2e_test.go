@@ -235,7 +235,14 @@ func killMarked(marker string) {
 // requireNoneLeft polls until no marked process is alive.
 func requireNoneLeft(t *testing.T, marker string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(markedProcesses(marker)) == 0 }, 10*time.Second, 20*time.Millisecond,
+	requireNoneLeftWithin(t, marker, 10*time.Second)
+}
+
+// requireNoneLeftWithin polls, up to within, until no marked process is
+// alive.
+func requireNoneLeftWithin(t *testing.T, marker string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(markedProcesses(marker)) == 0 }, within, 20*time.Millisecond,
 		"processes started by prox are still alive: %v", describePIDs(markedProcesses(marker)))
 }
 
@@ -302,7 +309,8 @@ func TestUpKilledLeavesNothingBehind(t *testing.T) {
 	r.waitOutput(t, `^family   \| family ready$`, `^stubborn \| ignore_sigterm started$`, `^long     \| tick 1$`)
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
 	assert.Equal(t, -1, r.wait(t))
-	requireNoneLeft(t, r.marker)
+	// The lifecycle issue's bound: nothing alive 2 s after prox's death.
+	requireNoneLeftWithin(t, r.marker, 2*time.Second)
 }
 
 func TestUpInvalidConfig(t *testing.T) {
@@ -324,5 +332,60 @@ process "fail" { command = ["sh", "-c", "echo failing; exit 4"] }
 	assert.Equal(t, 1, r.wait(t), "a process failed")
 	assert.Contains(t, r.stderrString(), "every process has exited")
 	assert.Contains(t, r.stderrString(), "process=fail state=crashed code=4")
+	requireNoneLeft(t, r.marker)
+}
+
+// pidsOf returns the marked processes whose command line ends with s.
+func pidsOf(marker, s string) []int {
+	var out []int
+	for _, pid := range markedProcesses(marker) {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.HasSuffix(strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")), s) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestUpRunnerPluginDeath(t *testing.T) {
+	r := startUp(t, "testdata/e2e/plugin_death.hcl")
+	r.waitOutput(t, `^family \| family ready$`)
+	plugins := pidsOf(r.marker, "plugin-serve runner exec")
+	require.Len(t, plugins, 1)
+	oldSleeps := append(pidsOf(r.marker, "sleep 300"), pidsOf(r.marker, "sleep 301")...)
+	require.Len(t, oldSleeps, 2)
+
+	require.NoError(t, syscall.Kill(plugins[0], syscall.SIGKILL))
+
+	// The old run's whole group is gone, grandchildren included.
+	require.Eventually(t, func() bool {
+		for _, pid := range oldSleeps {
+			if st := processState(pid); st != "" && st != "Z" {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "a grandchild of the crashed plugin survived")
+	// The process is reported crashed, naming the runner; the plugin is
+	// relaunched and the process restarted by its policy.
+	require.Eventually(t, func() bool {
+		return strings.Contains(r.stderrString(), "runner plugin exited, relaunching") &&
+			len(pidsOf(r.marker, "plugin-serve runner exec")) == 1 &&
+			pidsOf(r.marker, "plugin-serve runner exec")[0] != plugins[0] &&
+			len(pidsOf(r.marker, "sleep 300")) == 1
+	}, 10*time.Second, 20*time.Millisecond, "stderr:\n%s", r.stderrString())
+	assert.Regexp(t, `exited: process=family state=crashed .*runner exec|state=crashed`, r.stderrString())
+	r.mu.Lock()
+	ready := 0
+	for _, l := range r.stdout {
+		if l == "family | family ready" {
+			ready++
+		}
+	}
+	r.mu.Unlock()
+	assert.Equal(t, 2, ready, "the process ran again")
+
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, 0, r.wait(t))
 	requireNoneLeft(t, r.marker)
 }

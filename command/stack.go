@@ -21,8 +21,11 @@ type stack struct {
 	cfg     *config.Config
 	loader  *loader.Loader
 	runners map[string]*loader.Instance // by "kind" or "kind.name"
-	sinks   map[string]*loader.Instance // by "kind.name"
-	specs   []supervisor.ProcessSpec
+	// relaunching wraps each runner instance: a runner plugin that died
+	// is relaunched at the next start of one of its processes.
+	relaunching map[string]*loader.RelaunchingRunner
+	sinks       map[string]*loader.Instance // by "kind.name"
+	specs       []supervisor.ProcessSpec
 }
 
 // close shuts down every plugin of the stack.
@@ -39,7 +42,12 @@ func (s *stack) close(ctx context.Context) error {
 // even when there are errors.
 func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
 	cfg, diags := config.Load(path)
-	st := &stack{cfg: cfg, runners: map[string]*loader.Instance{}, sinks: map[string]*loader.Instance{}}
+	st := &stack{
+		cfg:         cfg,
+		runners:     map[string]*loader.Instance{},
+		relaunching: map[string]*loader.RelaunchingRunner{},
+		sinks:       map[string]*loader.Instance{},
+	}
 	if diags.HasErrors() {
 		return st, diags
 	}
@@ -128,8 +136,9 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 				continue
 			}
 			st.runners[key] = inst
+			st.relaunching[key] = loader.NewRelaunchingRunner(l, inst)
 		}
-		spec, d := processSpec(cfg, p, inst, evalCtx)
+		spec, d := processSpec(cfg, p, inst, st.relaunching[key], evalCtx)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			st.specs = append(st.specs, spec)
@@ -140,11 +149,11 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 
 // processSpec builds the supervisor's spec of p, decoding its per-process
 // runner block against the runner's schema.
-func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, evalCtx *hcl.EvalContext) (supervisor.ProcessSpec, hcl.Diagnostics) {
+func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, runner sdk.Runner, evalCtx *hcl.EvalContext) (supervisor.ProcessSpec, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	spec := supervisor.ProcessSpec{
 		Name:        p.Name,
-		Runner:      inst.Runner,
+		Runner:      runner,
 		RunnerName:  p.Runner.String(),
 		StopTimeout: p.Stop.Timeout,
 		Restart: supervisor.RestartPolicy{

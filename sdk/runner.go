@@ -63,3 +63,11 @@ type Process interface {
 	// Stderr returns the process's standard error.
 	Stderr() io.Reader
 }
+
+// LocalProcessGroup is implemented by processes that run in their own
+// process group on the machine of the plugin (and so of prox): the exec
+// runner's. If the plugin dies, prox kills that group, so that no
+// grandchild outlives a crashed plugin.
+type LocalProcessGroup interface {
+	LocalProcessGroup() int
+}

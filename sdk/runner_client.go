@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc/codes"
@@ -30,7 +31,7 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	if err != nil {
 		return nil, fromGRPC("start", err)
 	}
-	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), waited: make(chan struct{})}
+	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), pgid: int(resp.LocalPgid), waited: make(chan struct{})}
 	outCtx, cancel := context.WithCancel(context.Background())
 	p.cancelOutput = cancel
 	stream, err := c.client.Output(outCtx, &proto.OutputRequest{Handle: resp.Handle})
@@ -53,6 +54,7 @@ type processClient struct {
 	client       proto.RunnerClient
 	handle       string
 	pid          int
+	pgid         int // local process group, 0 if none
 	stdout       *io.PipeReader
 	stderr       *io.PipeReader
 	cancelOutput context.CancelFunc
@@ -101,6 +103,11 @@ func (p *processClient) Wait() error {
 		resp, err := p.client.Wait(context.Background(), &proto.WaitRequest{Handle: p.handle})
 		if err != nil {
 			p.waitErr = fromGRPC("wait", err)
+			if errors.Is(p.waitErr, ErrPluginUnavailable) && p.pgid > 0 {
+				// The plugin died: its child died with it (parent-death
+				// signal), but not the rest of its process group.
+				_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+			}
 			return
 		}
 		p.exited = true

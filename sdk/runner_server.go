@@ -97,7 +97,11 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	handle := req.Name + "-" + strconv.FormatUint(s.next, 10)
 	s.handles[handle] = &serverProcess{proc: p, handle: handle, refs: 2, done: make(chan struct{})}
 	s.mu.Unlock()
-	return &proto.StartResponse{Handle: handle, Pid: int64(p.PID())}, nil
+	resp := &proto.StartResponse{Handle: handle, Pid: int64(p.PID())}
+	if lg, ok := p.(LocalProcessGroup); ok {
+		resp.LocalPgid = int64(lg.LocalProcessGroup())
+	}
+	return resp, nil
 }
 
 func (s *runnerServer) Output(req *proto.OutputRequest, stream proto.Runner_OutputServer) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -130,6 +131,9 @@ type managedProcess struct {
 
 	mu   sync.Mutex
 	snap ProcessInfo
+	// settled: not active and not waiting to restart, as of the end of
+	// the last step of the loop.
+	settled atomic.Bool
 }
 
 func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
@@ -153,6 +157,7 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.L
 		exited:    make(chan ExitStatus, 1),
 	}
 	m.snapshot()
+	m.settled.Store(true)
 	return m
 }
 
@@ -183,6 +188,10 @@ func (m *managedProcess) loop(ctx context.Context) {
 			m.kill("stop timeout expired, sending SIGKILL")
 		}
 		m.snapshot()
+		// Settled is published only here, between two steps, never from
+		// the middle of one (crashed, then backoff, is one step).
+		m.settled.Store(!m.state.active() && m.state != StateBackoff)
+		m.notify()
 	}
 }
 
@@ -482,7 +491,6 @@ func (m *managedProcess) transition(to State, exit *ExitStatus, reason string) {
 	}
 	m.snapshot()
 	m.bus.publish(ev)
-	m.notify()
 }
 
 func (m *managedProcess) snapshot() {

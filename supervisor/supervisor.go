@@ -318,8 +318,7 @@ func (s *Manager) Changed() <-chan struct{} { return s.changed }
 // waiting to restart: nothing will happen without a request.
 func (s *Manager) Settled() bool {
 	for _, m := range s.procs {
-		st := m.info().State
-		if st.active() || st == StateBackoff {
+		if !m.settled.Load() {
 			return false
 		}
 	}

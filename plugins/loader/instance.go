@@ -34,6 +34,7 @@ type Instance struct {
 	Sink   sdk.Sink
 
 	client    *plugin.Client
+	values    json.RawMessage // the values of the last Configure, for a relaunch
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -68,6 +69,7 @@ func (i *Instance) Configure(ctx context.Context, values json.RawMessage) error 
 	if err := i.Base.Configure(ctx, &sdk.Config{APIVersion: i.APIVersion, Values: values}); err != nil {
 		return fmt.Errorf("failed to configure %s: %w", i.ID(), err)
 	}
+	i.values = values
 	return nil
 }
 

@@ -627,9 +627,12 @@ func (x *StartRequest) GetSettingsJson() []byte {
 }
 
 type StartResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
-	Pid           int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Handle string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Pid    int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	// local_pgid is the process group of a process that runs on the host's
+	// own machine (0 otherwise): if the plugin dies, the host kills the group.
+	LocalPgid     int64 `protobuf:"varint,3,opt,name=local_pgid,json=localPgid,proto3" json:"local_pgid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -674,6 +677,13 @@ func (x *StartResponse) GetHandle() string {
 func (x *StartResponse) GetPid() int64 {
 	if x != nil {
 		return x.Pid
+	}
+	return 0
+}
+
+func (x *StartResponse) GetLocalPgid() int64 {
+	if x != nil {
+		return x.LocalPgid
 	}
 	return 0
 }
@@ -1456,10 +1466,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\acommand\x18\x02 \x03(\fR\acommand\x12\x10\n" +
 	"\x03env\x18\x03 \x03(\fR\x03env\x12\x10\n" +
 	"\x03dir\x18\x04 \x01(\fR\x03dir\x12#\n" +
-	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\"9\n" +
+	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\"X\n" +
 	"\rStartResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x10\n" +
-	"\x03pid\x18\x02 \x01(\x03R\x03pid\"'\n" +
+	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1d\n" +
+	"\n" +
+	"local_pgid\x18\x03 \x01(\x03R\tlocalPgid\"'\n" +
 	"\rOutputRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"Q\n" +
 	"\vOutputChunk\x12.\n" +

@@ -32,6 +32,11 @@ type Process struct {
 // PID returns the process's PID, which is also its process group ID.
 func (p *Process) PID() int { return p.pid }
 
+// LocalProcessGroup returns the process group ID, which is the PID: the
+// child leads its own group. It tells prox which group to kill should this
+// plugin die.
+func (p *Process) LocalProcessGroup() int { return p.pid }
+
 // Stdout returns the read end of the process's standard output pipe. It
 // returns io.EOF once every process holding the write end has exited, and
 // then releases the pipe.
