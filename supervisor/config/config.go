@@ -96,6 +96,11 @@ type Process struct {
 	Stop Stop
 	// Restart holds the restart block settings; see Restart for defaults.
 	Restart Restart
+	// DependsOn lists the processes this one waits for (depends_on), in
+	// the order written; default none.
+	DependsOn []Dependency
+	// Health is the health block; default nil (no check).
+	Health *Health
 	// RunnerBody is the body of the block named after Runner.Kind; default
 	// nil (no such block).
 	RunnerBody hcl.Body

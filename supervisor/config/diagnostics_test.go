@@ -17,6 +17,8 @@ var update = flag.Bool("update", false, "rewrite the testdata/invalid/*.golden f
 // invalidCases maps each testdata/invalid/*.hcl file to the number of
 // error diagnostics it must produce.
 var invalidCases = map[string]int{
+	"dependencies.hcl":           6,
+	"health.hcl":                 8,
 	"bad_duration.hcl":           1,
 	"bad_policy.hcl":             1,
 	"bad_sha256.hcl":             1,

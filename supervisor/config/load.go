@@ -31,8 +31,12 @@ var processSchema = &hcl.BodySchema{
 		{Name: "dir"},
 		{Name: "runner"},
 		{Name: "sinks"},
+		{Name: "depends_on"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "stop"}, {Type: "restart"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "stop"}, {Type: "restart"}, {Type: "health"},
+		{Type: "depends_on", LabelNames: []string{"name"}},
+	},
 }
 
 var stopSchema = &hcl.BodySchema{
@@ -237,8 +241,15 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		diags = append(diags, d.decodeSinks(p, attr)...)
 	}
 
+	if attr := content.Attributes["depends_on"]; attr != nil {
+		diags = append(diags, d.decodeDependsAttr(p, attr)...)
+	}
 	seen := map[string]*hcl.Block{}
 	for _, b := range content.Blocks {
+		if b.Type == "depends_on" {
+			diags = append(diags, d.decodeDependsBlock(p, b)...)
+			continue
+		}
 		if first := seen[b.Type]; first != nil {
 			diags = append(diags, duplicateBlock(b, first))
 			continue
@@ -249,6 +260,10 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 			diags = append(diags, d.decodeStop(b, &p.Stop)...)
 		case "restart":
 			diags = append(diags, d.decodeRestart(b, &p.Restart)...)
+		case "health":
+			h, dd := d.decodeHealth(b)
+			diags = append(diags, dd...)
+			p.Health = h
 		}
 	}
 
@@ -284,7 +299,7 @@ func (d *decoder) addSuggestions(diags hcl.Diagnostics, runnerKind string) hcl.D
 				candidates = append(candidates, a.Name)
 			}
 		case "Unsupported block type":
-			candidates = []string{"stop", "restart", runnerKind}
+			candidates = []string{"stop", "restart", "health", "depends_on", runnerKind}
 		default:
 			continue
 		}
@@ -295,7 +310,7 @@ func (d *decoder) addSuggestions(diags hcl.Diagnostics, runnerKind string) hcl.D
 		if s := suggest(string(d.src[rng.Start.Byte:rng.End.Byte]), candidates); s != "" {
 			diag.Detail += fmt.Sprintf(" Did you mean %q?", s)
 		} else if diag.Summary == "Unsupported block type" {
-			diag.Detail += fmt.Sprintf(" A process block may only contain stop, restart and one block named after its runner kind (%q).", runnerKind)
+			diag.Detail += fmt.Sprintf(" A process block may only contain stop, restart, health, depends_on and one block named after its runner kind (%q).", runnerKind)
 		}
 	}
 	return diags

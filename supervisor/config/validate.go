@@ -149,6 +149,7 @@ func validate(cfg *Config, refs map[*Process]*processRefs) hcl.Diagnostics {
 			}
 		}
 	}
+	diags = append(diags, validateDependencies(cfg)...)
 	return diags
 }
 
