@@ -9,9 +9,20 @@ import (
 // eventBuffer is the capacity of each subscriber's channel.
 const eventBuffer = 256
 
-// SupervisorEvent is one state change of one process.
+// Event types.
+const (
+	// EventState is a change of state (From -> To).
+	EventState = "state"
+	// EventHealth is a change of health status (Health).
+	EventHealth = "health"
+)
+
+// SupervisorEvent is one change in the life of one process: of its state,
+// or of its health.
 type SupervisorEvent struct {
-	Time    time.Time
+	Time time.Time
+	// Type is EventState or EventHealth.
+	Type    string
 	Process string
 	From    State
 	To      State
@@ -24,6 +35,8 @@ type SupervisorEvent struct {
 	Reason string
 	// NextRestart is set when To is StateBackoff.
 	NextRestart time.Time
+	// Health is the new health status of an EventHealth.
+	Health HealthStatus
 }
 
 // eventBus fans events out to subscribers without ever blocking the

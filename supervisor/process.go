@@ -30,6 +30,25 @@ type ProcessSpec struct {
 	StopTimeout time.Duration
 	// Restart is the restart policy; default never.
 	Restart RestartPolicy
+	// DependsOn lists the processes this one waits for at start.
+	DependsOn []Dependency
+	// Health is the health check; nil for none.
+	Health *HealthSpec
+}
+
+// Dependency conditions.
+const (
+	ConditionStarted               = "started"
+	ConditionHealthy               = "healthy"
+	ConditionCompleted             = "completed"
+	ConditionCompletedSuccessfully = "completed_successfully"
+)
+
+// Dependency is one process another waits for, and the condition it waits
+// for.
+type Dependency struct {
+	Name      string
+	Condition string
 }
 
 // ExitStatus is how a run of a process ended.
@@ -61,8 +80,10 @@ type ProcessInfo struct {
 	// NextRestart is when the next start is due, while in StateBackoff.
 	NextRestart time.Time
 	// Reason explains the state when it is not obvious (a start error, the
-	// restart limit, a dead runner plugin).
+	// restart limit, a dead runner plugin, the dependencies waited for).
 	Reason string
+	// Health is the health check's view; nil without a check.
+	Health *HealthInfo
 }
 
 // opKind is a request to a process's owner goroutine.
@@ -74,11 +95,15 @@ const (
 	opRestart
 	opShutdown // stop, and never restart again
 	opKill     // SIGKILL now, if it runs
+	opWait     // the first start waits for dependencies: starting, no run yet
+	opFail     // a dependency failed: give up the start
+	opReady    // the dependencies hold: start, if still waiting for them
 )
 
 type request struct {
-	op    opKind
-	reply chan error // buffered: the owner never blocks on it
+	op     opKind
+	reply  chan error // buffered: the owner never blocks on it
+	reason string     // opWait, opFail
 }
 
 type startResult struct {
@@ -128,6 +153,12 @@ type managedProcess struct {
 	cancelStart   context.CancelFunc
 	startDone     chan startResult
 	exited        chan ExitStatus
+	waitingDeps   bool // starting, but waiting for dependencies
+	run           uint64
+	health        *HealthInfo
+	healthC       chan healthResult
+	cancelHealth  context.CancelFunc
+	unhealthy     bool // the current run is being stopped as unhealthy
 
 	mu   sync.Mutex
 	snap ProcessInfo
@@ -155,6 +186,12 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.L
 		state:     StateStopped,
 		startDone: make(chan startResult, 1),
 		exited:    make(chan ExitStatus, 1),
+	}
+	if spec.Health != nil {
+		spec.Health.withDefaults()
+		m.spec.Health = spec.Health
+		m.health = &HealthInfo{Status: HealthUnknown}
+		m.healthC = make(chan healthResult, 1)
 	}
 	m.snapshot()
 	m.settled.Store(true)
@@ -186,6 +223,8 @@ func (m *managedProcess) loop(ctx context.Context) {
 		case <-m.stopC:
 			m.stopC, m.stopTimer = nil, nil
 			m.kill("stop timeout expired, sending SIGKILL")
+		case res := <-m.healthC:
+			m.healthChanged(res)
 		}
 		m.snapshot()
 		// Settled is published only here, between two steps, never from
@@ -197,7 +236,36 @@ func (m *managedProcess) loop(ctx context.Context) {
 
 func (m *managedProcess) handle(r request) {
 	switch r.op {
+	case opWait:
+		if m.state == StateStopped || m.state == StateCrashed || m.state == StateFailed {
+			m.waitingDeps = true
+			m.transition(StateStarting, nil, r.reason)
+		} else if m.waitingDeps {
+			m.reason = r.reason
+		}
+		r.reply <- nil
+	case opFail:
+		if m.waitingDeps {
+			m.waitingDeps = false
+			m.transition(StateFailed, nil, r.reason)
+			m.answer(&m.waitRunning, fmt.Errorf("process %q: %s", m.spec.Name, r.reason), true)
+		}
+		r.reply <- nil
+	case opReady:
+		if !m.waitingDeps {
+			r.reply <- nil
+			return
+		}
+		m.waitingDeps = false
+		m.waitRunning = append(m.waitRunning, r.reply)
+		m.launch()
 	case opStart:
+		if m.waitingDeps {
+			m.waitingDeps = false
+			m.waitRunning = append(m.waitRunning, r.reply)
+			m.launch()
+			return
+		}
 		switch m.state {
 		case StateRunning:
 			r.reply <- nil
@@ -243,6 +311,12 @@ func (m *managedProcess) handle(r request) {
 			m.waitStopped = append(m.waitStopped, r.reply)
 			m.beginStop()
 		case StateStarting:
+			if m.waitingDeps {
+				m.waitingDeps = false
+				m.transition(StateStopped, nil, "stopped while waiting for dependencies")
+				r.reply <- nil
+				break
+			}
 			// Stopped as soon as the start completes.
 			m.stopRequested = true
 			m.waitStopped = append(m.waitStopped, r.reply)
@@ -281,7 +355,12 @@ func (m *managedProcess) answer(ws *[]chan error, err error, only bool) {
 
 func (m *managedProcess) beginStart() {
 	m.transition(StateStarting, nil, "")
-	m.stopRequested, m.killed, m.reason = false, false, ""
+	m.launch()
+}
+
+// launch asks the runner to start a run; the state is already starting.
+func (m *managedProcess) launch() {
+	m.stopRequested, m.killed, m.unhealthy, m.reason = false, false, false, ""
 	startCtx, cancel := context.WithCancel(m.ctx)
 	m.cancelStart = cancel
 	cfg := m.spec.Config
@@ -315,6 +394,8 @@ func (m *managedProcess) started(res startResult) {
 	m.transition(StateRunning, nil, "")
 	m.logger.Info("started", "pid", m.pid, "runner", m.spec.RunnerName)
 	m.answer(&m.waitRunning, nil, true)
+	m.run++
+	m.startHealth()
 	go m.watch(res.proc)
 	if m.stopRequested {
 		m.beginStop()
@@ -345,7 +426,16 @@ func (m *managedProcess) watch(proc sdk.Process) {
 }
 
 func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: m.output}
+	emit := m.output
+	if m.spec.Health != nil {
+		if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
+			emit = func(e logs.LogEntry) {
+				lc.observe(e.Line)
+				m.output(e)
+			}
+		}
+	}
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: emit}
 }
 
 // exitStatus turns a Process.Wait error into an ExitStatus.
@@ -365,11 +455,23 @@ func exitStatus(err error, now time.Time) ExitStatus {
 // ended handles the end of a run.
 func (m *managedProcess) ended(st ExitStatus) {
 	m.cancelStop()
+	m.stopHealth()
 	m.proc = nil
 	m.lastExit = &st
 	uptime := st.Time.Sub(m.startedAt)
 	if uptime >= m.spec.Restart.ResetAfter {
 		m.consecutive = 0
+	}
+	if m.stopRequested && m.unhealthy && !m.pendingStart {
+		// A liveness failure: a crash for the restart policy.
+		m.unhealthy = false
+		m.transition(StateCrashed, &st, m.reason)
+		m.logExit(st)
+		m.answer(&m.waitStopped, nil, true)
+		if !m.shutdown && m.spec.Restart.Policy != RestartNever {
+			m.scheduleRestart(m.reason)
+		}
+		return
 	}
 	if m.stopRequested {
 		if m.killed {
@@ -486,7 +588,7 @@ func (m *managedProcess) transition(to State, exit *ExitStatus, reason string) {
 		m.nextRestart = time.Time{}
 	}
 	ev := SupervisorEvent{
-		Time: m.now(), Process: m.spec.Name, From: from, To: to, Exit: exit,
+		Time: m.now(), Type: EventState, Process: m.spec.Name, From: from, To: to, Exit: exit,
 		Restarts: m.restarts, Reason: m.reason, NextRestart: m.nextRestart,
 	}
 	m.snapshot()
@@ -501,6 +603,10 @@ func (m *managedProcess) snapshot() {
 	if m.state == StateRunning || m.state == StateStopping {
 		info.PID, info.StartedAt = m.pid, m.startedAt
 	}
+	if m.health != nil {
+		h := *m.health
+		info.Health = &h
+	}
 	m.mu.Lock()
 	m.snap = info
 	m.mu.Unlock()
@@ -514,4 +620,56 @@ func (m *managedProcess) info() ProcessInfo {
 		info.Uptime = time.Since(info.StartedAt)
 	}
 	return info
+}
+
+// startHealth starts the health checker of the current run.
+func (m *managedProcess) startHealth() {
+	if m.spec.Health == nil {
+		return
+	}
+	if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
+		lc.reset()
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.cancelHealth = cancel
+	go runHealth(ctx, *m.spec.Health, m.run, m.healthC)
+}
+
+// stopHealth stops the checker; a process that does not run has an
+// unknown health.
+func (m *managedProcess) stopHealth() {
+	if m.cancelHealth != nil {
+		m.cancelHealth()
+		m.cancelHealth = nil
+	}
+	if m.health != nil && m.health.Status != HealthUnknown {
+		m.setHealth(HealthInfo{Status: HealthUnknown, Output: "not running", CheckedAt: m.now()})
+	}
+}
+
+// healthChanged handles a change reported by the checker of a run.
+func (m *managedProcess) healthChanged(res healthResult) {
+	if res.run != m.run || m.cancelHealth == nil {
+		return // a result of a run that has ended
+	}
+	m.setHealth(HealthInfo{Status: res.status, Output: res.output, CheckedAt: res.at})
+	if res.status == HealthUnhealthy {
+		m.logger.Warn("unhealthy", "output", res.output)
+		if m.spec.Health.Restart && m.state == StateRunning {
+			m.unhealthy = true
+			m.reason = "unhealthy: " + res.output
+			m.beginStop()
+		}
+	} else {
+		m.logger.Info("health", "status", res.status)
+	}
+}
+
+func (m *managedProcess) setHealth(h HealthInfo) {
+	m.health = &h
+	m.snapshot()
+	m.bus.publish(SupervisorEvent{
+		Time: h.CheckedAt, Type: EventHealth, Process: m.spec.Name, From: m.state, To: m.state,
+		Restarts: m.restarts, Reason: h.Output, Health: h.Status,
+	})
 }

@@ -91,6 +91,7 @@ type Manager struct {
 	stopped   chan struct{} // closed when Stop has finished
 	stopOnce  sync.Once
 	stopErr   error
+	changeC   chan struct{} // closed and replaced at every change
 }
 
 var _ Supervisor = (*Manager)(nil)
@@ -110,6 +111,7 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 		changed: make(chan struct{}, 1),
 		state:   "new",
 		stopped: make(chan struct{}),
+		changeC: make(chan struct{}),
 	}
 	for _, spec := range specs {
 		m := newManagedProcess(spec, s.logger, opts.Output, s.bus, s.notify)
@@ -124,6 +126,18 @@ func (s *Manager) notify() {
 	case s.changed <- struct{}{}:
 	default:
 	}
+	s.mu.Lock()
+	close(s.changeC)
+	s.changeC = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// changes returns a channel closed at the next state change of any
+// process.
+func (s *Manager) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changeC
 }
 
 // Start implements Supervisor.
@@ -146,9 +160,16 @@ func (s *Manager) Start(ctx context.Context) error {
 		case <-s.stopped:
 		}
 	}()
+	// Processes without dependencies start now, in parallel; the others
+	// wait (starting, with the reason) until their conditions hold.
 	errs := make([]error, len(s.procs))
 	var wg sync.WaitGroup
 	for i, m := range s.procs {
+		if len(m.spec.DependsOn) > 0 {
+			_ = s.sendWith(ctx, m, request{op: opWait, reason: "waiting for dependencies"})
+			go s.gate(s.loopCtx, m)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -161,13 +182,18 @@ func (s *Manager) Start(ctx context.Context) error {
 
 // send hands a request to a process's owner and waits for its answer.
 func (s *Manager) send(ctx context.Context, m *managedProcess, op opKind) error {
+	return s.sendWith(ctx, m, request{op: op})
+}
+
+// sendWith is send of a prepared request.
+func (s *Manager) sendWith(ctx context.Context, m *managedProcess, r request) error {
 	s.mu.Lock()
 	loopCtx := s.loopCtx
 	s.mu.Unlock()
 	if loopCtx == nil {
 		return ErrNotRunning
 	}
-	r := request{op: op, reply: make(chan error, 1)}
+	r.reply = make(chan error, 1)
 	select {
 	case m.reqs <- r:
 	case <-ctx.Done():
@@ -212,10 +238,22 @@ func (s *Manager) Stop(ctx context.Context) error {
 	return s.stopErr
 }
 
+// stopAll stops the processes in reverse dependency order: dependents
+// first, each level in parallel; the whole stop takes the longest chain of
+// stop timeouts.
 func (s *Manager) stopAll(ctx context.Context) error {
-	errs := make([]error, len(s.procs))
+	lv := levels(s.procs, s.byName)
+	var errs []error
+	for i := len(lv) - 1; i >= 0; i-- {
+		errs = append(errs, s.stopLevel(ctx, lv[i]))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Manager) stopLevel(ctx context.Context, procs []*managedProcess) error {
+	errs := make([]error, len(procs))
 	var wg sync.WaitGroup
-	for i, m := range s.procs {
+	for i, m := range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

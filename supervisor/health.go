@@ -1,0 +1,209 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// HealthStatus is what a process's health check says.
+type HealthStatus string
+
+// The health statuses; "" means the process has no health check.
+const (
+	HealthUnknown   HealthStatus = "unknown"
+	HealthHealthy   HealthStatus = "healthy"
+	HealthUnhealthy HealthStatus = "unhealthy"
+)
+
+// HealthInfo is the health part of ProcessInfo.
+type HealthInfo struct {
+	Status HealthStatus
+	// Output is the last check's output or error, shortened.
+	Output    string
+	CheckedAt time.Time
+}
+
+// HealthCheck is one probe of a process's health. Check returns nil when
+// the process is healthy, and what it saw either way.
+type HealthCheck interface {
+	Check(ctx context.Context) (output string, err error)
+}
+
+// HealthSpec configures a process's health checking.
+type HealthSpec struct {
+	// Check is the probe. A *LogCheck is fed the process's output.
+	Check HealthCheck
+	// Interval between checks, Timeout of one, InitialDelay before the
+	// first; defaults 5s, 1s, 0.
+	Interval, Timeout, InitialDelay time.Duration
+	// SuccessThreshold passing checks in a row make the process healthy,
+	// FailureThreshold failing ones unhealthy; defaults 1 and 3.
+	SuccessThreshold, FailureThreshold int
+	// Restart makes the check a liveness check: an unhealthy process is
+	// restarted through its restart policy, counted as a failure.
+	Restart bool
+}
+
+func (h *HealthSpec) withDefaults() {
+	if h.Interval <= 0 {
+		h.Interval = 5 * time.Second
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = time.Second
+	}
+	if h.SuccessThreshold < 1 {
+		h.SuccessThreshold = 1
+	}
+	if h.FailureThreshold < 1 {
+		h.FailureThreshold = 3
+	}
+}
+
+// maxHealthOutput bounds the output kept from one check.
+const maxHealthOutput = 512
+
+// HTTPCheck passes when a GET of URL answers Status.
+type HTTPCheck struct {
+	URL    string
+	Status int
+	client http.Client
+}
+
+// Check implements HealthCheck.
+func (c *HTTPCheck) Check(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	out := fmt.Sprintf("GET %s: %s", c.URL, resp.Status)
+	if resp.StatusCode != c.Status {
+		return out, fmt.Errorf("%s, want %d", out, c.Status)
+	}
+	return out, nil
+}
+
+// TCPCheck passes when Address accepts a connection.
+type TCPCheck struct {
+	Address string
+}
+
+// Check implements HealthCheck.
+func (c *TCPCheck) Check(ctx context.Context) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.Address)
+	if err != nil {
+		return "", err
+	}
+	_ = conn.Close()
+	return "connected to " + c.Address, nil
+}
+
+// LocalExecCheck runs Command on this machine, in Dir with Env; exit 0
+// passes. It is the exec check of processes of the exec runner, which run
+// on this machine too.
+type LocalExecCheck struct {
+	Command []string
+	Env     []string
+	Dir     string
+}
+
+// Check implements HealthCheck.
+func (c *LocalExecCheck) Check(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, c.Command[0], c.Command[1:]...)
+	cmd.Env, cmd.Dir = c.Env, c.Dir
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// LogCheck passes once the process printed a line matching Match, in its
+// current run.
+type LogCheck struct {
+	Match   *regexp.Regexp
+	matched atomic.Pointer[string]
+}
+
+// Check implements HealthCheck.
+func (c *LogCheck) Check(context.Context) (string, error) {
+	if line := c.matched.Load(); line != nil {
+		return *line, nil
+	}
+	return "", fmt.Errorf("no line matched %q yet", c.Match.String())
+}
+
+// observe looks at one output line.
+func (c *LogCheck) observe(line []byte) {
+	if c.matched.Load() == nil && c.Match.Match(line) {
+		s := string(line)
+		c.matched.Store(&s)
+	}
+}
+
+// reset forgets the match at the start of a run.
+func (c *LogCheck) reset() { c.matched.Store(nil) }
+
+// healthResult is a change of health status, sent to the process's owner.
+type healthResult struct {
+	status HealthStatus
+	output string
+	at     time.Time
+	run    uint64
+}
+
+// runHealth probes until ctx ends and sends every change of status.
+func runHealth(ctx context.Context, spec HealthSpec, run uint64, out chan<- healthResult) {
+	status := HealthUnknown
+	passes, fails := 0, 0
+	timer := time.NewTimer(spec.InitialDelay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+		output, err := spec.Check.Check(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			output = err.Error()
+			fails, passes = fails+1, 0
+		} else {
+			passes, fails = passes+1, 0
+		}
+		if len(output) > maxHealthOutput {
+			output = output[:maxHealthOutput] + "..."
+		}
+		next := status
+		switch {
+		case passes >= spec.SuccessThreshold:
+			next = HealthHealthy
+		case fails >= spec.FailureThreshold:
+			next = HealthUnhealthy
+		}
+		if next != status {
+			status = next
+			select {
+			case out <- healthResult{status: status, output: output, at: time.Now(), run: run}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		timer.Reset(spec.Interval)
+	}
+}
