@@ -89,8 +89,11 @@ func TestDependentWaitsUntilHealthy(t *testing.T) {
 	require.NoError(t, m.Start(context.Background()))
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 
-	api := requireState(t, m, "api", StateStarting)
-	assert.Equal(t, "waiting for db (healthy)", api.Reason)
+	requireState(t, m, "api", StateStarting)
+	require.Eventually(t, func() bool {
+		api, _ := m.Process("api")
+		return api.Reason == "waiting for db (healthy)"
+	}, waitFor, tick)
 	db, _ := m.Process("db")
 	assert.Equal(t, HealthUnknown, db.Health.Status)
 	assert.Equal(t, 1, r.count(), "api did not start")

@@ -166,7 +166,11 @@ func (s *Manager) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, m := range s.procs {
 		if len(m.spec.DependsOn) > 0 {
-			_ = s.sendWith(ctx, m, request{op: opWait, reason: "waiting for dependencies"})
+			reason := "waiting for dependencies"
+			if _, _, waiting := s.depsVerdict(m.spec); waiting != "" {
+				reason = waiting
+			}
+			_ = s.sendWith(ctx, m, request{op: opWait, reason: reason})
 			go s.gate(s.loopCtx, m)
 			continue
 		}
