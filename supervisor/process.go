@@ -104,6 +104,9 @@ type request struct {
 	op     opKind
 	reply  chan error // buffered: the owner never blocks on it
 	reason string     // opWait, opFail
+	// initial marks the opWait of Supervisor.Start, the only one that
+	// enters the waiting state; later ones only update the reason.
+	initial bool
 }
 
 type startResult struct {
@@ -237,7 +240,7 @@ func (m *managedProcess) loop(ctx context.Context) {
 func (m *managedProcess) handle(r request) {
 	switch r.op {
 	case opWait:
-		if m.state == StateStopped || m.state == StateCrashed || m.state == StateFailed {
+		if r.initial && (m.state == StateStopped || m.state == StateCrashed || m.state == StateFailed) {
 			m.waitingDeps = true
 			m.transition(StateStarting, nil, r.reason)
 		} else if m.waitingDeps {
@@ -377,8 +380,6 @@ func (m *managedProcess) started(res startResult) {
 	if res.err != nil {
 		err := fmt.Errorf("failed to start %q: %w", m.spec.Name, res.err)
 		m.logger.Error("start failed", "error", res.err)
-		m.answer(&m.waitRunning, err, true)
-		m.answer(&m.waitStopped, nil, true)
 		switch {
 		case m.shutdown || m.stopRequested:
 			m.transition(StateStopped, nil, err.Error())
@@ -388,6 +389,9 @@ func (m *managedProcess) started(res startResult) {
 		default:
 			m.transition(StateFailed, nil, err.Error())
 		}
+		// Answer after the state change, so callers see it.
+		m.answer(&m.waitRunning, err, true)
+		m.answer(&m.waitStopped, nil, true)
 		return
 	}
 	m.proc, m.pid, m.startedAt = res.proc, res.proc.PID(), m.now()

@@ -170,7 +170,7 @@ func (s *Manager) Start(ctx context.Context) error {
 			if _, _, waiting := s.depsVerdict(m.spec); waiting != "" {
 				reason = waiting
 			}
-			_ = s.sendWith(ctx, m, request{op: opWait, reason: reason})
+			_ = s.sendWith(ctx, m, request{op: opWait, reason: reason, initial: true})
 			go s.gate(s.loopCtx, m)
 			continue
 		}

@@ -337,7 +337,9 @@ func TestStopSignalsEveryProcessBeforeAnyKill(t *testing.T) {
 	var specs []ProcessSpec
 	for i := 0; i < 20; i++ {
 		specs = append(specs, spec(fmt.Sprintf("p%02d", i), r, func(s *ProcessSpec) {
-			s.StopTimeout = 50 * time.Millisecond
+			// Long enough that all SIGTERMs are out before the first
+			// timer fires, even on a loaded machine.
+			s.StopTimeout = time.Second
 			s.StopSignal = syscall.SIGTERM
 		}))
 	}

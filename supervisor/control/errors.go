@@ -3,7 +3,6 @@ package control
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Error codes of the API: stable, for scripts to test.
@@ -82,6 +81,3 @@ func (e *AlreadyRunningError) Error() string {
 
 // Unwrap returns ErrAlreadyRunning.
 func (e *AlreadyRunningError) Unwrap() error { return ErrAlreadyRunning }
-
-// statusText is used for errors without a more specific message.
-func statusText(status int) string { return http.StatusText(status) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -198,6 +197,3 @@ func supervisorError(err error, what string) *APIError {
 func unknownProcess(name string) *APIError {
 	return apiErrorf(http.StatusNotFound, CodeUnknownProcess, "%v %q", supervisor.ErrUnknownProcess, name)
 }
-
-// String makes a Server print as its socket in logs.
-func (s *Server) String() string { return fmt.Sprintf("control API on %s", s.socket) }
