@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -191,7 +192,49 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: p.DeclRange.Ptr()})
 	}
 	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: p.Dir, Settings: settings}
+	for _, d := range p.DependsOn {
+		spec.DependsOn = append(spec.DependsOn, supervisor.Dependency{Name: d.Name, Condition: d.Condition})
+	}
+	if p.Health != nil {
+		h, d := healthSpec(p, env)
+		diags = append(diags, d...)
+		spec.Health = h
+	}
 	return spec, diags
+}
+
+// healthSpec builds the supervisor's health check of p. An exec check
+// runs where the process runs: locally for the exec runner; no other
+// runner can run it yet, which is a diagnostic, never a silent local run.
+func healthSpec(p *config.Process, env []string) (*supervisor.HealthSpec, hcl.Diagnostics) {
+	h := p.Health
+	spec := &supervisor.HealthSpec{
+		Interval: h.Interval, Timeout: h.Timeout, InitialDelay: h.InitialDelay,
+		SuccessThreshold: h.SuccessThreshold, FailureThreshold: h.FailureThreshold,
+		Restart: h.OnUnhealthy == config.OnUnhealthyRestart,
+	}
+	switch {
+	case h.HTTP != nil:
+		spec.Check = &supervisor.HTTPCheck{URL: h.HTTP.URL, Status: h.HTTP.Status}
+	case h.TCP != nil:
+		spec.Check = &supervisor.TCPCheck{Address: h.TCP.Address}
+	case h.Log != nil:
+		spec.Check = &supervisor.LogCheck{Match: regexp.MustCompile(h.Log.Match)}
+	case h.Exec != nil:
+		if p.Runner.Kind != config.DefaultRunner {
+			return nil, hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Exec check not supported by the runner",
+				Detail: fmt.Sprintf("An exec check runs where the process runs; the %q runner cannot run commands for checks. Use an http, tcp or log check.",
+					p.Runner.Kind),
+				Subject: h.CheckRange.Ptr(),
+			}}
+		}
+		spec.Check = &supervisor.LocalExecCheck{Command: h.Exec.Command, Env: env, Dir: p.Dir}
+	default:
+		return nil, nil
+	}
+	return spec, nil
 }
 
 // pluginError is a plugin problem as a diagnostic at the reference.
