@@ -9,6 +9,8 @@ import (
 
 	"github.com/prox-dev/prox/internal/version"
 	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
+	filesink "github.com/prox-dev/prox/plugins/sink/file"
+	webhooksink "github.com/prox-dev/prox/plugins/sink/webhook"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -28,7 +30,10 @@ var runners = map[string]func() sdk.Runner{
 	execrunner.Name: func() sdk.Runner { return execrunner.New() },
 }
 
-var sinks = map[string]func() sdk.Sink{}
+var sinks = map[string]func() sdk.Sink{
+	filesink.Name:    func() sdk.Sink { return filesink.New() },
+	webhooksink.Name: func() sdk.Sink { return webhooksink.New() },
+}
 
 // Has reports whether kind.name is a built-in component.
 func Has(kind sdk.Kind, name string) bool {

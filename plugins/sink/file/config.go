@@ -1,0 +1,119 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+)
+
+// ProcessPlaceholder in path is replaced by the process name: one file per
+// process.
+const ProcessPlaceholder = "{process}"
+
+// Defaults of the optional attributes.
+const (
+	// DefaultMaxSize is the default max_size: 100 MiB.
+	DefaultMaxSize = 100 << 20
+	// DefaultMaxBackups is the default max_backups.
+	DefaultMaxBackups = 3
+)
+
+// schema is the sink's block in prox.hcl.
+var schema = &sdk.Schema{Attributes: []sdk.Attribute{
+	{Name: "path", Type: sdk.TypeString, Required: true, Description: `The file to write; "{process}" in it gives one file per process, otherwise all processes share one file. A relative path is relative to the plugin's working directory. Missing directories are created (mode 0755).`},
+	{Name: "max_size", Type: sdk.TypeString, Description: `Rotate a file before it grows beyond this size, e.g. "10MiB", "500KB", "1GB" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); "0" never rotates. Default "100MiB".`},
+	{Name: "max_backups", Type: sdk.TypeNumber, Description: "How many rotated files to keep (PATH.1 is the newest); 0 keeps none. Default 3."},
+	{Name: "max_age", Type: sdk.TypeString, Description: `Remove rotated files last written longer ago than this duration, e.g. "168h". Default: none (age does not matter).`},
+	{Name: "timestamp", Type: sdk.TypeBool, Description: "Prefix each line with its RFC 3339 timestamp (nanoseconds). Default false."},
+	{Name: "stream_prefix", Type: sdk.TypeBool, Description: `Prefix each line with "stdout " or "stderr ". Default false.`},
+	{Name: "process_prefix", Type: sdk.TypeBool, Description: `Prefix each line with "NAME | ". Default true for a combined file, false for one file per process.`},
+	{Name: "events", Type: sdk.TypeBool, Description: `Write process events (e.g. "--- prox: process web crashed (exit 1)") to the process's file. Default true.`},
+}}
+
+// rawConfig is the block's values as the host delivers them; absent
+// optional attributes are null.
+type rawConfig struct {
+	Path          *string  `json:"path"`
+	MaxSize       *string  `json:"max_size"`
+	MaxBackups    *float64 `json:"max_backups"`
+	MaxAge        *string  `json:"max_age"`
+	Timestamp     *bool    `json:"timestamp"`
+	StreamPrefix  *bool    `json:"stream_prefix"`
+	ProcessPrefix *bool    `json:"process_prefix"`
+	Events        *bool    `json:"events"`
+}
+
+// config is the validated configuration with its defaults applied.
+type config struct {
+	// path is absolute; it holds ProcessPlaceholder when perProcess.
+	path          string
+	perProcess    bool
+	maxSize       int64
+	maxBackups    int
+	maxAge        time.Duration
+	timestamp     bool
+	streamPrefix  bool
+	processPrefix bool
+	events        bool
+}
+
+// parseConfig decodes and validates the values of the block.
+func parseConfig(c *sdk.Config) (*config, error) {
+	var raw rawConfig
+	if err := c.Decode(&raw); err != nil {
+		return nil, err
+	}
+	if raw.Path == nil || strings.TrimSpace(*raw.Path) == "" {
+		return nil, errors.New("path is required")
+	}
+	path, err := filepath.Abs(*raw.Path)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", *raw.Path, err)
+	}
+	cfg := &config{
+		path:       path,
+		perProcess: strings.Contains(path, ProcessPlaceholder),
+		maxSize:    DefaultMaxSize,
+		maxBackups: DefaultMaxBackups,
+		events:     true,
+	}
+	cfg.processPrefix = !cfg.perProcess
+	if raw.MaxSize != nil {
+		if cfg.maxSize, err = parseSize(*raw.MaxSize); err != nil {
+			return nil, fmt.Errorf("max_size: %w", err)
+		}
+	}
+	if raw.MaxBackups != nil {
+		n := *raw.MaxBackups
+		if n < 0 || n != math.Trunc(n) || n > 1000 {
+			return nil, fmt.Errorf("max_backups: must be a whole number from 0 to 1000; got %v", n)
+		}
+		cfg.maxBackups = int(n)
+	}
+	if raw.MaxAge != nil && *raw.MaxAge != "" {
+		d, err := time.ParseDuration(*raw.MaxAge)
+		if err != nil {
+			return nil, fmt.Errorf("max_age: %w", err)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("max_age: must not be negative; got %q", *raw.MaxAge)
+		}
+		cfg.maxAge = d
+	}
+	setBool(&cfg.timestamp, raw.Timestamp)
+	setBool(&cfg.streamPrefix, raw.StreamPrefix)
+	setBool(&cfg.processPrefix, raw.ProcessPrefix)
+	setBool(&cfg.events, raw.Events)
+	return cfg, nil
+}
+
+func setBool(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}

@@ -1,0 +1,205 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// bufferSize is how many bytes a file buffers before writing them out.
+// Buffers are also written out at the end of every batch.
+const bufferSize = 256 << 10
+
+// rotator is one log file with size-based rotation: before a record would
+// make the file larger than maxSize, the file is renamed PATH.1 (PATH.1
+// becomes PATH.2, and so on up to maxBackups; the oldest is removed) and
+// a new file is started. Rotation happens only between records, so a line
+// is never split across files; a record larger than maxSize gets a file of
+// its own. Everything is synchronous: when a call returns, the files on
+// disk are in their final state.
+//
+// A rotator is not safe for concurrent use.
+type rotator struct {
+	path       string
+	maxSize    int64 // 0: never rotate
+	maxBackups int
+	maxAge     time.Duration // 0: backups never expire
+	now        func() time.Time
+
+	f *os.File
+	// size is the file's size including the bytes still in buf.
+	size int64
+	// buf holds records not yet written to f. Records are appended to it
+	// directly by the caller after reserve.
+	buf []byte
+	// dirty is set while buf holds bytes of the current batch.
+	dirty bool
+}
+
+// open opens (or creates) the file for appending, creating its directory,
+// and removes expired backups.
+func (r *rotator) open() error {
+	dir := filepath.Dir(r.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("failed to create directory %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("failed to open log file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("failed to open log file: %w", err)
+	}
+	r.f, r.size = f, fi.Size()
+	return r.removeExpired()
+}
+
+// reserve makes room for a record of n bytes: it opens the file if needed,
+// rotates it when the record would not fit, and writes the buffer out when
+// the record would overflow it. The caller then appends exactly n bytes to
+// r.buf.
+func (r *rotator) reserve(n int) error {
+	if r.f == nil {
+		if err := r.open(); err != nil {
+			return err
+		}
+	}
+	if r.maxSize > 0 && r.size > 0 && r.size+int64(n) > r.maxSize {
+		if err := r.rotate(); err != nil {
+			return err
+		}
+	}
+	if len(r.buf) > 0 && len(r.buf)+n > bufferSize {
+		if err := r.flush(); err != nil {
+			return err
+		}
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, 0, min(max(n, 4<<10), bufferSize))
+	}
+	r.size += int64(n)
+	r.dirty = true
+	return nil
+}
+
+// flush writes the buffer to the file.
+func (r *rotator) flush() error {
+	if len(r.buf) == 0 {
+		return nil
+	}
+	_, err := r.f.Write(r.buf)
+	r.buf = r.buf[:0]
+	if err != nil {
+		// The file's true size is unknown now; reopen on the next record.
+		r.closeFile()
+		return fmt.Errorf("failed to write log file: %w", err)
+	}
+	return nil
+}
+
+// sync writes the buffer out and commits the file to stable storage.
+func (r *rotator) sync() error {
+	if r.f == nil {
+		return nil
+	}
+	if err := r.flush(); err != nil {
+		return err
+	}
+	if err := r.f.Sync(); err != nil {
+		return fmt.Errorf("failed to sync log file: %w", err)
+	}
+	return nil
+}
+
+// discard drops the buffered bytes of the current batch.
+func (r *rotator) discard() {
+	r.size -= int64(len(r.buf))
+	r.buf = r.buf[:0]
+	r.dirty = false
+}
+
+// close writes the buffer out and closes the file.
+func (r *rotator) close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.sync()
+	if r.f != nil {
+		if cerr := r.f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("failed to close log file: %w", cerr)
+		}
+		r.f = nil
+	}
+	return err
+}
+
+func (r *rotator) closeFile() {
+	_ = r.f.Close()
+	r.f = nil
+	r.size = 0
+	r.buf = r.buf[:0]
+}
+
+// rotate moves the current file to PATH.1, shifting older backups up and
+// dropping those beyond maxBackups, and starts a new file.
+func (r *rotator) rotate() error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	if err := r.f.Close(); err != nil {
+		r.f = nil
+		return fmt.Errorf("failed to close log file for rotation: %w", err)
+	}
+	r.f = nil
+	if r.maxBackups == 0 {
+		if err := os.Remove(r.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("failed to rotate log file: %w", err)
+		}
+	} else {
+		if err := os.Remove(r.backup(r.maxBackups)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("failed to remove old log file: %w", err)
+		}
+		for i := r.maxBackups - 1; i >= 1; i-- {
+			if err := os.Rename(r.backup(i), r.backup(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("failed to rotate log file: %w", err)
+			}
+		}
+		if err := os.Rename(r.path, r.backup(1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("failed to rotate log file: %w", err)
+		}
+	}
+	return r.open()
+}
+
+// backup returns the path of the i-th backup, PATH.i.
+func (r *rotator) backup(i int) string {
+	return r.path + "." + strconv.Itoa(i)
+}
+
+// removeExpired removes the backups last modified more than maxAge ago.
+func (r *rotator) removeExpired() error {
+	if r.maxAge <= 0 {
+		return nil
+	}
+	cutoff := r.now().Add(-r.maxAge)
+	var errs []error
+	for i := 1; i <= r.maxBackups; i++ {
+		p := r.backup(i)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if fi.ModTime().Before(cutoff) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("failed to remove expired log file: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,192 @@
+package file
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// numberedLine is line i of a rotation test: lengths vary from 20 to 119
+// bytes so that records never line up with the size limit.
+func numberedLine(i int) string {
+	return fmt.Sprintf("line %06d %s", i, strings.Repeat("x", 8+(i*37)%100))
+}
+
+// writeNumbered writes lines [from, to) in batches of batch lines.
+func writeNumbered(t *testing.T, s *Sink, from, to, batch int) {
+	t.Helper()
+	for i := from; i < to; i += batch {
+		b := &sdk.Batch{Seq: uint64(i/batch + 1)}
+		for j := i; j < min(i+batch, to); j++ {
+			b.Entries = append(b.Entries, entry("web", j, numberedLine(j)))
+		}
+		write(t, s, b)
+	}
+}
+
+// rotatedFiles returns the files of path, oldest first (PATH.n .. PATH.1,
+// PATH), requiring each to be at most maxSize and to end with a newline.
+func rotatedFiles(t *testing.T, path string, maxSize int64) []string {
+	t.Helper()
+	var files []string
+	for i := 1; ; i++ {
+		if _, err := os.Stat(path + "." + strconv.Itoa(i)); err != nil {
+			break
+		}
+		files = append([]string{path + "." + strconv.Itoa(i)}, files...)
+	}
+	files = append(files, path)
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, fi.Size(), maxSize, f)
+	}
+	return files
+}
+
+func TestRotationLosesAndSplitsNoLine(t *testing.T) {
+	path := inDir(t, "web.log")
+	const maxSize = 4000
+	s := newSink(t, map[string]any{"path": path, "max_size": "4KB", "max_backups": 1000, "process_prefix": false})
+	const n = 3000 // ~210 KB: about 50 rotations
+	writeNumbered(t, s, 0, n, 97)
+
+	files := rotatedFiles(t, path, maxSize)
+	require.Greater(t, len(files), 40)
+	var all []string
+	for _, f := range files {
+		ls := lines(t, readFile(t, f))
+		require.NotEmpty(t, ls, f)
+		all = append(all, ls...)
+	}
+	require.Len(t, all, n)
+	for i, l := range all {
+		require.Equal(t, numberedLine(i), l)
+	}
+}
+
+func TestRotationKeepsMaxBackups(t *testing.T) {
+	path := inDir(t, "web.log")
+	const maxSize = 2048
+	s := newSink(t, map[string]any{"path": path, "max_size": "2KiB", "max_backups": 3, "process_prefix": false})
+	const n = 2000
+	writeNumbered(t, s, 0, n, 50)
+
+	files := rotatedFiles(t, path, maxSize)
+	require.Equal(t, []string{path + ".3", path + ".2", path + ".1", path}, files)
+	// What is kept is the newest lines, whole and in order, up to the last.
+	var kept []string
+	for _, f := range files {
+		kept = append(kept, lines(t, readFile(t, f))...)
+	}
+	first := n - len(kept)
+	require.Positive(t, first)
+	for i, l := range kept {
+		require.Equal(t, numberedLine(first+i), l)
+	}
+}
+
+func TestRotationWithoutBackups(t *testing.T) {
+	path := inDir(t, "web.log")
+	s := newSink(t, map[string]any{"path": path, "max_size": "1KB", "max_backups": 0, "process_prefix": false})
+	writeNumbered(t, s, 0, 200, 10)
+	assert.Equal(t, []string{path}, rotatedFiles(t, path, 1000))
+	ls := lines(t, readFile(t, path))
+	require.NotEmpty(t, ls)
+	assert.Equal(t, numberedLine(199), ls[len(ls)-1])
+}
+
+func TestOversizedLineGetsAFileOfItsOwn(t *testing.T) {
+	path := inDir(t, "web.log")
+	s := newSink(t, map[string]any{"path": path, "max_size": "100B", "max_backups": 5, "process_prefix": false})
+	long := strings.Repeat("L", 250)
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, "short 1"), entry("web", 1, long), entry("web", 2, "short 2")}})
+	assert.Equal(t, "short 1\n", readFile(t, path+".2"))
+	assert.Equal(t, long+"\n", readFile(t, path+".1"))
+	assert.Equal(t, "short 2\n", readFile(t, path))
+}
+
+func TestNoRotationWhenMaxSizeIsZero(t *testing.T) {
+	path := inDir(t, "web.log")
+	s := newSink(t, map[string]any{"path": path, "max_size": "0", "process_prefix": false})
+	writeNumbered(t, s, 0, 1000, 100)
+	assert.Equal(t, []string{path}, rotatedFiles(t, path, 1<<20))
+	assert.Len(t, lines(t, readFile(t, path)), 1000)
+}
+
+func TestPerProcessFilesRotateIndependently(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, map[string]any{"path": dir + "/{process}.log", "max_size": "1KB", "max_backups": 10})
+	b := &sdk.Batch{Seq: 1}
+	for i := range 100 {
+		b.Entries = append(b.Entries, entry("chatty", i, numberedLine(i)))
+	}
+	b.Entries = append(b.Entries, entry("quiet", 100, "hello"))
+	write(t, s, b)
+	_, err := os.Stat(dir + "/chatty.log.1")
+	assert.NoError(t, err)
+	_, err = os.Stat(dir + "/quiet.log.1")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, "hello\n", readFile(t, dir+"/quiet.log"))
+}
+
+func TestMaxAgeRemovesOldBackups(t *testing.T) {
+	path := inDir(t, "web.log")
+	s := newSink(t, map[string]any{"path": path, "max_size": "1KB", "max_backups": 5, "max_age": "168h", "process_prefix": false})
+	// Two rotations: PATH.1 and PATH.2 exist.
+	for i := 0; !exists(path + ".2"); i++ {
+		require.Less(t, i, 1000)
+		write(t, s, &sdk.Batch{Seq: uint64(i + 1), Entries: []sdk.LogEntry{entry("web", i, numberedLine(i))}})
+	}
+	// Both become eight days old.
+	old := time.Now().Add(-8 * 24 * time.Hour)
+	for _, p := range []string{path + ".1", path + ".2"} {
+		require.NoError(t, os.Chtimes(p, old, old))
+	}
+	// The next rotation shifts them to PATH.2 and PATH.3 and removes them as
+	// expired; the file just rotated (PATH.1) is kept.
+	// A rotation is seen as the current file getting smaller.
+	for i, prev := 1000, size(t, path); ; i++ {
+		require.Less(t, i, 2000)
+		write(t, s, &sdk.Batch{Seq: uint64(i + 1), Entries: []sdk.LogEntry{entry("web", i, numberedLine(i))}})
+		cur := size(t, path)
+		if cur < prev {
+			break
+		}
+		prev = cur
+	}
+	assert.True(t, exists(path+".1"), "the file just rotated is young")
+	assert.False(t, exists(path+".2"), "expired backup kept")
+	assert.False(t, exists(path+".3"), "expired backup kept")
+}
+
+func TestMaxAgeAppliesOnOpen(t *testing.T) {
+	path := inDir(t, "web.log")
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{path + ".1", path + ".2"} {
+		require.NoError(t, os.WriteFile(p, []byte("x\n"), 0o644))
+	}
+	require.NoError(t, os.Chtimes(path+".2", old, old))
+	newSink(t, map[string]any{"path": path, "max_age": "1h"})
+	assert.True(t, exists(path+".1"), "young backup removed")
+	assert.False(t, exists(path+".2"), "expired backup kept")
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func size(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	return fi.Size()
+}

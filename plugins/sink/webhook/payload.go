@@ -1,0 +1,276 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// receiver is the receiver name in Alertmanager payloads.
+const receiver = "prox"
+
+// encode renders alerts in format as a request body.
+func encode(format string, alerts []*alert) ([]byte, error) {
+	var v any
+	switch format {
+	case FormatSlack:
+		v = slackPayload(alerts)
+	case FormatAlertmanager:
+		v = alertmanagerPayload(alerts)
+	default:
+		v = jsonPayload(alerts)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode %s payload: %w", format, err)
+	}
+	return b, nil
+}
+
+// summary is a one-line description of an alert, e.g.
+// "process web crashed (exit 1, restarts 2)".
+func summary(a *alert) string {
+	if a.trigger == triggerMatch {
+		return "process " + a.process + " logged a line matching the alert pattern"
+	}
+	ev := a.event
+	var b strings.Builder
+	b.WriteString("process ")
+	b.WriteString(a.process)
+	b.WriteByte(' ')
+	b.WriteString(a.eventName)
+	var details []string
+	if ev.Signal != "" {
+		details = append(details, "signal "+ev.Signal)
+	} else if ev.ExitCode != 0 {
+		details = append(details, "exit "+strconv.Itoa(ev.ExitCode))
+	}
+	if ev.Restarts > 0 {
+		details = append(details, "restarts "+strconv.Itoa(ev.Restarts))
+	}
+	if len(details) > 0 {
+		b.WriteString(" (" + strings.Join(details, ", ") + ")")
+	}
+	if ev.Message != "" {
+		b.WriteString(": " + ev.Message)
+	}
+	return b.String()
+}
+
+// suppressedNote says how many repeats an alert stands for, or "".
+func suppressedNote(a *alert) string {
+	switch a.suppressed {
+	case 0:
+		return ""
+	case 1:
+		return "1 more time"
+	default:
+		return strconv.Itoa(a.suppressed) + " more times"
+	}
+}
+
+// jsonBody is the "json" format; see the package documentation.
+type jsonBody struct {
+	Alerts []jsonAlert `json:"alerts"`
+}
+
+type jsonAlert struct {
+	Process    string     `json:"process"`
+	Trigger    string     `json:"trigger"`
+	Summary    string     `json:"summary"`
+	Event      *jsonEvent `json:"event,omitempty"`
+	Line       *string    `json:"line,omitempty"`
+	Time       time.Time  `json:"time"`
+	Suppressed int        `json:"suppressed"`
+	Context    []string   `json:"context,omitempty"`
+}
+
+type jsonEvent struct {
+	Type          string    `json:"type"`
+	State         string    `json:"state"`
+	PreviousState string    `json:"previous_state"`
+	ExitCode      int       `json:"exit_code"`
+	Signal        string    `json:"signal"`
+	Message       string    `json:"message"`
+	Restarts      int       `json:"restarts"`
+	Time          time.Time `json:"time"`
+}
+
+func jsonPayload(alerts []*alert) *jsonBody {
+	out := &jsonBody{Alerts: make([]jsonAlert, 0, len(alerts))}
+	for _, a := range alerts {
+		ja := jsonAlert{
+			Process: a.process, Trigger: a.trigger, Summary: summary(a), Time: a.time.UTC(),
+			Suppressed: a.suppressed, Context: a.context,
+		}
+		if ev := a.event; ev != nil {
+			ja.Event = &jsonEvent{
+				Type: ev.Type, State: ev.State, PreviousState: ev.PreviousState, ExitCode: ev.ExitCode,
+				Signal: ev.Signal, Message: ev.Message, Restarts: ev.Restarts, Time: ev.Timestamp.UTC(),
+			}
+		}
+		if a.trigger == triggerMatch {
+			line := string(a.line)
+			ja.Line = &line
+		}
+		out.Alerts = append(out.Alerts, ja)
+	}
+	return out
+}
+
+// slackBody is a Slack incoming-webhook message.
+type slackBody struct {
+	Text string `json:"text"`
+}
+
+func slackPayload(alerts []*alert) *slackBody {
+	var b strings.Builder
+	for i, a := range alerts {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(":rotating_light: *prox*: ")
+		b.WriteString(slackEscape(summary(a)))
+		if n := suppressedNote(a); n != "" {
+			b.WriteString(" (and " + n + " since the last alert)")
+		}
+		var block []string
+		if a.trigger == triggerMatch {
+			block = []string{string(a.line)}
+		} else if len(a.context) > 0 {
+			b.WriteString("\nLast lines:")
+			block = a.context
+		}
+		if len(block) > 0 {
+			b.WriteString("\n```\n")
+			for _, l := range block {
+				// A line of backticks must not end the block.
+				b.WriteString(slackEscape(strings.ReplaceAll(l, "```", "`\u200b``")))
+				b.WriteByte('\n')
+			}
+			b.WriteString("```")
+		}
+	}
+	return &slackBody{Text: b.String()}
+}
+
+// slackEscape escapes the characters Slack's mrkdwn reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// amBody is Alertmanager's webhook payload, version 4.
+type amBody struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []amAlert         `json:"alerts"`
+}
+
+type amAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     string            `json:"startsAt"`
+	EndsAt       string            `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// alertName and severity map an alert to Alertmanager labels.
+func alertName(a *alert) (name, severity string) {
+	if a.trigger == triggerMatch {
+		return "ProxLogMatch", "warning"
+	}
+	switch a.eventName {
+	case "crashed":
+		return "ProxProcessCrashed", "warning"
+	case "failed":
+		return "ProxProcessFailed", "critical"
+	default:
+		return "ProxProcessEvent", "info"
+	}
+}
+
+func alertmanagerPayload(alerts []*alert) *amBody {
+	out := &amBody{
+		Version: "4", Status: "firing", Receiver: receiver,
+		GroupLabels: map[string]string{}, CommonAnnotations: map[string]string{},
+		Alerts: make([]amAlert, 0, len(alerts)),
+	}
+	for i, a := range alerts {
+		name, severity := alertName(a)
+		labels := map[string]string{"alertname": name, "process": a.process, "severity": severity, "trigger": a.trigger}
+		if a.trigger == triggerEvent {
+			labels["event"] = a.eventName
+		}
+		desc := []string{summary(a)}
+		if n := suppressedNote(a); n != "" {
+			desc = append(desc, "Repeated "+n+" since the last alert.")
+		}
+		if a.trigger == triggerMatch {
+			desc = append(desc, "Line: "+string(a.line))
+		} else if len(a.context) > 0 {
+			desc = append(desc, "Last lines:\n"+strings.Join(a.context, "\n"))
+		}
+		out.Alerts = append(out.Alerts, amAlert{
+			Status: "firing", Labels: labels,
+			Annotations: map[string]string{"summary": summary(a), "description": strings.Join(desc, "\n")},
+			StartsAt:    a.time.UTC().Format(time.RFC3339Nano),
+			EndsAt:      time.Time{}.Format(time.RFC3339),
+			Fingerprint: fingerprint(labels),
+		})
+		if i == 0 {
+			out.CommonLabels = maps.Clone(labels)
+		} else {
+			for k, v := range out.CommonLabels {
+				if labels[k] != v {
+					delete(out.CommonLabels, k)
+				}
+			}
+		}
+	}
+	if out.CommonLabels == nil {
+		out.CommonLabels = map[string]string{}
+	}
+	for _, k := range []string{"alertname", "process"} {
+		if v, ok := out.CommonLabels[k]; ok {
+			out.GroupLabels[k] = v
+		}
+	}
+	out.GroupKey = "{}:" + labelSet(out.GroupLabels)
+	return out
+}
+
+// labelSet renders labels as Alertmanager does: {a="1", b="2"}, sorted.
+func labelSet(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Quote(labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// fingerprint identifies a label set, as Alertmanager's fingerprint does
+// (not the same hash function): 16 hex digits.
+func fingerprint(labels map[string]string) string {
+	h := fnv.New64a()
+	h.Write([]byte(labelSet(labels)))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
