@@ -47,6 +47,8 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"up":           func() (cli.Command, error) { return &UpCommand{Meta: meta}, nil },
 		"validate":     func() (cli.Command, error) { return &ValidateCommand{Meta: meta}, nil },
 		"version":      func() (cli.Command, error) { return &VersionCommand{Meta: meta}, nil },
+		"init":         func() (cli.Command, error) { return &InitCommand{Meta: meta}, nil },
+		"graph":        func() (cli.Command, error) { return &GraphCommand{Meta: meta}, nil },
 		"plugin-serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: meta}, nil },
 	}
 }

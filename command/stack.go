@@ -2,7 +2,9 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,7 +44,7 @@ func (s *stack) close(ctx context.Context) error {
 // All problems come back as diagnostics; the returned stack must be closed
 // even when there are errors.
 func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
-	cfg, diags := config.Load(path)
+	cfg, diags := loadConfig(path, logger)
 	st := &stack{
 		cfg:         cfg,
 		runners:     map[string]*loader.Instance{},
@@ -146,6 +148,27 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		}
 	}
 	return st, diags
+}
+
+// DefaultConfig is the configuration file a command reads without
+// -config; ProcfileName the Procfile it falls back to.
+const (
+	DefaultConfig = "prox.hcl"
+	ProcfileName  = "Procfile"
+)
+
+// loadConfig loads path; in a folder without prox.hcl but with a
+// Procfile, it runs the Procfile as foreman would, and says so.
+func loadConfig(path string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
+	if path == DefaultConfig {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(ProcfileName); err == nil {
+				logger.Info("no prox.hcl here: running the Procfile as foreman would (prox init writes a prox.hcl from it)")
+				return config.LoadProcfile(ProcfileName)
+			}
+		}
+	}
+	return config.Load(path)
 }
 
 // processSpec builds the supervisor's spec of p, decoding its per-process

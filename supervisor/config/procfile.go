@@ -1,0 +1,127 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// ProcfileEntry is one `name: command` line of a Procfile.
+type ProcfileEntry struct {
+	Name    string
+	Command string
+	// Line is the entry's line number, from 1.
+	Line int
+}
+
+// ProcfilePortBase and ProcfilePortStep are foreman's PORT assignment:
+// the first process gets 5000, the next 5100, and so on.
+const (
+	ProcfilePortBase = 5000
+	ProcfilePortStep = 100
+)
+
+var procfileLine = regexp.MustCompile(`^([A-Za-z0-9_.-]+):\s?(.*)$`)
+
+// ParseProcfile reads a Procfile as foreman does: `name: command` lines;
+// blank lines and lines starting with # are skipped. filename names the
+// file in diagnostics; a line without a colon, a bad name or an empty
+// command is an error at its line.
+func ParseProcfile(r io.Reader, filename string) ([]ProcfileEntry, hcl.Diagnostics) {
+	var entries []ProcfileEntry
+	var diags hcl.Diagnostics
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		raw := sc.Text()
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rng := hcl.Range{Filename: filename, Start: hcl.Pos{Line: n, Column: 1, Byte: -1}, End: hcl.Pos{Line: n, Column: len(raw) + 1, Byte: -1}}
+		m := procfileLine.FindStringSubmatch(line)
+		switch {
+		case !strings.Contains(line, ":"):
+			diags = append(diags, errorAt(rng, "Invalid Procfile line",
+				fmt.Sprintf("Line %d has no colon: a Procfile line is \"name: command\".", n)))
+			continue
+		case m == nil:
+			diags = append(diags, errorAt(rng, "Invalid Procfile line",
+				fmt.Sprintf("Line %d: a process name uses letters, digits, '-', '_' and '.' only.", n)))
+			continue
+		case strings.TrimSpace(m[2]) == "":
+			diags = append(diags, errorAt(rng, "Invalid Procfile line", fmt.Sprintf("Line %d: process %q has no command.", n, m[1])))
+			continue
+		}
+		if first, ok := seen[m[1]]; ok {
+			diags = append(diags, errorAt(rng, "Duplicate process", fmt.Sprintf("Process %q is already declared on line %d.", m[1], first)))
+			continue
+		}
+		seen[m[1]] = n
+		entries = append(entries, ProcfileEntry{Name: m[1], Command: strings.TrimSpace(m[2]), Line: n})
+	}
+	if err := sc.Err(); err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read the Procfile", Detail: err.Error()})
+	}
+	return entries, diags
+}
+
+// ProcfileHCL writes the prox.hcl equivalent of a Procfile, with
+// comments: each command runs through `sh -c`, PORT is assigned as foreman
+// does, and env_file names .env when withEnvFile is set.
+func ProcfileHCL(entries []ProcfileEntry, withEnvFile bool) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Converted from a Procfile: each command runs through `sh -c` as foreman\n")
+	b.WriteString("# runs it, and PORT is assigned from 5000 in steps of 100, as foreman does.\n")
+	b.WriteString("# See docs/configuration.md for restart policies, health checks and more.\n")
+	for i, e := range entries {
+		fmt.Fprintf(&b, "\nprocess %s {\n", strconv.Quote(e.Name))
+		fmt.Fprintf(&b, "  command = [\"sh\", \"-c\", %s]\n", hclString(e.Command))
+		fmt.Fprintf(&b, "  env     = { PORT = \"%d\" }\n", ProcfilePortBase+i*ProcfilePortStep)
+		if withEnvFile {
+			b.WriteString("  env_file = \".env\"\n")
+		}
+		b.WriteString("}\n")
+	}
+	return b.Bytes()
+}
+
+// hclString quotes s as an HCL string literal: strconv's escapes, and
+// template sequences (${ and %{) escaped so the command reaches the shell
+// as written.
+func hclString(s string) string {
+	q := strconv.Quote(s)
+	q = strings.ReplaceAll(q, "${", "$${")
+	q = strings.ReplaceAll(q, "%{", "%%{")
+	return q
+}
+
+// LoadProcfile reads the Procfile at path and returns the configuration a
+// foreman user expects: PORT per process, and .env beside the Procfile
+// loaded when present. Problems are diagnostics at their Procfile line.
+func LoadProcfile(path string) (*Config, hcl.Diagnostics) {
+	f, err := os.Open(path)
+	if err != nil {
+		return newConfig(path), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the Procfile", Detail: err.Error()}}
+	}
+	defer f.Close()
+	entries, diags := ParseProcfile(f, path)
+	if diags.HasErrors() {
+		return newConfig(path), diags
+	}
+	_, err = os.Stat(filepath.Join(filepath.Dir(path), ".env"))
+	src := ProcfileHCL(entries, err == nil)
+	cfg, d := Parse(src, path+" (converted)")
+	return cfg, append(diags, d...)
+}
