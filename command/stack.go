@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -219,7 +220,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 		spec.DependsOn = append(spec.DependsOn, supervisor.Dependency{Name: d.Name, Condition: d.Condition})
 	}
 	if p.Health != nil {
-		h, d := healthSpec(p, env)
+		h, d := healthSpec(p, env, inst.Info.Capabilities)
 		diags = append(diags, d...)
 		spec.Health = h
 	}
@@ -229,7 +230,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 // healthSpec builds the supervisor's health check of p. An exec check
 // runs where the process runs: locally for the exec runner; no other
 // runner can run it yet, which is a diagnostic, never a silent local run.
-func healthSpec(p *config.Process, env []string) (*supervisor.HealthSpec, hcl.Diagnostics) {
+func healthSpec(p *config.Process, env []string, capabilities []string) (*supervisor.HealthSpec, hcl.Diagnostics) {
 	h := p.Health
 	spec := &supervisor.HealthSpec{
 		Interval: h.Interval, Timeout: h.Timeout, InitialDelay: h.InitialDelay,
@@ -243,17 +244,19 @@ func healthSpec(p *config.Process, env []string) (*supervisor.HealthSpec, hcl.Di
 		spec.Check = &supervisor.TCPCheck{Address: h.TCP.Address}
 	case h.Log != nil:
 		spec.Check = &supervisor.LogCheck{Match: regexp.MustCompile(h.Log.Match)}
-	case h.Exec != nil:
-		if p.Runner.Kind != config.DefaultRunner {
-			return nil, hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Exec check not supported by the runner",
-				Detail: fmt.Sprintf("An exec check runs where the process runs; the %q runner cannot run commands for checks. Use an http, tcp or log check.",
-					p.Runner.Kind),
-				Subject: h.CheckRange.Ptr(),
-			}}
-		}
+	case h.Exec != nil && slices.Contains(capabilities, sdk.CapabilityExec):
+		spec.Check = &supervisor.RunnerExecCheck{Command: h.Exec.Command}
+	case h.Exec != nil && p.Runner.Kind == config.DefaultRunner:
+		// The exec runner's processes run on this machine.
 		spec.Check = &supervisor.LocalExecCheck{Command: h.Exec.Command, Env: env, Dir: p.Dir}
+	case h.Exec != nil:
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Exec check not supported by the runner",
+			Detail: fmt.Sprintf("An exec check runs where the process runs, and the %q runner cannot run commands there (it lacks the %q capability). Use an http, tcp or log check.",
+				p.Runner.Kind, sdk.CapabilityExec),
+			Subject: h.CheckRange.Ptr(),
+		}}
 	default:
 		return nil, nil
 	}

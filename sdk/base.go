@@ -34,7 +34,7 @@ func (c *baseClient) Info(ctx context.Context) (*Info, error) {
 	if err != nil {
 		return nil, fromGRPC("info", err)
 	}
-	info := &Info{Plugin: resp.Plugin, Name: resp.Name, Kind: Kind(resp.Kind), Version: resp.Version}
+	info := &Info{Plugin: resp.Plugin, Name: resp.Name, Kind: Kind(resp.Kind), Version: resp.Version, Capabilities: resp.Capabilities}
 	for _, v := range resp.ApiVersions {
 		info.APIVersions = append(info.APIVersions, int(v))
 	}
@@ -44,7 +44,8 @@ func (c *baseClient) Info(ctx context.Context) (*Info, error) {
 func (c *baseClient) Schemas(ctx context.Context) (*Schema, *Schema, error) {
 	resp, err := c.client.ConfigSchema(ctx, &proto.ConfigSchemaRequest{})
 	if err != nil {
-		return nil, nil, fromGRPC("config schema", err)
+		// Unimplemented: a plugin without schemas takes no attributes.
+		return nil, nil, absent(fromGRPC("config schema", err))
 	}
 	return schemaFromProto(resp.Config), schemaFromProto(resp.Process), nil
 }
@@ -54,12 +55,15 @@ func (c *baseClient) Configure(ctx context.Context, cfg *Config) error {
 		ApiVersion: uint32(cfg.APIVersion),
 		ValuesJson: cfg.Values,
 	})
-	return fromGRPC("configure", err)
+	// Unimplemented: the plugin takes no configuration.
+	return absent(fromGRPC("configure", err))
 }
 
 func (c *baseClient) Shutdown(ctx context.Context) error {
 	_, err := c.client.Shutdown(ctx, &proto.ShutdownRequest{})
-	return fromGRPC("shutdown", err)
+	// Unimplemented (a plugin built with an SDK without Shutdown): it holds
+	// nothing to release, and the host kills its process anyway.
+	return absent(fromGRPC("shutdown", err))
 }
 
 // baseServer is the plugin side of the base service; it wraps a runner or a
@@ -79,6 +83,9 @@ func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoRespo
 	resp := &proto.InfoResponse{Plugin: s.info.Plugin, Name: s.info.Name, Kind: string(s.info.Kind), Version: s.info.Version}
 	for _, v := range s.info.APIVersions {
 		resp.ApiVersions = append(resp.ApiVersions, uint32(v))
+	}
+	if _, ok := s.component.(Execer); ok {
+		resp.Capabilities = append(resp.Capabilities, CapabilityExec)
 	}
 	return resp, nil
 }

@@ -16,7 +16,9 @@ var (
 	// ErrUnknownHandle means a runner does not know the process handle.
 	ErrUnknownHandle = errors.New("unknown process handle")
 	// ErrUnimplemented means the plugin does not implement an optional
-	// capability.
+	// capability (gRPC Unimplemented). The host side of the optional base
+	// RPCs (ConfigSchema, Configure, Shutdown) treats it as absence and
+	// returns nil instead: no schema, no configuration, nothing to release.
 	ErrUnimplemented = errors.New("not implemented by the plugin")
 )
 
@@ -61,4 +63,14 @@ func fromGRPC(op string, err error) error {
 	default:
 		return fmt.Errorf("%s: %s", op, st.Message())
 	}
+}
+
+// absent turns ErrUnimplemented into nil: for an optional RPC, a plugin
+// that does not implement it (built with an older SDK, say) lacks the
+// capability, which is not an error.
+func absent(err error) error {
+	if errors.Is(err, ErrUnimplemented) {
+		return nil
+	}
+	return err
 }

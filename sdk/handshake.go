@@ -49,6 +49,9 @@ type Info struct {
 	Version string `json:"version"`
 	// APIVersions lists the API versions the component speaks.
 	APIVersions []int `json:"api_versions"`
+	// Capabilities lists the optional capabilities the component
+	// implements, e.g. CapabilityExec.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // NegotiateAPIVersion returns the highest version present in both lists, or

@@ -71,3 +71,29 @@ type Process interface {
 type LocalProcessGroup interface {
 	LocalProcessGroup() int
 }
+
+// ExecResult is the outcome of a command run by an Execer.
+type ExecResult struct {
+	// ExitCode is the command's exit code.
+	ExitCode int
+	// Output is its combined stdout and stderr, possibly shortened.
+	Output []byte
+}
+
+// Execer is implemented by runners that can run a command where one of
+// their processes runs (in its container, over its SSH connection): prox
+// uses it for exec health checks. Exec may be called concurrently, while
+// the process runs; ctx bounds the command.
+type Execer interface {
+	Exec(ctx context.Context, p Process, command []string) (ExecResult, error)
+}
+
+// ProcessExecer is the host's view of a process whose runner is an
+// Execer: Exec runs command where the process runs. It returns an error
+// wrapping ErrUnimplemented when the runner cannot.
+type ProcessExecer interface {
+	Exec(ctx context.Context, command []string) (ExecResult, error)
+}
+
+// CapabilityExec is the capability name of Execer in Info.Capabilities.
+const CapabilityExec = "exec"

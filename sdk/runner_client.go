@@ -154,3 +154,15 @@ func toBytes(ss []string) [][]byte {
 	}
 	return out
 }
+
+var _ ProcessExecer = (*processClient)(nil)
+
+// Exec runs command where the process runs, through the runner's Exec
+// capability.
+func (p *processClient) Exec(ctx context.Context, command []string) (ExecResult, error) {
+	resp, err := p.client.Exec(ctx, &proto.ExecRequest{Handle: p.handle, Command: toBytes(command)})
+	if err != nil {
+		return ExecResult{}, fromGRPC("exec", err)
+	}
+	return ExecResult{ExitCode: int(resp.ExitCode), Output: resp.Output}, nil
+}

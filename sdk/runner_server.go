@@ -217,3 +217,19 @@ func fromBytes(bs [][]byte) []string {
 	}
 	return out
 }
+
+func (s *runnerServer) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
+	ex, ok := s.impl.(Execer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the runner cannot run commands where its processes run")
+	}
+	sp, err := s.get(req.Handle)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ex.Exec(ctx, sp.proc, fromBytes(req.Command))
+	if err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	return &proto.ExecResponse{ExitCode: int32(res.ExitCode), Output: res.Output}, nil
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prox-dev/prox/sdk"
 )
 
 // HealthStatus is what a process's health check says.
@@ -126,6 +128,40 @@ func (c *LocalExecCheck) Check(ctx context.Context) (string, error) {
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// RunnerExecCheck runs Command where the process runs, through its
+// runner (sdk.ProcessExecer: in the container, over the SSH connection);
+// exit 0 passes.
+type RunnerExecCheck struct {
+	Command []string
+	proc    atomic.Pointer[sdk.ProcessExecer]
+}
+
+// Check implements HealthCheck.
+func (c *RunnerExecCheck) Check(ctx context.Context) (string, error) {
+	p := c.proc.Load()
+	if p == nil {
+		return "", fmt.Errorf("the process does not run")
+	}
+	res, err := (*p).Exec(ctx, c.Command)
+	if err != nil {
+		return "", err
+	}
+	out := strings.TrimSpace(string(res.Output))
+	if res.ExitCode != 0 {
+		return out, fmt.Errorf("exit code %d: %s", res.ExitCode, out)
+	}
+	return out, nil
+}
+
+// bind points the check at the process of the current run.
+func (c *RunnerExecCheck) bind(p sdk.Process) {
+	if ex, ok := p.(sdk.ProcessExecer); ok {
+		c.proc.Store(&ex)
+		return
+	}
+	c.proc.Store(nil)
 }
 
 // LogCheck passes once the process printed a line matching Match, in its

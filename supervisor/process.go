@@ -631,8 +631,11 @@ func (m *managedProcess) startHealth() {
 	if m.spec.Health == nil {
 		return
 	}
-	if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
-		lc.reset()
+	switch c := m.spec.Health.Check.(type) {
+	case *LogCheck:
+		c.reset()
+	case *RunnerExecCheck:
+		c.bind(m.proc)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.cancelHealth = cancel

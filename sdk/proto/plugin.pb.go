@@ -113,12 +113,15 @@ func (*InfoRequest) Descriptor() ([]byte, []int) {
 }
 
 type InfoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	ApiVersions   []uint32               `protobuf:"varint,4,rep,packed,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
-	Plugin        string                 `protobuf:"bytes,5,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind        string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Version     string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	ApiVersions []uint32               `protobuf:"varint,4,rep,packed,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
+	Plugin      string                 `protobuf:"bytes,5,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// capabilities lists the optional capabilities the component implements
+	// (e.g. "exec"), so the host can check a configuration before running.
+	Capabilities  []string `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +189,13 @@ func (x *InfoResponse) GetPlugin() string {
 		return x.Plugin
 	}
 	return ""
+}
+
+func (x *InfoResponse) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
 }
 
 type Attribute struct {
@@ -548,6 +558,110 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
+type ExecRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Command       [][]byte               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecRequest) Reset() {
+	*x = ExecRequest{}
+	mi := &file_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecRequest) ProtoMessage() {}
+
+func (x *ExecRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
+func (*ExecRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExecRequest) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetCommand() [][]byte {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+type ExecResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExitCode      int32                  `protobuf:"varint,1,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Output        []byte                 `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecResponse) Reset() {
+	*x = ExecResponse{}
+	mi := &file_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecResponse) ProtoMessage() {}
+
+func (x *ExecResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
+func (*ExecResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ExecResponse) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *ExecResponse) GetOutput() []byte {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
 // StartRequest carries argv, environment and directory as bytes: they are
 // not necessarily UTF-8 on Unix.
 type StartRequest struct {
@@ -563,7 +677,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +689,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +702,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartRequest) GetName() string {
@@ -639,7 +753,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +765,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +778,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartResponse) GetHandle() string {
@@ -697,7 +811,7 @@ type OutputRequest struct {
 
 func (x *OutputRequest) Reset() {
 	*x = OutputRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +823,7 @@ func (x *OutputRequest) String() string {
 func (*OutputRequest) ProtoMessage() {}
 
 func (x *OutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +836,7 @@ func (x *OutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputRequest.ProtoReflect.Descriptor instead.
 func (*OutputRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OutputRequest) GetHandle() string {
@@ -742,7 +856,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +868,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +881,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OutputChunk) GetStream() Stream {
@@ -793,7 +907,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +919,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +932,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WaitRequest) GetHandle() string {
@@ -839,7 +953,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +965,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +978,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WaitResponse) GetExitCode() int32 {
@@ -898,7 +1012,7 @@ type SignalRequest struct {
 
 func (x *SignalRequest) Reset() {
 	*x = SignalRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1024,7 @@ func (x *SignalRequest) String() string {
 func (*SignalRequest) ProtoMessage() {}
 
 func (x *SignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1037,7 @@ func (x *SignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
 func (*SignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignalRequest) GetHandle() string {
@@ -948,7 +1062,7 @@ type SignalResponse struct {
 
 func (x *SignalResponse) Reset() {
 	*x = SignalResponse{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1074,7 @@ func (x *SignalResponse) String() string {
 func (*SignalResponse) ProtoMessage() {}
 
 func (x *SignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1087,7 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 // LogBatch packs many log lines into one message: the lines back to back in
@@ -995,7 +1109,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1121,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1134,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LogBatch) GetBaseUnixNano() int64 {
@@ -1089,7 +1203,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1215,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1228,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Event) GetUnixNano() int64 {
@@ -1191,7 +1305,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1317,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1330,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WriteRequest) GetSeq() uint64 {
@@ -1249,7 +1363,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1375,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1388,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WriteResponse) GetAckSeq() uint64 {
@@ -1292,7 +1406,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1418,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1431,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 type FlushResponse struct {
@@ -1328,7 +1442,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1454,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1467,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 type CloseRequest struct {
@@ -1364,7 +1478,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1490,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1503,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 type CloseResponse struct {
@@ -1400,7 +1514,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1526,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1539,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1433,13 +1547,14 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x0eprox.plugin.v1\"\r\n" +
-	"\vInfoRequest\"\x8b\x01\n" +
+	"\vInfoRequest\"\xaf\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12!\n" +
 	"\fapi_versions\x18\x04 \x03(\rR\vapiVersions\x12\x16\n" +
-	"\x06plugin\x18\x05 \x01(\tR\x06plugin\"q\n" +
+	"\x06plugin\x18\x05 \x01(\tR\x06plugin\x12\"\n" +
+	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\"q\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -1460,7 +1575,13 @@ const file_plugin_proto_rawDesc = "" +
 	"valuesJson\"\x13\n" +
 	"\x11ConfigureResponse\"\x11\n" +
 	"\x0fShutdownRequest\"\x12\n" +
-	"\x10ShutdownResponse\"\x85\x01\n" +
+	"\x10ShutdownResponse\"?\n" +
+	"\vExecRequest\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x18\n" +
+	"\acommand\x18\x02 \x03(\fR\acommand\"C\n" +
+	"\fExecResponse\x12\x1b\n" +
+	"\texit_code\x18\x01 \x01(\x05R\bexitCode\x12\x16\n" +
+	"\x06output\x18\x02 \x01(\fR\x06output\"\x85\x01\n" +
 	"\fStartRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\acommand\x18\x02 \x03(\fR\acommand\x12\x10\n" +
@@ -1523,12 +1644,13 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04Info\x12\x1b.prox.plugin.v1.InfoRequest\x1a\x1c.prox.plugin.v1.InfoResponse\x12Y\n" +
 	"\fConfigSchema\x12#.prox.plugin.v1.ConfigSchemaRequest\x1a$.prox.plugin.v1.ConfigSchemaResponse\x12P\n" +
 	"\tConfigure\x12 .prox.plugin.v1.ConfigureRequest\x1a!.prox.plugin.v1.ConfigureResponse\x12M\n" +
-	"\bShutdown\x12\x1f.prox.plugin.v1.ShutdownRequest\x1a .prox.plugin.v1.ShutdownResponse2\xa2\x02\n" +
+	"\bShutdown\x12\x1f.prox.plugin.v1.ShutdownRequest\x1a .prox.plugin.v1.ShutdownResponse2\xe5\x02\n" +
 	"\x06Runner\x12D\n" +
 	"\x05Start\x12\x1c.prox.plugin.v1.StartRequest\x1a\x1d.prox.plugin.v1.StartResponse\x12F\n" +
 	"\x06Output\x12\x1d.prox.plugin.v1.OutputRequest\x1a\x1b.prox.plugin.v1.OutputChunk0\x01\x12A\n" +
 	"\x04Wait\x12\x1b.prox.plugin.v1.WaitRequest\x1a\x1c.prox.plugin.v1.WaitResponse\x12G\n" +
-	"\x06Signal\x12\x1d.prox.plugin.v1.SignalRequest\x1a\x1e.prox.plugin.v1.SignalResponse2\xd8\x01\n" +
+	"\x06Signal\x12\x1d.prox.plugin.v1.SignalRequest\x1a\x1e.prox.plugin.v1.SignalResponse\x12A\n" +
+	"\x04Exec\x12\x1b.prox.plugin.v1.ExecRequest\x1a\x1c.prox.plugin.v1.ExecResponse2\xd8\x01\n" +
 	"\x04Sink\x12D\n" +
 	"\x05Write\x12\x1c.prox.plugin.v1.WriteRequest\x1a\x1d.prox.plugin.v1.WriteResponse\x12D\n" +
 	"\x05Flush\x12\x1c.prox.plugin.v1.FlushRequest\x1a\x1d.prox.plugin.v1.FlushResponse\x12D\n" +
@@ -1547,7 +1669,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_plugin_proto_goTypes = []any{
 	(Stream)(0),                  // 0: prox.plugin.v1.Stream
 	(*InfoRequest)(nil),          // 1: prox.plugin.v1.InfoRequest
@@ -1560,54 +1682,58 @@ var file_plugin_proto_goTypes = []any{
 	(*ConfigureResponse)(nil),    // 8: prox.plugin.v1.ConfigureResponse
 	(*ShutdownRequest)(nil),      // 9: prox.plugin.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),     // 10: prox.plugin.v1.ShutdownResponse
-	(*StartRequest)(nil),         // 11: prox.plugin.v1.StartRequest
-	(*StartResponse)(nil),        // 12: prox.plugin.v1.StartResponse
-	(*OutputRequest)(nil),        // 13: prox.plugin.v1.OutputRequest
-	(*OutputChunk)(nil),          // 14: prox.plugin.v1.OutputChunk
-	(*WaitRequest)(nil),          // 15: prox.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),         // 16: prox.plugin.v1.WaitResponse
-	(*SignalRequest)(nil),        // 17: prox.plugin.v1.SignalRequest
-	(*SignalResponse)(nil),       // 18: prox.plugin.v1.SignalResponse
-	(*LogBatch)(nil),             // 19: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 20: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 21: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 22: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 23: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 24: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 25: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 26: prox.plugin.v1.CloseResponse
+	(*ExecRequest)(nil),          // 11: prox.plugin.v1.ExecRequest
+	(*ExecResponse)(nil),         // 12: prox.plugin.v1.ExecResponse
+	(*StartRequest)(nil),         // 13: prox.plugin.v1.StartRequest
+	(*StartResponse)(nil),        // 14: prox.plugin.v1.StartResponse
+	(*OutputRequest)(nil),        // 15: prox.plugin.v1.OutputRequest
+	(*OutputChunk)(nil),          // 16: prox.plugin.v1.OutputChunk
+	(*WaitRequest)(nil),          // 17: prox.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),         // 18: prox.plugin.v1.WaitResponse
+	(*SignalRequest)(nil),        // 19: prox.plugin.v1.SignalRequest
+	(*SignalResponse)(nil),       // 20: prox.plugin.v1.SignalResponse
+	(*LogBatch)(nil),             // 21: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 22: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 23: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 24: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 25: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 26: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 27: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 28: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
 	4,  // 1: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
 	4,  // 2: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
 	0,  // 3: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	19, // 4: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	20, // 5: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	21, // 4: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	22, // 5: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
 	1,  // 6: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
 	5,  // 7: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
 	7,  // 8: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
 	9,  // 9: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
-	11, // 10: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
-	13, // 11: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
-	15, // 12: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
-	17, // 13: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
-	21, // 14: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	23, // 15: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	25, // 16: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	2,  // 17: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	6,  // 18: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	8,  // 19: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	10, // 20: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	12, // 21: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	14, // 22: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	16, // 23: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	18, // 24: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	22, // 25: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	24, // 26: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	26, // 27: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	17, // [17:28] is the sub-list for method output_type
-	6,  // [6:17] is the sub-list for method input_type
+	13, // 10: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
+	15, // 11: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
+	17, // 12: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
+	19, // 13: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
+	11, // 14: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
+	23, // 15: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	25, // 16: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	27, // 17: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	2,  // 18: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	6,  // 19: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	8,  // 20: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	10, // 21: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	14, // 22: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	16, // 23: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	18, // 24: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	20, // 25: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	12, // 26: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	24, // 27: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	26, // 28: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	28, // 29: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	18, // [18:30] is the sub-list for method output_type
+	6,  // [6:18] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -1624,7 +1750,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

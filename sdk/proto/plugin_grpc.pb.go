@@ -263,6 +263,7 @@ const (
 	Runner_Output_FullMethodName = "/prox.plugin.v1.Runner/Output"
 	Runner_Wait_FullMethodName   = "/prox.plugin.v1.Runner/Wait"
 	Runner_Signal_FullMethodName = "/prox.plugin.v1.Runner/Signal"
+	Runner_Exec_FullMethodName   = "/prox.plugin.v1.Runner/Exec"
 )
 
 // RunnerClient is the client API for Runner service.
@@ -277,6 +278,9 @@ type RunnerClient interface {
 	Output(ctx context.Context, in *OutputRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OutputChunk], error)
 	Wait(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error)
 	Signal(ctx context.Context, in *SignalRequest, opts ...grpc.CallOption) (*SignalResponse, error)
+	// Exec runs a command where the process runs (a health check): optional;
+	// a runner without it answers Unimplemented.
+	Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error)
 }
 
 type runnerClient struct {
@@ -336,6 +340,16 @@ func (c *runnerClient) Signal(ctx context.Context, in *SignalRequest, opts ...gr
 	return out, nil
 }
 
+func (c *runnerClient) Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExecResponse)
+	err := c.cc.Invoke(ctx, Runner_Exec_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RunnerServer is the server API for Runner service.
 // All implementations must embed UnimplementedRunnerServer
 // for forward compatibility.
@@ -348,6 +362,9 @@ type RunnerServer interface {
 	Output(*OutputRequest, grpc.ServerStreamingServer[OutputChunk]) error
 	Wait(context.Context, *WaitRequest) (*WaitResponse, error)
 	Signal(context.Context, *SignalRequest) (*SignalResponse, error)
+	// Exec runs a command where the process runs (a health check): optional;
+	// a runner without it answers Unimplemented.
+	Exec(context.Context, *ExecRequest) (*ExecResponse, error)
 	mustEmbedUnimplementedRunnerServer()
 }
 
@@ -369,6 +386,9 @@ func (UnimplementedRunnerServer) Wait(context.Context, *WaitRequest) (*WaitRespo
 }
 func (UnimplementedRunnerServer) Signal(context.Context, *SignalRequest) (*SignalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Signal not implemented")
+}
+func (UnimplementedRunnerServer) Exec(context.Context, *ExecRequest) (*ExecResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Exec not implemented")
 }
 func (UnimplementedRunnerServer) mustEmbedUnimplementedRunnerServer() {}
 func (UnimplementedRunnerServer) testEmbeddedByValue()                {}
@@ -456,6 +476,24 @@ func _Runner_Signal_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runner_Exec_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExecRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunnerServer).Exec(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runner_Exec_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunnerServer).Exec(ctx, req.(*ExecRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Runner_ServiceDesc is the grpc.ServiceDesc for Runner service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -474,6 +512,10 @@ var Runner_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Signal",
 			Handler:    _Runner_Signal_Handler,
+		},
+		{
+			MethodName: "Exec",
+			Handler:    _Runner_Exec_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
