@@ -10,6 +10,7 @@ import (
 	"github.com/prox-dev/prox/internal/version"
 	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
 	filesink "github.com/prox-dev/prox/plugins/sink/file"
+	syslogsink "github.com/prox-dev/prox/plugins/sink/syslog"
 	webhooksink "github.com/prox-dev/prox/plugins/sink/webhook"
 	"github.com/prox-dev/prox/sdk"
 )
@@ -33,6 +34,7 @@ var runners = map[string]func() sdk.Runner{
 var sinks = map[string]func() sdk.Sink{
 	filesink.Name:    func() sdk.Sink { return filesink.New() },
 	webhooksink.Name: func() sdk.Sink { return webhooksink.New() },
+	syslogsink.Name:  func() sdk.Sink { return syslogsink.New() },
 }
 
 // Has reports whether kind.name is a built-in component.

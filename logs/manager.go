@@ -1,0 +1,239 @@
+package logs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults of ManagerOptions.
+const (
+	// DefaultBufferSize is the default number of lines kept per process.
+	DefaultBufferSize = 1000
+	// DefaultSubscriberBuffer is the default capacity of a subscriber's
+	// channel.
+	DefaultSubscriberBuffer = 1024
+)
+
+// ManagerOptions configures a Manager.
+type ManagerOptions struct {
+	// BufferSize is the number of lines kept per process for Query.
+	// Default DefaultBufferSize (1000).
+	BufferSize int
+	// BufferSizes overrides BufferSize for the named processes. Default:
+	// no overrides.
+	BufferSizes map[string]int
+	// SubscriberBuffer is the capacity of each subscriber's channel; a
+	// subscriber that falls this far behind loses lines. Default
+	// DefaultSubscriberBuffer (1024).
+	SubscriberBuffer int
+	// Logger receives the manager's own logs (sink failures, relaunches).
+	// Default hclog.Default().
+	Logger hclog.Logger
+}
+
+// Manager keeps the recent output of every process and distributes it to
+// subscribers and sinks. All methods are safe for concurrent use; Write is
+// meant to be called from many goroutines at once (one per process
+// stream).
+type Manager struct {
+	opts   ManagerOptions
+	logger hclog.Logger
+
+	// procs maps a process name to its log (copy on write, so Write looks
+	// a process up without a lock).
+	procs atomic.Pointer[map[string]*procLog]
+	// subs is the current list of subscribers (copy on write).
+	subs atomic.Pointer[[]*subscriber]
+
+	mu        sync.Mutex // serialises changes to everything below and above
+	subByID   map[uint64]*subscriber
+	lastSubID uint64
+	sinks     map[string]*sinkRunner
+	closed    bool
+}
+
+// NewManager returns a Manager with opts applied over the defaults.
+func NewManager(opts ManagerOptions) *Manager {
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
+	if opts.SubscriberBuffer <= 0 {
+		opts.SubscriberBuffer = DefaultSubscriberBuffer
+	}
+	opts.BufferSizes = maps.Clone(opts.BufferSizes)
+	if opts.BufferSizes == nil {
+		opts.BufferSizes = map[string]int{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.Default()
+	}
+	m := &Manager{
+		opts:    opts,
+		logger:  opts.Logger,
+		subByID: map[uint64]*subscriber{},
+		sinks:   map[string]*sinkRunner{},
+	}
+	m.procs.Store(&map[string]*procLog{})
+	m.subs.Store(&[]*subscriber{})
+	return m
+}
+
+// Write records one line: it copies the line once into the process's ring
+// buffer, offers it to every matching subscriber (never waiting for one)
+// and queues it for every sink the process feeds. With a sink whose
+// overflow policy is OverflowBlock and whose queue is full, Write waits
+// for room: backpressure on this process's stream only.
+//
+// e.Line is only read during the call. Write is the supervisor's output
+// callback.
+func (m *Manager) Write(e LogEntry) {
+	p := m.proc(e.Process)
+	stored := p.add(&e)
+	for _, s := range *m.subs.Load() {
+		s.offer(&stored)
+	}
+	if sinks := p.sinks.Load(); sinks != nil {
+		for _, r := range *sinks {
+			r.queue.push(&stored)
+		}
+	}
+}
+
+// proc returns the log of the named process, creating it on first use.
+func (m *Manager) proc(name string) *procLog {
+	if p, ok := (*m.procs.Load())[name]; ok {
+		return p
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.procLocked(name)
+}
+
+// procLocked is proc with m.mu held.
+func (m *Manager) procLocked(name string) *procLog {
+	procs := *m.procs.Load()
+	if p, ok := procs[name]; ok {
+		return p
+	}
+	size := m.opts.BufferSize
+	if n, ok := m.opts.BufferSizes[name]; ok && n > 0 {
+		size = n
+	}
+	p := newProcLog(name, size)
+	if !m.closed {
+		p.sinks.Store(m.sinksFor(name))
+	}
+	next := maps.Clone(procs)
+	next[name] = p
+	m.procs.Store(&next)
+	return p
+}
+
+// SetBufferSize sets how many lines are kept for the named process,
+// keeping its newest lines. n <= 0 restores the manager's BufferSize.
+func (m *Manager) SetBufferSize(process string, n int) {
+	m.mu.Lock()
+	if n <= 0 {
+		delete(m.opts.BufferSizes, process)
+		n = m.opts.BufferSize
+	} else {
+		m.opts.BufferSizes[process] = n
+	}
+	p := m.procLocked(process)
+	m.mu.Unlock()
+	p.resize(n)
+}
+
+// Query returns the newest limit entries matching f, oldest first (by
+// timestamp; entries of one process with equal timestamps keep their
+// order). limit <= 0 means every kept entry. An invalid filter matches
+// nothing: check it with Filter.Compile first, or use QueryMatcher.
+//
+// The entries' lines are shared and must not be modified.
+func (m *Manager) Query(f Filter, limit int) []LogEntry {
+	matcher, err := f.Compile()
+	if err != nil {
+		return nil
+	}
+	return m.QueryMatcher(matcher, limit)
+}
+
+// QueryMatcher is Query with a compiled filter.
+func (m *Manager) QueryMatcher(matcher *Matcher, limit int) []LogEntry {
+	var found []LogEntry
+	procs := *m.procs.Load()
+	for _, name := range slices.Sorted(maps.Keys(procs)) {
+		if matcher.MatchProcess(name) {
+			found = procs[name].newest(found, matcher, limit)
+		}
+	}
+	// Each process contributed newest first; oldest first overall, stable
+	// so that a process's entries with equal timestamps keep their order.
+	slices.Reverse(found)
+	slices.SortStableFunc(found, func(a, b LogEntry) int { return a.Timestamp.Compare(b.Timestamp) })
+	if limit > 0 && len(found) > limit {
+		found = found[len(found)-limit:]
+	}
+	return found
+}
+
+// Processes returns the names of the processes that have written lines or
+// have a buffer size set, sorted.
+func (m *Manager) Processes() []string {
+	return slices.Sorted(maps.Keys(*m.procs.Load()))
+}
+
+// Close stops delivery: subscribers' channels are closed; every sink's
+// queue is drained into the sink (retrying a failed sink), then the sink
+// is flushed and closed. Everything written before Close was called
+// reaches every sink it was meant for, unless ctx ends first: then the
+// remaining entries are dropped (counted in SinkStats) and Close returns
+// an error. After Close, Write only fills the ring buffers (Query still
+// works) and Subscribe returns a closed channel.
+//
+// Close returns the sinks' flush and close errors, joined. Calling it
+// again returns nil.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	runners := slices.SortedFunc(maps.Values(m.sinks), func(a, b *sinkRunner) int { return cmp.Compare(a.name, b.name) })
+	for _, p := range *m.procs.Load() {
+		p.sinks.Store(nil)
+	}
+	subs := *m.subs.Load()
+	m.subs.Store(&[]*subscriber{})
+	clear(m.subByID)
+	m.mu.Unlock()
+
+	for _, s := range subs {
+		s.close()
+	}
+	for _, r := range runners {
+		r.queue.beginClose()
+	}
+	var errs []error
+	for _, r := range runners {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			r.abort()
+			<-r.done
+		}
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("sink %s: %w", r.name, r.err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,270 @@
+package logs
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+)
+
+// initialQueue is the starting capacity of a sink queue's ring; it doubles
+// up to the queue's size as needed.
+const initialQueue = 256
+
+// sinkQueue is the bounded queue between writers and one sink's goroutine.
+// Writers push; the sink goroutine (the only consumer) waits for a batch to
+// be due and takes it.
+type sinkQueue struct {
+	size       int
+	maxEntries int
+	maxBytes   int
+	dropOldest bool
+
+	mu      sync.Mutex
+	notFull sync.Cond // writers waiting for room (OverflowBlock)
+	buf     []LogEntry
+	head    int // index of the oldest entry
+	n       int // entries queued
+	bytes   int // line bytes queued
+	events  []sdk.Event
+	firstAt time.Time // when the oldest queued item arrived in an empty queue
+	waiting int       // writers blocked in push
+	// signalled is set when wake holds (or held) a token the consumer has
+	// not looked at yet, so writers send at most one per look.
+	signalled bool
+	closing   bool // no more items will come (but waiting writers may still push)
+	stopped   bool // the consumer is gone: pushes are ignored
+
+	dropped       uint64
+	droppedEvents uint64
+
+	// wake tells the consumer to look at the queue again.
+	wake chan struct{}
+}
+
+func newSinkQueue(o SinkOptions) *sinkQueue {
+	q := &sinkQueue{
+		size:       o.QueueSize,
+		maxEntries: o.MaxBatchEntries,
+		maxBytes:   o.MaxBatchBytes,
+		dropOldest: o.Overflow == OverflowDropOldest,
+		buf:        make([]LogEntry, min(initialQueue, o.QueueSize)),
+		wake:       make(chan struct{}, 1),
+	}
+	q.notFull.L = &q.mu
+	return q
+}
+
+// push queues e. When the queue is full it waits for room, or drops the
+// oldest entry with OverflowDropOldest.
+func (q *sinkQueue) push(e *LogEntry) {
+	q.mu.Lock()
+	if q.n == q.size && !q.stopped {
+		if q.dropOldest {
+			q.removeOldest()
+			q.dropped++
+		} else {
+			q.waiting++
+			for q.n == q.size && !q.stopped {
+				q.notFull.Wait()
+			}
+			q.waiting--
+		}
+	}
+	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	i := q.head + q.n
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	q.buf[i] = *e
+	q.n++
+	q.bytes += len(e.Line)
+	if q.n == 1 && len(q.events) == 0 {
+		q.firstAt = time.Now()
+	}
+	q.signal(q.n == 1 || q.due())
+	q.mu.Unlock()
+}
+
+// pushEvent queues ev; it never waits.
+func (q *sinkQueue) pushEvent(ev sdk.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return
+	}
+	if q.dropOldest && len(q.events) == q.size {
+		q.events = append(q.events[:0], q.events[1:]...)
+		q.droppedEvents++
+	}
+	q.events = append(q.events, ev)
+	if q.n == 0 && len(q.events) == 1 {
+		q.firstAt = time.Now()
+		q.signal(true)
+	}
+}
+
+// signal wakes the consumer if cond holds and it was not woken already
+// since it last looked. q.mu must be held.
+func (q *sinkQueue) signal(cond bool) {
+	if !cond || q.signalled {
+		return
+	}
+	q.signalled = true
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// due reports whether a batch is full already. q.mu must be held.
+func (q *sinkQueue) due() bool {
+	return q.n >= q.maxEntries || q.bytes >= q.maxBytes
+}
+
+// grow doubles the ring, up to size. q.mu must be held.
+func (q *sinkQueue) grow() {
+	buf := make([]LogEntry, min(2*len(q.buf), q.size))
+	for i := range q.n {
+		buf[i] = q.buf[(q.head+i)%len(q.buf)]
+	}
+	q.buf, q.head = buf, 0
+}
+
+// removeOldest drops the oldest entry. q.mu must be held and q.n > 0.
+func (q *sinkQueue) removeOldest() {
+	q.bytes -= len(q.buf[q.head].Line)
+	q.buf[q.head] = LogEntry{}
+	if q.head++; q.head == len(q.buf) {
+		q.head = 0
+	}
+	q.n--
+}
+
+// beginClose tells the consumer that nothing new will come: it sends
+// what is queued without waiting for batches to fill, then stops.
+func (q *sinkQueue) beginClose() {
+	q.mu.Lock()
+	q.closing = true
+	q.signalled = true
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	q.mu.Unlock()
+}
+
+// stop makes the queue refuse everything, releases waiting writers and
+// counts what was still queued as dropped.
+func (q *sinkQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.dropped += uint64(q.n)
+	q.droppedEvents += uint64(len(q.events))
+	for q.n > 0 {
+		q.removeOldest()
+	}
+	q.events = nil
+	q.notFull.Broadcast()
+	q.mu.Unlock()
+}
+
+// queueState is what the consumer learns when it looks at the queue.
+type queueState int
+
+const (
+	queueEmpty    queueState = iota // nothing queued: wait for a wake-up
+	queueFilling                    // items queued, batch not due before the deadline
+	queueDue                        // a batch is due: take it
+	queueFinished                   // closing and nothing left: stop
+)
+
+// look tells the consumer what to do, and the deadline of a filling batch.
+func (q *sinkQueue) look(flushInterval time.Duration, now time.Time) (queueState, time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.signalled = false
+	switch {
+	case q.n == 0 && len(q.events) == 0:
+		if q.closing && q.waiting == 0 {
+			q.stopped = true
+			return queueFinished, time.Time{}
+		}
+		return queueEmpty, time.Time{}
+	case q.closing || q.due() || q.waiting > 0:
+		return queueDue, time.Time{}
+	}
+	deadline := q.firstAt.Add(flushInterval)
+	if !now.Before(deadline) {
+		return queueDue, time.Time{}
+	}
+	return queueFilling, deadline
+}
+
+// take moves the next batch into dst (reusing its array): up to
+// maxEntries entries and maxBytes line bytes (at least one entry if any is
+// queued). It also returns every queued event, in a slice the queue no
+// longer refers to. The batch shares nothing mutable with the queue.
+func (q *sinkQueue) take(dst []LogEntry) ([]LogEntry, []sdk.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	k, size := 0, 0
+	for i := q.head; k < q.n && k < q.maxEntries; k++ {
+		l := len(q.buf[i].Line)
+		if k > 0 && size+l > q.maxBytes {
+			break
+		}
+		size += l
+		if i++; i == len(q.buf) {
+			i = 0
+		}
+	}
+	dst = slices.Grow(dst[:0], k)[:k]
+	first := min(k, len(q.buf)-q.head)
+	copy(dst, q.buf[q.head:q.head+first])
+	copy(dst[first:], q.buf[:k-first])
+	clear(q.buf[q.head : q.head+first])
+	clear(q.buf[:k-first])
+	q.head += k
+	if q.head >= len(q.buf) {
+		q.head -= len(q.buf)
+	}
+	q.n -= k
+	q.bytes -= size
+	events := q.events
+	q.events = nil
+	if q.waiting > 0 {
+		q.notFull.Broadcast()
+	}
+	return dst, events
+}
+
+// countDropped adds entries and events lost outside the queue (a batch
+// that could not be delivered).
+func (q *sinkQueue) countDropped(entries, events int) {
+	q.mu.Lock()
+	q.dropped += uint64(entries)
+	q.droppedEvents += uint64(events)
+	q.mu.Unlock()
+}
+
+// counts returns the queue's drop counters and current length.
+func (q *sinkQueue) counts() (dropped, droppedEvents uint64, queued int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped, q.droppedEvents, q.n
+}
+
+// waiters returns the number of writers blocked in push.
+func (q *sinkQueue) waiters() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiting
+}

@@ -1,0 +1,417 @@
+package logs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// hour is a flush interval long enough never to fire during a test.
+const hour = time.Hour
+
+// writeLines writes lines "<prefix>0" ... for process proc.
+func writeLines(m *Manager, proc, prefix string, from, to int) {
+	for i := from; i < to; i++ {
+		m.Write(entry(proc, sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprint(prefix, i)))
+	}
+}
+
+// numbered returns "<prefix>from" ... "<prefix>(to-1)".
+func numbered(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprint(prefix, i))
+	}
+	return out
+}
+
+func TestSinkBatchesByEntryCount(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{MaxBatchEntries: 10, FlushInterval: hour}))
+	writeLines(m, "a", "l", 0, 25)
+	require.Eventually(t, func() bool { return len(rec.batchSizes()) == 2 }, waitFor, tick)
+	assert.Equal(t, []int{10, 10}, rec.batchSizes())
+	st, _ := m.SinkStats("s")
+	assert.Equal(t, 5, st.Queued, "the rest waits for a full batch or the interval")
+	closeManager(t, m)
+	assert.Equal(t, []int{10, 10, 5}, rec.batchSizes())
+	assert.Equal(t, numbered("l", 0, 25), rec.lines())
+}
+
+func TestSinkBatchesByBytes(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{MaxBatchBytes: 100, FlushInterval: hour}))
+	line := strings.Repeat("x", 29)
+	for i := range 12 {
+		m.Write(entry("a", sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprintf("%s%d", line, i%10)))
+	}
+	// 30-byte lines: a batch holds at most 3 (90 bytes); 4 queued lines
+	// (120 bytes) make one due.
+	require.Eventually(t, func() bool { return len(rec.batchSizes()) == 3 }, waitFor, tick)
+	assert.Equal(t, []int{3, 3, 3}, rec.batchSizes())
+	closeManager(t, m)
+	assert.Equal(t, []int{3, 3, 3, 3}, rec.batchSizes())
+
+	// A line longer than MaxBatchBytes still travels, alone.
+	m2 := newTestManager(t, ManagerOptions{})
+	rec2 := &recorder{}
+	require.NoError(t, m2.AttachSink("s", nil, rec2, SinkOptions{MaxBatchBytes: 10, FlushInterval: hour}))
+	m2.Write(entry("a", sdk.Stdout, time.Unix(1, 0), strings.Repeat("y", 50)))
+	require.Eventually(t, func() bool { return len(rec2.batchSizes()) == 1 }, waitFor, tick)
+	assert.Equal(t, []string{strings.Repeat("y", 50)}, rec2.lines())
+}
+
+func TestSinkFlushesAfterTheInterval(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{})) // defaults: 4096 entries, 256 KiB, 5 ms
+	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "lonely"))
+	// No further write: only the interval can send it.
+	require.Eventually(t, func() bool { return len(rec.lines()) == 1 }, waitFor, tick)
+	assert.Equal(t, []string{"lonely"}, rec.lines())
+	_, acked, _, _ := rec.snapshot()
+	assert.Equal(t, uint64(1), acked[0].Seq, "sequence numbers start at 1")
+
+	m.Write(entry("a", sdk.Stdout, time.Unix(2, 0), "later"))
+	require.Eventually(t, func() bool { return len(rec.lines()) == 2 }, waitFor, tick)
+	_, acked, _, _ = rec.snapshot()
+	assert.Equal(t, uint64(2), acked[1].Seq)
+}
+
+func TestSinkEntriesKeepTheirFields(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{}))
+	in := entry("web", sdk.Stderr, time.Unix(123, 456), "\xff raw bytes")
+	m.Write(in)
+	closeManager(t, m)
+	_, acked, _, _ := rec.snapshot()
+	require.Len(t, acked, 1)
+	assert.Equal(t, []LogEntry{in}, acked[0].Entries)
+}
+
+func TestSinkOnlyGetsItsProcesses(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	ab, all := &recorder{}, &recorder{}
+	require.NoError(t, m.AttachSink("ab", []string{"a", "b"}, ab, SinkOptions{}))
+	require.NoError(t, m.AttachSink("all", nil, all, SinkOptions{}))
+	for _, p := range []string{"a", "b", "c"} {
+		m.Write(entry(p, sdk.Stdout, time.Unix(1, 0), p))
+	}
+	closeManager(t, m)
+	assert.ElementsMatch(t, []string{"a", "b"}, ab.lines())
+	assert.ElementsMatch(t, []string{"a", "b", "c"}, all.lines())
+}
+
+// TestBlockPolicyStallsOnlyItsProcesses holds a block sink's Write: the
+// writer of its process stalls once the queue is full, while the writer of
+// another process completes.
+func TestBlockPolicyStallsOnlyItsProcesses(t *testing.T) {
+	const queue = 4
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
+	require.NoError(t, m.AttachSink("slow", []string{"a"}, rec, SinkOptions{QueueSize: queue, MaxBatchEntries: 1}))
+	other := &recorder{}
+	require.NoError(t, m.AttachSink("fast", []string{"b"}, other, SinkOptions{}))
+
+	const lines = queue + 10
+	aDone := make(chan struct{})
+	go func() {
+		defer close(aDone)
+		writeLines(m, "a", "a", 0, lines)
+	}()
+	require.Equal(t, uint64(1), <-rec.entered, "the sink is now held in Write of batch 1")
+	r := m.runner(t, "slow")
+	require.Eventually(t, func() bool {
+		_, _, queued := r.queue.counts()
+		return queued == queue && r.queue.waiters() == 1
+	}, waitFor, tick, "the queue is full and the writer of a waits for room")
+
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		writeLines(m, "b", "b", 0, 1000)
+	}()
+	select {
+	case <-bDone:
+	case <-time.After(waitFor):
+		t.Fatal("the writer of b was stalled by a sink it does not feed")
+	}
+	select {
+	case <-aDone:
+		t.Fatal("the writer of a finished although its sink's queue is full")
+	default:
+	}
+	st, _ := m.SinkStats("slow")
+	assert.Equal(t, queue, st.Queued)
+	assert.Len(t, m.Query(Filter{Processes: []string{"b"}}, 0), 1000)
+
+	// Release the sink: the writer of a completes, nothing was lost.
+	close(rec.hold)
+	go func() {
+		for range rec.entered {
+		}
+	}()
+	select {
+	case <-aDone:
+	case <-time.After(waitFor):
+		t.Fatal("the writer of a stayed blocked after the sink caught up")
+	}
+	closeManager(t, m)
+	close(rec.entered)
+	assert.Equal(t, numbered("a", 0, lines), rec.lines())
+	assert.Equal(t, numbered("b", 0, 1000), other.lines())
+	st, _ = m.SinkStats("slow")
+	assert.Zero(t, st.Dropped)
+	assert.Equal(t, uint64(lines), st.Sent)
+}
+
+func TestDropOldestPolicyDropsAndCounts(t *testing.T) {
+	const queue = 4
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{QueueSize: queue, MaxBatchEntries: 1, Overflow: OverflowDropOldest}))
+
+	writeLines(m, "a", "l", 0, 1)
+	require.Equal(t, uint64(1), <-rec.entered, "line 0 is held in Write")
+	writeLines(m, "a", "l", 1, 11) // never waits: the test would hang otherwise
+	st, _ := m.SinkStats("s")
+	assert.Equal(t, uint64(6), st.Dropped, "lines 1-6 made room for 7-10")
+	assert.Equal(t, queue, st.Queued)
+
+	close(rec.hold)
+	go func() {
+		for range rec.entered {
+		}
+	}()
+	closeManager(t, m)
+	close(rec.entered)
+	assert.Equal(t, []string{"l0", "l7", "l8", "l9", "l10"}, rec.lines())
+	st, _ = m.SinkStats("s")
+	assert.Equal(t, uint64(5), st.Sent)
+	assert.Equal(t, uint64(6), st.Dropped)
+}
+
+// TestFailedWriteIsResentWithTheSameSeq makes the sink fail its first
+// writes: each failure reopens the sink and resends the same batch; no
+// entry is lost or reordered.
+func TestFailedWriteIsResentWithTheSameSeq(t *testing.T) {
+	const failures = 3
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{failNext: failures}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{
+		MaxBatchEntries: 10, FlushInterval: hour, RetryMin: time.Millisecond, RetryMax: 4 * time.Millisecond,
+	}))
+	writeLines(m, "a", "l", 0, 50)
+	closeManager(t, m)
+
+	calls, acked, attempts, opens := rec.snapshot()
+	assert.Equal(t, []uint64{1, 1, 1, 1, 2, 3, 4, 5}, attempts, "batch 1 resent with Seq 1 until acknowledged")
+	assert.Equal(t, 1+failures, opens, "Open called again after each failure")
+	var seqs []uint64
+	for _, b := range acked {
+		seqs = append(seqs, b.Seq)
+	}
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, seqs)
+	assert.Equal(t, numbered("l", 0, 50), rec.lines(), "nothing lost, nothing reordered")
+	assert.Equal(t, []string{
+		"open", "write 1", "close 1", "open", "write 1", "close 2", "open", "write 1", "close 3", "open", "write 1",
+		"write 2", "write 3", "write 4", "write 5", "flush", "close 4",
+	}, calls, "a failed sink is closed before it is reopened")
+	st, _ := m.SinkStats("s")
+	assert.Equal(t, SinkStats{Sent: 50, Batches: 5, Failures: failures, Reopens: failures}, st)
+}
+
+// flakyTarget fails its first Open calls.
+type flakyTarget struct {
+	*recorder
+	failOpens int
+}
+
+func (f *flakyTarget) Open(ctx context.Context) (sdk.Sink, error) {
+	f.mu.Lock()
+	fail := f.failOpens > 0
+	if fail {
+		f.failOpens--
+		f.calls = append(f.calls, "open failed")
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, errFake
+	}
+	return f.recorder.Open(ctx)
+}
+
+func TestSinkThatCannotOpenYetIsRetried(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	target := &flakyTarget{recorder: &recorder{}, failOpens: 2}
+	require.NoError(t, m.AttachSink("s", nil, target, SinkOptions{RetryMin: time.Millisecond}))
+	writeLines(m, "a", "l", 0, 3)
+	require.Eventually(t, func() bool { return len(target.lines()) == 3 }, waitFor, tick)
+	closeManager(t, m)
+	calls, _, _, _ := target.snapshot()
+	assert.Equal(t, []string{"open failed", "open failed", "open", "write 1", "flush", "close 1"}, calls)
+	st, _ := m.SinkStats("s")
+	assert.Equal(t, uint64(2), st.Failures)
+	assert.Zero(t, st.Reopens, "the sink had never been opened: no relaunch")
+}
+
+func TestCloseDrainsThenFlushesThenCloses(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	recs := []*recorder{{}, {}, {}}
+	for i, rec := range recs {
+		// Batches never fill and the interval never fires: only Close sends.
+		require.NoError(t, m.AttachSink(fmt.Sprint("s", i), nil, rec, SinkOptions{FlushInterval: hour}))
+	}
+	writeLines(m, "a", "a", 0, 500)
+	writeLines(m, "b", "b", 0, 500)
+	m.WriteEvent(sdk.Event{Process: "a", Type: "exited", ExitCode: 3})
+	closeManager(t, m)
+
+	for i, rec := range recs {
+		lines := rec.lines()
+		assert.Len(t, lines, 1000, "sink %d", i)
+		assert.Equal(t, numbered("a", 0, 500), filterPrefix(lines, "a"))
+		assert.Equal(t, numbered("b", 0, 500), filterPrefix(lines, "b"))
+		assert.Len(t, rec.events(), 1)
+		calls, _, _, _ := rec.snapshot()
+		require.GreaterOrEqual(t, len(calls), 4)
+		assert.Equal(t, []string{"flush", "close 1"}, calls[len(calls)-2:], "sink %d: Flush then Close, last", i)
+		for _, c := range calls[:len(calls)-2] {
+			assert.True(t, c == "open" || strings.HasPrefix(c, "write "), "sink %d: %s before Flush", i, c)
+		}
+	}
+	// Nothing reaches the sinks after Close.
+	writeLines(m, "a", "late", 0, 1)
+	assert.Len(t, recs[0].lines(), 1000)
+	require.Error(t, m.AttachSink("new", nil, &recorder{}, SinkOptions{}))
+	require.NoError(t, m.Close(context.Background()), "a second Close does nothing")
+}
+
+func filterPrefix(lines []string, prefix string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestCloseGivesUpAtItsDeadline(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	require.NoError(t, m.AttachSink("dead", nil, deadTarget{}, SinkOptions{RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond}))
+	writeLines(m, "a", "l", 0, 10)
+	m.WriteEvent(sdk.Event{Process: "a", Type: "started"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := m.Close(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "dead")
+	st, _ := m.SinkStats("dead")
+	assert.Equal(t, uint64(10), st.Dropped, "every undelivered entry is counted")
+	assert.Equal(t, uint64(1), st.DroppedEvents)
+	assert.Zero(t, st.Sent)
+	assert.NotZero(t, st.Failures)
+}
+
+func TestEventsReachTheSinksOfTheirProcess(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	a, b, all := &recorder{}, &recorder{}, &recorder{}
+	require.NoError(t, m.AttachSink("a", []string{"a"}, a, SinkOptions{}))
+	require.NoError(t, m.AttachSink("b", []string{"b"}, b, SinkOptions{}))
+	require.NoError(t, m.AttachSink("all", nil, all, SinkOptions{}))
+	started := sdk.Event{Timestamp: time.Unix(1, 0), Process: "a", Type: "started", State: "running", PreviousState: "starting"}
+	crashed := sdk.Event{Timestamp: time.Unix(2, 0), Process: "a", Type: "crashed", ExitCode: 1, Signal: "SIGSEGV", Message: "boom", Restarts: 2}
+	m.WriteEvent(started)
+	m.WriteEvent(crashed)
+	require.Eventually(t, func() bool { return len(a.events()) == 2 }, waitFor, tick, "events are sent without any log line")
+	closeManager(t, m)
+	assert.Equal(t, []sdk.Event{started, crashed}, a.events())
+	assert.Equal(t, []sdk.Event{started, crashed}, all.events())
+	assert.Empty(t, b.events())
+	st, _ := m.SinkStats("a")
+	assert.Equal(t, uint64(2), st.SentEvents)
+}
+
+func TestEventsAreNotDroppedByABlockedBlockSink(t *testing.T) {
+	const queue = 2
+	m := newTestManager(t, ManagerOptions{})
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{QueueSize: queue, MaxBatchEntries: 1}))
+	writeLines(m, "a", "l", 0, 1+queue) // one held in Write, the queue full
+	require.Equal(t, uint64(1), <-rec.entered)
+	for i := range 3 * queue {
+		m.WriteEvent(sdk.Event{Process: "a", Type: "restarting", Restarts: i}) // never waits
+	}
+	close(rec.hold)
+	go func() {
+		for range rec.entered {
+		}
+	}()
+	closeManager(t, m)
+	close(rec.entered)
+	assert.Len(t, rec.events(), 3*queue)
+	assert.Equal(t, numbered("l", 0, 1+queue), rec.lines())
+	st, _ := m.SinkStats("s")
+	assert.Zero(t, st.DroppedEvents)
+}
+
+func TestAttachSinkChecksItsArguments(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	require.NoError(t, m.AttachSink("s", nil, &recorder{}, SinkOptions{}))
+	assert.ErrorContains(t, m.AttachSink("s", nil, &recorder{}, SinkOptions{}), "already attached")
+	assert.Error(t, m.AttachSink("", nil, &recorder{}, SinkOptions{}))
+	assert.Error(t, m.AttachSink("x", nil, nil, SinkOptions{}))
+	assert.ErrorContains(t, m.AttachSink("x", nil, &recorder{}, SinkOptions{Overflow: "drop_newest"}), `"drop_newest"`)
+	assert.Error(t, m.AttachSink("x", nil, &recorder{}, SinkOptions{QueueSize: -1}))
+	assert.Equal(t, []string{"s"}, m.Sinks())
+	_, ok := m.SinkStats("x")
+	assert.False(t, ok)
+
+	p, err := ParseOverflowPolicy("")
+	require.NoError(t, err)
+	assert.Equal(t, OverflowBlock, p)
+	p, err = ParseOverflowPolicy("drop_oldest")
+	require.NoError(t, err)
+	assert.Equal(t, OverflowDropOldest, p)
+}
+
+func TestSinkAttachedLaterGetsLaterLines(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{})
+	writeLines(m, "a", "early", 0, 3)
+	rec := &recorder{}
+	require.NoError(t, m.AttachSink("s", []string{"a", "b"}, rec, SinkOptions{}))
+	writeLines(m, "a", "late", 0, 2)
+	writeLines(m, "b", "new", 0, 2) // a process first seen after the attach
+	closeManager(t, m)
+	assert.ElementsMatch(t, []string{"late0", "late1", "new0", "new1"}, rec.lines())
+}
+
+// TestHeldBatchIsNotOverwritten holds a batch in the sink's Write while
+// many more lines arrive (the ring buffer wraps over and over): the batch
+// the sink holds keeps its contents.
+func TestHeldBatchIsNotOverwritten(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{BufferSize: 2})
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{MaxBatchEntries: 50, QueueSize: 5000}))
+	writeLines(m, "a", "l", 0, 50)
+	require.Equal(t, uint64(1), <-rec.entered, "batch 1 (lines 0-49) is held")
+	writeLines(m, "a", "l", 50, 3000)
+	close(rec.hold) // the fake copies the batch only now
+	go func() {
+		for range rec.entered {
+		}
+	}()
+	closeManager(t, m)
+	close(rec.entered)
+	assert.Equal(t, numbered("l", 0, 3000), rec.lines())
+}

@@ -1,0 +1,336 @@
+package syslog
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRFC5424OverTCP(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{"address": r.address("tcp"), "facility": "local3"})
+
+	ts := time.Now()
+	long := strings.Repeat("x", 10000)
+	b := &sdk.Batch{
+		Entries: []sdk.LogEntry{
+			{Timestamp: ts, Process: "api worker", Stream: sdk.Stdout, Line: []byte(`quote " backslash \ bracket ] end`)},
+			{Timestamp: ts, Process: "api worker", Stream: sdk.Stderr, Line: []byte("bad \xff\xfe bytes")},
+			{Timestamp: ts, Process: "api worker", Stream: sdk.Stdout, Line: []byte("")},
+			{Timestamp: ts, Process: "api worker", Stream: sdk.Stdout, Line: []byte(long)},
+		},
+		Events: []sdk.Event{
+			{Timestamp: ts.Add(time.Millisecond), Process: "api worker", Type: "started", State: "running", PreviousState: "starting"},
+			{Timestamp: ts.Add(2 * time.Millisecond), Process: "api worker", Type: "crashed", State: "backoff", PreviousState: "running", ExitCode: 2, Message: "boom"},
+		},
+	}
+	require.NoError(t, s.Write(context.Background(), b))
+
+	got := r.waitRecords("api_worker", 6)
+	require.Len(t, got, 6)
+	host := hostname(t)
+	for _, rec := range got {
+		assert.Equal(t, "imtcp", rec.input)
+		assert.Equal(t, "1", rec.version, "RFC 5424 VERSION")
+		assert.Equal(t, host, rec.host)
+	}
+	const local3 = 19
+	stdout := record{input: "imtcp", pri: strconv.Itoa(local3*8 + sevInfo), version: "1", host: host, app: "api_worker", msgid: "stdout", sd: `[prox@32473 stream="stdout"]`}
+	stderr := stdout
+	stderr.pri, stderr.msgid, stderr.sd = strconv.Itoa(local3*8+sevWarning), "stderr", `[prox@32473 stream="stderr"]`
+
+	withMsg := func(r record, msg string) record { r.msg = msg; return r }
+	noTime := func(r record) record { r.time = ""; return r }
+	assert.Equal(t, withMsg(stdout, `quote " backslash \ bracket ] end`), noTime(got[0]))
+	// Invalid UTF-8 goes through byte for byte, with no BOM before it.
+	assert.Equal(t, withMsg(stderr, "bad \xff\xfe bytes"), noTime(got[1]))
+	assert.Equal(t, withMsg(stdout, ""), noTime(got[2]), "an empty line is still a message")
+	assert.Equal(t, withMsg(stdout, long), noTime(got[3]), "a stream message is never truncated")
+
+	reported, err := time.Parse(time.RFC3339Nano, got[0].time)
+	require.NoError(t, err)
+	assert.True(t, ts.Truncate(time.Microsecond).Equal(reported), "TIMESTAMP %s, want %s", got[0].time, ts)
+
+	started := withMsg(stdout, "started (starting -> running)")
+	started.pri, started.msgid, started.sd = strconv.Itoa(local3*8+sevNotice), "event", `[prox@32473 event="started" state="running" previous_state="starting"]`
+	assert.Equal(t, started, noTime(got[4]))
+	crashed := withMsg(stdout, "crashed (running -> backoff, exit code 2): boom")
+	crashed.pri, crashed.msgid, crashed.sd = strconv.Itoa(local3*8+sevErr), "event", `[prox@32473 event="crashed" state="backoff" previous_state="running" exit_code="2"]`
+	assert.Equal(t, crashed, noTime(got[5]))
+}
+
+func TestRFC3164OverUDP(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{
+		"address": r.address("udp"), "format": "rfc3164", "facility": "daemon",
+		"stdout_severity": "notice", "stderr_severity": "err", "hostname": "box one",
+	})
+
+	long := strings.Repeat("0123456789", 500)
+	b := &sdk.Batch{Entries: []sdk.LogEntry{
+		{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: []byte("hello out")},
+		{Timestamp: time.Now(), Process: "web", Stream: sdk.Stderr, Line: []byte("hello err")},
+		{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: []byte(long)},
+	}}
+	require.NoError(t, s.Write(context.Background(), b))
+
+	got := r.waitRecords("web", 3)
+	require.Len(t, got, 3)
+	const daemon = 3
+	for _, rec := range got {
+		assert.Equal(t, "imudp", rec.input)
+		assert.Equal(t, "box_one", rec.host)
+		assert.Equal(t, "-", rec.msgid, "RFC 3164 has no MSGID")
+		assert.Equal(t, "-", rec.sd, "RFC 3164 has no structured data")
+	}
+	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[0].pri)
+	assert.Equal(t, strconv.Itoa(daemon*8+sevErr), got[1].pri)
+	// rsyslog keeps the space after "TAG:" in the RFC 3164 msg.
+	assert.Equal(t, " hello out", got[0].msg)
+	assert.Equal(t, " hello err", got[1].msg)
+
+	// The long line is cut to fit one 2048-byte datagram, header intact.
+	text := strings.TrimPrefix(got[2].msg, " ")
+	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[2].pri)
+	assert.True(t, strings.HasPrefix(long, text), "the datagram carries the start of the line")
+	assert.Less(t, len(text), maxUDPMessage)
+	assert.Greater(t, len(text), maxUDPMessage-100)
+}
+
+func TestRFC5424OverUnixSocket(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{"address": r.address("unix")})
+
+	b := &sdk.Batch{
+		Entries: []sdk.LogEntry{
+			{Timestamp: time.Now(), Process: "db", Stream: sdk.Stdout, Line: []byte("ready to accept connections")},
+			{Timestamp: time.Now(), Process: "db", Stream: sdk.Stderr, Line: []byte("checkpoint slow")},
+		},
+		Events: []sdk.Event{{Timestamp: time.Now().Add(time.Second), Process: "db", Type: "failed", State: "failed", Message: "gave up"}},
+	}
+	require.NoError(t, s.Write(context.Background(), b))
+
+	got := r.waitRecords("db", 3)
+	require.Len(t, got, 3)
+	host := hostname(t)
+	const user = 1
+	want := []record{
+		{"imuxsock", strconv.Itoa(user*8 + sevInfo), "1", "", host, "db", "stdout", `[prox@32473 stream="stdout"]`, "ready to accept connections"},
+		{"imuxsock", strconv.Itoa(user*8 + sevWarning), "1", "", host, "db", "stderr", `[prox@32473 stream="stderr"]`, "checkpoint slow"},
+		{"imuxsock", strconv.Itoa(user*8 + sevErr), "1", "", host, "db", "event", `[prox@32473 event="failed" state="failed"]`, "failed (- -> failed): gave up"},
+	}
+	for i := range got {
+		got[i].time = "" // imuxsock uses its own time by default
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestRFC5424OverTLS(t *testing.T) {
+	t.Parallel()
+	cert := newTLSFiles(t)
+	r := startRsyslogd(t, &cert)
+
+	t.Run("verified", func(t *testing.T) {
+		s := newSink(t, map[string]any{"address": r.address("tls"), "tls_ca_file": cert.cert})
+		require.NoError(t, s.Write(context.Background(), lines("secure", "tls", 0, 3)))
+		got := r.waitRecords("secure", 3)
+		assert.Equal(t, []string{"tls-00000", "tls-00001", "tls-00002"}, msgs(got))
+		assert.Equal(t, "imtcp", got[0].input)
+		assert.Equal(t, "stdout", got[0].msgid)
+		assert.Equal(t, `[prox@32473 stream="stdout"]`, got[0].sd)
+	})
+	t.Run("insecure skip verify", func(t *testing.T) {
+		s := newSink(t, map[string]any{"address": r.address("tls"), "tls_insecure_skip_verify": true})
+		require.NoError(t, s.Write(context.Background(), lines("insecure", "tls", 0, 1)))
+		assert.Equal(t, []string{"tls-00000"}, msgs(r.waitRecords("insecure", 1)))
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		err := testSink(t).Configure(configValues(t, map[string]any{"address": r.address("tls")}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), r.address("tls"))
+		assert.Contains(t, err.Error(), "certificate")
+	})
+	t.Run("wrong server name", func(t *testing.T) {
+		err := testSink(t).Configure(configValues(t, map[string]any{
+			"address": r.address("tls"), "tls_ca_file": cert.cert, "tls_server_name": "syslog.example.com",
+		}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "syslog.example.com")
+	})
+}
+
+func TestManyLinesOverTCPArriveInOrder(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{"address": r.address("tcp")})
+
+	var want []string
+	for i := 0; i < 10000; i += 1000 {
+		b := lines("bulk", "line", i, i+1000)
+		want = append(want, lineTexts(b)...)
+		require.NoError(t, s.Write(context.Background(), b))
+	}
+	require.NoError(t, s.Flush(context.Background()))
+	got := r.waitRecords("bulk", 10000)
+	assert.Equal(t, want, msgs(got))
+}
+
+func TestReconnectsAfterServerRestart(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{"tcp", "tls", "unix"} {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			var cert *tlsFiles
+			set := map[string]any{}
+			if scheme == "tls" {
+				c := newTLSFiles(t)
+				cert = &c
+				set["tls_ca_file"] = c.cert
+			}
+			r := startRsyslogd(t, cert)
+			set["address"] = r.address(scheme)
+			s := newSink(t, set)
+
+			before := lines("restart", "line", 0, 100)
+			require.NoError(t, s.Write(context.Background(), before))
+			r.waitRecords("restart", 100)
+
+			r.stop()
+			// Written while the server is down: queued, acknowledged.
+			down1 := lines("restart", "line", 100, 200)
+			down2 := lines("restart", "line", 200, 300)
+			require.NoError(t, within(t, func() error { return s.Write(context.Background(), down1) }))
+			require.NoError(t, within(t, func() error { return s.Write(context.Background(), down2) }))
+
+			r.start()
+			after := lines("restart", "line", 300, 400)
+			require.NoError(t, s.Write(context.Background(), after))
+			require.NoError(t, s.Flush(context.Background()))
+
+			var want []string
+			for _, b := range []*sdk.Batch{before, down1, down2, after} {
+				want = append(want, lineTexts(b)...)
+			}
+			assert.Equal(t, want, msgs(r.waitRecords("restart", 400)))
+		})
+	}
+}
+
+func TestWriteFailsWhenItCannotDeliver(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{"address": r.address("tcp"), "max_queue": 0, "connect_timeout": "200ms"})
+
+	first := lines("nodeliver", "line", 0, 10)
+	require.NoError(t, s.Write(context.Background(), first))
+	r.waitRecords("nodeliver", 10)
+
+	r.stop()
+	second := lines("nodeliver", "line", 10, 20)
+	err := within(t, func() error { return s.Write(context.Background(), second) })
+	require.Error(t, err, "nothing may be acknowledged that is neither sent nor queued")
+	assert.Contains(t, err.Error(), r.address("tcp"))
+
+	// The host resends the batch; once the server is back it goes through.
+	r.start()
+	require.Eventually(t, func() bool { return s.Write(context.Background(), second) == nil }, waitFor, tick)
+	got := r.waitRecords("nodeliver", 20)
+	assert.Equal(t, append(lineTexts(first), lineTexts(second)...), msgs(got))
+}
+
+func TestWriteHonoursContext(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := newSink(t, map[string]any{"address": r.address("tcp"), "max_queue": 0})
+	r.stop()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := within(t, func() error { return s.Write(ctx, lines("ctx", "line", 0, 1)) })
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestCloseReportsUndeliveredMessages(t *testing.T) {
+	t.Parallel()
+	r := startRsyslogd(t, nil)
+	s := testSink(t)
+	require.NoError(t, s.Configure(configValues(t, map[string]any{"address": r.address("tcp"), "connect_timeout": "100ms"})))
+	r.stop()
+
+	require.NoError(t, s.Write(context.Background(), lines("lost", "line", 0, 7)), "queued while the server is down")
+	err := within(t, func() error { return s.Flush(context.Background()) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "7 messages still queued")
+
+	err = within(t, func() error { return s.Close(context.Background()) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "7 messages not delivered")
+	assert.Contains(t, err.Error(), r.address("tcp"))
+
+	err = s.Write(context.Background(), lines("lost", "line", 7, 8))
+	assert.ErrorContains(t, err, "closed")
+}
+
+func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
+	t.Run("tcp connection refused", func(t *testing.T) {
+		addr := "tcp://127.0.0.1:" + strconv.Itoa(freePort(t))
+		s := testSink(t)
+		err := within(t, func() error { return s.Configure(configValues(t, map[string]any{"address": addr})) })
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
+
+		// The unconfigured sink fails cleanly.
+		assert.ErrorContains(t, s.Write(context.Background(), lines("x", "line", 0, 1)), "not configured")
+		assert.NoError(t, s.Flush(context.Background()))
+		assert.NoError(t, s.Close(context.Background()))
+	})
+	t.Run("unix socket missing", func(t *testing.T) {
+		addr := "unix://" + filepath.Join(t.TempDir(), "missing.sock")
+		err := within(t, func() error {
+			return testSink(t).Configure(configValues(t, map[string]any{"address": addr}))
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
+	})
+	t.Run("tls handshake never answered", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = l.Close() })
+		go func() {
+			// Accept and say nothing.
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					_ = c.Close()
+				}
+			}()
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		addr := "tls://" + l.Addr().String()
+		err = within(t, func() error {
+			return testSink(t).Configure(configValues(t, map[string]any{
+				"address": addr, "tls_insecure_skip_verify": true, "connect_timeout": "300ms",
+			}))
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
+	})
+}

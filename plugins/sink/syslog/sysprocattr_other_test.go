@@ -1,0 +1,8 @@
+//go:build !linux
+
+package syslog
+
+import "syscall"
+
+// rsyslogdSysProcAttr has nothing to set outside Linux.
+func rsyslogdSysProcAttr() *syscall.SysProcAttr { return nil }
