@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/plugins/builtin"
 	"github.com/prox-dev/prox/plugins/loader"
 	"github.com/prox-dev/prox/sdk"
@@ -29,7 +31,9 @@ type stack struct {
 	// is relaunched at the next start of one of its processes.
 	relaunching map[string]*loader.RelaunchingRunner
 	sinks       map[string]*loader.Instance // by "kind.name"
-	specs       []supervisor.ProcessSpec
+	// sinkOpts are the host's settings of each sink (overflow, queue).
+	sinkOpts map[string]logs.SinkOptions
+	specs    []supervisor.ProcessSpec
 }
 
 // close shuts down every plugin of the stack.
@@ -51,6 +55,7 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		runners:     map[string]*loader.Instance{},
 		relaunching: map[string]*loader.RelaunchingRunner{},
 		sinks:       map[string]*loader.Instance{},
+		sinkOpts:    map[string]logs.SinkOptions{},
 	}
 	if diags.HasErrors() {
 		return st, diags
@@ -90,12 +95,14 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		if !used[ref.String()] {
 			continue
 		}
+		opts, body, d := sinkHostOptions(b, evalCtx)
+		diags = append(diags, d...)
 		inst, err := l.Launch(ctx, sdk.KindSink, ref.Kind)
 		if err != nil {
 			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
 			continue
 		}
-		values, d := loader.Decode(b.Body, inst.ConfigSchema, evalCtx, b.DeclRange, fmt.Sprintf("sink %q %q block", ref.Kind, ref.Name))
+		values, d := loader.Decode(body, inst.ConfigSchema, evalCtx, b.DeclRange, fmt.Sprintf("sink %q %q block", ref.Kind, ref.Name))
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -105,6 +112,7 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 			continue
 		}
 		st.sinks[ref.String()] = inst
+		st.sinkOpts[ref.String()] = opts
 	}
 
 	// Runners: one plugin instance per runner reference ("exec" or
@@ -149,6 +157,42 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		}
 	}
 	return st, diags
+}
+
+// sinkHostSchema holds the attributes of a sink block that belong to
+// prox, not to the plugin: how the host queues entries for the sink.
+var sinkHostSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "overflow"}, {Name: "queue_size"},
+}}
+
+// sinkHostOptions takes prox's own attributes out of a sink block and
+// returns the rest of the body, for the plugin.
+func sinkHostOptions(b *config.PluginBlock, evalCtx *hcl.EvalContext) (logs.SinkOptions, hcl.Body, hcl.Diagnostics) {
+	var opts logs.SinkOptions
+	content, rest, diags := b.Body.PartialContent(sinkHostSchema)
+	if attr := content.Attributes["overflow"]; attr != nil {
+		var s string
+		if d := gohcl.DecodeExpression(attr.Expr, evalCtx, &s); d.HasErrors() {
+			diags = append(diags, d...)
+		} else if p, err := logs.ParseOverflowPolicy(s); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid overflow policy",
+				Detail: fmt.Sprintf("overflow must be \"block\" or \"drop_oldest\": %v.", err), Subject: attr.Expr.Range().Ptr()})
+		} else {
+			opts.Overflow = p
+		}
+	}
+	if attr := content.Attributes["queue_size"]; attr != nil {
+		var n int
+		if d := gohcl.DecodeExpression(attr.Expr, evalCtx, &n); d.HasErrors() {
+			diags = append(diags, d...)
+		} else if n < 1 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid queue size",
+				Detail: "queue_size must be at least 1.", Subject: attr.Expr.Range().Ptr()})
+		} else {
+			opts.QueueSize = n
+		}
+	}
+	return opts, rest, diags
 }
 
 // DefaultConfig is the configuration file a command reads without

@@ -22,6 +22,7 @@ type UpCommand struct {
 	// signals, when set, replaces the process's SIGINT/SIGTERM
 	// notifications (tests).
 	signals <-chan os.Signal
+	quiet   bool
 }
 
 // Help implements cli.Command.
@@ -42,6 +43,9 @@ Usage: prox up [options]
   cannot start, or a process failed.
 
 Options:
+
+  -quiet             Do not print the processes' output (it still reaches
+                     the sinks and the log buffer).
 ` + metaHelp)
 }
 
@@ -53,6 +57,7 @@ func (c *UpCommand) Synopsis() string {
 // Run implements cli.Command.
 func (c *UpCommand) Run(args []string) int {
 	fs := c.FlagSet("up")
+	fs.BoolVar(&c.quiet, "quiet", false, "do not print process output")
 	if !c.parseFlags(fs, args, c.Help()) {
 		return 1
 	}
@@ -94,7 +99,14 @@ func (c *UpCommand) Run(args []string) int {
 		names[i] = s.Name
 	}
 	out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
-	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, Output: out.Print})
+	pipe, err := startPipeline(st, logger, out, c.quiet)
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return 1
+	}
+	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, Output: pipe.logs.Write})
+	pipe.forwardEvents(sup)
+	defer pipe.close(logger)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -136,6 +148,8 @@ wait:
 		code = 1
 	}
 	cancelStop()
+	// Everything the processes wrote reaches every sink before prox exits.
+	pipe.close(logger)
 
 	for _, p := range sup.Processes() {
 		if p.State == supervisor.StateFailed {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prox-dev/prox/internal/version"
 	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
+	sshrunner "github.com/prox-dev/prox/plugins/runner/ssh"
 	filesink "github.com/prox-dev/prox/plugins/sink/file"
 	syslogsink "github.com/prox-dev/prox/plugins/sink/syslog"
 	webhooksink "github.com/prox-dev/prox/plugins/sink/webhook"
@@ -29,6 +30,7 @@ func (c Component) String() string { return string(c.Kind) + "." + c.Name }
 
 var runners = map[string]func() sdk.Runner{
 	execrunner.Name: func() sdk.Runner { return execrunner.New() },
+	sshrunner.Name:  func() sdk.Runner { return sshrunner.New() },
 }
 
 var sinks = map[string]func() sdk.Sink{

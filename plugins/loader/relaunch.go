@@ -92,3 +92,49 @@ func (r *RelaunchingRunner) current(ctx context.Context) (*Instance, error) {
 	r.relaunch++
 	return inst, nil
 }
+
+// SinkTarget opens a sink plugin instance for the log manager, and
+// relaunches the plugin (same binary, same configuration) when it has
+// died: the log manager then resends the unacknowledged batch.
+type SinkTarget struct {
+	loader *Loader
+
+	mu    sync.Mutex
+	inst  *Instance
+	opens int
+}
+
+// NewSinkTarget wraps a configured sink instance of l.
+func NewSinkTarget(l *Loader, inst *Instance) *SinkTarget {
+	return &SinkTarget{loader: l, inst: inst}
+}
+
+// Open returns the sink, relaunching its plugin if it has exited.
+func (t *SinkTarget) Open(ctx context.Context) (sdk.Sink, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.opens++
+	if !t.inst.Exited() {
+		return t.inst.Sink, nil
+	}
+	old := t.inst
+	t.loader.logger.Warn("sink plugin exited, relaunching", "component", old.ID())
+	_ = old.Close(ctx)
+	inst, err := t.loader.LaunchSource(ctx, old.Source, old.Kind, old.Name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to relaunch sink plugin %s: %w", old.ID(), err)
+	}
+	if err := inst.Configure(ctx, old.values); err != nil {
+		_ = inst.Close(ctx)
+		return nil, fmt.Errorf("failed to relaunch sink plugin %s: %w", old.ID(), err)
+	}
+	t.inst = inst
+	return inst.Sink, nil
+}
+
+// Instance returns the current plugin instance.
+func (t *SinkTarget) Instance() *Instance {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.inst
+}

@@ -1,0 +1,146 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/logs"
+	"github.com/prox-dev/prox/plugins/loader"
+	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor"
+)
+
+// terminalBuffer is how many lines the terminal may fall behind before it
+// skips lines (they still reach the sinks and the log buffer): a slow
+// terminal never stalls the processes.
+const terminalBuffer = 16384
+
+// sinkCloseTimeout bounds the final drain of every sink at shutdown.
+const sinkCloseTimeout = 30 * time.Second
+
+// pipeline is the path of output and events in `prox up`: the log manager
+// with its sinks, the terminal as a live subscriber, and the supervisor's
+// events forwarded to the sinks.
+type pipeline struct {
+	logs     *logs.Manager
+	termID   uint64
+	termDone chan struct{}
+	events   <-chan supervisor.SupervisorEvent
+	sup      *supervisor.Manager
+	evDone   chan struct{}
+	once     sync.Once
+}
+
+// startPipeline builds the log manager, attaches every sink of the stack
+// and starts the terminal printer (unless quiet).
+func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*pipeline, error) {
+	p := &pipeline{
+		logs:     logs.NewManager(logs.ManagerOptions{Logger: logger.Named("logs"), SubscriberBuffer: terminalBuffer}),
+		termDone: make(chan struct{}),
+		evDone:   make(chan struct{}),
+	}
+	for id, inst := range st.sinks {
+		var procs []string
+		for _, proc := range st.cfg.Processes {
+			for _, ref := range proc.Sinks {
+				if ref.String() == id {
+					procs = append(procs, proc.Name)
+				}
+			}
+		}
+		if err := p.logs.AttachSink(id, procs, loader.NewSinkTarget(st.loader, inst), st.sinkOpts[id]); err != nil {
+			return nil, fmt.Errorf("sink %s: %w", id, err)
+		}
+	}
+	if quiet {
+		close(p.termDone)
+		return p, nil
+	}
+	id, ch := p.logs.Subscribe(logs.Filter{})
+	p.termID = id
+	go func() {
+		defer close(p.termDone)
+		for e := range ch {
+			out.Print(e)
+		}
+	}()
+	return p, nil
+}
+
+// forwardEvents sends the supervisor's events to the sinks.
+func (p *pipeline) forwardEvents(sup *supervisor.Manager) {
+	p.sup = sup
+	p.events = sup.Subscribe()
+	go func() {
+		defer close(p.evDone)
+		for ev := range p.events {
+			p.logs.WriteEvent(sinkEvent(ev))
+		}
+	}()
+}
+
+// close drains the pipeline: the remaining events, every sink (Flush and
+// Close), the terminal. It is safe to call more than once.
+func (p *pipeline) close(logger hclog.Logger) {
+	p.once.Do(func() {
+		if p.sup != nil {
+			if lost := p.sup.Unsubscribe(p.events); lost > 0 {
+				logger.Warn("events lost on the way to the sinks", "count", lost)
+			}
+			<-p.evDone
+		}
+		if p.termID != 0 {
+			if n := p.logs.Dropped(p.termID); n > 0 {
+				logger.Warn("the terminal fell behind and skipped lines (the sinks have them)", "lines", n)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sinkCloseTimeout)
+		defer cancel()
+		if err := p.logs.Close(ctx); err != nil {
+			logger.Error("sinks", "error", err)
+		}
+		for _, name := range p.logs.Sinks() {
+			if s, ok := p.logs.SinkStats(name); ok && (s.Dropped > 0 || s.DroppedEvents > 0) {
+				logger.Warn("sink dropped entries", "sink", name, "lines", s.Dropped, "events", s.DroppedEvents)
+			}
+		}
+		<-p.termDone
+	})
+}
+
+// sinkEvent turns a supervisor event into the event sinks receive: Type
+// says what happened (started, exited, crashed, restarting, failed,
+// stopped, starting, stopping, health), State the new state — for health
+// events the health status, so a sink can select "unhealthy".
+func sinkEvent(ev supervisor.SupervisorEvent) sdk.Event {
+	out := sdk.Event{
+		Timestamp: ev.Time, Process: ev.Process, State: string(ev.To),
+		PreviousState: string(ev.From), Message: ev.Reason, Restarts: ev.Restarts,
+	}
+	if ev.Exit != nil {
+		out.ExitCode, out.Signal = ev.Exit.Code, ev.Exit.Signal
+		if ev.Exit.Error != "" && out.Message == "" {
+			out.Message = ev.Exit.Error
+		}
+	}
+	switch {
+	case ev.Type == supervisor.EventHealth:
+		out.Type, out.State = "health", string(ev.Health)
+	case ev.To == supervisor.StateRunning:
+		out.Type = "started"
+	case ev.To == supervisor.StateCrashed:
+		out.Type = "crashed"
+	case ev.To == supervisor.StateBackoff:
+		out.Type = "restarting"
+	case ev.To == supervisor.StateFailed:
+		out.Type = "failed"
+	case ev.To == supervisor.StateStopped && ev.Exit != nil:
+		out.Type = "exited"
+	default:
+		out.Type = string(ev.To)
+	}
+	return out
+}
