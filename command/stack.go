@@ -255,11 +255,19 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 		diags = append(diags, d...)
 		settings = &sdk.Config{APIVersion: inst.APIVersion, Values: values}
 	}
-	env, err := cfg.Environ(p, os.Environ())
+	// A local process inherits prox's environment and runs in the config's
+	// folder by default; a process that runs elsewhere (a container,
+	// another host) gets only its own env and dir, as written.
+	local := p.Runner.Kind == config.DefaultRunner
+	base, dir := []string(nil), p.DirRaw
+	if local {
+		base, dir = os.Environ(), p.Dir
+	}
+	env, err := cfg.Environ(p, base)
 	if err != nil {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: p.DeclRange.Ptr()})
 	}
-	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: p.Dir, Settings: settings}
+	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: dir, Settings: settings}
 	for _, d := range p.DependsOn {
 		spec.DependsOn = append(spec.DependsOn, supervisor.Dependency{Name: d.Name, Condition: d.Condition})
 	}

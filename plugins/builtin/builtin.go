@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/prox-dev/prox/internal/version"
+	containerrunner "github.com/prox-dev/prox/plugins/runner/container"
 	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
 	sshrunner "github.com/prox-dev/prox/plugins/runner/ssh"
 	filesink "github.com/prox-dev/prox/plugins/sink/file"
@@ -29,8 +30,9 @@ type Component struct {
 func (c Component) String() string { return string(c.Kind) + "." + c.Name }
 
 var runners = map[string]func() sdk.Runner{
-	execrunner.Name: func() sdk.Runner { return execrunner.New() },
-	sshrunner.Name:  func() sdk.Runner { return sshrunner.New() },
+	execrunner.Name:      func() sdk.Runner { return execrunner.New() },
+	containerrunner.Name: func() sdk.Runner { return containerrunner.New() },
+	sshrunner.Name:       func() sdk.Runner { return sshrunner.New() },
 }
 
 var sinks = map[string]func() sdk.Sink{

@@ -81,6 +81,10 @@ type Process struct {
 	EnvFile string
 	// Dir is the absolute working folder (dir); default the Config's Dir.
 	Dir string
+	// DirRaw is dir as written, not resolved against the config's folder;
+	// "" when unset. Runners whose processes run elsewhere (a container,
+	// another host) take this one.
+	DirRaw string
 	// Runner is the runner reference (runner); default Kind DefaultRunner
 	// and an empty Name.
 	Runner Ref

@@ -214,6 +214,9 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		}
 	}
 	if attr := content.Attributes["dir"]; attr != nil {
+		if raw, ok, _ := evalString(attr.Expr, d.ctx, "dir"); ok {
+			p.DirRaw = raw
+		}
 		if s, ok, dd := d.evalPath(attr, "dir"); ok {
 			p.Dir = s
 		} else {
