@@ -37,8 +37,14 @@ type pipeline struct {
 // startPipeline builds the log manager, attaches every sink of the stack
 // and starts the terminal printer (unless quiet).
 func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*pipeline, error) {
+	sizes := map[string]int{}
+	for _, proc := range st.cfg.Processes {
+		sizes[proc.Name] = proc.LogLines
+	}
 	p := &pipeline{
-		logs:     logs.NewManager(logs.ManagerOptions{Logger: logger.Named("logs"), SubscriberBuffer: terminalBuffer}),
+		logs: logs.NewManager(logs.ManagerOptions{
+			Logger: logger.Named("logs"), SubscriberBuffer: terminalBuffer, BufferSizes: sizes,
+		}),
 		termDone: make(chan struct{}),
 		evDone:   make(chan struct{}),
 	}

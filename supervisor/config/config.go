@@ -26,6 +26,8 @@ const (
 	DefaultMaxRestarts = 5
 	// DefaultWindow is the period over which restarts are counted.
 	DefaultWindow = time.Minute
+	// DefaultLogLines is how many output lines are kept per process.
+	DefaultLogLines = 1000
 )
 
 // Restart policies accepted in restart.policy.
@@ -100,6 +102,9 @@ type Process struct {
 	Stop Stop
 	// Restart holds the restart block settings; see Restart for defaults.
 	Restart Restart
+	// LogLines is how many of its last output lines prox keeps for
+	// queries (log_lines); default DefaultLogLines.
+	LogLines int
 	// DependsOn lists the processes this one waits for (depends_on), in
 	// the order written; default none.
 	DependsOn []Dependency

@@ -32,6 +32,7 @@ var processSchema = &hcl.BodySchema{
 		{Name: "runner"},
 		{Name: "sinks"},
 		{Name: "depends_on"},
+		{Name: "log_lines"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "stop"}, {Type: "restart"}, {Type: "health"},
@@ -165,6 +166,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 	p := &Process{
 		Name:        block.Labels[0],
 		Dir:         d.cfg.Dir,
+		LogLines:    DefaultLogLines,
 		Runner:      Ref{Kind: DefaultRunner},
 		RunnerRange: block.DefRange,
 		Stop:        Stop{Signal: DefaultStopSignal, Timeout: DefaultStopTimeout},
@@ -244,6 +246,16 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		diags = append(diags, d.decodeSinks(p, attr)...)
 	}
 
+	if attr := content.Attributes["log_lines"]; attr != nil {
+		n, ok, dd := evalInt(attr.Expr, d.ctx, "log_lines")
+		diags = append(diags, dd...)
+		if ok && n < 1 {
+			diags = append(diags, errorAt(attr.Expr.Range(), "Invalid log_lines",
+				fmt.Sprintf("log_lines is the number of lines kept for prox logs; it must be at least 1, not %d.", n)))
+		} else if ok {
+			p.LogLines = n
+		}
+	}
 	if attr := content.Attributes["depends_on"]; attr != nil {
 		diags = append(diags, d.decodeDependsAttr(p, attr)...)
 	}

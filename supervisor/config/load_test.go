@@ -288,3 +288,26 @@ func TestParseRef(t *testing.T) {
 		})
 	}
 }
+
+func TestLogLines(t *testing.T) {
+	cfg, diags := Parse([]byte(`
+process "a" { command = ["true"] }
+process "b" {
+  command   = ["true"]
+  log_lines = 5000
+}
+`), "prox.hcl")
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Equal(t, DefaultLogLines, cfg.Processes[0].LogLines)
+	assert.Equal(t, 5000, cfg.Processes[1].LogLines)
+
+	_, diags = Parse([]byte(`
+process "c" {
+  command   = ["true"]
+  log_lines = 0
+}
+`), "prox.hcl")
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, "Invalid log_lines", diags[0].Summary)
+	assert.Equal(t, 4, diags[0].Subject.Start.Line)
+}
