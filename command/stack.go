@@ -72,6 +72,7 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		dirs = append(dirs, filepath.Join(home, ".prox", "plugins"))
 	}
 	l, err := loader.New(loader.Options{
+		Env:        append(os.Environ(), sdk.ConfigPathEnv+"="+cfg.Path),
 		Logger:     logger,
 		Builtin:    builtin.Has,
 		External:   externals,

@@ -24,6 +24,13 @@ var Handshake = plugin.HandshakeConfig{
 // example "runner.vm"). Without it, a binary with a single component serves that one.
 const ComponentEnv = "PROX_PLUGIN_COMPONENT"
 
+// ConfigPathEnv is the environment variable through which the host tells
+// a plugin the absolute path of the configuration file it runs, so that a
+// plugin can recognise what it left behind in an earlier run of the same
+// configuration (the container runner labels its containers with a hash
+// of it).
+const ConfigPathEnv = "PROX_CONFIG_PATH"
+
 // MaxMessageSize is the largest gRPC message either side accepts. Batches are
 // kept well below it.
 const MaxMessageSize = 16 << 20

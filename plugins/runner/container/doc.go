@@ -41,10 +41,8 @@
 // Every container carries the labels prox=1, prox.config=<label> and
 // prox.process=<process name>. The config label identifies one runner
 // configuration; it is the runner block's `label` attribute, by default
-// derived from the host name of the machine and prox's working directory,
-// since the host does not yet tell a runner its instance name nor a hash of
-// its configuration (it will pass a config hash later, which will become the
-// default).
+// derived from the host name of the machine and the path of the
+// configuration file, which prox passes in sdk.ConfigPathEnv.
 //
 //   - After a container has exited and its output has been read to the end,
 //     the runner removes it (with its anonymous volumes) before Wait returns.

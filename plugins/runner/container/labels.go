@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/prox-dev/prox/sdk"
 	"os"
 
 	"github.com/moby/moby/client"
@@ -23,19 +24,22 @@ const (
 
 // defaultLabel derives the config label when the runner block sets none:
 // "container-" and 12 hex digits of a hash of the machine's host name and
-// prox's working directory (the plugin's, which it inherits), so that two
-// projects, or two machines sharing an engine, do not sweep each other's
-// containers.
+// the configuration file's path (sdk.ConfigPathEnv, set by prox; prox's
+// working directory when absent), so that two projects, or two machines
+// sharing an engine, do not sweep each other's containers, and a run of
+// the same configuration from any folder finds the leftovers of the last.
 func defaultLabel() (string, error) {
 	host, err := os.Hostname()
 	if err != nil {
 		return "", fmt.Errorf("default label: %w", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("default label: %w", err)
+	where := os.Getenv(sdk.ConfigPathEnv)
+	if where == "" {
+		if where, err = os.Getwd(); err != nil {
+			return "", fmt.Errorf("default label: %w", err)
+		}
 	}
-	sum := sha256.Sum256([]byte(host + "\x00" + wd))
+	sum := sha256.Sum256([]byte(host + "\x00" + where))
 	return Name + "-" + hex.EncodeToString(sum[:6]), nil
 }
 

@@ -42,7 +42,7 @@ var configSchema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "host", Type: sdk.TypeString,
 		Description: "The engine's address, e.g. \"unix:///run/podman/podman.sock\" or \"tcp://host:2376\". Default: DOCKER_HOST, else the first existing of /var/run/docker.sock, $XDG_RUNTIME_DIR/podman/podman.sock, /run/podman/podman.sock."},
 	{Name: "label", Type: sdk.TypeString,
-		Description: "The value of the prox.config label of this runner's containers; Configure removes the leftovers that carry it. Default: \"container-\" and a hash of the host name and prox's working directory."},
+		Description: "The value of the prox.config label of this runner's containers; Configure removes the leftovers that carry it. Default: \"container-\" and a hash of the host name and the configuration file's path."},
 }}
 
 // runnerConfig are the values of the runner block.
