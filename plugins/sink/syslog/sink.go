@@ -2,6 +2,8 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -79,14 +81,24 @@ func (s *Sink) Configure(cfg *sdk.Config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.connectTimeout)
 	defer cancel()
 	cn, err := dial(ctx, c, s.wake)
-	if err != nil {
-		return fmt.Errorf("syslog server %s unreachable: %w", c.address, err)
+	if err != nil && rejected(err) {
+		// The server answered and refused us (its certificate): a
+		// configuration problem that retrying will not fix.
+		return fmt.Errorf("syslog server %s: %w", c.address, err)
 	}
 	s.cfg = c
 	s.enc = newEncoder(c, maxMessage(c.transport))
-	s.conn = cn
+	if err != nil {
+		// A server that is down at start is not a reason to refuse to
+		// run the processes: entries queue (max_queue) and the reconnect
+		// loop retries with backoff.
+		s.log.Error("syslog server unreachable; queueing and retrying", "address", c.address, "error", err)
+		s.kick <- struct{}{}
+	} else {
+		s.conn = cn
+		s.log.Debug("connected", "address", c.address)
+	}
 	go s.reconnectLoop()
-	s.log.Debug("connected", "address", c.address)
 	return nil
 }
 
@@ -233,4 +245,14 @@ func (s *Sink) wake() {
 	case s.kick <- struct{}{}:
 	default:
 	}
+}
+
+// rejected reports whether a dial error means the server refused this
+// client for good (certificate verification), rather than being away.
+func rejected(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -282,55 +283,57 @@ func TestCloseReportsUndeliveredMessages(t *testing.T) {
 	assert.ErrorContains(t, err, "closed")
 }
 
-func TestUnreachableServer(t *testing.T) {
+func TestUnreachableServerAtStart(t *testing.T) {
 	t.Parallel()
-	t.Run("tcp connection refused", func(t *testing.T) {
-		addr := "tcp://127.0.0.1:" + strconv.Itoa(freePort(t))
+	t.Run("tcp: queued, then delivered once a server listens", func(t *testing.T) {
+		port := freePort(t)
+		addr := "tcp://127.0.0.1:" + strconv.Itoa(port)
 		s := testSink(t)
-		err := within(t, func() error { return s.Configure(configValues(t, map[string]any{"address": addr})) })
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
+		require.NoError(t, within(t, func() error {
+			return s.Configure(configValues(t, map[string]any{"address": addr, "connect_timeout": "300ms"}))
+		}), "a server that is down at start does not stop prox")
+		require.NoError(t, s.Write(context.Background(), lines("web", "line", 0, 3)), "queued")
 
-		// The unconfigured sink fails cleanly.
-		assert.ErrorContains(t, s.Write(context.Background(), lines("x", "line", 0, 1)), "not configured")
-		assert.NoError(t, s.Flush(context.Background()))
-		assert.NoError(t, s.Close(context.Background()))
-	})
-	t.Run("unix socket missing", func(t *testing.T) {
-		addr := "unix://" + filepath.Join(t.TempDir(), "missing.sock")
-		err := within(t, func() error {
-			return testSink(t).Configure(configValues(t, map[string]any{"address": addr}))
-		})
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
-	})
-	t.Run("tls handshake never answered", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = l.Close() })
+		got := make(chan string, 1)
 		go func() {
-			// Accept and say nothing.
-			var held []net.Conn
-			defer func() {
-				for _, c := range held {
-					_ = c.Close()
-				}
-			}()
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				held = append(held, c)
+			c, err := l.Accept()
+			if err != nil {
+				return
 			}
+			defer c.Close()
+			var all []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(all), "line-00002") {
+				n, err := c.Read(buf)
+				all = append(all, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			got <- string(all)
 		}()
-		addr := "tls://" + l.Addr().String()
-		err = within(t, func() error {
-			return testSink(t).Configure(configValues(t, map[string]any{
-				"address": addr, "tls_insecure_skip_verify": true, "connect_timeout": "300ms",
-			}))
-		})
+		select {
+		case msgs := <-got:
+			for i := 0; i < 3; i++ {
+				assert.Contains(t, msgs, fmt.Sprintf("line-%05d", i))
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the queued lines never reached the server")
+		}
+		assert.NoError(t, within(t, func() error { return s.Close(context.Background()) }))
+	})
+	t.Run("unix socket missing: Close reports what was not delivered", func(t *testing.T) {
+		addr := "unix://" + filepath.Join(t.TempDir(), "missing.sock")
+		s := testSink(t)
+		require.NoError(t, within(t, func() error {
+			return s.Configure(configValues(t, map[string]any{"address": addr, "connect_timeout": "200ms"}))
+		}))
+		require.NoError(t, s.Write(context.Background(), lines("web", "line", 0, 2)))
+		err := within(t, func() error { return s.Close(context.Background()) })
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "syslog server "+addr+" unreachable")
+		assert.Contains(t, err.Error(), "2 messages not delivered")
 	})
 }
