@@ -60,24 +60,11 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 	if diags.HasErrors() {
 		return st, diags
 	}
-	var externals []loader.External
-	for _, p := range cfg.Plugins {
-		externals = append(externals, loader.External{Name: p.Name, Path: p.Path, SHA256: p.SHA256})
+	lock, err := loader.ReadLock(filepath.Join(cfg.Dir, loader.LockFileName))
+	if err != nil {
+		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid lock file", Detail: err.Error()})
 	}
-	dirs := []string{}
-	if cfg.PluginDir != "" {
-		dirs = append(dirs, cfg.PluginDir)
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".prox", "plugins"))
-	}
-	l, err := loader.New(loader.Options{
-		Env:        append(os.Environ(), sdk.ConfigPathEnv+"="+cfg.Path),
-		Logger:     logger,
-		Builtin:    builtin.Has,
-		External:   externals,
-		PluginDirs: dirs,
-	})
+	l, err := newLoader(cfg, logger, lock)
 	if err != nil {
 		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot launch plugins", Detail: err.Error()})
 	}
@@ -215,6 +202,49 @@ func loadConfig(path string, logger hclog.Logger) (*config.Config, hcl.Diagnosti
 		}
 	}
 	return config.Load(path)
+}
+
+// newLoader returns the plugin loader of cfg: built-ins, the plugin
+// blocks, plugin_dir and ~/.prox/plugins, with the lock when there is one.
+func newLoader(cfg *config.Config, logger hclog.Logger, lock *loader.Lock) (*loader.Loader, error) {
+	var externals []loader.External
+	for _, p := range cfg.Plugins {
+		externals = append(externals, loader.External{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Override: p.Override})
+	}
+	dirs := []string{}
+	if cfg.PluginDir != "" {
+		dirs = append(dirs, cfg.PluginDir)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".prox", "plugins"))
+	}
+	return loader.New(loader.Options{
+		Lock:       lock,
+		Env:        append(os.Environ(), sdk.ConfigPathEnv+"="+cfg.Path),
+		Logger:     logger,
+		Builtin:    builtin.Has,
+		External:   externals,
+		PluginDirs: dirs,
+	})
+}
+
+// usedComponents lists the runner and sink components cfg uses.
+func usedComponents(cfg *config.Config) []builtin.Component {
+	seen := map[builtin.Component]bool{}
+	var out []builtin.Component
+	add := func(c builtin.Component) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, p := range cfg.Processes {
+		add(builtin.Component{Kind: sdk.KindRunner, Name: p.Runner.Kind})
+		for _, s := range p.Sinks {
+			add(builtin.Component{Kind: sdk.KindSink, Name: s.Kind})
+		}
+	}
+	return out
 }
 
 // processSpec builds the supervisor's spec of p, decoding its per-process

@@ -25,6 +25,8 @@ type Options struct {
 	Self string
 	// SelfArgs precede KIND NAME; default ["plugin-serve"].
 	SelfArgs []string
+	// Lock, when set, holds the SHA-256 every external binary must have.
+	Lock *Lock
 	// Builtin reports whether kind.name is served by Self.
 	Builtin func(kind sdk.Kind, name string) bool
 	// External are the plugin blocks of the config.
@@ -73,36 +75,6 @@ func New(opts Options) (*Loader, error) {
 		opts.Env = os.Environ()
 	}
 	return &Loader{opts: opts, logger: opts.Logger.Named("loader"), described: map[string]*sdk.Description{}}, nil
-}
-
-// Resolve finds the plugin that serves kind.name: a built-in first, then
-// the config's plugin blocks, then the plugin directories.
-func (l *Loader) Resolve(kind sdk.Kind, name string) (*Source, error) {
-	if l.opts.Builtin(kind, name) {
-		args := append(append([]string{}, l.opts.SelfArgs...), string(kind), name)
-		return &Source{Builtin: true, Path: l.opts.Self, Args: args, Plugin: "builtin"}, nil
-	}
-	candidates := append(append([]External{}, l.opts.External...), dirPlugins(l.opts.PluginDirs)...)
-	var tried []string
-	for _, ext := range candidates {
-		src := &Source{Path: ext.Path, SHA256: ext.SHA256, Plugin: ext.Name}
-		d, err := l.describe(src)
-		if err != nil {
-			return nil, err
-		}
-		if provides(d, kind, name) {
-			return src, nil
-		}
-		tried = append(tried, fmt.Sprintf("%s (%s)", ext.Name, d.Summary()))
-	}
-	msg := fmt.Sprintf("no plugin provides %s %q: it is not built in", kind, name)
-	if len(tried) > 0 {
-		msg += "; plugins searched: " + strings.Join(tried, ", ")
-	} else {
-		msg += fmt.Sprintf(" and no external plugin was found (plugin blocks, or %s* files in %s)",
-			PluginFilePrefix, strings.Join(l.opts.PluginDirs, ", "))
-	}
-	return nil, fmt.Errorf("%w: %s", ErrNotFound, msg)
 }
 
 func (l *Loader) describe(src *Source) (*sdk.Description, error) {

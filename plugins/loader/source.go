@@ -37,6 +37,9 @@ type External struct {
 	Name   string
 	Path   string
 	SHA256 string
+	// Override lets the plugin replace a built-in component of the same
+	// name; without it, the built-in wins.
+	Override bool
 }
 
 // PluginFilePrefix is the file name prefix of plugins found in plugin

@@ -179,6 +179,9 @@ type Plugin struct {
 	// SHA256 is the expected lowercase hex SHA-256 of the binary (sha256);
 	// default "" (not checked).
 	SHA256 string
+	// Override lets this plugin replace a built-in runner or sink of the
+	// same name (override); default false: the built-in wins.
+	Override bool
 	// DeclRange is the block's DefRange.
 	DeclRange hcl.Range
 }

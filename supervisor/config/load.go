@@ -57,7 +57,7 @@ var restartSchema = &hcl.BodySchema{
 }
 
 var pluginSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "sha256"}},
+	Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}, {Name: "sha256"}, {Name: "override"}},
 }
 
 // Load reads, parses, decodes and validates the configuration file at
@@ -548,6 +548,18 @@ func (d *decoder) decodePlugin(block *hcl.Block) (*Plugin, hcl.Diagnostics) {
 				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid sha256", "The sha256 "+err.Error()+"."))
 			} else {
 				p.SHA256 = strings.ToLower(s)
+			}
+		}
+	}
+	if attr := content.Attributes["override"]; attr != nil {
+		var v cty.Value
+		v, dd = attr.Expr.Value(d.ctx)
+		diags = append(diags, dd...)
+		if !dd.HasErrors() {
+			if v.Type() != cty.Bool || v.IsNull() {
+				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid override", "override must be true or false."))
+			} else {
+				p.Override = v.True()
 			}
 		}
 	}
