@@ -93,3 +93,27 @@ func TestOverrideOfABuiltin(t *testing.T) {
 		}
 	}
 }
+
+func TestSinkTargetRelaunchesOnReopen(t *testing.T) {
+	t.Parallel()
+	path, _ := tinyPlugin(t)
+	opts := tinyOptions(filepath.Join(t.TempDir(), "marker"))
+	opts.External = []External{{Name: "tiny", Path: path}}
+	l := newLoader(t, opts)
+	ctx := t.Context()
+	inst, err := l.Launch(ctx, sdk.KindSink, "mem")
+	require.NoError(t, err)
+	require.NoError(t, inst.Configure(ctx, nil))
+	target := NewSinkTarget(l, inst)
+
+	first, err := target.Open(ctx)
+	require.NoError(t, err)
+	assert.Same(t, inst, target.Instance(), "the first open uses the launched plugin")
+	require.NoError(t, first.Close(ctx)) // the manager closes a sink that failed
+
+	second, err := target.Open(ctx)
+	require.NoError(t, err)
+	assert.NotSame(t, inst, target.Instance(), "a reopen relaunches the plugin")
+	assert.True(t, inst.Exited(), "the old plugin is shut down")
+	require.NoError(t, second.Write(ctx, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{{Process: "p", Stream: sdk.Stdout, Line: []byte("x")}}}))
+}

@@ -109,16 +109,19 @@ func NewSinkTarget(l *Loader, inst *Instance) *SinkTarget {
 	return &SinkTarget{loader: l, inst: inst}
 }
 
-// Open returns the sink, relaunching its plugin if it has exited.
+// Open returns the sink. The log manager opens a sink once, and again
+// only after it failed (and the manager closed it): then the plugin is
+// relaunched, whether it died or not, since a closed sink takes no more
+// writes.
 func (t *SinkTarget) Open(ctx context.Context) (sdk.Sink, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.opens++
-	if !t.inst.Exited() {
+	if t.opens == 1 && !t.inst.Exited() {
 		return t.inst.Sink, nil
 	}
 	old := t.inst
-	t.loader.logger.Warn("sink plugin exited, relaunching", "component", old.ID())
+	t.loader.logger.Warn("sink failed, relaunching its plugin", "component", old.ID(), "exited", old.Exited())
 	_ = old.Close(ctx)
 	inst, err := t.loader.LaunchSource(ctx, old.Source, old.Kind, old.Name)
 	if err != nil {
