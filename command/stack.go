@@ -311,8 +311,9 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 }
 
 // healthSpec builds the supervisor's health check of p. An exec check
-// runs where the process runs: locally for the exec runner; no other
-// runner can run it yet, which is a diagnostic, never a silent local run.
+// runs where the process runs: through the runner when it has the exec
+// capability (container, ssh), locally for the exec runner; on any other
+// runner it is a diagnostic, never a silent local run.
 func healthSpec(p *config.Process, env []string, capabilities []string) (*supervisor.HealthSpec, hcl.Diagnostics) {
 	h := p.Health
 	spec := &supervisor.HealthSpec{
