@@ -1,17 +1,22 @@
 package command
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
 	"github.com/prox-dev/prox/supervisor/config"
+	"github.com/prox-dev/prox/supervisor/control"
 )
 
 // Meta holds what every command shares: the UI, the output streams and the
@@ -26,6 +31,7 @@ type Meta struct {
 	configPath string
 	logLevel   string
 	noColor    bool
+	socket     string
 }
 
 // metaHelp documents the flags of FlagSet.
@@ -112,4 +118,79 @@ func (m *Meta) writeDiagnostics(st *stack, diags hcl.Diagnostics) {
 	if err := config.WriteDiagnostics(m.stderr(), files, diags, 0, m.useColor(m.stderr())); err != nil {
 		m.Ui.Error(err.Error())
 	}
+}
+
+// Exit codes of every command.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // the command failed (or, for ps and friends, no prox runs)
+	exitUsage   = 2 // bad flags or arguments
+)
+
+// socketEnv names the environment variable that sets the control socket.
+const socketEnv = "PROX_SOCKET"
+
+// socketHelp documents the flag of socketFlag.
+const socketHelp = `
+  -socket=PATH       The control socket of the running prox. Default:
+                     $PROX_SOCKET if set, else .prox/prox.sock in the
+                     folder of the configuration file.`
+
+// socketFlag adds -socket to fs.
+func (m *Meta) socketFlag(fs *flag.FlagSet) {
+	fs.StringVar(&m.socket, "socket", "", "control socket")
+}
+
+// socketPath returns the control socket: -socket, else $PROX_SOCKET, else
+// .prox/prox.sock beside the -config file. `prox up` listens there and
+// every control command connects there, so in a project folder they meet.
+func (m *Meta) socketPath() string {
+	return findSocket(m.socket, m.configPath)
+}
+
+// findSocket is socketPath for explicit values of -socket and -config.
+func findSocket(flagValue, configPath string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := os.Getenv(socketEnv); env != "" {
+		return env
+	}
+	if configPath == "" {
+		configPath = "prox.hcl"
+	}
+	return control.DefaultSocket(configPath)
+}
+
+// controlClient returns a client of the running prox's control socket.
+func (m *Meta) controlClient() *control.Client {
+	return control.NewClient(m.socketPath())
+}
+
+// controlError reports err, the failure of a control command, and returns
+// the exit code (1).
+func (m *Meta) controlError(err error) int {
+	if errors.Is(err, control.ErrNoServer) {
+		m.Ui.Error(fmt.Sprintf("prox is not running here: nothing listens on %s. Start it with \"prox up\", or name its socket with -socket, -config or %s.", m.socketPath(), socketEnv))
+		return exitFailure
+	}
+	m.Ui.Error(err.Error())
+	return exitFailure
+}
+
+// usageError reports a usage problem with the command's help and returns
+// the exit code (2).
+func (m *Meta) usageError(msg, help string) int {
+	m.Ui.Error(msg)
+	m.Ui.Error(strings.TrimSpace(help))
+	return exitUsage
+}
+
+// interruptible returns ctx (tests), or a context that ends on SIGINT or
+// SIGTERM.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx != nil {
+		return context.WithCancel(ctx)
+	}
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }

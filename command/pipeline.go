@@ -70,8 +70,14 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 	go func() {
 		defer close(p.termDone)
 		for e := range ch {
-			out.Print(e)
+			// Gather lines while more are waiting; write when the
+			// terminal subscriber has caught up.
+			out.Queue(e)
+			if len(ch) == 0 {
+				out.Flush()
+			}
 		}
+		out.Flush()
 	}()
 	return p, nil
 }

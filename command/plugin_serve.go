@@ -3,6 +3,7 @@ package command
 import (
 	"strings"
 
+	"github.com/prox-dev/prox/internal/profile"
 	"github.com/prox-dev/prox/plugins/builtin"
 )
 
@@ -32,8 +33,14 @@ func (c *PluginServeCommand) Run(args []string) int {
 	if len(args) != 2 {
 		c.Ui.Error("plugin-serve needs exactly two arguments: KIND NAME")
 		c.Ui.Error(c.Help())
+		return 2
+	}
+	stopProfile, err := profile.Start(args[0] + "-" + args[1])
+	if err != nil {
+		c.Ui.Error(err.Error())
 		return 1
 	}
+	defer func() { _ = stopProfile() }()
 	if err := builtin.Serve(args[0], args[1]); err != nil {
 		c.Ui.Error(err.Error())
 		return 1

@@ -14,14 +14,18 @@ const (
 	colorReset = "\x1b[0m"
 )
 
+// printBufferSize is how much output Queue gathers before it writes.
+const printBufferSize = 64 << 10
+
 // printer writes process output as `name | line`, the name padded to the
-// longest name and coloured per process when color is set. One write per
-// line, under a lock, so lines of different processes never interleave.
+// longest name and coloured per process when color is set. Writes hold
+// whole lines, under a lock, so lines of different processes never
+// interleave.
 type printer struct {
 	mu       sync.Mutex
 	w        io.Writer
 	prefixes map[string][]byte
-	buf      []byte
+	buf      []byte // lines not written yet (Queue), or the line being written (Print)
 }
 
 func newPrinter(w io.Writer, names []string, color bool) *printer {
@@ -50,16 +54,53 @@ func spaces(n int) string {
 	return string(b)
 }
 
-// Print writes one entry.
+// Print writes one entry at once (after whatever Queue left).
 func (p *printer) Print(e logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.appendLine(e)
+	p.flushLocked()
+}
+
+// Queue adds one entry to the output and writes only once a buffer's worth
+// has gathered: a busy stream of lines costs one write per 64 KiB, not one
+// per line. The caller calls Flush when no line follows at once.
+func (p *printer) Queue(e logs.LogEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.appendLine(e)
+	if len(p.buf) >= printBufferSize {
+		p.flushLocked()
+	}
+}
+
+// Flush writes out what Queue gathered.
+func (p *printer) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+}
+
+// appendLine formats e into the buffer. p.mu must be held.
+func (p *printer) appendLine(e logs.LogEntry) {
 	prefix, ok := p.prefixes[e.Process]
 	if !ok {
 		prefix = []byte(e.Process + " | ")
 	}
-	p.buf = append(p.buf[:0], prefix...)
+	p.buf = append(p.buf, prefix...)
 	p.buf = append(p.buf, e.Line...)
 	p.buf = append(p.buf, '\n')
+}
+
+// flushLocked writes the buffer out. p.mu must be held.
+func (p *printer) flushLocked() {
+	if len(p.buf) == 0 {
+		return
+	}
 	_, _ = p.w.Write(p.buf)
+	if cap(p.buf) > 2*printBufferSize {
+		p.buf = nil // a huge line passed: do not keep its buffer
+		return
+	}
+	p.buf = p.buf[:0]
 }

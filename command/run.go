@@ -4,12 +4,17 @@
 package command
 
 import (
+	"context"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-plugin"
+	"github.com/posener/complete"
 	"github.com/prox-dev/prox/internal/version"
+	"github.com/prox-dev/prox/supervisor/control"
 )
 
 // Run runs the prox CLI with args (without the program name) and returns
@@ -30,8 +35,11 @@ func RunWith(args []string, stdout, stderr io.Writer) int {
 		Args:           args,
 		Commands:       Commands(meta),
 		HiddenCommands: []string{"plugin-serve"},
-		HelpWriter:     stdout,
-		ErrorWriter:    stderr,
+		// prox -autocomplete-install adds completion of commands, flags
+		// and process names to the user's bash, zsh or fish.
+		Autocomplete: true,
+		HelpWriter:   stdout,
+		ErrorWriter:  stderr,
 	}
 	code, err := c.Run()
 	if err != nil {
@@ -51,5 +59,67 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"graph":        func() (cli.Command, error) { return &GraphCommand{Meta: meta}, nil },
 		"plugins lock": func() (cli.Command, error) { return &PluginsLockCommand{Meta: meta}, nil },
 		"plugin-serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: meta}, nil },
+		"ps":           func() (cli.Command, error) { return &PsCommand{Meta: meta}, nil },
+		"logs":         func() (cli.Command, error) { return &LogsCommand{Meta: meta}, nil },
+		"start":        func() (cli.Command, error) { return newActionCommand(meta, "start"), nil },
+		"stop":         func() (cli.Command, error) { return newActionCommand(meta, "stop"), nil },
+		"restart":      func() (cli.Command, error) { return newActionCommand(meta, "restart"), nil },
+		"signal":       func() (cli.Command, error) { return &SignalCommand{Meta: meta}, nil },
+		"events":       func() (cli.Command, error) { return &EventsCommand{Meta: meta}, nil },
+		"plugins":      func() (cli.Command, error) { return &PluginsCommand{Meta: meta}, nil },
 	}
+}
+
+// completeTimeout bounds the request for process names during shell
+// completion.
+const completeTimeout = time.Second
+
+// withCommonFlags adds the completion of the flags every control command
+// takes to flags.
+func withCommonFlags(flags complete.Flags) complete.Flags {
+	flags["-config"] = complete.PredictFiles("*.hcl")
+	flags["-socket"] = complete.PredictFiles("*")
+	flags["-log-level"] = complete.PredictSet("trace", "debug", "info", "warn", "error", "off")
+	flags["-no-color"] = complete.PredictNothing
+	return flags
+}
+
+// predictProcesses completes process names: it asks the prox running on
+// the socket that the command line names (-socket, -config), or the
+// default one.
+func predictProcesses() complete.Predictor {
+	return complete.PredictFunc(func(a complete.Args) []string {
+		socket := findSocket(flagValue(a.All, "socket"), flagValue(a.All, "config"))
+		ctx, cancel := context.WithTimeout(context.Background(), completeTimeout)
+		defer cancel()
+		client := control.NewClient(socket)
+		defer client.Close()
+		ps, err := client.Processes(ctx)
+		if err != nil {
+			return nil
+		}
+		names := make([]string, len(ps))
+		for i, p := range ps {
+			names[i] = p.Name
+		}
+		return names
+	})
+}
+
+// flagValue finds the value of -name (or --name) on a command line:
+// "-name value" or "-name=value"; "" if absent.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		flag := strings.TrimLeft(a, "-")
+		if flag == a {
+			continue
+		}
+		if v, ok := strings.CutPrefix(flag, name+"="); ok {
+			return v
+		}
+		if flag == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }

@@ -8,7 +8,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prox-dev/prox/internal/profile"
+	"github.com/prox-dev/prox/internal/version"
 	"github.com/prox-dev/prox/supervisor"
+	"github.com/prox-dev/prox/supervisor/control"
 )
 
 // startTimeout bounds launching the plugins and starting the processes.
@@ -37,8 +40,9 @@ Usage: prox up [options]
   SIGKILL; then it shuts its plugins down. A second Ctrl-C kills what is
   left at once.
 
-  prox up also returns when every process has exited and none is due to
-  restart. It exits 0
+  prox up also returns when every process has exited by itself and none is
+  due to restart (not after processes were stopped through prox stop: it
+  then waits to be interrupted). It exits 0
   after a clean shutdown, 1 when the configuration is invalid, a plugin
   cannot start, or a process failed.
 
@@ -46,7 +50,7 @@ Options:
 
   -quiet             Do not print the processes' output (it still reaches
                      the sinks and the log buffer).
-` + metaHelp)
+` + socketHelp + metaHelp)
 }
 
 // Synopsis implements cli.Command.
@@ -57,19 +61,33 @@ func (c *UpCommand) Synopsis() string {
 // Run implements cli.Command.
 func (c *UpCommand) Run(args []string) int {
 	fs := c.FlagSet("up")
+	c.socketFlag(fs)
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print process output")
 	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
+		return 2
 	}
 	if fs.NArg() > 0 {
 		c.Ui.Error("up takes no arguments; name the file with -config")
-		return 1
+		return 2
 	}
 	logger, err := c.Logger()
 	if err != nil {
 		c.Ui.Error(err.Error())
+		return 2
+	}
+	// The control socket first: a second prox up on it stops here.
+	ln, err := control.Listen(c.socketPath())
+	if err != nil {
+		c.Ui.Error(err.Error())
 		return 1
 	}
+	defer ln.Close()
+	stopProfile, err := profile.Start("prox-up")
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return 1
+	}
+	defer func() { _ = stopProfile() }()
 
 	sigs := c.signals
 	if sigs == nil {
@@ -115,6 +133,8 @@ func (c *UpCommand) Run(args []string) int {
 		logger.Error("some processes did not start", "error", err)
 		code = 1
 	}
+	ctl := control.Serve(ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: c.configPath})
+	defer func() { _ = ctl.Close(context.Background()) }()
 
 	interrupted := false
 wait:
@@ -125,7 +145,10 @@ wait:
 			interrupted = true
 			break wait
 		case <-sup.Changed():
-			if sup.Settled() {
+			// Everything exited by itself and nothing will restart. Once a
+			// user steered processes through the control API, prox keeps
+			// running for them until it is interrupted.
+			if sup.Settled() && !sup.ManuallyControlled() {
 				logger.Info("every process has exited")
 				break wait
 			}

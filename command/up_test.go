@@ -61,7 +61,7 @@ func TestUpInvalidConfigAndFlags(t *testing.T) {
 
 	ui = cli.NewMockUi()
 	c = &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
-	assert.Equal(t, 1, c.Run([]string{"extra"}))
+	assert.Equal(t, 2, c.Run([]string{"extra"}))
 	assert.Contains(t, ui.ErrorWriter.String(), "up takes no arguments")
 }
 

@@ -36,16 +36,16 @@ func (c *ValidateCommand) Synopsis() string {
 func (c *ValidateCommand) Run(args []string) int {
 	fs := c.FlagSet("validate")
 	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
+		return 2
 	}
 	if fs.NArg() > 0 {
 		c.Ui.Error("validate takes no arguments; name the file with -config")
-		return 1
+		return 2
 	}
 	logger, err := c.Logger()
 	if err != nil {
 		c.Ui.Error(err.Error())
-		return 1
+		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -63,12 +63,12 @@ func TestValidate(t *testing.T) {
 func TestValidateFlags(t *testing.T) {
 	ui := cli.NewMockUi()
 	c := &ValidateCommand{Meta: newMeta(ui)}
-	assert.Equal(t, 1, c.Run([]string{"-nope"}))
+	assert.Equal(t, 2, c.Run([]string{"-nope"}), "a usage error")
 	assert.Contains(t, ui.ErrorWriter.String(), "flag provided but not defined: -nope")
 	assert.Contains(t, ui.ErrorWriter.String(), "Usage: prox validate")
 
 	ui = cli.NewMockUi()
 	c = &ValidateCommand{Meta: newMeta(ui)}
-	assert.Equal(t, 1, c.Run([]string{"-config", "testdata/valid.hcl", "-log-level", "loud"}))
+	assert.Equal(t, 2, c.Run([]string{"-config", "testdata/valid.hcl", "-log-level", "loud"}))
 	assert.Contains(t, ui.ErrorWriter.String(), `invalid -log-level "loud"`)
 }

@@ -33,7 +33,7 @@ func (c *VersionCommand) Run(args []string) int {
 	if len(args) > 0 {
 		c.Ui.Error("version takes no arguments")
 		c.Ui.Error(c.Help())
-		return 1
+		return 2
 	}
 	apis := make([]string, len(sdk.APIVersions))
 	for i, v := range sdk.APIVersions {

@@ -23,6 +23,6 @@ func TestVersion(t *testing.T) {
 func TestVersionRejectsArguments(t *testing.T) {
 	ui := cli.NewMockUi()
 	c := &VersionCommand{Meta: newMeta(ui)}
-	assert.Equal(t, 1, c.Run([]string{"extra"}))
+	assert.Equal(t, 2, c.Run([]string{"extra"}))
 	assert.Contains(t, ui.ErrorWriter.String(), "no arguments")
 }

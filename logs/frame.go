@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"time"
@@ -8,8 +9,16 @@ import (
 	"github.com/prox-dev/prox/sdk"
 )
 
-// readSize is the size of one read from a process's output.
-const readSize = 64 << 10
+// Read sizes: a stream is read 64 KiB at a time (a pipe's default
+// capacity); once readGrowAfter reads in a row have filled the buffer, the
+// process writes faster than it is read, and the buffer grows to
+// busyReadSize: a quarter of the reads, and of the wake-ups, for a busy
+// process, while a quiet one keeps a small buffer.
+const (
+	readSize      = 64 << 10
+	busyReadSize  = 256 << 10
+	readGrowAfter = 2
+)
 
 // Framer turns a process's output stream into lines. Lines are split at
 // '\n' (the newline is not part of the entry; a '\r' before it is kept, as
@@ -26,6 +35,11 @@ type Framer struct {
 	// Emit receives each entry. Its Line is only valid during the call:
 	// copy it to keep it. Emit may block; reading then pauses.
 	Emit func(LogEntry)
+	// EmitBatch, when set, is used instead of Emit: it receives, in
+	// order, every entry framed from one read at once (Manager.WriteBatch
+	// takes them so). The slice and the lines are only valid during the
+	// call, and the callee may overwrite the slice's entries.
+	EmitBatch func([]LogEntry)
 	// Now returns the time stamped on entries; default time.Now. It is
 	// called once per read, not per line.
 	Now func() time.Time
@@ -42,34 +56,57 @@ func (f *Framer) Run(r io.Reader) error {
 	if now == nil {
 		now = time.Now
 	}
-	bufSize := readSize
-	if maxLen+1 > bufSize {
-		bufSize = maxLen + 1
-	}
+	bufSize := max(readSize, maxLen+1)
 	buf := make([]byte, bufSize)
 	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
+	fullReads := 0     // reads in a row that filled the buffer
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
+	var batch []LogEntry // with EmitBatch: the entries of the current read
+	emit := f.Emit
+	if f.EmitBatch != nil {
+		emit = func(e LogEntry) { batch = append(batch, e) }
+	}
+	flush := func() {
+		if len(batch) > 0 {
+			f.EmitBatch(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for {
 		if start > 0 && (end == len(buf) || start == end) {
 			end = copy(buf, buf[start:end])
 			start = 0
 		}
+		if fullReads == readGrowAfter && len(buf) < busyReadSize {
+			grown := make([]byte, busyReadSize)
+			end = copy(grown, buf[start:end])
+			buf, start = grown, 0
+		}
 		n, err := r.Read(buf[end:])
+		if n == len(buf)-end {
+			fullReads++
+		} else {
+			fullReads = 0
+		}
 		if n > 0 {
 			entry.Timestamp = now()
 			scan := end
 			end += n
-			for i := scan; i < end; i++ {
-				if buf[i] == '\n' {
-					f.emitLong(&entry, buf[start:i], maxLen)
-					start = i + 1
+			for {
+				i := bytes.IndexByte(buf[scan:end], '\n')
+				if i < 0 {
+					break
 				}
+				i += scan
+				emitLong(emit, &entry, buf[start:i], maxLen)
+				start, scan = i+1, i+1
 			}
 			// A pending line longer than the maximum is cut now; one of
 			// exactly the maximum waits for its newline.
 			for end-start > maxLen {
 				entry.Line = buf[start : start+maxLen]
-				f.Emit(entry)
+				emit(entry)
 				start += maxLen
 			}
 		}
@@ -78,23 +115,26 @@ func (f *Framer) Run(r io.Reader) error {
 				if n == 0 {
 					entry.Timestamp = now()
 				}
-				f.emitLong(&entry, buf[start:end], maxLen)
+				emitLong(emit, &entry, buf[start:end], maxLen)
 			}
+			flush()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
+		// The lines point into buf, which the next read may move.
+		flush()
 	}
 }
 
 // emitLong emits line, split into pieces of at most maxLen bytes.
-func (f *Framer) emitLong(entry *LogEntry, line []byte, maxLen int) {
+func emitLong(emit func(LogEntry), entry *LogEntry, line []byte, maxLen int) {
 	for len(line) > maxLen {
 		entry.Line = line[:maxLen]
-		f.Emit(*entry)
+		emit(*entry)
 		line = line[maxLen:]
 	}
 	entry.Line = line
-	f.Emit(*entry)
+	emit(*entry)
 }

@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -70,4 +71,60 @@ func TestFramerReadErrorFlushesPartial(t *testing.T) {
 	err := f.Run(io.MultiReader(strings.NewReader("a\npart"), iotest.ErrReader(boom)))
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, []string{"a", "part"}, lines)
+}
+
+// sizeRecorder serves data, filling every read it can, and records the
+// size of each buffer it was given.
+type sizeRecorder struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *sizeRecorder) Read(b []byte) (int, error) {
+	s.sizes = append(s.sizes, len(b))
+	return s.r.Read(b)
+}
+
+func TestFramerGrowsItsBufferForABusyStream(t *testing.T) {
+	var in bytes.Buffer
+	var want []string
+	for i := range 20000 {
+		l := fmt.Sprintf("line %d %s", i, strings.Repeat("x", i%150))
+		want = append(want, l)
+		in.WriteString(l + "\n")
+	}
+	rec := &sizeRecorder{r: &in}
+	assert.Equal(t, want, frame(t, rec, 0), "lines intact across the change of buffer")
+	require.Greater(t, len(rec.sizes), readGrowAfter+1)
+	for i := range readGrowAfter {
+		assert.LessOrEqual(t, rec.sizes[i], DefaultMaxLineLength+1, "read %d: a stream starts with a small buffer", i)
+	}
+	assert.Greater(t, rec.sizes[readGrowAfter], busyReadSize/2, "after %d full reads the buffer has grown", readGrowAfter)
+}
+
+func TestFramerKeepsASmallBufferForAQuietStream(t *testing.T) {
+	var in bytes.Buffer
+	for i := range 1000 {
+		fmt.Fprintf(&in, "quiet line %d\n", i)
+	}
+	// At most 100 bytes per read: never a full buffer.
+	rec := &sizeRecorder{r: &limitedReader{r: &in, n: 100}}
+	lines := frame(t, rec, 0)
+	require.Len(t, lines, 1000)
+	for i, n := range rec.sizes {
+		require.LessOrEqual(t, n, DefaultMaxLineLength+1, "read %d", i)
+	}
+}
+
+// limitedReader returns at most n bytes per read.
+type limitedReader struct {
+	r io.Reader
+	n int
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if len(b) > l.n {
+		b = b[:l.n]
+	}
+	return l.r.Read(b)
 }

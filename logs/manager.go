@@ -107,6 +107,36 @@ func (m *Manager) Write(e LogEntry) {
 	}
 }
 
+// WriteBatch records entries, in order, as Write does for each of them,
+// but takes each lock once per run of entries of the same process rather
+// than once per line: the Framer's EmitBatch hands it every line of one
+// read at once. It overwrites each entry's Line with the stored copy, and
+// otherwise only reads entries during the call.
+func (m *Manager) WriteBatch(entries []LogEntry) {
+	for len(entries) > 0 {
+		n := 1
+		for n < len(entries) && entries[n].Process == entries[0].Process {
+			n++
+		}
+		m.writeRun(entries[:n])
+		entries = entries[n:]
+	}
+}
+
+// writeRun is WriteBatch for entries of one process.
+func (m *Manager) writeRun(entries []LogEntry) {
+	p := m.proc(entries[0].Process)
+	p.addBatch(entries)
+	for _, s := range *m.subs.Load() {
+		s.offerBatch(entries)
+	}
+	if sinks := p.sinks.Load(); sinks != nil {
+		for _, r := range *sinks {
+			r.queue.pushBatch(entries)
+		}
+	}
+}
+
 // proc returns the log of the named process, creating it on first use.
 func (m *Manager) proc(name string) *procLog {
 	if p, ok := (*m.procs.Load())[name]; ok {

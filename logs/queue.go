@@ -93,6 +93,49 @@ func (q *sinkQueue) push(e *LogEntry) {
 	q.mu.Unlock()
 }
 
+// pushBatch is push for many entries, in order, under one lock (released
+// only while waiting for room).
+func (q *sinkQueue) pushBatch(entries []LogEntry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	started := false // the queue went from empty to not empty
+	for i := range entries {
+		if q.n == q.size && !q.stopped {
+			if q.dropOldest {
+				q.removeOldest()
+				q.dropped++
+			} else {
+				// What is queued is due: make sure the consumer knows
+				// before waiting for it.
+				q.signal(true)
+				q.waiting++
+				for q.n == q.size && !q.stopped {
+					q.notFull.Wait()
+				}
+				q.waiting--
+			}
+		}
+		if q.stopped {
+			return
+		}
+		if q.n == len(q.buf) {
+			q.grow()
+		}
+		j := q.head + q.n
+		if j >= len(q.buf) {
+			j -= len(q.buf)
+		}
+		q.buf[j] = entries[i]
+		q.n++
+		q.bytes += len(entries[i].Line)
+		if q.n == 1 && len(q.events) == 0 {
+			q.firstAt = time.Now()
+			started = true
+		}
+	}
+	q.signal(started || q.due())
+}
+
 // pushEvent queues ev; it never waits.
 func (q *sinkQueue) pushEvent(ev sdk.Event) {
 	q.mu.Lock()

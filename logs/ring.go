@@ -52,6 +52,26 @@ func (p *procLog) add(e *LogEntry) LogEntry {
 	return stored
 }
 
+// addBatch is add for many entries of this process, under one lock: each
+// entry is replaced by its stored copy.
+func (p *procLog) addBatch(entries []LogEntry) {
+	p.mu.Lock()
+	for i := range entries {
+		e := &entries[i]
+		*e = LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: p.copyLine(e.Line)}
+		if len(p.entries) < p.size {
+			p.entries = append(p.entries, *e)
+			continue
+		}
+		p.entries[p.next] = *e
+		p.next++
+		if p.next == len(p.entries) {
+			p.next = 0
+		}
+	}
+	p.mu.Unlock()
+}
+
 // copyLine returns a copy of line whose capacity equals its length, so an
 // append by a reader reallocates instead of overwriting the next line.
 // p.mu must be held.

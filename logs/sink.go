@@ -57,7 +57,7 @@ const (
 	// DefaultMaxBatchEntries is the default SinkOptions.MaxBatchEntries.
 	DefaultMaxBatchEntries = 4096
 	// DefaultMaxBatchBytes is the default SinkOptions.MaxBatchBytes.
-	DefaultMaxBatchBytes = 256 << 10
+	DefaultMaxBatchBytes = 512 << 10
 	// DefaultFlushInterval is the default SinkOptions.FlushInterval.
 	DefaultFlushInterval = 5 * time.Millisecond
 	// DefaultWriteTimeout is the default SinkOptions.WriteTimeout.
@@ -80,7 +80,7 @@ type SinkOptions struct {
 	MaxBatchEntries int
 	// MaxBatchBytes sends a batch as soon as this many line bytes are
 	// queued, and bounds a batch's line bytes (a longer single line still
-	// travels, alone). Default DefaultMaxBatchBytes (256 KiB).
+	// travels, alone). Default DefaultMaxBatchBytes (512 KiB).
 	MaxBatchBytes int
 	// FlushInterval is the longest an entry or event waits for more to
 	// join its batch, counted from the first queued one. Default

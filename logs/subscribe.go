@@ -35,6 +35,29 @@ func (s *subscriber) offer(e *LogEntry) {
 	s.mu.RUnlock()
 }
 
+// offerBatch is offer for many entries, under one read lock.
+func (s *subscriber) offerBatch(entries []LogEntry) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
+	var dropped uint64
+	for i := range entries {
+		if !s.matcher.Match(&entries[i]) {
+			continue
+		}
+		select {
+		case s.ch <- entries[i]:
+		default:
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		s.dropped.Add(dropped)
+	}
+}
+
 // close closes the channel once no send is in progress.
 func (s *subscriber) close() {
 	s.mu.Lock()

@@ -1,10 +1,13 @@
 // Package sdk is the public API of prox plugins: the only package a third
-// party imports to write a runner (how a process is started) or a sink (where
-// its output goes).
+// party imports to write a runner (how a process is started) or a sink
+// (where its output goes). It imports nothing else of prox.
+//
+// # What a plugin is
 //
 // A plugin is a separate program that prox launches and talks to over gRPC
-// through github.com/hashicorp/go-plugin. The plugin's main function builds
-// its components and hands them to Serve:
+// through github.com/hashicorp/go-plugin. It serves one or more named
+// components, each a runner or a sink; its main function builds them and
+// hands them to Serve:
 //
 //	func main() {
 //		sdk.Serve(&sdk.ServeConfig{
@@ -15,28 +18,87 @@
 //		})
 //	}
 //
-// One binary may serve many components; prox launches one plugin process per
-// configured component and tells it which one to serve through the
-// environment (ComponentEnv). Run with the single argument "describe", the
-// binary prints its components as JSON and exits without starting gRPC.
+// prox launches one plugin process per configured component (per runner
+// reference such as "vm" or "vm.big", per sink block) and tells it which
+// component to serve through the environment (ComponentEnv); a crash stays
+// local to that component, and prox relaunches it. Run with the single
+// argument "describe", the binary prints its components as JSON and exits
+// without starting gRPC: prox uses it to find which binary provides a
+// component. Run with "-debug", it serves in debug mode (ServeDebug) so that
+// an author can run it under a debugger and attach prox to it
+// (ReattachEnv). Nothing may be written to stdout before Serve: the
+// handshake uses it; log through an hclog logger on stderr, which prox turns
+// into its own log lines.
+//
+// A component is a value of one of the two interfaces, Runner (with the
+// Process values it returns) or Sink. Optional capabilities are small extra
+// interfaces that Serve detects by type assertion: Configurable (a config
+// block), ProcessConfigurable (per-process settings), Shutdowner (resources
+// to release), Execer (run a command where a process runs),
+// LocalProcessGroup (a process group on this machine). A minimal runner
+// implements only Start and the Process methods; a minimal sink Write,
+// Flush and Close. On the wire, an optional RPC a plugin does not implement
+// answers gRPC Unimplemented, which the host takes as the capability's
+// absence, never as an error: a plugin built with an older SDK keeps
+// working.
 //
 // # Lifecycle
 //
-// prox launches the plugin, calls Info, reads the schemas of its config
-// (ConfigSchema, and ProcessSchema for runners), decodes the user's HCL
-// against them, and calls Configure once with the values before any other
-// method. Runners then receive Start calls, sinks Write calls, concurrently.
-// On shutdown prox calls Flush and Close on sinks, Shutdown on every
-// component, then kills the plugin process.
+// For each component it uses, prox:
+//
+//  1. launches the plugin process and completes go-plugin's handshake
+//     (Handshake: protocol version and magic cookie);
+//  2. calls Info and negotiates the API version (the highest both sides
+//     list; none in common refuses the plugin, naming both lists);
+//  3. reads the schemas (Configurable.ConfigSchema,
+//     ProcessConfigurable.ProcessSchema), decodes the user's HCL against
+//     them — so a misspelt attribute is reported at its line before the
+//     plugin sees anything — and calls Configure once with the values as
+//     JSON (Config.Decode);
+//  4. uses the component: Runner.Start and the Process methods, or
+//     Sink.Write for every batch;
+//  5. on shutdown: for a runner, stops its processes (the stop signal, the
+//     stop timeout, SIGKILL); for a sink, Flush then Close after the last
+//     Write; then Shutdown (Shutdowner) on every component, bounded to 5
+//     seconds, and the plugin process is killed. If prox dies, even by
+//     SIGKILL, the plugin receives SIGTERM: Serve then kills every process
+//     group a runner still runs and exits.
+//
+// # Concurrency
+//
+// Configure is called once, before any other method of the component but
+// the schema methods; ConfigSchema and ProcessSchema must not depend on
+// configuration. Runner.Start is called concurrently, for many processes.
+// The methods of a Process may be called concurrently with each other and
+// with other processes' calls; the SDK reads Stdout and Stderr concurrently,
+// each to its end. A Sink sees one call at a time: Write, then the next
+// Write once the previous one returned, and Flush and Close after the last
+// Write; Write must not keep the batch after it returns (its line bytes may
+// be kept). Shutdown is called once, last, possibly while a runner's
+// processes still run. Each method documents its own contract; the
+// conformance suites of package sdk/sdktest check it.
 //
 // # Compatibility
 //
 // ProtocolVersion changes only when the wire protocol breaks; a plugin built
 // for another protocol version is refused at the handshake with a message
-// naming both versions. Within a protocol version, behaviour is versioned by
-// API versions: a plugin lists the API versions it supports (APIVersions by
-// default), the host picks the highest one both support and passes it in
-// Config.APIVersion. When prox adds API version N+1, plugins that list only N
-// keep working; an author adopts N+1 by handling its additions and adding it
-// to the list.
+// naming both versions, and must be rebuilt against an SDK of prox's
+// protocol. Within a protocol version, behaviour is versioned by API
+// versions: a plugin lists the API versions it supports (APIVersions by
+// default, ServeConfig.APIVersions to choose), the host picks the highest
+// one both support and passes it in Config.APIVersion (also in
+// ProcessConfig.Settings). Additions — a new optional RPC, a new field, a
+// new schema type — come with a new API version and are optional on both
+// sides.
+//
+// The promise: a plugin binary keeps working with every prox release that
+// speaks its protocol version and one of its API versions, and within a
+// major version of the SDK an existing exported identifier keeps its
+// meaning. When prox adds API version N+1, plugins that list only N keep
+// working unchanged. An author who wants N+1's additions updates the SDK,
+// handles them, and adds N+1 to the list — keeping N as long as older prox
+// releases must load the plugin, branching on Config.APIVersion where the
+// behaviour differs. When a future prox drops API version N (announced a
+// release ahead), plugins that list only N are refused with a message naming
+// both lists, and their authors rebuild with a current SDK.
 package sdk

@@ -215,5 +215,5 @@ func TestHostPluginsAndOptions(t *testing.T) {
 	assert.Contains(t, set, pluginBase)
 	assert.Contains(t, set, pluginRunner)
 	assert.Contains(t, set, pluginSink)
-	assert.Len(t, GRPCClientOptions(), 1)
+	assert.Len(t, GRPCClientOptions(), 2) // the buffer pool and the message limits
 }

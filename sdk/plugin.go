@@ -52,12 +52,13 @@ type sinkPlugin struct {
 }
 
 func (p *sinkPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	proto.RegisterSinkServer(s, p.server)
+	// The generated service, with Write decoded by batchCodec.
+	s.RegisterService(&sinkServiceDesc, p.server)
 	return nil
 }
 
 func (p *sinkPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &sinkClient{client: proto.NewSinkClient(c)}, nil
+	return newSinkClient(c), nil
 }
 
 // HostPlugins is the plugin set a host passes to go-plugin's ClientConfig.
@@ -102,10 +103,12 @@ func Dispense(c plugin.ClientProtocol, kind Kind) (*Dispensed, error) {
 }
 
 // GRPCClientOptions are the dial options a host should use with plugins
-// (go-plugin's ClientConfig.GRPCDialOptions).
+// (go-plugin's ClientConfig.GRPCDialOptions): prox's message limits and
+// its gRPC buffer pool, whose size classes fit the log path's large
+// messages and which does not clear buffers. Plugin servers get the same
+// pool from Serve. Importing the SDK also makes that pool gRPC's default
+// (experimental.SetDefaultBufferPool, which the proto codec uses) for the
+// whole process.
 func GRPCClientOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageSize),
-		grpc.MaxCallSendMsgSize(MaxMessageSize),
-	)}
+	return clientOptionsWith(sharedPool)
 }

@@ -9,11 +9,21 @@ import (
 // Runner starts processes: locally, in a container, on another host. It is
 // the seed's ProcessRunner contract.
 //
-// Start may be called concurrently, for many processes.
+// prox calls Start only after Configure (if the runner is Configurable),
+// concurrently, for many processes, and again for a process it restarts.
+// Shutdown (if it is a Shutdowner) comes last; by then the SDK has sent
+// SIGKILL to every process the runner started whose end the host has not
+// seen yet.
 type Runner interface {
-	// Start starts the process described by cfg and returns once it runs.
-	// ctx covers the start only: cancelling it after Start returned does
-	// not stop the process. An error means no process was left running.
+	// Start starts the process described by cfg and returns once it runs
+	// (or, for a remote runner, once the remote side has started it):
+	// it must not wait for the process to end. ctx covers the start only:
+	// when it is cancelled during the start, Start should give up and
+	// return its error (or return a process that can still be signalled
+	// and waited for); cancelling it after Start returned does not stop
+	// the process. An error means no process was left running. What the
+	// process writes before the caller reads its output is kept (in a
+	// pipe, a buffer), not lost.
 	Start(ctx context.Context, cfg *ProcessConfig) (Process, error)
 }
 
@@ -45,22 +55,33 @@ type ProcessConfig struct {
 // PID, Signal, Stdout and Stderr may be called concurrently with each other
 // and with Wait. The caller reads Stdout and Stderr concurrently until both
 // return io.EOF; a reader that stops reading eventually stalls the process's
-// output (backpressure), it never loses it.
+// output (backpressure), it never loses it. The process group is the unit:
+// when the process exits, whatever it left running in its group is ended
+// too, so that the streams reach EOF and nothing outlives it.
 type Process interface {
 	// PID returns the process ID as the runner sees it (on a remote host or
 	// in a container it is that system's PID; 0 when unknown).
 	PID() int
 	// Wait blocks until the process has exited and returns nil for exit
-	// code 0, an *ExitError for another code or a terminating signal, or
-	// another error when the outcome is unknown (e.g. the plugin died).
-	// It may be called more than once; every call returns the same result.
+	// code 0, an *ExitError for another code (Code) or a terminating
+	// signal (Code -1 and the signal's name, e.g. "SIGTERM"), or another
+	// error when the outcome is unknown (e.g. the plugin died). It may be
+	// called more than once, concurrently; every call returns the same
+	// result.
 	Wait() error
 	// Signal delivers sig to the process's whole process group (or its
-	// equivalent). Signalling a process that has exited is not an error.
+	// equivalent: the container, the remote session's group), so that a
+	// grandchild gets it too; it returns once the signal is sent, not
+	// when it took effect. Signalling a process that has exited is not an
+	// error. prox stops a process with its stop signal, then SIGKILL
+	// after the stop timeout: SIGKILL must end it.
 	Signal(sig os.Signal) error
-	// Stdout returns the process's standard output.
+	// Stdout returns the process's standard output, bytes exactly as
+	// written. The same reader is returned on every call; it returns
+	// io.EOF once the process and everything that shared its output have
+	// exited.
 	Stdout() io.Reader
-	// Stderr returns the process's standard error.
+	// Stderr returns the process's standard error, like Stdout.
 	Stderr() io.Reader
 }
 

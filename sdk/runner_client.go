@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -27,11 +28,29 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	if cfg.Settings != nil {
 		req.SettingsJson = cfg.Settings.Values
 	}
+	// Offer to read the output pipes directly (see OutputFiler); a plugin
+	// that cannot, or does not know how, streams them.
+	req.OutputHandover = handovers.offer()
 	resp, err := c.client.Start(ctx, req)
+	stdoutF, stderrF := handovers.take(req.OutputHandover)
 	if err != nil {
+		closeFiles([]*os.File{stdoutF, stderrF})
 		return nil, fromGRPC("start", err)
 	}
 	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), pgid: int(resp.LocalPgid), waited: make(chan struct{})}
+	if resp.OutputHandedOver {
+		if stdoutF == nil {
+			// The plugin says it handed the pipes over, but they did not
+			// arrive: without its output the process is of no use.
+			_, _ = c.client.Signal(context.Background(), &proto.SignalRequest{Handle: resp.Handle, Signal: "SIGKILL"})
+			return nil, errors.New("start: the plugin reported an output hand-over that did not arrive")
+		}
+		p.stdout = &pipeReader{f: stdoutF, end: p.outputEnd}
+		p.stderr = &pipeReader{f: stderrF, end: p.outputEnd}
+		p.cancelOutput = func() {}
+		return p, nil
+	}
+	closeFiles([]*os.File{stdoutF, stderrF})
 	outCtx, cancel := context.WithCancel(context.Background())
 	p.cancelOutput = cancel
 	stream, err := c.client.Output(outCtx, &proto.OutputRequest{Handle: resp.Handle})
@@ -42,9 +61,9 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 		_, _ = c.client.Signal(context.Background(), &proto.SignalRequest{Handle: resp.Handle, Signal: "SIGKILL"})
 		return nil, fromGRPC("output", err)
 	}
-	var stdoutW, stderrW *io.PipeWriter
-	p.stdout, stdoutW = io.Pipe()
-	p.stderr, stderrW = io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	stderrR, stderrW := io.Pipe()
+	p.stdout, p.stderr = stdoutR, stderrR
 	go p.demux(stream, stdoutW, stderrW)
 	return p, nil
 }
@@ -54,9 +73,9 @@ type processClient struct {
 	client       proto.RunnerClient
 	handle       string
 	pid          int
-	pgid         int // local process group, 0 if none
-	stdout       *io.PipeReader
-	stderr       *io.PipeReader
+	pgid         int       // local process group, 0 if none
+	stdout       io.Reader // an io.Pipe fed by demux, or a handed-over pipe
+	stderr       io.Reader
 	cancelOutput context.CancelFunc
 
 	waitOnce    sync.Once
@@ -92,6 +111,17 @@ func (p *processClient) demux(stream proto.Runner_OutputClient, stdout, stderr *
 			continue
 		}
 	}
+}
+
+// outputEnd is called when a handed-over pipe reaches its end: the
+// stream ends as a streamed one would, with ErrPluginUnavailable if the
+// plugin died (its process died with it, closing the pipe), io.EOF
+// otherwise. It waits for the process's exit status to know which.
+func (p *processClient) outputEnd() error {
+	if err := p.Wait(); errors.Is(err, ErrPluginUnavailable) {
+		return fmt.Errorf("output: %w: the plugin died", ErrPluginUnavailable)
+	}
+	return nil
 }
 
 func (p *processClient) PID() int { return p.pid }

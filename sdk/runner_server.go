@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,13 +33,15 @@ type runnerServer struct {
 
 // serverProcess is a started process and its single Wait result.
 type serverProcess struct {
-	proc     Process
-	handle   string
-	refs     int // Output and the first delivered Wait each hold one
-	released sync.Once
-	waitOnce sync.Once
-	done     chan struct{}
-	err      error
+	proc   Process
+	handle string
+	refs   int // Output and the first delivered Wait each hold one
+	// handedOver: the host holds the output pipes and calls no Output.
+	handedOver bool
+	released   sync.Once
+	waitOnce   sync.Once
+	done       chan struct{}
+	err        error
 }
 
 func (sp *serverProcess) wait() error {
@@ -92,22 +95,51 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	if p == nil {
 		return nil, status.Error(codes.Internal, "runner returned neither a process nor an error")
 	}
+	handedOver := req.OutputHandover != nil && s.handOver(ctx, req.OutputHandover, p)
+	sp := &serverProcess{proc: p, refs: 2, handedOver: handedOver, done: make(chan struct{})}
+	if handedOver {
+		sp.refs = 1 // the host will not call Output
+	}
 	s.mu.Lock()
 	s.next++
-	handle := req.Name + "-" + strconv.FormatUint(s.next, 10)
-	s.handles[handle] = &serverProcess{proc: p, handle: handle, refs: 2, done: make(chan struct{})}
+	sp.handle = req.Name + "-" + strconv.FormatUint(s.next, 10)
+	s.handles[sp.handle] = sp
 	s.mu.Unlock()
-	resp := &proto.StartResponse{Handle: handle, Pid: int64(p.PID())}
+	resp := &proto.StartResponse{Handle: sp.handle, Pid: int64(p.PID()), OutputHandedOver: handedOver}
 	if lg, ok := p.(LocalProcessGroup); ok {
 		resp.LocalPgid = int64(lg.LocalProcessGroup())
 	}
 	return resp, nil
 }
 
+// handOver hands p's output pipes to the host when p has them (see
+// OutputFiler) and reports whether it did; on failure p's output is
+// streamed as usual.
+func (s *runnerServer) handOver(ctx context.Context, offer *proto.OutputHandover, p Process) bool {
+	of, ok := p.(OutputFiler)
+	if !ok {
+		return false
+	}
+	stdout, stderr := of.OutputFiles()
+	if stdout == nil || stderr == nil {
+		return false
+	}
+	if err := handOver(ctx, offer, stdout, stderr); err != nil {
+		return false
+	}
+	// The host holds its copies: the pipes end when the process's group
+	// has closed its write ends and the host has read everything.
+	closeFiles([]*os.File{stdout, stderr})
+	return true
+}
+
 func (s *runnerServer) Output(req *proto.OutputRequest, stream proto.Runner_OutputServer) error {
 	sp, err := s.get(req.Handle)
 	if err != nil {
 		return err
+	}
+	if sp.handedOver {
+		return status.Errorf(codes.FailedPrecondition, "the output of %q was handed over to the host", req.Handle)
 	}
 	defer s.release(sp)
 	chunks := make(chan *proto.OutputChunk, 4)

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,15 +64,34 @@ func (c *ServeConfig) apiVersions() []int {
 	return APIVersions
 }
 
-// Serve runs the plugin binary: with the argument "describe" it prints the
-// Description as JSON and returns; otherwise it serves the component the
-// host asked for (ComponentEnv, or the only one) until the host ends it.
+// Serve runs the plugin binary:
+//
+//   - with the single argument "describe", it prints the Description as
+//     JSON and returns, without starting gRPC;
+//   - with the argument "-debug" (optionally followed by KIND.NAME), or with
+//     DebugEnv set when no host launched it, it serves in debug mode (see
+//     ServeDebug): for an author who runs the plugin by hand, under a
+//     debugger, and attaches prox to it;
+//   - otherwise it serves the component the host asked for (ComponentEnv,
+//     or the only one) until the host ends it.
+//
 // Nothing may be written to stdout before Serve: go-plugin's handshake uses
-// it.
+// it. Serve exits the process with status 1 on a configuration error.
 func Serve(c *ServeConfig) {
-	if len(os.Args) == 2 && os.Args[1] == "describe" {
+	args := os.Args[1:]
+	if len(args) == 1 && args[0] == "describe" {
 		if err := json.NewEncoder(os.Stdout).Encode(c.Describe()); err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if component, ok := debugRequested(args, os.Getenv); ok {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := ServeDebug(ctx, c, component, os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
 			os.Exit(1)
 		}
 		return
@@ -88,6 +108,40 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 	return serve(c, string(kind)+"."+name, os.Stderr)
 }
 
+// componentSet returns the go-plugin plugin set that serves one component
+// described by info, and the function that kills whatever the component
+// started (nil for a sink). Serve, ServeDebug and TestPlugins share it.
+func componentSet(info Info, component any) (plugin.PluginSet, func()) {
+	set := plugin.PluginSet{}
+	base := &baseServer{info: info, component: component}
+	switch info.Kind {
+	case KindRunner:
+		rs := newRunnerServer(component.(Runner))
+		base.shutdown = rs.killAll
+		rs.base = base
+		set[pluginRunner] = &runnerPlugin{server: rs}
+	case KindSink:
+		set[pluginSink] = &sinkPlugin{server: &sinkServer{impl: component.(Sink)}}
+	}
+	set[pluginBase] = &basePlugin{server: base}
+	return set, base.shutdown
+}
+
+// component returns the component kind.name of c and its Info.
+func (c *ServeConfig) component(kind Kind, name string) (Info, any) {
+	info := Info{Plugin: c.Name, Name: name, Kind: kind, Version: c.Version, APIVersions: c.apiVersions()}
+	if kind == KindRunner {
+		return info, c.Runners[name]
+	}
+	return info, c.Sinks[name]
+}
+
+// grpcServer builds the plugin's gRPC server with prox's message limits.
+func grpcServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, serverOptions()...) // message limits and buffer pool: grpcopts.go
+	return grpc.NewServer(opts...)
+}
+
 func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	kind, name, err := c.pick(component)
 	if err != nil {
@@ -97,21 +151,7 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: stderr, JSONFormat: true, Level: hclog.Trace})
 	}
-	info := Info{Plugin: c.Name, Name: name, Kind: kind, Version: c.Version, APIVersions: c.apiVersions()}
-	set := plugin.PluginSet{}
-	base := &baseServer{info: info}
-	switch kind {
-	case KindRunner:
-		rs := newRunnerServer(c.Runners[name])
-		base.component = c.Runners[name]
-		base.shutdown = rs.killAll
-		rs.base = base
-		set[pluginRunner] = &runnerPlugin{server: rs}
-	case KindSink:
-		base.component = c.Sinks[name]
-		set[pluginSink] = &sinkPlugin{server: &sinkServer{impl: c.Sinks[name]}}
-	}
-	set[pluginBase] = &basePlugin{server: base}
+	set, killAll := componentSet(c.component(kind, name))
 
 	// The host gives its plugins a parent-death signal of SIGTERM, and may
 	// send SIGTERM itself: release everything (a runner kills its process
@@ -120,8 +160,8 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	signal.Notify(term, syscall.SIGTERM)
 	go func() {
 		<-term
-		if base.shutdown != nil {
-			base.shutdown()
+		if killAll != nil {
+			killAll()
 		}
 		os.Exit(2)
 	}()
@@ -130,10 +170,7 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		HandshakeConfig: Handshake,
 		Plugins:         set,
 		Logger:          logger,
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
-			return grpc.NewServer(opts...)
-		},
+		GRPCServer:      grpcServer,
 	})
 	return nil
 }

@@ -12,13 +12,23 @@ import (
 // for its return: nil acknowledges the batch (the sink has taken
 // responsibility for it); an error makes the host retry it, so delivery is
 // at least once. Flush and Close are called on shutdown, in that order, after
-// the last Write.
+// the last Write. A sink never sees two calls at once (Shutdown, for a
+// Shutdowner, comes after Close).
 type Sink interface {
-	// Write delivers one batch.
+	// Write delivers one batch, after Configure. Batches come numbered
+	// from 1 (Batch.Seq); a batch whose Write failed is sent again with
+	// the same Seq, so a sink may see a batch twice. ctx bounds the call:
+	// when it is cancelled, Write returns promptly, with an error unless
+	// it delivered the batch. Write must not keep b or its slices after it
+	// returns (the bytes of the lines may be kept).
 	Write(ctx context.Context, b *Batch) error
-	// Flush makes everything written so far durable or delivered.
+	// Flush makes everything written so far durable or delivered; what a
+	// sink buffers is readable or sent once Flush returns nil. ctx bounds
+	// the call like Write's.
 	Flush(ctx context.Context) error
-	// Close releases the sink; no call follows it.
+	// Close releases the sink after its last Flush: files closed,
+	// connections ended, background work stopped. It returns once done,
+	// bounded by ctx; no Write or Flush follows it.
 	Close(ctx context.Context) error
 }
 

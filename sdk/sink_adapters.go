@@ -3,19 +3,40 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/prox-dev/prox/sdk/proto"
+	"google.golang.org/grpc"
 )
 
 // sinkClient is the host side of the sink service.
 type sinkClient struct {
 	client proto.SinkClient
+	// conn, when set, carries Write through batchCodec: the batch is
+	// encoded straight into the message, without a proto.WriteRequest.
+	conn grpc.ClientConnInterface
+
+	mu  sync.Mutex // one Write at a time uses enc
+	enc batchEncoder
 }
 
 var _ Sink = (*sinkClient)(nil)
 
+func newSinkClient(conn grpc.ClientConnInterface) *sinkClient {
+	return &sinkClient{client: proto.NewSinkClient(conn), conn: conn}
+}
+
 func (c *sinkClient) Write(ctx context.Context, b *Batch) error {
-	resp, err := c.client.Write(ctx, packBatch(b))
+	resp := &proto.WriteResponse{}
+	var err error
+	if c.conn != nil {
+		c.mu.Lock()
+		err = c.conn.Invoke(ctx, proto.Sink_Write_FullMethodName, &outgoingBatch{batch: b, enc: &c.enc}, resp,
+			grpc.ForceCodecV2(batchCodec{}))
+		c.mu.Unlock()
+	} else {
+		resp, err = c.client.Write(ctx, packBatch(b))
+	}
 	if err != nil {
 		return fromGRPC("write", err)
 	}
@@ -35,21 +56,44 @@ func (c *sinkClient) Close(ctx context.Context) error {
 	return fromGRPC("close", err)
 }
 
-// sinkServer is the plugin side of the sink service.
+// sinkServer is the plugin side of the sink service. Its Write requests
+// arrive through writeHandler (sink_codec.go).
 type sinkServer struct {
 	proto.UnimplementedSinkServer
-	impl Sink
+	impl     Sink
+	decoders decoderSlot
 }
 
+// Write implements proto.SinkServer for a request decoded by the generated
+// code; the service registered by sinkPlugin uses writeIncoming instead.
 func (s *sinkServer) Write(ctx context.Context, req *proto.WriteRequest) (*proto.WriteResponse, error) {
 	b, err := unpackBatch(req)
 	if err != nil {
 		return nil, err
 	}
+	return s.write(ctx, b)
+}
+
+// writeIncoming delivers a request read by batchCodec, or by the standard
+// codec when the server was built without serverOptions.
+func (s *sinkServer) writeIncoming(ctx context.Context, in *incomingBatch) (*proto.WriteResponse, error) {
+	if in.raw == nil {
+		return s.Write(ctx, &in.WriteRequest)
+	}
+	d := s.decoders.get()
+	defer s.decoders.put(d)
+	b, err := d.decode(in.raw)
+	if err != nil {
+		return nil, err
+	}
+	return s.write(ctx, b)
+}
+
+func (s *sinkServer) write(ctx context.Context, b *Batch) (*proto.WriteResponse, error) {
 	if err := s.impl.Write(ctx, b); err != nil {
 		return nil, err
 	}
-	return &proto.WriteResponse{AckSeq: req.Seq}, nil
+	return &proto.WriteResponse{AckSeq: b.Seq}, nil
 }
 
 func (s *sinkServer) Flush(ctx context.Context, _ *proto.FlushRequest) (*proto.FlushResponse, error) {

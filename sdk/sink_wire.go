@@ -9,7 +9,8 @@ import (
 	"github.com/prox-dev/prox/sdk/proto"
 )
 
-// packBatch turns a Batch into its wire form: one buffer of lines back to
+// packBatch turns a Batch into its generated wire form (batchCodec writes
+// the same bytes without it): one buffer of lines back to
 // back with packed lengths, timestamp deltas and process indexes, never a
 // message per line.
 func packBatch(b *Batch) *proto.WriteRequest {
@@ -46,12 +47,7 @@ func packBatch(b *Batch) *proto.WriteRequest {
 		req.Logs = lb
 	}
 	for i := range b.Events {
-		e := &b.Events[i]
-		req.Events = append(req.Events, &proto.Event{
-			UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(e.Type),
-			State: validUTF8(e.State), PreviousState: validUTF8(e.PreviousState), ExitCode: int32(e.ExitCode),
-			Signal: validUTF8(e.Signal), Message: validUTF8(e.Message), Restarts: uint32(e.Restarts),
-		})
+		req.Events = append(req.Events, eventToProto(&b.Events[i]))
 	}
 	return req
 }
@@ -89,11 +85,7 @@ func unpackBatch(req *proto.WriteRequest) (*Batch, error) {
 		}
 	}
 	for _, e := range req.Events {
-		b.Events = append(b.Events, Event{
-			Timestamp: time.Unix(0, e.UnixNano), Process: e.Process, Type: e.Type,
-			State: e.State, PreviousState: e.PreviousState, ExitCode: int(e.ExitCode),
-			Signal: e.Signal, Message: e.Message, Restarts: int(e.Restarts),
-		})
+		b.Events = append(b.Events, eventFromProto(e))
 	}
 	return b, nil
 }

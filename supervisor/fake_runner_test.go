@@ -141,6 +141,9 @@ func (p *fakeProc) Signal(sig os.Signal) error {
 	if sig == syscall.SIGTERM && p.ignoreTERM {
 		return nil
 	}
+	if sig == syscall.SIGHUP {
+		return nil // like a process that reloads on SIGHUP
+	}
 	p.exit(&sdk.ExitError{Code: -1, Signal: name})
 	return nil
 }

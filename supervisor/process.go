@@ -98,12 +98,14 @@ const (
 	opWait     // the first start waits for dependencies: starting, no run yet
 	opFail     // a dependency failed: give up the start
 	opReady    // the dependencies hold: start, if still waiting for them
+	opSignal   // deliver a signal to the current run
 )
 
 type request struct {
 	op     opKind
-	reply  chan error // buffered: the owner never blocks on it
-	reason string     // opWait, opFail
+	reply  chan error     // buffered: the owner never blocks on it
+	reason string         // opWait, opFail
+	signal syscall.Signal // opSignal
 	// initial marks the opWait of Supervisor.Start, the only one that
 	// enters the waiting state; later ones only update the reason.
 	initial bool
@@ -113,6 +115,10 @@ type startResult struct {
 	proc sdk.Process
 	err  error
 }
+
+// ErrNotRunningProcess is returned when a signal is sent to a process that
+// does not run.
+var ErrNotRunningProcess = errors.New("not running")
 
 // ErrShutdown is returned to requests that the supervisor's shutdown
 // overtook.
@@ -254,6 +260,13 @@ func (m *managedProcess) handle(r request) {
 			m.answer(&m.waitRunning, fmt.Errorf("process %q: %s", m.spec.Name, r.reason), true)
 		}
 		r.reply <- nil
+	case opSignal:
+		if m.proc == nil || (m.state != StateRunning && m.state != StateStopping) {
+			r.reply <- fmt.Errorf("%w: process %q is %s", ErrNotRunningProcess, m.spec.Name, m.state)
+			return
+		}
+		proc, sig := m.proc, r.signal
+		go func() { r.reply <- proc.Signal(sig) }()
 	case opReady:
 		if !m.waitingDeps {
 			r.reply <- nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -92,6 +94,7 @@ type Manager struct {
 	stopOnce  sync.Once
 	stopErr   error
 	changeC   chan struct{} // closed and replaced at every change
+	manual    atomic.Bool   // a process was controlled by request
 }
 
 var _ Supervisor = (*Manager)(nil)
@@ -296,6 +299,7 @@ func (s *Manager) StartProcess(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	s.manual.Store(true)
 	return s.send(ctx, m, opStart)
 }
 
@@ -305,6 +309,7 @@ func (s *Manager) StopProcess(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	s.manual.Store(true)
 	return s.send(ctx, m, opStop)
 }
 
@@ -314,8 +319,27 @@ func (s *Manager) RestartProcess(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	s.manual.Store(true)
 	return s.send(ctx, m, opRestart)
 }
+
+// SignalProcess delivers sig to the current run of a process (its whole
+// process group, or the runner's equivalent). A signal is not a stop: if
+// the process dies of it, that is an exit like any other, and its restart
+// policy applies.
+func (s *Manager) SignalProcess(ctx context.Context, name string, sig syscall.Signal) error {
+	m, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	return s.sendWith(ctx, m, request{op: opSignal, signal: sig})
+}
+
+// ManuallyControlled reports whether a process was started, stopped or
+// restarted by request (StartProcess, StopProcess, RestartProcess) since
+// Start: prox up then keeps running when everything has stopped, since
+// its user is steering.
+func (s *Manager) ManuallyControlled() bool { return s.manual.Load() }
 
 // Processes implements Supervisor.
 func (s *Manager) Processes() []ProcessInfo {

@@ -459,3 +459,23 @@ func TestOutputReachesTheCallback(t *testing.T) {
 	defer mu.Unlock()
 	assert.ElementsMatch(t, []string{"a/stdout/one", "a/stdout/two", "a/stderr/oops"}, lines)
 }
+
+func TestSignalProcess(t *testing.T) {
+	r := newFakeRunner()
+	r.ignoreTERM = true
+	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}),
+		func(s *ProcessSpec) { s.StopTimeout = 10 * time.Millisecond }))
+	assert.False(t, m.ManuallyControlled())
+	require.NoError(t, m.SignalProcess(context.Background(), "a", syscall.SIGHUP))
+	assert.Equal(t, StateRunning, stateOf(m, "a"), "a signal is not a stop")
+	require.NoError(t, m.SignalProcess(context.Background(), "a", syscall.SIGKILL))
+	// Dying of a signal is a crash, restarted by the policy.
+	require.Eventually(t, func() bool { return r.count() == 2 }, waitFor, tick)
+	assert.Equal(t, []string{"a:SIGHUP", "a:SIGKILL"}, r.signals.list())
+	assert.ErrorIs(t, m.SignalProcess(context.Background(), "nope", syscall.SIGHUP), ErrUnknownProcess)
+
+	require.NoError(t, m.StopProcess(context.Background(), "a"))
+	requireState(t, m, "a", StateCrashed) // it ignores SIGTERM: SIGKILL after the timeout
+	assert.True(t, m.ManuallyControlled())
+	assert.ErrorIs(t, m.SignalProcess(context.Background(), "a", syscall.SIGHUP), ErrNotRunningProcess)
+}

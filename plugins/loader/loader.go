@@ -48,6 +48,9 @@ type Loader struct {
 	instances []*Instance
 	closed    bool
 	described map[string]*sdk.Description // by binary path
+	// reattached are the components attached to debug plugins (see
+	// reattach.go).
+	reattached map[string]bool
 }
 
 // New returns a Loader.
@@ -98,7 +101,11 @@ func (l *Loader) describe(src *Source) (*sdk.Description, error) {
 // API version, and reads its schemas. The caller configures it
 // (Instance.Configure) before use.
 func (l *Loader) Launch(ctx context.Context, kind sdk.Kind, name string) (*Instance, error) {
-	src, err := l.Resolve(kind, name)
+	// A component served by a debug plugin needs no resolution (reattach.go).
+	src, err := l.reattachSource(kind, name)
+	if src == nil && err == nil {
+		src, err = l.Resolve(kind, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +115,14 @@ func (l *Loader) Launch(ctx context.Context, kind sdk.Kind, name string) (*Insta
 // LaunchSource launches kind.name from src.
 func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, name string) (*Instance, error) {
 	id := string(kind) + "." + name
-	if err := verify(src); err != nil {
+	reattach, err := l.reattachment(kind, name)
+	if err != nil {
 		return nil, err
+	}
+	if reattach == nil {
+		if err := verify(src); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(src.Path, src.Args...)
 	cmd.Env = append(append([]string{}, l.opts.Env...), sdk.ComponentEnv+"="+id)
@@ -143,9 +156,13 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// when the logger discards its lines.
 		Stderr: stderr,
 	}
+	if reattach != nil {
+		// Attach to the running debug plugin instead of launching one.
+		cc.Cmd, cc.Reattach = nil, reattach
+	}
 	client := plugin.NewClient(cc)
 	var rpc plugin.ClientProtocol
-	err := spawn(func() error {
+	err = spawn(func() error {
 		var err error
 		rpc, err = client.Client()
 		return err

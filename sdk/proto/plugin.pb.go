@@ -665,14 +665,17 @@ func (x *ExecResponse) GetOutput() []byte {
 // StartRequest carries argv, environment and directory as bytes: they are
 // not necessarily UTF-8 on Unix.
 type StartRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Command       [][]byte               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
-	Env           [][]byte               `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
-	Dir           []byte                 `protobuf:"bytes,4,opt,name=dir,proto3" json:"dir,omitempty"`
-	SettingsJson  []byte                 `protobuf:"bytes,5,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Command      [][]byte               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
+	Env          [][]byte               `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
+	Dir          []byte                 `protobuf:"bytes,4,opt,name=dir,proto3" json:"dir,omitempty"`
+	SettingsJson []byte                 `protobuf:"bytes,5,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
+	// output_handover, when set, offers the plugin to hand the process's
+	// output pipes to the host instead of streaming them through Output.
+	OutputHandover *OutputHandover `protobuf:"bytes,6,opt,name=output_handover,json=outputHandover,proto3" json:"output_handover,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StartRequest) Reset() {
@@ -740,20 +743,93 @@ func (x *StartRequest) GetSettingsJson() []byte {
 	return nil
 }
 
+func (x *StartRequest) GetOutputHandover() *OutputHandover {
+	if x != nil {
+		return x.OutputHandover
+	}
+	return nil
+}
+
+// OutputHandover is the host's offer to read a local process's output
+// pipes itself. The host listens on a unix socket of type SOCK_SEQPACKET at
+// `socket` (a leading "@" names Linux's abstract namespace). A plugin whose
+// process writes into pipes on the host's machine may, during Start,
+// connect to it and send one message: `token` as the payload, and the read
+// ends of the stdout and stderr pipes, in that order, as SCM_RIGHTS. The
+// host answers one byte (1) once it holds them, and the plugin then closes
+// its copies and sets StartResponse.output_handed_over. Any failure (no
+// connection, no answer) means no hand-over: the plugin keeps the pipes,
+// answers false, and the host calls Output as usual. A plugin that does not
+// know this field ignores it, with the same result.
+type OutputHandover struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Socket        string                 `protobuf:"bytes,1,opt,name=socket,proto3" json:"socket,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputHandover) Reset() {
+	*x = OutputHandover{}
+	mi := &file_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputHandover) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputHandover) ProtoMessage() {}
+
+func (x *OutputHandover) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputHandover.ProtoReflect.Descriptor instead.
+func (*OutputHandover) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *OutputHandover) GetSocket() string {
+	if x != nil {
+		return x.Socket
+	}
+	return ""
+}
+
+func (x *OutputHandover) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 type StartResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Handle string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
 	Pid    int64                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
 	// local_pgid is the process group of a process that runs on the host's
 	// own machine (0 otherwise): if the plugin dies, the host kills the group.
-	LocalPgid     int64 `protobuf:"varint,3,opt,name=local_pgid,json=localPgid,proto3" json:"local_pgid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LocalPgid int64 `protobuf:"varint,3,opt,name=local_pgid,json=localPgid,proto3" json:"local_pgid,omitempty"`
+	// output_handed_over: the host holds the process's output pipes (see
+	// OutputHandover) and does not call Output for it.
+	OutputHandedOver bool `protobuf:"varint,4,opt,name=output_handed_over,json=outputHandedOver,proto3" json:"output_handed_over,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +841,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +854,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartResponse) GetHandle() string {
@@ -802,6 +878,13 @@ func (x *StartResponse) GetLocalPgid() int64 {
 	return 0
 }
 
+func (x *StartResponse) GetOutputHandedOver() bool {
+	if x != nil {
+		return x.OutputHandedOver
+	}
+	return false
+}
+
 type OutputRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -811,7 +894,7 @@ type OutputRequest struct {
 
 func (x *OutputRequest) Reset() {
 	*x = OutputRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +906,7 @@ func (x *OutputRequest) String() string {
 func (*OutputRequest) ProtoMessage() {}
 
 func (x *OutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +919,7 @@ func (x *OutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputRequest.ProtoReflect.Descriptor instead.
 func (*OutputRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OutputRequest) GetHandle() string {
@@ -856,7 +939,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +951,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +964,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OutputChunk) GetStream() Stream {
@@ -907,7 +990,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1002,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1015,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WaitRequest) GetHandle() string {
@@ -953,7 +1036,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1048,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1061,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WaitResponse) GetExitCode() int32 {
@@ -1012,7 +1095,7 @@ type SignalRequest struct {
 
 func (x *SignalRequest) Reset() {
 	*x = SignalRequest{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1107,7 @@ func (x *SignalRequest) String() string {
 func (*SignalRequest) ProtoMessage() {}
 
 func (x *SignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1120,7 @@ func (x *SignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
 func (*SignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SignalRequest) GetHandle() string {
@@ -1062,7 +1145,7 @@ type SignalResponse struct {
 
 func (x *SignalResponse) Reset() {
 	*x = SignalResponse{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1157,7 @@ func (x *SignalResponse) String() string {
 func (*SignalResponse) ProtoMessage() {}
 
 func (x *SignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1170,7 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 // LogBatch packs many log lines into one message: the lines back to back in
@@ -1109,7 +1192,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1204,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1217,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LogBatch) GetBaseUnixNano() int64 {
@@ -1203,7 +1286,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1298,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1311,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Event) GetUnixNano() int64 {
@@ -1305,7 +1388,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1400,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1413,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WriteRequest) GetSeq() uint64 {
@@ -1363,7 +1446,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1458,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1471,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WriteResponse) GetAckSeq() uint64 {
@@ -1406,7 +1489,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1501,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1514,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 type FlushResponse struct {
@@ -1442,7 +1525,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1537,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1550,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 type CloseRequest struct {
@@ -1478,7 +1561,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1573,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1586,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 type CloseResponse struct {
@@ -1514,7 +1597,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1609,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1622,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1581,18 +1664,23 @@ const file_plugin_proto_rawDesc = "" +
 	"\acommand\x18\x02 \x03(\fR\acommand\"C\n" +
 	"\fExecResponse\x12\x1b\n" +
 	"\texit_code\x18\x01 \x01(\x05R\bexitCode\x12\x16\n" +
-	"\x06output\x18\x02 \x01(\fR\x06output\"\x85\x01\n" +
+	"\x06output\x18\x02 \x01(\fR\x06output\"\xce\x01\n" +
 	"\fStartRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\acommand\x18\x02 \x03(\fR\acommand\x12\x10\n" +
 	"\x03env\x18\x03 \x03(\fR\x03env\x12\x10\n" +
 	"\x03dir\x18\x04 \x01(\fR\x03dir\x12#\n" +
-	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\"X\n" +
+	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\x12G\n" +
+	"\x0foutput_handover\x18\x06 \x01(\v2\x1e.prox.plugin.v1.OutputHandoverR\x0eoutputHandover\">\n" +
+	"\x0eOutputHandover\x12\x16\n" +
+	"\x06socket\x18\x01 \x01(\tR\x06socket\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"\x86\x01\n" +
 	"\rStartResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1d\n" +
 	"\n" +
-	"local_pgid\x18\x03 \x01(\x03R\tlocalPgid\"'\n" +
+	"local_pgid\x18\x03 \x01(\x03R\tlocalPgid\x12,\n" +
+	"\x12output_handed_over\x18\x04 \x01(\bR\x10outputHandedOver\"'\n" +
 	"\rOutputRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"Q\n" +
 	"\vOutputChunk\x12.\n" +
@@ -1669,7 +1757,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_plugin_proto_goTypes = []any{
 	(Stream)(0),                  // 0: prox.plugin.v1.Stream
 	(*InfoRequest)(nil),          // 1: prox.plugin.v1.InfoRequest
@@ -1685,58 +1773,60 @@ var file_plugin_proto_goTypes = []any{
 	(*ExecRequest)(nil),          // 11: prox.plugin.v1.ExecRequest
 	(*ExecResponse)(nil),         // 12: prox.plugin.v1.ExecResponse
 	(*StartRequest)(nil),         // 13: prox.plugin.v1.StartRequest
-	(*StartResponse)(nil),        // 14: prox.plugin.v1.StartResponse
-	(*OutputRequest)(nil),        // 15: prox.plugin.v1.OutputRequest
-	(*OutputChunk)(nil),          // 16: prox.plugin.v1.OutputChunk
-	(*WaitRequest)(nil),          // 17: prox.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),         // 18: prox.plugin.v1.WaitResponse
-	(*SignalRequest)(nil),        // 19: prox.plugin.v1.SignalRequest
-	(*SignalResponse)(nil),       // 20: prox.plugin.v1.SignalResponse
-	(*LogBatch)(nil),             // 21: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 22: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 23: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 24: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 25: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 26: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 27: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 28: prox.plugin.v1.CloseResponse
+	(*OutputHandover)(nil),       // 14: prox.plugin.v1.OutputHandover
+	(*StartResponse)(nil),        // 15: prox.plugin.v1.StartResponse
+	(*OutputRequest)(nil),        // 16: prox.plugin.v1.OutputRequest
+	(*OutputChunk)(nil),          // 17: prox.plugin.v1.OutputChunk
+	(*WaitRequest)(nil),          // 18: prox.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),         // 19: prox.plugin.v1.WaitResponse
+	(*SignalRequest)(nil),        // 20: prox.plugin.v1.SignalRequest
+	(*SignalResponse)(nil),       // 21: prox.plugin.v1.SignalResponse
+	(*LogBatch)(nil),             // 22: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 23: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 24: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 25: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 26: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 27: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 28: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 29: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
 	4,  // 1: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
 	4,  // 2: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
-	0,  // 3: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	21, // 4: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	22, // 5: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
-	1,  // 6: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
-	5,  // 7: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
-	7,  // 8: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
-	9,  // 9: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
-	13, // 10: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
-	15, // 11: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
-	17, // 12: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
-	19, // 13: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
-	11, // 14: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
-	23, // 15: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	25, // 16: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	27, // 17: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	2,  // 18: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	6,  // 19: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	8,  // 20: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	10, // 21: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	14, // 22: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	16, // 23: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	18, // 24: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	20, // 25: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	12, // 26: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
-	24, // 27: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	26, // 28: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	28, // 29: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	18, // [18:30] is the sub-list for method output_type
-	6,  // [6:18] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	14, // 3: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
+	0,  // 4: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
+	22, // 5: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	23, // 6: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	1,  // 7: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
+	5,  // 8: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
+	7,  // 9: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
+	9,  // 10: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
+	13, // 11: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
+	16, // 12: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
+	18, // 13: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
+	20, // 14: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
+	11, // 15: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
+	24, // 16: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	26, // 17: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	28, // 18: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	2,  // 19: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	6,  // 20: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	8,  // 21: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	10, // 22: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	15, // 23: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	17, // 24: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	19, // 25: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	21, // 26: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	12, // 27: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	25, // 28: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	27, // 29: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	29, // 30: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	19, // [19:31] is the sub-list for method output_type
+	7,  // [7:19] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1750,7 +1840,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -274,7 +274,8 @@ const (
 type RunnerClient interface {
 	Start(ctx context.Context, in *StartRequest, opts ...grpc.CallOption) (*StartResponse, error)
 	// Output streams the process's stdout and stderr as chunks of raw bytes,
-	// many lines per message, until both streams reach EOF.
+	// many lines per message, until both streams reach EOF. The host does not
+	// call it for a process whose output was handed over (OutputHandover).
 	Output(ctx context.Context, in *OutputRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OutputChunk], error)
 	Wait(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error)
 	Signal(ctx context.Context, in *SignalRequest, opts ...grpc.CallOption) (*SignalResponse, error)
@@ -358,7 +359,8 @@ func (c *runnerClient) Exec(ctx context.Context, in *ExecRequest, opts ...grpc.C
 type RunnerServer interface {
 	Start(context.Context, *StartRequest) (*StartResponse, error)
 	// Output streams the process's stdout and stderr as chunks of raw bytes,
-	// many lines per message, until both streams reach EOF.
+	// many lines per message, until both streams reach EOF. The host does not
+	// call it for a process whose output was handed over (OutputHandover).
 	Output(*OutputRequest, grpc.ServerStreamingServer[OutputChunk]) error
 	Wait(context.Context, *WaitRequest) (*WaitResponse, error)
 	Signal(context.Context, *SignalRequest) (*SignalResponse, error)

@@ -26,6 +26,14 @@
 // which forwards it). Graceful stop is the host's business: it sends its stop
 // signal, waits, then sends SIGKILL.
 //
+// # Exec
+//
+// The runner is an sdk.Execer: prox's exec health checks run inside the
+// process's container through the engine's exec, with the container's user,
+// working directory and environment. The engine API cannot stop an exec'd
+// command: when the check's timeout ends first, the check fails at once but
+// the command runs on until it ends (see Runner.Exec).
+//
 // # Environment
 //
 // The host hands a runner the process's complete environment, its own

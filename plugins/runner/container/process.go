@@ -66,10 +66,10 @@ func (p *Process) Stderr() io.Reader { return p.stderr }
 // Wait blocks until the container has exited, its output has been read to
 // the end, and it has been removed. It returns nil for exit code 0, an
 // *sdk.ExitError for another code, or another error when the engine could
-// not tell how the container ended. An exit code 128+N is reported with the
-// name of signal N as well when that signal was delivered to the container
-// (through Signal, or by the kernel's OOM killer for SIGKILL). Every call
-// returns the same result.
+// not tell how the container ended. An exit code 128+N is reported as a
+// death by signal N (Signal its name, Code -1, as sdk.ExitError says) when
+// that signal was delivered to the container (through Signal, or by the
+// kernel's OOM killer for SIGKILL). Every call returns the same result.
 func (p *Process) Wait() error {
 	<-p.done
 	return p.err
@@ -242,7 +242,7 @@ func (p *Process) exitResult(code int64, st *container.State) error {
 		sig := syscall.Signal(code - 128)
 		if p.delivered(sig) || (sig == syscall.SIGKILL && p.oomKilled(st)) {
 			if name, err := sdk.SignalName(sig); err == nil {
-				ee.Signal = name
+				ee.Code, ee.Signal = -1, name
 			}
 		}
 	}

@@ -8,6 +8,10 @@
 // open. Children are started with a parent-death signal of SIGKILL, so they
 // die with the plugin even when the plugin cannot clean up.
 //
+// The pipes' read ends are handed to prox at Start (sdk.OutputFiler): prox
+// reads a process's output itself, and the bytes do not pass through this
+// plugin; when the hand-over cannot happen, the SDK streams them.
+//
 // The package is Linux-only: it relies on Pdeathsig.
 package exec
 
@@ -44,9 +48,10 @@ const shutdownTimeout = 5 * time.Second
 const defaultPath = "/bin:/usr/bin"
 
 var (
-	_ sdk.Runner     = (*Runner)(nil)
-	_ sdk.Shutdowner = (*Runner)(nil)
-	_ sdk.Process    = (*Process)(nil)
+	_ sdk.Runner      = (*Runner)(nil)
+	_ sdk.Shutdowner  = (*Runner)(nil)
+	_ sdk.Process     = (*Process)(nil)
+	_ sdk.OutputFiler = (*Process)(nil)
 )
 
 // Runner starts processes as local children. It is safe for concurrent use.

@@ -329,3 +329,26 @@ func TestConcurrentStarts(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, r.Shutdown())
 }
+
+func TestOutputFilesAreThePipes(t *testing.T) {
+	// The SDK hands these to prox (sdk.OutputFiler), which then reads the
+	// output itself: they must be the read ends of the output pipes.
+	p, err := New().Start(context.Background(), &sdk.ProcessConfig{Name: t.Name(), Command: sh("echo out; echo err >&2"), Env: testEnv()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Signal(syscall.SIGKILL) })
+	of, ok := p.(sdk.OutputFiler)
+	require.True(t, ok, "the exec runner's processes offer their pipes")
+	stdout, stderr := of.OutputFiles()
+	require.NotNil(t, stdout)
+	require.NotNil(t, stderr)
+	for _, f := range []*os.File{stdout, stderr} {
+		fi, err := f.Stat()
+		require.NoError(t, err)
+		assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "%s is a pipe", f.Name())
+	}
+	out := collect(stdout)
+	errOut := collect(stderr)
+	assert.Equal(t, "out\n", out.all(t))
+	assert.Equal(t, "err\n", errOut.all(t))
+	require.NoError(t, p.Wait())
+}

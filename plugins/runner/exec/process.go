@@ -46,6 +46,15 @@ func (p *Process) Stdout() io.Reader { return p.stdout }
 // Stdout.
 func (p *Process) Stderr() io.Reader { return p.stderr }
 
+// OutputFiles returns the read ends of the process's stdout and stderr
+// pipes, so that the SDK can hand them to prox (sdk.OutputFiler): prox then
+// reads the output itself, and its bytes no longer pass through this
+// plugin. After a hand-over the SDK closes them and Stdout and Stderr are
+// not used.
+func (p *Process) OutputFiles() (stdout, stderr *os.File) {
+	return p.stdout.f, p.stderr.f
+}
+
 // Wait blocks until the process has been reaped and the rest of its group
 // killed. It returns nil for exit code 0, an *sdk.ExitError for another
 // code (Code) or a terminating signal (Code -1 and Signal), or another

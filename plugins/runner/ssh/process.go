@@ -36,6 +36,10 @@ type Process struct {
 	stdout *bufio.Reader
 	stderr io.Reader
 	log    hclog.Logger
+	// env and dir are the process's exported environment and working
+	// directory, for the commands Exec runs beside it.
+	env [][2]string
+	dir string
 
 	done chan struct{} // closed once err is set
 	err  error

@@ -28,6 +28,10 @@
 // partition the server does not notice delays this until sshd notices
 // (ClientAliveInterval on the server bounds that).
 //
+// Exec (prox's exec health checks) runs a command where a process runs: in
+// a new session on the same connection, wrapped like a process (same
+// directory and environment, its own group, killed when the context ends).
+//
 // The remote user's login shell must be a POSIX shell, and the host must
 // have /bin/sh.
 package ssh
@@ -67,6 +71,7 @@ var (
 	_ sdk.Runner       = (*Runner)(nil)
 	_ sdk.Configurable = (*Runner)(nil)
 	_ sdk.Shutdowner   = (*Runner)(nil)
+	_ sdk.Execer       = (*Runner)(nil)
 )
 
 // Runner starts processes on one SSH server. It is safe for concurrent
@@ -157,6 +162,7 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 	if err != nil {
 		return nil, err
 	}
+	p.env, p.dir = env, cfg.Dir
 	r.mu.Lock()
 	shut := r.shut
 	if !shut {

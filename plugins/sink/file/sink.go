@@ -39,6 +39,7 @@ var (
 	_ sdk.Sink         = (*Sink)(nil)
 	_ sdk.Configurable = (*Sink)(nil)
 	_ sdk.Shutdowner   = (*Sink)(nil)
+	_ sdk.BatchReuser  = (*Sink)(nil)
 )
 
 // Sink writes log lines and events to files. It is safe for concurrent use.
@@ -135,6 +136,11 @@ func (s *Sink) Write(_ context.Context, b *sdk.Batch) error {
 	s.dirty = s.dirty[:0]
 	return err
 }
+
+// ReuseBatches tells the SDK that the sink keeps nothing of a batch after
+// Write: lines are formatted into the files' own buffers. The SDK then
+// decodes batches into reused memory.
+func (s *Sink) ReuseBatches() bool { return true }
 
 func (s *Sink) usable() error {
 	if s.closed {

@@ -1,0 +1,138 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/posener/complete"
+	"github.com/prox-dev/prox/supervisor/control"
+)
+
+// EventsCommand follows the state changes of the running prox's
+// processes.
+type EventsCommand struct {
+	Meta
+	// ctx, when set, replaces the context that ends on SIGINT or SIGTERM
+	// (tests).
+	ctx context.Context
+	// ready, when set, is closed once the subscription is in place
+	// (tests).
+	ready chan struct{}
+	json  bool
+}
+
+// Help implements cli.Command.
+func (c *EventsCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: prox events [options]
+
+  Follows the running prox: prints every change of a process's state
+  (starting, running, stopping, stopped, crashed, backoff, failed) and of
+  its health, as it happens, until Ctrl-C or until prox stops. A line
+  reads "15:04:05.000 web running -> stopping", then how the process
+  exited, its restart count and the reason, when there are.
+
+  Exits 0 when interrupted or when prox stops, 1 when no prox runs on the
+  socket, 2 on a usage error.
+
+Options:
+
+  -json              One JSON object per event: {"time", "type" ("state"
+                     or "health"), "process", "from", "to", "health",
+                     "restarts", "reason", "exit" {"code", "signal",
+                     "error"}, "next_restart"}; empty members are left out.
+` + socketHelp + metaHelp)
+}
+
+// Synopsis implements cli.Command.
+func (c *EventsCommand) Synopsis() string {
+	return "Follow the state changes of the running prox's processes."
+}
+
+// AutocompleteArgs implements cli.CommandAutocomplete: no arguments.
+func (c *EventsCommand) AutocompleteArgs() complete.Predictor { return complete.PredictNothing }
+
+// AutocompleteFlags implements cli.CommandAutocomplete.
+func (c *EventsCommand) AutocompleteFlags() complete.Flags {
+	return withCommonFlags(complete.Flags{"-json": complete.PredictNothing})
+}
+
+// Run implements cli.Command.
+func (c *EventsCommand) Run(args []string) int {
+	fs := c.FlagSet("events")
+	c.socketFlag(fs)
+	fs.BoolVar(&c.json, "json", false, "JSON output")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return c.usageError("events takes no arguments", c.Help())
+	}
+	ctx, cancel := interruptible(c.ctx)
+	defer cancel()
+	client := c.controlClient()
+	defer client.Close()
+	s, err := client.FollowEvents(ctx)
+	if err != nil {
+		return c.controlError(err)
+	}
+	defer s.Close()
+	if c.ready != nil {
+		close(c.ready)
+	}
+	w := c.stdout()
+	for {
+		ev, err := s.Next()
+		switch {
+		case ctx.Err() != nil:
+			return exitOK
+		case errors.Is(err, io.EOF):
+			c.Ui.Info("prox has stopped.")
+			return exitOK
+		case err != nil:
+			return c.controlError(err)
+		}
+		var line []byte
+		if c.json {
+			line, _ = json.Marshal(ev)
+		} else {
+			line = []byte(eventLine(ev))
+		}
+		_, _ = w.Write(append(line, '\n'))
+	}
+}
+
+// eventLine renders an event for people.
+func eventLine(ev control.Event) string {
+	var b strings.Builder
+	b.WriteString(ev.Time.Local().Format("15:04:05.000") + " " + ev.Process + " ")
+	if ev.Type == "health" {
+		b.WriteString("health " + ev.Health)
+	} else {
+		b.WriteString(ev.From + " -> " + ev.To)
+	}
+	if ev.Exit != nil {
+		switch {
+		case ev.Exit.Error != "":
+			b.WriteString(" (exit unknown: " + ev.Exit.Error + ")")
+		case ev.Exit.Signal != "":
+			b.WriteString(" (" + ev.Exit.Signal + ")")
+		default:
+			fmt.Fprintf(&b, " (exit %d)", ev.Exit.Code)
+		}
+	}
+	if ev.Restarts > 0 {
+		fmt.Fprintf(&b, " restarts=%d", ev.Restarts)
+	}
+	if ev.NextRestart != nil {
+		b.WriteString(" next restart " + ev.NextRestart.Local().Format("15:04:05.000"))
+	}
+	if ev.Reason != "" {
+		b.WriteString(": " + ev.Reason)
+	}
+	return b.String()
+}

@@ -1,0 +1,72 @@
+package command
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/prox-dev/prox/logs"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordingWriter keeps every Write as it was made.
+type recordingWriter struct {
+	writes []string
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.writes = append(w.writes, string(b))
+	return len(b), nil
+}
+
+func entry(process, line string) logs.LogEntry {
+	return logs.LogEntry{Process: process, Line: []byte(line)}
+}
+
+func TestPrinterPrintWritesEachLineAtOnce(t *testing.T) {
+	w := &recordingWriter{}
+	p := newPrinter(w, []string{"web", "db"}, false)
+	p.Print(entry("web", "hello"))
+	p.Print(entry("db", "world"))
+	assert.Equal(t, []string{"web | hello\n", "db  | world\n"}, w.writes)
+}
+
+func TestPrinterQueueWritesOnFlush(t *testing.T) {
+	w := &recordingWriter{}
+	p := newPrinter(w, []string{"web", "db"}, false)
+	p.Queue(entry("web", "one"))
+	p.Queue(entry("db", "two"))
+	assert.Empty(t, w.writes, "queued lines wait for Flush")
+	p.Flush()
+	assert.Equal(t, []string{"web | one\ndb  | two\n"}, w.writes, "one write for the queued lines")
+	p.Flush()
+	assert.Len(t, w.writes, 1, "nothing left to write")
+}
+
+func TestPrinterQueueWritesWholeLinesWhenFull(t *testing.T) {
+	w := &recordingWriter{}
+	p := newPrinter(w, []string{"a", "b"}, false)
+	var want strings.Builder
+	for i := range 5000 {
+		name := []string{"a", "b"}[i%2]
+		line := strings.Repeat("x", i%120)
+		p.Queue(entry(name, line))
+		want.WriteString(name + " | " + line + "\n")
+	}
+	require.NotEmpty(t, w.writes, "a full buffer is written without waiting for Flush")
+	p.Flush()
+	for i, wr := range w.writes {
+		assert.True(t, strings.HasSuffix(wr, "\n"), "write %d ends with a whole line", i)
+		assert.LessOrEqual(t, len(wr), printBufferSize+200, "write %d", i)
+	}
+	assert.Equal(t, want.String(), strings.Join(w.writes, ""))
+}
+
+func TestPrinterPrintAfterQueueKeepsOrder(t *testing.T) {
+	var out bytes.Buffer
+	p := newPrinter(&out, []string{"web"}, false)
+	p.Queue(entry("web", "first"))
+	p.Print(entry("web", "second"))
+	assert.Equal(t, "web | first\nweb | second\n", out.String())
+}

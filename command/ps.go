@@ -1,0 +1,151 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/posener/complete"
+	"github.com/prox-dev/prox/supervisor/control"
+)
+
+// requestTimeout bounds the requests of commands that do not follow.
+const requestTimeout = 30 * time.Second
+
+// PsCommand lists the processes of the running prox.
+type PsCommand struct {
+	Meta
+	json bool
+}
+
+// Help implements cli.Command.
+func (c *PsCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: prox ps [options] [NAME...]
+
+  Lists the processes of the prox running on the control socket, in
+  configuration order (or only the NAMEd ones): name, state, PID, runner,
+  uptime, restart count and how the last run ended.
+
+  Exits 0 on success, 1 when no prox runs on the socket or a NAME is
+  unknown, 2 on a usage error.
+
+Options:
+
+  -json              Print a JSON array of objects with the keys name,
+                     state, pid, runner, restarts, started_at (RFC 3339,
+                     null when not running), uptime_seconds and last_exit
+                     ({code, signal}, null before the first exit): the
+                     objects of the control API.
+` + socketHelp + metaHelp)
+}
+
+// Synopsis implements cli.Command.
+func (c *PsCommand) Synopsis() string {
+	return "List the processes of the running prox and their state."
+}
+
+// AutocompleteArgs implements cli.CommandAutocomplete: process names.
+func (c *PsCommand) AutocompleteArgs() complete.Predictor { return predictProcesses() }
+
+// AutocompleteFlags implements cli.CommandAutocomplete.
+func (c *PsCommand) AutocompleteFlags() complete.Flags {
+	return withCommonFlags(complete.Flags{"-json": complete.PredictNothing})
+}
+
+// Run implements cli.Command.
+func (c *PsCommand) Run(args []string) int {
+	fs := c.FlagSet("ps")
+	c.socketFlag(fs)
+	fs.BoolVar(&c.json, "json", false, "JSON output")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	client := c.controlClient()
+	defer client.Close()
+	ps, err := client.Processes(ctx)
+	if err != nil {
+		return c.controlError(err)
+	}
+	if names := fs.Args(); len(names) > 0 {
+		byName := map[string]control.Process{}
+		for _, p := range ps {
+			byName[p.Name] = p
+		}
+		ps = ps[:0:0]
+		for _, n := range names {
+			p, ok := byName[n]
+			if !ok {
+				c.Ui.Error(fmt.Sprintf("unknown process %q", n))
+				return exitFailure
+			}
+			ps = append(ps, p)
+		}
+	}
+	if c.json {
+		if ps == nil {
+			ps = []control.Process{}
+		}
+		b, err := json.MarshalIndent(ps, "", "  ")
+		if err != nil {
+			c.Ui.Error(err.Error())
+			return exitFailure
+		}
+		c.Ui.Output(string(b))
+		return exitOK
+	}
+	c.Ui.Output(strings.TrimRight(psTable(ps), "\n"))
+	return exitOK
+}
+
+// psTable renders processes as an aligned table.
+func psTable(ps []control.Process) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRUNNER\tUPTIME\tRESTARTS\tLAST EXIT")
+	for _, p := range ps {
+		pid, uptime := "-", "-"
+		if p.PID > 0 {
+			pid = fmt.Sprint(p.PID)
+		}
+		if p.StartedAt != nil {
+			uptime = humanDuration(time.Duration(p.UptimeSeconds * float64(time.Second)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.State, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit))
+	}
+	_ = tw.Flush()
+	return b.String()
+}
+
+// exitText describes how a run ended: "-", "exit 0", "SIGTERM".
+func exitText(e *control.Exit) string {
+	switch {
+	case e == nil:
+		return "-"
+	case e.Signal != "":
+		return e.Signal
+	default:
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+}
+
+// humanDuration prints d in its two largest units: 45s, 3m12s, 2h05m,
+// 3d04h.
+func humanDuration(d time.Duration) string {
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	default:
+		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	}
+}

@@ -1,0 +1,93 @@
+// Package profile records how much a prox process costs, for performance
+// work: when the environment variable named by EnvDir is set, Start begins
+// a pprof CPU profile of the current process and the function it returns
+// writes that profile, an allocation profile and the process's resource
+// usage into the directory. Both `prox up` and `prox plugin-serve` call it,
+// and plugins inherit prox's environment, so one variable profiles prox
+// and every built-in plugin of a run.
+//
+// Without the variable, Start does nothing and costs nothing.
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// EnvDir is the environment variable naming the directory profiles are
+// written to. It is created if missing.
+const EnvDir = "PROX_PROFILE_DIR"
+
+// Start starts profiling the current process, whose files are named
+// NAME.PID.*, when EnvDir is set:
+//
+//   - NAME.PID.cpu.pprof: the CPU profile from Start to stop;
+//   - NAME.PID.allocs.pprof: the allocation profile (every allocation
+//     since the process started, sampled);
+//   - NAME.PID.rusage: one line, "user_s=… sys_s=… maxrss_kb=… wall_s=…",
+//     the process's own CPU time and peak RSS (getrusage(RUSAGE_SELF)).
+//
+// The returned stop writes them; call it once, as the process ends. When
+// EnvDir is not set, stop does nothing.
+func Start(name string) (stop func() error, err error) {
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	base := filepath.Join(dir, name+"."+strconv.Itoa(os.Getpid()))
+	cpu, err := os.Create(base + ".cpu.pprof")
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		_ = cpu.Close()
+		return nil, fmt.Errorf("profile: start the CPU profile: %w", err)
+	}
+	started := time.Now()
+	return func() error {
+		pprof.StopCPUProfile()
+		errs := []error{cpu.Close()}
+		errs = append(errs, writeAllocs(base+".allocs.pprof"))
+		errs = append(errs, writeUsage(base+".rusage", time.Since(started)))
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// writeAllocs writes the allocation profile to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // up-to-date statistics
+	err = pprof.Lookup("allocs").WriteTo(f, 0)
+	return errors.Join(err, f.Close())
+}
+
+// writeUsage writes the process's CPU time and peak RSS to path.
+func writeUsage(path string, wall time.Duration) error {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	line := fmt.Sprintf("user_s=%.3f sys_s=%.3f maxrss_kb=%d wall_s=%.3f\n",
+		seconds(ru.Utime), seconds(ru.Stime), ru.Maxrss, wall.Seconds())
+	return os.WriteFile(path, []byte(line), 0o644)
+}
+
+func seconds(tv syscall.Timeval) float64 {
+	return float64(tv.Sec) + float64(tv.Usec)/1e6
+}

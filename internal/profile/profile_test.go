@@ -1,0 +1,58 @@
+package profile
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStartWritesProfilesAndUsage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "profiles") // created by Start
+	t.Setenv(EnvDir, dir)
+	stop, err := Start("prox-test")
+	require.NoError(t, err)
+	sum := 0
+	for i := range 1_000_000 { // something to profile
+		sum += i % 7
+	}
+	require.NoError(t, stop())
+	require.Positive(t, sum)
+
+	base := filepath.Join(dir, "prox-test."+strconv.Itoa(os.Getpid()))
+	for _, suffix := range []string{".cpu.pprof", ".allocs.pprof"} {
+		data, err := os.ReadFile(base + suffix)
+		require.NoError(t, err)
+		// pprof files are gzipped protobuf.
+		require.Greater(t, len(data), 2, suffix)
+		assert.Equal(t, []byte{0x1f, 0x8b}, data[:2], "%s is gzipped", suffix)
+	}
+	usage, err := os.ReadFile(base + ".rusage")
+	require.NoError(t, err)
+	assert.Regexp(t, regexp.MustCompile(`^user_s=\d+\.\d{3} sys_s=\d+\.\d{3} maxrss_kb=[1-9]\d* wall_s=\d+\.\d{3}\n$`), string(usage))
+}
+
+func TestStartWithoutTheVariableDoesNothing(t *testing.T) {
+	t.Setenv(EnvDir, "")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	stop, err := Start("prox-test")
+	require.NoError(t, err)
+	require.NoError(t, stop())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+func TestStartFailsOnAnUnusableDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	t.Setenv(EnvDir, filepath.Join(file, "sub"))
+	_, err := Start("prox-test")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "profile:")
+}

@@ -1,0 +1,283 @@
+package ssh
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/sdk/sdktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestExec checks Runner.Exec against one private sshd, with one runner
+// (and so one connection) for all the checks but the last, which reaches
+// a runner of its own through the SDK's gRPC harness.
+func TestExec(t *testing.T) {
+	srv := startSSHD(t)
+	r := newTestRunner(t, srv.config(testUser))
+	for _, tc := range []struct {
+		name  string
+		check func(t *testing.T, srv *sshd, r *Runner)
+	}{
+		{"ExitCodesAndOutput", testExecExitCodesAndOutput},
+		{"RunsLikeTheProcess", testExecRunsLikeTheProcess},
+		{"OnTheProcessConnection", testExecOnTheProcessConnection},
+		{"OutputCapped", testExecOutputCapped},
+		{"TimeoutKillsTheCommandGroup", testExecTimeoutKillsTheCommandGroup},
+		{"StragglersKilledWhenCommandExits", testExecStragglersKilledWhenCommandExits},
+		{"FailuresBeforeTheCommand", testExecFailuresBeforeTheCommand},
+		{"DirGone", testExecDirGone},
+		{"AfterExit", testExecAfterExit},
+		{"ThroughTheHarness", testExecThroughTheHarness},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, srv, r) })
+	}
+}
+
+// running starts a process that runs until killed, for commands to run
+// beside it.
+func running(t *testing.T, r *Runner, cfg *sdk.ProcessConfig) *started {
+	t.Helper()
+	if cfg.Command == nil {
+		cfg.Command = sh("echo ready; exec sleep 3600")
+	}
+	p := start(t, r, cfg)
+	require.Eventually(t, func() bool { return p.stdout.contains("ready\n") }, waitFor, tick)
+	return p
+}
+
+// execCtx runs command beside p with a deadline of waitFor.
+func execCtx(t *testing.T, r *Runner, p sdk.Process, command ...string) (sdk.ExecResult, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	return r.Exec(ctx, p, command)
+}
+
+// remotePIDs lists the live processes of the test user running cmd.
+func remotePIDs(t *testing.T, cmd string) []int {
+	t.Helper()
+	uid := testUID(t)
+	var out []int
+	for _, pid := range pids() {
+		if st, ok := readStat(pid); ok && st.state != "Z" && cmdline(pid) == cmd && uidOf(pid) == uid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func testExecExitCodesAndOutput(t *testing.T, _ *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+
+	res, err := execCtx(t, r, p.Process, "sh", "-c", "echo healthy")
+	require.NoError(t, err)
+	assert.Equal(t, sdk.ExecResult{ExitCode: 0, Output: []byte("healthy\n")}, res)
+
+	// Standard output and standard error come combined, in the order the
+	// command wrote them.
+	res, err = execCtx(t, r, p.Process, "sh", "-c", "echo one; echo two >&2; echo three; echo four >&2; exit 3")
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.ExitCode)
+	assert.Equal(t, "one\ntwo\nthree\nfour\n", string(res.Output))
+
+	// A command killed by a signal exits 128+N, as a shell reports it.
+	res, err = execCtx(t, r, p.Process, "sh", "-c", "kill -s KILL $$")
+	require.NoError(t, err)
+	assert.Equal(t, 128+9, res.ExitCode)
+
+	// The argv is quoted like a process's: nothing is interpolated.
+	res, err = execCtx(t, r, p.Process, "printf", "[%s]", "$HOME", "it's", "a b", "`id`")
+	require.NoError(t, err)
+	assert.Equal(t, "[$HOME][it's][a b][`id`]", string(res.Output))
+
+	// The process is untouched by the commands beside it.
+	assert.False(t, p.isDone())
+}
+
+func testExecRunsLikeTheProcess(t *testing.T, srv *sshd, r *Runner) {
+	dir := filepath.Join(srv.dir, "it's the dir")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	want, err := filepath.EvalSymlinks(dir)
+	require.NoError(t, err)
+	p := running(t, r, &sdk.ProcessConfig{
+		Dir: dir,
+		Env: []string{"GREETING=hello there", "PATH=/local/only/bin", "SSH_AUTH_SOCK=/tmp/agent.sock"},
+	})
+
+	res, err := execCtx(t, r, p.Process, "sh", "-c", `pwd -P; echo "$GREETING"; id -un; echo "${SSH_AUTH_SOCK-unset}"; case "$PATH" in */local/only/bin*) echo local PATH;; *) echo remote PATH;; esac`)
+	require.NoError(t, err)
+	require.Zero(t, res.ExitCode, "output: %s", res.Output)
+	assert.Equal(t, want+"\nhello there\n"+testUser+"\nunset\nremote PATH\n", string(res.Output))
+}
+
+func testExecOnTheProcessConnection(t *testing.T, srv *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+	require.Len(t, srv.logins(testUser), 1)
+
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			res, err := execCtx(t, r, p.Process, "sh", "-c", "echo check $0", strings.Repeat("x", i+1))
+			if assert.NoError(t, err) {
+				assert.Equal(t, "check "+strings.Repeat("x", i+1)+"\n", string(res.Output))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, srv.logins(testUser), 1, "the commands ran over the process's connection")
+}
+
+func testExecOutputCapped(t *testing.T, _ *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+
+	// 200,000 bytes are written; the first 64 KiB are kept.
+	res, err := execCtx(t, r, p.Process, "sh", "-c", `i=0; while [ $i -lt 20000 ]; do echo 123456789; i=$((i+1)); done; exit 4`)
+	require.NoError(t, err)
+	assert.Equal(t, 4, res.ExitCode)
+	require.Len(t, res.Output, execOutputLimit)
+	assert.Equal(t, strings.Repeat("123456789\n", 20000)[:execOutputLimit], string(res.Output))
+}
+
+func testExecTimeoutKillsTheCommandGroup(t *testing.T, _ *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		res sdk.ExecResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := r.Exec(ctx, p.Process, []string{"sh", "-c", "sleep 321 & exec sleep 320"})
+		done <- result{res, err}
+	}()
+	// The command and its background child run.
+	require.Eventually(t, func() bool {
+		return len(remotePIDs(t, "sleep 320")) == 1 && len(remotePIDs(t, "sleep 321")) == 1
+	}, waitFor, tick)
+	select {
+	case <-done:
+		t.Fatal("Exec returned while its command ran")
+	default:
+	}
+
+	cancel()
+	var got result
+	select {
+	case got = <-done:
+	case <-time.After(waitFor):
+		t.Fatal("Exec did not return after its context was cancelled")
+	}
+	require.ErrorIs(t, got.err, context.Canceled)
+	assert.Contains(t, got.err.Error(), "did not finish")
+	// The whole group is gone: the command and its child.
+	require.Eventually(t, func() bool {
+		return len(remotePIDs(t, "sleep 320")) == 0 && len(remotePIDs(t, "sleep 321")) == 0
+	}, waitFor, tick, "the command's group outlived the cancelled Exec")
+	assert.False(t, p.isDone(), "the process runs on")
+
+	// A deadline ends a command the same way.
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
+	defer dcancel()
+	_, err := r.Exec(dctx, p.Process, []string{"sleep", "322"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Eventually(t, func() bool { return len(remotePIDs(t, "sleep 322")) == 0 }, waitFor, tick)
+
+	// The connection is still fine for the next check.
+	res, err := execCtx(t, r, p.Process, "echo", "next")
+	require.NoError(t, err)
+	assert.Equal(t, "next\n", string(res.Output))
+}
+
+func testExecStragglersKilledWhenCommandExits(t *testing.T, _ *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+
+	// The background child holds the output open: only the kill of the
+	// group after the command's exit ends the session.
+	res, err := execCtx(t, r, p.Process, "sh", "-c", "sleep 323 & echo started")
+	require.NoError(t, err)
+	assert.Equal(t, "started\n", string(res.Output))
+	require.Eventually(t, func() bool { return len(remotePIDs(t, "sleep 323")) == 0 }, waitFor, tick)
+}
+
+func testExecFailuresBeforeTheCommand(t *testing.T, _ *sshd, r *Runner) {
+	p := running(t, r, &sdk.ProcessConfig{})
+
+	res, err := execCtx(t, r, p.Process, "prox-no-such-command", "x")
+	require.NoError(t, err)
+	assert.Equal(t, exitNotFound, res.ExitCode)
+	assert.Equal(t, "prox-ssh: prox-no-such-command: command not found\n", string(res.Output))
+
+	_, err = execCtx(t, r, p.Process)
+	require.EqualError(t, err, "exec: command is required")
+
+	_, err = execCtx(t, r, fakeProcess{}, "true")
+	require.ErrorContains(t, err, "is not a process of the ssh runner")
+}
+
+func testExecDirGone(t *testing.T, srv *sshd, r *Runner) {
+	dir := filepath.Join(srv.dir, "work")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	p := running(t, r, &sdk.ProcessConfig{Dir: dir})
+	require.NoError(t, os.RemoveAll(dir))
+
+	res, err := execCtx(t, r, p.Process, "true")
+	require.NoError(t, err)
+	assert.Equal(t, exitDirFailed, res.ExitCode)
+	assert.Contains(t, string(res.Output), dir)
+}
+
+func testExecAfterExit(t *testing.T, _ *sshd, r *Runner) {
+	p := start(t, r, &sdk.ProcessConfig{Command: []string{"true"}})
+	require.NoError(t, p.wait(t))
+
+	_, err := execCtx(t, r, p.Process, "echo", "hello")
+	require.ErrorIs(t, err, errNotRunning)
+	assert.EqualError(t, err, `exec "echo" beside remote process group `+strconv.Itoa(p.PID())+`: the process has exited`)
+}
+
+func testExecThroughTheHarness(t *testing.T, srv *sshd, _ *Runner) {
+	runner := newTestRunner(t, srv.config(testUser))
+	host := sdktest.NewRunnerHarness(t, runner)
+
+	p, err := host.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: sh("echo ready; exec sleep 3600")})
+	require.NoError(t, err)
+	out := collect(p.Stdout())
+	collect(p.Stderr())
+	require.Eventually(t, func() bool { return out.contains("ready\n") }, waitFor, tick)
+
+	// prox sees the process as one it can run commands beside.
+	ex, ok := p.(sdk.ProcessExecer)
+	require.True(t, ok, "the host's process is a ProcessExecer")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	res, err := ex.Exec(ctx, []string{"sh", "-c", "echo fine; exit 2"})
+	require.NoError(t, err)
+	assert.Equal(t, sdk.ExecResult{ExitCode: 2, Output: []byte("fine\n")}, res)
+
+	require.NoError(t, p.Signal(syscall.SIGKILL))
+	require.Error(t, p.Wait())
+	// Once it has exited, there is nothing to run a command beside.
+	_, err = ex.Exec(ctx, []string{"true"})
+	require.Error(t, err)
+}
+
+// fakeProcess is a process of another runner.
+type fakeProcess struct{}
+
+func (fakeProcess) PID() int               { return 0 }
+func (fakeProcess) Wait() error            { return nil }
+func (fakeProcess) Signal(os.Signal) error { return nil }
+func (fakeProcess) Stdout() io.Reader      { return strings.NewReader("") }
+func (fakeProcess) Stderr() io.Reader      { return strings.NewReader("") }

@@ -1,0 +1,192 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// ReattachEnv is the environment variable that makes prox attach to plugins
+// already running in debug mode instead of launching them. Its value is a
+// JSON object from "KIND.NAME" to a ReattachConfig, exactly as a plugin in
+// debug mode prints it:
+//
+//	PROX_REATTACH_PLUGINS='{"runner.chaos":{"protocol":"grpc",...}}'
+const ReattachEnv = "PROX_REATTACH_PLUGINS"
+
+// DebugEnv, set to "1" or "true", starts a plugin binary in debug mode like
+// the -debug flag, for debuggers that make passing flags awkward. It is
+// ignored when a host launched the binary (the handshake's magic cookie is
+// in the environment), so exporting it in a shell that then runs prox does
+// not break prox's own launches.
+const DebugEnv = "PROX_PLUGIN_DEBUG"
+
+// ReattachConfig tells a host how to reach a plugin component that serves in
+// debug mode. It is prox's own JSON form of go-plugin's ReattachConfig.
+type ReattachConfig struct {
+	// Protocol is the go-plugin protocol, always "grpc".
+	Protocol string `json:"protocol"`
+	// ProtocolVersion is the plugin's ProtocolVersion.
+	ProtocolVersion int `json:"protocol_version"`
+	// Network and Address locate the plugin's listener, e.g. "unix" and
+	// "/tmp/plugin123456".
+	Network string `json:"network"`
+	Address string `json:"address"`
+	// PID is the plugin process's ID.
+	PID int `json:"pid"`
+}
+
+// ParseReattach parses the value of ReattachEnv. Surrounding single quotes,
+// left over from copying the printed line into a file, are tolerated.
+func ParseReattach(value string) (map[string]ReattachConfig, error) {
+	value = strings.TrimSpace(value)
+	if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
+		value = value[1 : len(value)-1]
+	}
+	var out map[string]ReattachConfig
+	if err := json.Unmarshal([]byte(value), &out); err != nil {
+		return nil, fmt.Errorf("%s is not the JSON a plugin prints in debug mode: %w", ReattachEnv, err)
+	}
+	for id, rc := range out {
+		kind, name, ok := strings.Cut(id, ".")
+		if !ok || name == "" || (Kind(kind) != KindRunner && Kind(kind) != KindSink) {
+			return nil, fmt.Errorf("%s: key %q is not runner.NAME or sink.NAME", ReattachEnv, id)
+		}
+		switch {
+		case rc.Protocol != string(plugin.ProtocolGRPC):
+			return nil, fmt.Errorf("%s: %s: protocol %q, want %q", ReattachEnv, id, rc.Protocol, plugin.ProtocolGRPC)
+		case rc.Network != "unix" && rc.Network != "tcp":
+			return nil, fmt.Errorf("%s: %s: network %q, want \"unix\" or \"tcp\"", ReattachEnv, id, rc.Network)
+		case rc.Address == "":
+			return nil, fmt.Errorf("%s: %s: no address", ReattachEnv, id)
+		case rc.PID <= 0:
+			return nil, fmt.Errorf("%s: %s: no pid", ReattachEnv, id)
+		}
+	}
+	return out, nil
+}
+
+// Addr returns the listener's address as a net.Addr.
+func (rc ReattachConfig) Addr() (net.Addr, error) {
+	switch rc.Network {
+	case "unix":
+		return net.ResolveUnixAddr("unix", rc.Address)
+	case "tcp":
+		return net.ResolveTCPAddr("tcp", rc.Address)
+	}
+	return nil, fmt.Errorf("unsupported network %q", rc.Network)
+}
+
+// ReattachLine returns the shell line that attaches prox to the component
+// id ("KIND.NAME") served at rc:
+//
+//	PROX_REATTACH_PLUGINS='{"runner.chaos":{...}}'
+func ReattachLine(id string, rc ReattachConfig) string {
+	b, err := json.Marshal(map[string]ReattachConfig{id: rc})
+	if err != nil {
+		// A map of plain structs always marshals.
+		panic(err)
+	}
+	quoted := strings.ReplaceAll(string(b), `'`, `'\''`)
+	return ReattachEnv + "='" + quoted + "'"
+}
+
+// debugRequested reports whether args and the environment ask for debug
+// mode, and which component ("" for the default) to serve.
+func debugRequested(args []string, getenv func(string) string) (string, bool) {
+	if len(args) >= 1 && (args[0] == "-debug" || args[0] == "--debug") {
+		if len(args) >= 2 {
+			return args[1], true
+		}
+		return getenv(ComponentEnv), true
+	}
+	if getenv(Handshake.MagicCookieKey) != "" {
+		return "", false
+	}
+	switch strings.ToLower(getenv(DebugEnv)) {
+	case "1", "true", "yes":
+		return getenv(ComponentEnv), true
+	}
+	return "", false
+}
+
+// ServeDebug serves the component of c named by component ("KIND.NAME", or
+// "" when c has one component) in debug mode: on its own listener, without
+// the handshake on stdout, so that it can run under a debugger. Once it
+// listens, it writes the ReattachLine to out, followed by a newline, and a
+// short explanation to the logger (stderr by default).
+//
+// It returns when the host that attached is done with the component (it
+// closes the connection after shutting the component down), or when ctx is
+// cancelled; either way a runner's remaining processes are killed first. A
+// debug plugin therefore serves one run of prox: start it again for the
+// next one.
+func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Writer) error {
+	kind, name, err := c.pick(component)
+	if err != nil {
+		return fmt.Errorf("debug mode: %w (or name it after the flag: -debug KIND.NAME)", err)
+	}
+	id := string(kind) + "." + name
+	logger := c.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: os.Stderr, Level: hclog.Debug})
+	}
+	set, killAll := componentSet(c.component(kind, name))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reattach := make(chan *plugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	go plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         set,
+		Logger:          logger,
+		GRPCServer:      grpcServer,
+		Test: &plugin.ServeTestConfig{
+			Context:          ctx,
+			ReattachConfigCh: reattach,
+			CloseCh:          closed,
+		},
+	})
+	// Whatever ends the serving, nothing the component started survives it.
+	defer func() {
+		if killAll != nil {
+			killAll()
+		}
+	}()
+
+	var prc *plugin.ReattachConfig
+	select {
+	case prc = <-reattach:
+	case <-closed:
+		return errors.New("debug mode: the plugin server stopped before it listened (see the log above)")
+	}
+	rc := ReattachConfig{
+		Protocol:        string(prc.Protocol),
+		ProtocolVersion: prc.ProtocolVersion,
+		Network:         prc.Addr.Network(),
+		Address:         prc.Addr.String(),
+		PID:             prc.Pid,
+	}
+	logger.Info("debug mode: serving "+id+"; to attach prox, run it with the line below in its environment (export it); "+
+		"the plugin stops when prox is done with it, or on Ctrl-C", "pid", rc.PID, "address", rc.Address)
+	if _, err := fmt.Fprintln(out, ReattachLine(id, rc)); err != nil {
+		return fmt.Errorf("debug mode: %w", err)
+	}
+
+	select {
+	case <-closed:
+		logger.Info("debug mode: the host closed the connection; exiting")
+	case <-ctx.Done():
+		<-closed
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package sdk
+
+import (
+	"math/bits"
+	"slices"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/mem"
+)
+
+// Why prox installs its own gRPC buffer pool:
+//
+// The log path moves messages of 64 KiB to 1 MiB (output chunks, packed
+// batches). gRPC's default pool has tiers of 256 B, 4, 16 and 32 KiB, then
+// 1 MiB, and zeroes every buffer it hands out: each such message costs a
+// 1 MiB clear on both sides of the connection (in the marshalling, in the
+// frames' reassembly, in the unmarshalling), which on S1 was up to two
+// thirds of a plugin's CPU. bufferPool has fine tiers (four per octave, so
+// at most a quarter of a buffer is unused) and never clears: gRPC writes
+// every byte of a buffer before reading it.
+//
+// The pool must be installed on both ends. In grpc v1.85 (pinned in go.mod,
+// and grpcopts_test.go checks these facts):
+//   - a client takes it from a dial option (GRPCClientOptions);
+//   - a server takes it only from a server option (serverOptions, through
+//     go-plugin's GRPCServer hook in serve.go): grpc's package-level default
+//     server options capture the default pool before any init of ours runs;
+//   - the proto codec marshals into, and reassembles received messages in,
+//     mem.DefaultBufferPool(), which only SetDefaultBufferPool changes, and
+//     only from an init function.
+
+// Pool tiers: from 2^minPoolShift bytes to 2^maxPoolShift bytes, tiersPerOctave per
+// power of two. Larger buffers are allocated and left to the GC.
+const (
+	minPoolShift   = 8  // 256 B
+	maxPoolShift   = 24 // 16 MiB, MaxMessageSize
+	tiersPerOctave = 4
+)
+
+// bufferPool is a gRPC mem.BufferPool with finely spaced size classes that
+// does not clear the buffers it returns.
+type bufferPool struct {
+	sizes []int // ascending tier capacities
+	pools []sync.Pool
+}
+
+var _ mem.BufferPool = (*bufferPool)(nil)
+
+// newBufferPool returns a pool with tiers from 256 B to 16 MiB.
+func newBufferPool() *bufferPool {
+	var sizes []int
+	for shift := minPoolShift; shift < maxPoolShift; shift++ {
+		step := 1 << shift / tiersPerOctave
+		for k := range tiersPerOctave {
+			sizes = append(sizes, 1<<shift+k*step)
+		}
+	}
+	sizes = append(sizes, 1<<maxPoolShift)
+	return &bufferPool{sizes: sizes, pools: make([]sync.Pool, len(sizes))}
+}
+
+// tierFor returns the index of the smallest tier of at least size bytes,
+// or -1 when size is above the largest.
+func (p *bufferPool) tierFor(size int) int {
+	if size <= p.sizes[0] {
+		return 0
+	}
+	if size > p.sizes[len(p.sizes)-1] {
+		return -1
+	}
+	// The octave is known from the bit length; a short search inside it.
+	shift := bits.Len(uint(size-1)) - 1 // 2^shift < size <= 2^(shift+1)
+	i := (shift - minPoolShift) * tiersPerOctave
+	for p.sizes[i] < size {
+		i++
+	}
+	return i
+}
+
+// Get returns a buffer of length size. Its contents are undefined.
+func (p *bufferPool) Get(size int) *[]byte {
+	i := p.tierFor(size)
+	if i < 0 {
+		b := make([]byte, size)
+		return &b
+	}
+	if bp, ok := p.pools[i].Get().(*[]byte); ok {
+		*bp = (*bp)[:size]
+		return bp
+	}
+	b := make([]byte, size, p.sizes[i])
+	return &b
+}
+
+// Put returns a buffer to the tier its capacity fills; buffers smaller than
+// the smallest tier or larger than the largest are left to the GC.
+func (p *bufferPool) Put(bp *[]byte) {
+	c := cap(*bp)
+	if c < p.sizes[0] || c > p.sizes[len(p.sizes)-1] {
+		return
+	}
+	// The largest tier not above c: Get reslices up to the tier's size.
+	i, found := slices.BinarySearch(p.sizes, c)
+	if !found {
+		i--
+	}
+	p.pools[i].Put(bp)
+}
+
+// sharedPool serves every gRPC connection of the process, host or plugin.
+var sharedPool = newBufferPool()
+
+func init() {
+	// The codec's pool (see above): importing the SDK installs it for the
+	// whole process, host or plugin (see GRPCClientOptions).
+	experimental.SetDefaultBufferPool(sharedPool)
+}
+
+// serverOptions are the options of every plugin's gRPC server: the buffer
+// pool, explicit message limits (go-plugin raises only the client's;
+// without them a server refuses messages above 4 MiB, and the client sees
+// a bare EOF), and the codec that reads sink batches without copying them
+// (sink_codec.go; the standard proto codec for everything else).
+func serverOptions() []grpc.ServerOption {
+	return serverOptionsWith(sharedPool)
+}
+
+func serverOptionsWith(pool mem.BufferPool) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		experimental.BufferPool(pool),
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.ForceServerCodecV2(batchCodec{}),
+	}
+}
+
+// clientOptionsWith are GRPCClientOptions with pool as the buffer pool.
+func clientOptionsWith(pool mem.BufferPool) []grpc.DialOption {
+	return []grpc.DialOption{
+		experimental.WithBufferPool(pool),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(MaxMessageSize),
+			grpc.MaxCallSendMsgSize(MaxMessageSize),
+		),
+	}
+}

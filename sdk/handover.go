@@ -1,0 +1,359 @@
+package sdk
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prox-dev/prox/sdk/proto"
+)
+
+// OutputFiler is implemented by processes whose standard output and
+// standard error are pipes on the machine of the plugin, and so of prox:
+// the exec runner's. The SDK then hands the pipes' read ends to prox at
+// Start (the output hand-over, see OutputHandover in plugin.proto), and
+// prox reads the process's output itself instead of receiving every byte
+// through the plugin over gRPC. The plugin still starts, signals and reaps
+// the process. Runners whose output is not a local pipe (ssh, container)
+// do not implement it and stream their output.
+//
+// The hand-over is decided per process at Start and needs nothing from the
+// runner's author but this method: when it fails, or the host did not
+// offer it, the output is streamed through Stdout and Stderr as usual.
+type OutputFiler interface {
+	// OutputFiles returns the read ends of the stdout and stderr pipes;
+	// nil for either means no hand-over. Once the SDK has handed them
+	// over it closes both files, and it never calls Stdout or Stderr.
+	OutputFiles() (stdout, stderr *os.File)
+}
+
+// handoverTimeout bounds both sides of one hand-over.
+const handoverTimeout = 5 * time.Second
+
+// handoverTokenSize is the length of the random token naming one offer.
+const handoverTokenSize = 16
+
+// handoverAck is the host's one-byte answer: it holds the pipes.
+const handoverAck = 1
+
+// handoverHost is the host side: one listening socket per process, shared
+// by every runner client, and the offers awaiting their pipes.
+type handoverHost struct {
+	start sync.Once
+	addr  string // "" when the hand-over is unavailable
+	err   error  // why it is unavailable
+
+	mu      sync.Mutex
+	pending map[string]*handoverSlot // by token
+}
+
+// handoverSlot is one offer: the pipes, once the plugin has sent them.
+type handoverSlot struct {
+	files []*os.File
+}
+
+// handovers is the process's host side, started on the first offer.
+var handovers = &handoverHost{pending: map[string]*handoverSlot{}}
+
+// listen opens the socket, once.
+func (h *handoverHost) listen() {
+	h.start.Do(func() {
+		addr := handoverAddress()
+		if addr == "" {
+			h.err = errors.New("output hand-over is not supported on this system")
+			return
+		}
+		l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: addr, Net: "unixpacket"})
+		if err != nil {
+			h.err = fmt.Errorf("output hand-over socket: %w", err)
+			return
+		}
+		h.addr = addr
+		go h.serve(l)
+	})
+}
+
+// offer registers a new offer and returns it, or nil when the hand-over
+// is unavailable. Every offer must be ended with take.
+func (h *handoverHost) offer() *proto.OutputHandover {
+	h.listen()
+	if h.addr == "" {
+		return nil
+	}
+	token := make([]byte, handoverTokenSize)
+	_, _ = rand.Read(token) // never fails (crypto/rand)
+	h.mu.Lock()
+	h.pending[string(token)] = &handoverSlot{}
+	h.mu.Unlock()
+	return &proto.OutputHandover{Socket: h.addr, Token: token}
+}
+
+// take ends an offer and returns the pipes the plugin sent for it (stdout,
+// stderr), or nils. A pipe that arrives later is closed by the listener.
+func (h *handoverHost) take(o *proto.OutputHandover) (stdout, stderr *os.File) {
+	if o == nil {
+		return nil, nil
+	}
+	h.mu.Lock()
+	slot := h.pending[string(o.Token)]
+	delete(h.pending, string(o.Token))
+	h.mu.Unlock()
+	if slot == nil || len(slot.files) != 2 {
+		return nil, nil
+	}
+	return slot.files[0], slot.files[1]
+}
+
+// claim stores files in the open offer named by token; false when there
+// is none (unknown token, offer already ended or already served).
+func (h *handoverHost) claim(token []byte, files []*os.File) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for t, slot := range h.pending {
+		// Constant time: the token is the only credential.
+		if subtle.ConstantTimeCompare([]byte(t), token) == 1 {
+			if slot.files != nil {
+				return false
+			}
+			slot.files = files
+			return true
+		}
+	}
+	return false
+}
+
+// serve accepts hand-overs for the life of the process.
+func (h *handoverHost) serve(l *net.UnixListener) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and the like: wait a little rather than spin.
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go h.receive(c)
+	}
+}
+
+// receive reads one hand-over: the token and two descriptors. It answers
+// only when it keeps them; anything else closes what arrived.
+func (h *handoverHost) receive(c *net.UnixConn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(handoverTimeout))
+	buf := make([]byte, 2*handoverTokenSize)
+	oob := make([]byte, syscall.CmsgSpace(4*4)) // room to notice extra descriptors
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return
+	}
+	fds := parseRights(oob[:oobn])
+	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 || n != handoverTokenSize || len(fds) != 2 {
+		closeFDs(fds)
+		return
+	}
+	files := make([]*os.File, 2)
+	for i, name := range []string{"stdout", "stderr"} {
+		// Non-blocking, so reads go through the runtime's poller. The
+		// descriptors arrived close-on-exec (Go reads with
+		// MSG_CMSG_CLOEXEC), so no child of prox inherits them.
+		_ = syscall.SetNonblock(fds[i], true)
+		files[i] = os.NewFile(uintptr(fds[i]), "handed-over "+name)
+	}
+	if !h.claim(buf[:n], files) {
+		closeFiles(files)
+		return
+	}
+	// The offer owns the files now; if this answer is lost, the plugin
+	// streams and the host closes them when Start says so.
+	_, _ = c.Write([]byte{handoverAck})
+}
+
+// parseRights returns the descriptors of every SCM_RIGHTS message in oob.
+func parseRights(oob []byte) []int {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for i := range msgs {
+		got, err := syscall.ParseUnixRights(&msgs[i])
+		if err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		_ = syscall.Close(fd)
+	}
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// handOver is the plugin side: it sends the read ends of stdout and stderr
+// to the host named by offer and waits for the host's answer. On success
+// the host holds its own copies of the pipes; the caller closes its own.
+func handOver(ctx context.Context, offer *proto.OutputHandover, stdout, stderr *os.File) error {
+	ctx, cancel := context.WithTimeout(ctx, handoverTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unixpacket", offer.Socket)
+	if err != nil {
+		return fmt.Errorf("output hand-over: %w", err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("output hand-over: unexpected connection %T", conn)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = uc.SetDeadline(deadline)
+	}
+	if err := withFDs(stdout, stderr, func(out, errFD int) error {
+		_, _, err := uc.WriteMsgUnix(offer.Token, syscall.UnixRights(out, errFD), nil)
+		return err
+	}); err != nil {
+		return fmt.Errorf("output hand-over: send: %w", err)
+	}
+	var ack [1]byte
+	if _, err := io.ReadFull(uc, ack[:]); err != nil {
+		return fmt.Errorf("output hand-over: no answer from the host: %w", err)
+	}
+	if ack[0] != handoverAck {
+		return fmt.Errorf("output hand-over: unexpected answer %d", ack[0])
+	}
+	return nil
+}
+
+// withFDs calls fn with the descriptors of a and b, kept valid meanwhile.
+// Unlike File.Fd, it leaves the files' blocking mode alone (it is shared
+// with the copies the host receives).
+func withFDs(a, b *os.File, fn func(fa, fb int) error) error {
+	ra, err := a.SyscallConn()
+	if err != nil {
+		return err
+	}
+	rb, err := b.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var fnErr error
+	err = ra.Control(func(fa uintptr) {
+		err := rb.Control(func(fb uintptr) { fnErr = fn(int(fa), int(fb)) })
+		if fnErr == nil {
+			fnErr = err
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fnErr
+}
+
+// Busy pipes get bigger: a pipe holds 64 KiB by default, so a process
+// that writes faster than prox reads blocks every 64 KiB, and prox wakes up
+// and reads 64 KiB at a time. Once a pipe was found full growFullReads
+// times in a row, pipeReader asks Linux for bigPipeSize. Pipe capacity
+// counts against a per-user limit (fs.pipe-user-pages-soft, 64 MiB by
+// default, beyond which new pipes get one page), hence only busy pipes
+// grow, and at most maxBigPipes at a time per prox.
+const (
+	defaultPipeSize = 64 << 10
+	bigPipeSize     = 1 << 20
+	growFullReads   = 2
+	maxBigPipes     = 16
+)
+
+// bigPipes counts the grown pipes that are still open.
+var bigPipes atomic.Int32
+
+// pipeReader reads a handed-over pipe on the host. It closes the pipe at
+// EOF, so a drained process leaves no descriptor behind, and keeps
+// returning io.EOF afterwards. It is used by one reader at a time.
+type pipeReader struct {
+	f     *os.File
+	eof   atomic.Bool
+	close sync.Once
+	// end, when set, is called once at EOF and returns the error to report
+	// instead of io.EOF (nil: io.EOF).
+	end    func() error
+	endErr error
+
+	fullReads int  // consecutive reads that found the pipe full
+	grown     bool // the pipe was grown (or growing was tried)
+	big       bool // the pipe was grown and counts in bigPipes
+}
+
+// Read implements io.Reader.
+func (r *pipeReader) Read(b []byte) (int, error) {
+	if r.eof.Load() {
+		return 0, r.endErr
+	}
+	n, err := r.f.Read(b)
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			err = io.EOF
+		}
+		if errors.Is(err, io.EOF) && r.end != nil {
+			if endErr := r.end(); endErr != nil {
+				err = endErr
+			}
+		}
+		r.endErr = err
+		r.eof.Store(true)
+		r.close.Do(func() {
+			_ = r.f.Close()
+			if r.big {
+				bigPipes.Add(-1)
+			}
+		})
+		return n, err
+	}
+	if !r.grown {
+		r.maybeGrow(n)
+	}
+	return n, err
+}
+
+// maybeGrow grows the pipe after growFullReads full reads in a row.
+func (r *pipeReader) maybeGrow(n int) {
+	if n < defaultPipeSize {
+		r.fullReads = 0
+		return
+	}
+	if r.fullReads++; r.fullReads < growFullReads {
+		return
+	}
+	r.grown = true
+	if bigPipes.Add(1) > maxBigPipes {
+		bigPipes.Add(-1)
+		return
+	}
+	if r.big = growPipe(r.f, bigPipeSize); !r.big {
+		bigPipes.Add(-1)
+	}
+}

@@ -1,0 +1,143 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk/proto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+)
+
+func TestOutputStreamedWhenTheHandoverFails(t *testing.T) {
+	rs := newRunnerServer(&pipeRunner{})
+	conn := asPlugin(t, func(s *grpc.Server) {
+		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
+	})
+	client := proto.NewRunnerClient(conn)
+	_, err := client.Signal(context.Background(), &proto.SignalRequest{Handle: "none", Signal: "SIGTERM"})
+	require.Error(t, err) // the connection is up: its descriptors count from here
+	handovers.listen()
+	fds := openFDs(t)
+	// An offer the host never made: the host does not answer it.
+	forged := &proto.OutputHandover{Socket: handovers.addr, Token: make([]byte, handoverTokenSize)}
+	_, _ = rand.Read(forged.Token)
+	resp, err := client.Start(context.Background(), &proto.StartRequest{Name: "p", Command: toBytes([]string{"sh", "-c", "echo streamed"}), OutputHandover: forged})
+	require.NoError(t, err)
+	assert.False(t, resp.OutputHandedOver)
+
+	stream, err := client.Output(context.Background(), &proto.OutputRequest{Handle: resp.Handle})
+	require.NoError(t, err)
+	var got bytes.Buffer
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got.Write(c.Data)
+	}
+	assert.Equal(t, "streamed\n", got.String())
+	_, err = client.Wait(context.Background(), &proto.WaitRequest{Handle: resp.Handle})
+	require.NoError(t, err)
+	// The descriptors the host was sent and refused are closed, and so is
+	// the hand-over's connection.
+	require.Eventually(t, func() bool { return openFDs(t) <= fds }, testTimeout, 10*time.Millisecond)
+}
+
+func TestBusyPipeGrows(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer w.Close()
+	pr := &pipeReader{f: r}
+	buf := make([]byte, 256<<10)
+	chunk := bytes.Repeat([]byte("y"), defaultPipeSize)
+	before := bigPipes.Load()
+	for i := range growFullReads {
+		assert.Equal(t, defaultPipeSize, pipeSize(t, r), "not grown after %d full reads", i)
+		// The whole chunk fits the empty pipe: the read finds it full.
+		_, err := w.Write(chunk)
+		require.NoError(t, err)
+		n, err := io.ReadFull(pr, buf[:defaultPipeSize])
+		require.NoError(t, err)
+		require.Equal(t, defaultPipeSize, n)
+	}
+	assert.Equal(t, bigPipeSize, pipeSize(t, r), "grown once found full %d times", growFullReads)
+	assert.Equal(t, before+1, bigPipes.Load())
+	require.NoError(t, w.Close())
+	_, err = io.ReadAll(pr)
+	require.NoError(t, err)
+	assert.Equal(t, before, bigPipes.Load(), "a closed pipe no longer counts")
+}
+
+func TestQuietPipeKeepsItsSize(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer w.Close()
+	pr := &pipeReader{f: r}
+	buf := make([]byte, 64<<10)
+	for range 10 {
+		_, err := w.Write([]byte("a short line\n"))
+		require.NoError(t, err)
+		_, err = pr.Read(buf)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, defaultPipeSize, pipeSize(t, r))
+	require.NoError(t, w.Close())
+	_, err = io.ReadAll(pr)
+	require.NoError(t, err)
+}
+
+func pipeSize(t *testing.T, f *os.File) int {
+	t.Helper()
+	n, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	require.NoError(t, err)
+	return n
+}
+
+// openFDs counts the test process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(entries)
+}
+
+func TestHandedOverOutputEndsWithThePluginsDeath(t *testing.T) {
+	// As with streamed output: when the plugin dies, the streams end
+	// with ErrPluginUnavailable, not a clean EOF.
+	rs := newRunnerServer(&pipeRunner{})
+	var server *grpc.Server
+	conn := realConn(t, func() *grpc.Server { server = grpcServer(nil); return server }, GRPCClientOptions(), func(s *grpc.Server) {
+		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
+	})
+	c, err := (&runnerPlugin{}).GRPCClient(context.Background(), nil, conn)
+	require.NoError(t, err)
+	p, err := c.(Runner).Start(context.Background(), &ProcessConfig{Name: "orphan", Command: []string{"sh", "-c", "echo started; exec sleep 60"}})
+	require.NoError(t, err)
+	require.IsType(t, &pipeReader{}, p.(*processClient).stdout)
+	first := make([]byte, len("started\n"))
+	_, err = io.ReadFull(p.Stdout(), first)
+	require.NoError(t, err)
+	require.Equal(t, "started\n", string(first))
+	out, errOut := readAllAsync(p.Stdout()), readAllAsync(p.Stderr())
+
+	server.Stop() // the plugin is gone; its child would die with it
+	require.NoError(t, syscall.Kill(p.PID(), syscall.SIGKILL))
+
+	got, err := await(t, out, "stdout")
+	require.ErrorIs(t, err, ErrPluginUnavailable)
+	assert.Empty(t, got)
+	_, err = await(t, errOut, "stderr")
+	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, p.Wait(), ErrPluginUnavailable)
+}

@@ -1,0 +1,479 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prox-dev/prox/sdk/proto"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the proto codec batchCodec delegates to
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	gproto "google.golang.org/protobuf/proto"
+)
+
+// The sink's Write request is the hot message of the log path: every line
+// sent to a sink travels in one. The generated code would pack a Batch
+// into a proto.WriteRequest (a copy of every line), marshal it (a second
+// copy), and on the plugin side unmarshal it (a copy) and unpack it into a
+// new Batch (an allocation per batch). batchCodec writes the wire form
+// straight from the Batch into one pooled buffer, and reads it back into a
+// reused Batch whose lines point into the received buffer. The bytes on
+// the wire are exactly the protobuf encoding of proto.WriteRequest, so
+// either side may use the generated code instead (a plugin or a host built
+// another way, the in-memory test connections).
+
+// batchCodec is the gRPC codec of sink calls: the standard proto codec for
+// every message except outgoingBatch and incomingBatch, the two forms of
+// Sink.Write's request. It is named "proto", as the standard one, so the
+// wire's content type does not change.
+type batchCodec struct{}
+
+var _ encoding.CodecV2 = batchCodec{}
+
+// protoCodec is the standard codec batchCodec delegates to.
+var protoCodec = encoding.GetCodecV2("proto")
+
+func (batchCodec) Name() string { return "proto" }
+
+func (batchCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if ob, ok := v.(*outgoingBatch); ok {
+		return ob.enc.marshal(ob.batch)
+	}
+	return protoCodec.Marshal(v)
+}
+
+func (batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if ib, ok := v.(*incomingBatch); ok {
+		// One copy, into one contiguous buffer: a pooled one when the
+		// sink keeps nothing of a batch (BatchReuser), otherwise memory of
+		// the request's own, since a sink may keep the bytes of the lines
+		// (see Sink.Write).
+		if ib.pooled {
+			ib.buf = data.MaterializeToBuffer(sharedPool)
+			ib.raw = ib.buf.ReadOnlyData()
+		} else {
+			ib.raw = data.Materialize()
+		}
+		return nil
+	}
+	return protoCodec.Unmarshal(data, v)
+}
+
+// outgoingBatch is the host's Write request: a Batch encoded by enc.
+type outgoingBatch struct {
+	batch *Batch
+	enc   *batchEncoder
+}
+
+// incomingBatch is the plugin's Write request. With batchCodec, raw holds
+// the encoded request; with the standard codec (a server built without
+// serverOptions), the embedded WriteRequest is filled instead.
+type incomingBatch struct {
+	proto.WriteRequest
+	// pooled asks batchCodec for a pooled buffer, freed by release.
+	pooled bool
+	raw    []byte
+	buf    mem.Buffer
+}
+
+// release returns a pooled buffer.
+func (ib *incomingBatch) release() {
+	if ib.buf != nil {
+		ib.buf.Free()
+		ib.buf, ib.raw = nil, nil
+	}
+}
+
+// BatchReuser is implemented by sinks that keep nothing of a batch once
+// Write has returned, not even the bytes of its lines: they copy what they
+// keep (a file sink formats lines into its own buffer). ReuseBatches
+// returns true to let the SDK decode every batch into memory it reuses for
+// the next one, instead of allocating a buffer the size of each batch
+// (which Sink.Write's default contract requires). The built-in sinks
+// implement it.
+type BatchReuser interface {
+	ReuseBatches() bool
+}
+
+// sinkServiceDesc is the generated Sink service with the Write handler
+// replaced by writeHandler, which decodes through incomingBatch.
+var sinkServiceDesc = func() grpc.ServiceDesc {
+	d := proto.Sink_ServiceDesc
+	d.Methods = append([]grpc.MethodDesc(nil), d.Methods...)
+	for i := range d.Methods {
+		if d.Methods[i].MethodName == "Write" {
+			d.Methods[i].Handler = writeHandler
+		}
+	}
+	return d
+}()
+
+// writeHandler is Sink.Write's server handler.
+func writeHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	s := srv.(*sinkServer)
+	reuser, ok := s.impl.(BatchReuser)
+	in := &incomingBatch{pooled: ok && reuser.ReuseBatches()}
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	defer in.release()
+	if interceptor == nil {
+		return s.writeIncoming(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: proto.Sink_Write_FullMethodName}
+	return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+		return s.writeIncoming(ctx, req.(*incomingBatch))
+	})
+}
+
+// batchEncoder writes Write requests; it keeps its scratch space between
+// calls. It is not safe for concurrent use.
+type batchEncoder struct {
+	names  []string // the batch's process table
+	index  []uint32 // per entry: its process's index in names
+	deltas []uint64 // per entry: zigzag timestamp delta
+	events []*proto.Event
+}
+
+// lookup returns the index of process in the batch's table, adding it.
+func (e *batchEncoder) lookup(process string) uint32 {
+	// Batches name few processes, mostly in runs: a linear search from
+	// the last one found is quicker than a map.
+	if n := len(e.index); n > 0 && e.names[e.index[n-1]] == process {
+		return e.index[n-1]
+	}
+	for i, name := range e.names {
+		if name == process {
+			return uint32(i)
+		}
+	}
+	e.names = append(e.names, process)
+	return uint32(len(e.names) - 1)
+}
+
+// marshal encodes b as a proto.WriteRequest into one buffer of the shared
+// pool: the line bytes are copied once, from the entries to the buffer.
+func (e *batchEncoder) marshal(b *Batch) (mem.BufferSlice, error) {
+	e.names, e.index, e.deltas, e.events = e.names[:0], e.index[:0], e.deltas[:0], e.events[:0]
+	var base int64
+	var deltasLen, lengthsLen, indexLen, dataLen, namesLen int
+	n := len(b.Entries)
+	if n > 0 {
+		base = b.Entries[0].Timestamp.UnixNano()
+		for i := range b.Entries {
+			en := &b.Entries[i]
+			idx := e.lookup(en.Process)
+			e.index = append(e.index, idx)
+			d := protowire.EncodeZigZag(en.Timestamp.UnixNano() - base)
+			e.deltas = append(e.deltas, d)
+			deltasLen += protowire.SizeVarint(d)
+			lengthsLen += protowire.SizeVarint(uint64(len(en.Line)))
+			indexLen += protowire.SizeVarint(uint64(idx))
+			dataLen += len(en.Line)
+		}
+		for i, name := range e.names {
+			e.names[i] = validUTF8(name)
+			namesLen += sizeBytesField(5, len(e.names[i]))
+		}
+	}
+	logsLen := 0
+	if n > 0 {
+		if base != 0 {
+			logsLen += protowire.SizeTag(1) + protowire.SizeVarint(uint64(base))
+		}
+		logsLen += sizeBytesField(2, deltasLen) + sizeBytesField(3, lengthsLen) + sizeBytesField(4, dataLen) +
+			namesLen + sizeBytesField(6, indexLen) + sizeBytesField(7, n)
+	}
+	size := 0
+	if b.Seq != 0 {
+		size += protowire.SizeTag(1) + protowire.SizeVarint(b.Seq)
+	}
+	if n > 0 {
+		size += sizeBytesField(2, logsLen)
+	}
+	for i := range b.Events {
+		ev := eventToProto(&b.Events[i])
+		e.events = append(e.events, ev)
+		size += sizeBytesField(3, gproto.Size(ev))
+	}
+
+	bp := sharedPool.Get(size)
+	out := (*bp)[:0]
+	if b.Seq != 0 {
+		out = protowire.AppendTag(out, 1, protowire.VarintType)
+		out = protowire.AppendVarint(out, b.Seq)
+	}
+	if n > 0 {
+		out = appendBytesHeader(out, 2, logsLen)
+		if base != 0 {
+			out = protowire.AppendTag(out, 1, protowire.VarintType)
+			out = protowire.AppendVarint(out, uint64(base))
+		}
+		out = appendBytesHeader(out, 2, deltasLen)
+		for _, d := range e.deltas {
+			out = protowire.AppendVarint(out, d)
+		}
+		out = appendBytesHeader(out, 3, lengthsLen)
+		for i := range b.Entries {
+			out = protowire.AppendVarint(out, uint64(len(b.Entries[i].Line)))
+		}
+		out = appendBytesHeader(out, 4, dataLen)
+		for i := range b.Entries {
+			out = append(out, b.Entries[i].Line...)
+		}
+		for _, name := range e.names {
+			out = appendBytesHeader(out, 5, len(name))
+			out = append(out, name...)
+		}
+		out = appendBytesHeader(out, 6, indexLen)
+		for _, idx := range e.index {
+			out = protowire.AppendVarint(out, uint64(idx))
+		}
+		out = appendBytesHeader(out, 7, n)
+		for i := range b.Entries {
+			out = append(out, byte(b.Entries[i].Stream))
+		}
+	}
+	var err error
+	for _, ev := range e.events {
+		out = appendBytesHeader(out, 3, gproto.Size(ev))
+		if out, err = (gproto.MarshalOptions{UseCachedSize: true}).MarshalAppend(out, ev); err != nil {
+			sharedPool.Put(bp)
+			return nil, fmt.Errorf("encode event: %w", err)
+		}
+	}
+	clear(e.events) // let the events go
+	if len(out) != size || cap(out) != cap(*bp) {
+		sharedPool.Put(bp)
+		return nil, fmt.Errorf("encode batch: wrote %d bytes, sized %d", len(out), size)
+	}
+	*bp = out
+	return mem.BufferSlice{mem.NewBuffer(bp, sharedPool)}, nil
+}
+
+func sizeBytesField(num protowire.Number, n int) int {
+	return protowire.SizeTag(num) + protowire.SizeBytes(n)
+}
+
+func appendBytesHeader(b []byte, num protowire.Number, n int) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendVarint(b, uint64(n))
+}
+
+func eventToProto(e *Event) *proto.Event {
+	return &proto.Event{
+		UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(e.Type),
+		State: validUTF8(e.State), PreviousState: validUTF8(e.PreviousState), ExitCode: int32(e.ExitCode),
+		Signal: validUTF8(e.Signal), Message: validUTF8(e.Message), Restarts: uint32(e.Restarts),
+	}
+}
+
+func eventFromProto(e *proto.Event) Event {
+	return Event{
+		Timestamp: time.Unix(0, e.UnixNano), Process: e.Process, Type: e.Type,
+		State: e.State, PreviousState: e.PreviousState, ExitCode: int(e.ExitCode),
+		Signal: e.Signal, Message: e.Message, Restarts: int(e.Restarts),
+	}
+}
+
+// maxNameCache bounds the process names a batchDecoder remembers.
+const maxNameCache = 1024
+
+// batchDecoder reads Write requests into a Batch it reuses; the lines point
+// into the request's buffer. It is not safe for concurrent use.
+type batchDecoder struct {
+	deltas  []int64
+	lengths []uint32
+	index   []uint32
+	names   []string // the batch's process table
+	entries []LogEntry
+	// known holds the process names of earlier batches, so that a name
+	// costs an allocation only the first time it is seen.
+	known []string
+}
+
+// errMalformed prefixes every decoding error.
+var errMalformed = errors.New("malformed log batch")
+
+// decode parses raw, a proto.WriteRequest, into a Batch valid until the
+// next decode and as long as raw.
+func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
+	d.deltas, d.lengths, d.index, d.names = d.deltas[:0], d.lengths[:0], d.index[:0], d.names[:0]
+	b := &Batch{}
+	var data, streams []byte
+	var base int64
+	hasLogs := false
+	for len(raw) > 0 {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			return nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		raw = raw[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			b.Seq, n = protowire.ConsumeVarint(raw)
+		case num == 2 && typ == protowire.BytesType:
+			var logs []byte
+			if logs, n = protowire.ConsumeBytes(raw); n >= 0 {
+				hasLogs = true
+				var err error
+				if base, data, streams, err = d.decodeLogs(logs); err != nil {
+					return nil, err
+				}
+			}
+		case num == 3 && typ == protowire.BytesType:
+			var msg []byte
+			if msg, n = protowire.ConsumeBytes(raw); n >= 0 {
+				var ev proto.Event
+				if err := gproto.Unmarshal(msg, &ev); err != nil {
+					return nil, fmt.Errorf("%w: event: %w", errMalformed, err)
+				}
+				b.Events = append(b.Events, eventFromProto(&ev))
+			}
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, raw)
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		raw = raw[n:]
+	}
+	if !hasLogs {
+		return b, nil
+	}
+	count := len(d.lengths)
+	if len(d.deltas) != count || len(d.index) != count || len(streams) != count {
+		return nil, fmt.Errorf("%w: %d lengths, %d timestamps, %d processes, %d streams",
+			errMalformed, count, len(d.deltas), len(d.index), len(streams))
+	}
+	if cap(d.entries) < count {
+		d.entries = make([]LogEntry, count)
+	}
+	entries := d.entries[:count]
+	off := 0
+	for i := range entries {
+		l := int(d.lengths[i])
+		if l > len(data)-off {
+			return nil, fmt.Errorf("%w: line %d runs past the data", errMalformed, i)
+		}
+		pi := int(d.index[i])
+		if pi >= len(d.names) {
+			return nil, fmt.Errorf("%w: process index %d out of range", errMalformed, pi)
+		}
+		entries[i] = LogEntry{
+			Timestamp: time.Unix(0, base+d.deltas[i]),
+			Process:   d.names[pi],
+			Stream:    Stream(streams[i]),
+			Line:      data[off : off+l : off+l],
+		}
+		off += l
+	}
+	if off != len(data) {
+		return nil, fmt.Errorf("%w: %d bytes of data after the last line", errMalformed, len(data)-off)
+	}
+	b.Entries = entries
+	return b, nil
+}
+
+// decodeLogs parses a proto.LogBatch into d's lists; data and streams
+// point into raw.
+func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte, err error) {
+	for len(raw) > 0 {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			return 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		raw = raw[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			var v uint64
+			v, n = protowire.ConsumeVarint(raw)
+			base = int64(v)
+		case num == 2:
+			n = consumeVarints(raw, typ, func(v uint64) { d.deltas = append(d.deltas, protowire.DecodeZigZag(v)) })
+		case num == 3:
+			n = consumeVarints(raw, typ, func(v uint64) { d.lengths = append(d.lengths, uint32(v)) })
+		case num == 4 && typ == protowire.BytesType:
+			data, n = protowire.ConsumeBytes(raw)
+		case num == 5 && typ == protowire.BytesType:
+			var name []byte
+			if name, n = protowire.ConsumeBytes(raw); n >= 0 {
+				d.names = append(d.names, d.name(name))
+			}
+		case num == 6:
+			n = consumeVarints(raw, typ, func(v uint64) { d.index = append(d.index, uint32(v)) })
+		case num == 7 && typ == protowire.BytesType:
+			streams, n = protowire.ConsumeBytes(raw)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, raw)
+		}
+		if n < 0 {
+			return 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		raw = raw[n:]
+	}
+	return base, data, streams, nil
+}
+
+// consumeVarints reads one element of a repeated varint field, or all of
+// them when packed, and returns the bytes used or a negative error.
+func consumeVarints(raw []byte, typ protowire.Type, add func(uint64)) int {
+	switch typ {
+	case protowire.VarintType:
+		v, n := protowire.ConsumeVarint(raw)
+		if n >= 0 {
+			add(v)
+		}
+		return n
+	case protowire.BytesType:
+		packed, n := protowire.ConsumeBytes(raw)
+		if n < 0 {
+			return n
+		}
+		for len(packed) > 0 {
+			v, m := protowire.ConsumeVarint(packed)
+			if m < 0 {
+				return m
+			}
+			add(v)
+			packed = packed[m:]
+		}
+		return n
+	default:
+		return -1 // protowire's code for a malformed field
+	}
+}
+
+// name returns b as a string, reusing one seen before.
+func (d *batchDecoder) name(b []byte) string {
+	for _, s := range d.known {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	if len(d.known) == maxNameCache {
+		d.known = d.known[:0]
+	}
+	d.known = append(d.known, s)
+	return s
+}
+
+// decoderSlot keeps one spare batchDecoder for the next Write.
+type decoderSlot struct {
+	spare atomic.Pointer[batchDecoder]
+}
+
+func (s *decoderSlot) get() *batchDecoder {
+	if d := s.spare.Swap(nil); d != nil {
+		return d
+	}
+	return &batchDecoder{}
+}
+
+func (s *decoderSlot) put(d *batchDecoder) { s.spare.Store(d) }

@@ -1,0 +1,282 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prox-dev/prox/sdk/proto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	gproto "google.golang.org/protobuf/proto"
+)
+
+// codecBatches are batches of every shape the sink protocol carries.
+func codecBatches() []*Batch {
+	withEvents := testBatch(6, 20)
+	withEvents.Events = testBatch(0, 0).Events
+	return []*Batch{
+		{Seq: 0},
+		{Seq: 1, Entries: []LogEntry{{Timestamp: time.Unix(0, 0), Process: "p", Stream: Stdout}}},
+		{Seq: 2, Entries: []LogEntry{{Timestamp: time.Unix(0, -5), Process: "bad\xffname", Stream: Stderr, Line: []byte("x")}}},
+		testBatch(3, 1),
+		testBatch(4, 10_000),
+		{Seq: math.MaxUint64, Events: testBatch(0, 0).Events},
+		withEvents,
+	}
+}
+
+// encode runs batchCodec's Marshal on b and returns the bytes.
+func encode(t *testing.T, enc *batchEncoder, b *Batch) []byte {
+	t.Helper()
+	data, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
+	require.NoError(t, err)
+	defer data.Free()
+	return data.Materialize()
+}
+
+func TestBatchCodecWritesTheGeneratedEncoding(t *testing.T) {
+	var enc batchEncoder
+	for _, b := range codecBatches() {
+		var got proto.WriteRequest
+		require.NoError(t, gproto.Unmarshal(encode(t, &enc, b), &got), "standard protobuf reads what batchCodec writes")
+		assert.True(t, gproto.Equal(packBatch(b), &got), "batch %d: same message as the generated code's", b.Seq)
+	}
+}
+
+func TestBatchDecoderReadsTheGeneratedEncoding(t *testing.T) {
+	var dec batchDecoder
+	for _, b := range codecBatches() {
+		raw, err := gproto.Marshal(packBatch(b))
+		require.NoError(t, err)
+		got, err := dec.decode(raw)
+		require.NoError(t, err)
+		want := *b
+		for i := range want.Entries {
+			want.Entries[i].Process = validUTF8(want.Entries[i].Process)
+		}
+		requireSameBatch(t, &want, got)
+	}
+}
+
+func TestBatchDecoderReadsUnpackedFields(t *testing.T) {
+	// Proto3 writers pack repeated numbers, but a reader must also take
+	// them one by one.
+	var raw, logs []byte
+	logs = protowire.AppendTag(logs, 1, protowire.VarintType)
+	logs = protowire.AppendVarint(logs, 1000)
+	for _, l := range []uint64{2, 3} {
+		logs = protowire.AppendTag(logs, 3, protowire.VarintType)
+		logs = protowire.AppendVarint(logs, l)
+	}
+	for _, d := range []int64{0, -7} {
+		logs = protowire.AppendTag(logs, 2, protowire.VarintType)
+		logs = protowire.AppendVarint(logs, protowire.EncodeZigZag(d))
+	}
+	logs = protowire.AppendTag(logs, 4, protowire.BytesType)
+	logs = protowire.AppendBytes(logs, []byte("abcde"))
+	logs = protowire.AppendTag(logs, 5, protowire.BytesType)
+	logs = protowire.AppendString(logs, "one")
+	logs = protowire.AppendTag(logs, 5, protowire.BytesType)
+	logs = protowire.AppendString(logs, "two")
+	for _, i := range []uint64{1, 0} {
+		logs = protowire.AppendTag(logs, 6, protowire.VarintType)
+		logs = protowire.AppendVarint(logs, i)
+	}
+	logs = protowire.AppendTag(logs, 7, protowire.BytesType)
+	logs = protowire.AppendBytes(logs, []byte{1, 2})
+	logs = protowire.AppendTag(logs, 99, protowire.Fixed32Type) // unknown: skipped
+	logs = protowire.AppendFixed32(logs, 5)
+	raw = protowire.AppendTag(raw, 1, protowire.VarintType)
+	raw = protowire.AppendVarint(raw, 9)
+	raw = protowire.AppendTag(raw, 2, protowire.BytesType)
+	raw = protowire.AppendBytes(raw, logs)
+
+	var dec batchDecoder
+	got, err := dec.decode(raw)
+	require.NoError(t, err)
+	requireSameBatch(t, &Batch{Seq: 9, Entries: []LogEntry{
+		{Timestamp: time.Unix(0, 1000), Process: "two", Stream: Stdout, Line: []byte("ab")},
+		{Timestamp: time.Unix(0, 993), Process: "one", Stream: Stderr, Line: []byte("cde")},
+	}}, got)
+}
+
+func TestBatchDecoderRejectsMalformedBatches(t *testing.T) {
+	valid := func() *proto.WriteRequest {
+		return packBatch(&Batch{Seq: 1, Entries: []LogEntry{
+			{Timestamp: time.Unix(1, 0), Process: "a", Stream: Stdout, Line: []byte("hello")},
+			{Timestamp: time.Unix(2, 0), Process: "b", Stream: Stderr, Line: []byte("world")},
+		}})
+	}
+	tests := []struct {
+		name   string
+		mangle func(lb *proto.LogBatch)
+		want   string
+	}{
+		{"short-timestamps", func(lb *proto.LogBatch) { lb.TsDeltas = lb.TsDeltas[:1] }, "1 timestamps"},
+		{"short-process-index", func(lb *proto.LogBatch) { lb.ProcessIndex = nil }, "0 processes"},
+		{"short-streams", func(lb *proto.LogBatch) { lb.Streams = lb.Streams[:1] }, "1 streams"},
+		{"data-overrun-huge", func(lb *proto.LogBatch) { lb.Lengths[0] = math.MaxUint32 }, "line 0 runs past the data"},
+		{"data-trailing", func(lb *proto.LogBatch) { lb.Data = append(lb.Data, "!!"...) }, "2 bytes of data after the last line"},
+		{"huge-process-index", func(lb *proto.LogBatch) { lb.ProcessIndex[0] = math.MaxUint32 }, "out of range"},
+	}
+	var dec batchDecoder
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := valid()
+			tt.mangle(req.Logs)
+			raw, err := gproto.Marshal(req)
+			require.NoError(t, err)
+			var b *Batch
+			require.NotPanics(t, func() { b, err = dec.decode(raw) })
+			require.ErrorIs(t, err, errMalformed)
+			assert.Nil(t, b)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	t.Run("truncated", func(t *testing.T) {
+		raw, err := gproto.Marshal(valid())
+		require.NoError(t, err)
+		for n := 1; n < len(raw); n++ {
+			require.NotPanics(t, func() { _, _ = dec.decode(raw[:n]) }, "cut at %d", n)
+		}
+		_, err = dec.decode(raw[:len(raw)-3])
+		require.ErrorIs(t, err, errMalformed)
+	})
+}
+
+func TestBatchCodecAllocatesPerBatchNotPerLine(t *testing.T) {
+	const lines = 4096
+	b := &Batch{Seq: 1}
+	for i := range lines {
+		b.Entries = append(b.Entries, LogEntry{Timestamp: time.Unix(0, int64(i)), Process: []string{"web", "db"}[i%2], Stream: Stdout, Line: bytes.Repeat([]byte("x"), 100)})
+	}
+	var enc batchEncoder
+	var dec batchDecoder
+	raw := encode(t, &enc, b) // warm both up
+	_, err := dec.decode(raw)
+	require.NoError(t, err)
+
+	encodes := testing.AllocsPerRun(20, func() {
+		data, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
+		if err == nil {
+			data.Free()
+		}
+	})
+	decodes := testing.AllocsPerRun(20, func() { _, _ = dec.decode(raw) })
+	assert.Less(t, encodes, float64(lines)/100, "allocations to encode %d lines", lines)
+	assert.Less(t, decodes, float64(lines)/100, "allocations to decode %d lines", lines)
+}
+
+func TestSinkWriteThroughBatchCodec(t *testing.T) {
+	// The plugin's server as Serve builds it, prox's dial options: Write
+	// goes through batchCodec on both ends.
+	rec := &keepingSink{}
+	conn := asPlugin(t, func(s *grpc.Server) {
+		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
+	})
+	raw, err := (&sinkPlugin{}).GRPCClient(context.Background(), nil, conn)
+	require.NoError(t, err)
+	sink := raw.(Sink)
+	batches := codecBatches()
+	for _, b := range batches {
+		require.NoError(t, sink.Write(context.Background(), b))
+	}
+	require.Len(t, rec.batches, len(batches))
+	for i, b := range batches {
+		want := *b
+		want.Entries = append([]LogEntry(nil), b.Entries...)
+		for j := range want.Entries {
+			want.Entries[j].Process = validUTF8(want.Entries[j].Process)
+		}
+		// The lines kept from every batch are still intact after the
+		// later ones: a sink may keep the bytes of the lines.
+		requireSameBatch(t, &want, rec.batches[i])
+	}
+}
+
+// keepingSink keeps every batch's entries and their lines as they were
+// delivered, without copying the lines (which Sink.Write allows).
+type keepingSink struct {
+	batches []*Batch
+}
+
+func (s *keepingSink) Write(_ context.Context, b *Batch) error {
+	s.batches = append(s.batches, &Batch{Seq: b.Seq, Entries: append([]LogEntry(nil), b.Entries...), Events: append([]Event(nil), b.Events...)})
+	return nil
+}
+
+func (s *keepingSink) Flush(context.Context) error { return nil }
+func (s *keepingSink) Close(context.Context) error { return nil }
+
+func TestSinkWriteMalformedThroughBatchCodec(t *testing.T) {
+	rec := &recordingSink{}
+	conn := asPlugin(t, func(s *grpc.Server) {
+		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
+	})
+	req := packBatch(testBatch(1, 2))
+	req.Logs.Lengths = req.Logs.Lengths[:1]
+	_, err := proto.NewSinkClient(conn).Write(context.Background(), req)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "malformed log batch")
+	assert.Empty(t, rec.batches)
+}
+
+// reusingSink copies what it keeps and says so (BatchReuser).
+type reusingSink struct {
+	recordingSink
+}
+
+func (*reusingSink) ReuseBatches() bool { return true }
+
+func TestBatchReuserGetsPooledBatches(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		sink   Sink
+		pooled bool
+	}{
+		{"reuser", &reusingSink{}, true},
+		{"default", &recordingSink{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var enc batchEncoder
+			raw := encode(t, &enc, testBatch(1, 10))
+			s := &sinkServer{impl: tt.sink}
+			dec := func(v any) error {
+				in := v.(*incomingBatch)
+				assert.Equal(t, tt.pooled, in.pooled)
+				in.raw = raw
+				return nil
+			}
+			resp, err := writeHandler(s, context.Background(), dec, nil)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(1), resp.(*proto.WriteResponse).AckSeq)
+		})
+	}
+}
+
+func TestBatchReuserThroughBatchCodec(t *testing.T) {
+	rec := &reusingSink{}
+	conn := asPlugin(t, func(s *grpc.Server) {
+		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
+	})
+	raw, err := (&sinkPlugin{}).GRPCClient(context.Background(), nil, conn)
+	require.NoError(t, err)
+	batches := []*Batch{testBatch(1, 5000), testBatch(2, 3), testBatch(3, 5000)}
+	for _, b := range batches {
+		require.NoError(t, raw.(Sink).Write(context.Background(), b))
+	}
+	require.Len(t, rec.batches, len(batches))
+	for i, b := range batches {
+		want := *b
+		want.Entries = append([]LogEntry(nil), b.Entries...)
+		for j := range want.Entries {
+			want.Entries[j].Process = validUTF8(want.Entries[j].Process)
+		}
+		requireSameBatch(t, &want, rec.batches[i])
+	}
+}

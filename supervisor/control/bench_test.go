@@ -1,0 +1,51 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// The latency of the API itself, client and server, without the start of
+// a CLI process (bench/control/run.sh measures the whole commands):
+//
+//	go test -run '^$' -bench . -benchtime 20x ./supervisor/control/
+
+// BenchmarkProcesses200 lists 200 processes, as `prox ps` does.
+func BenchmarkProcesses200(b *testing.B) {
+	var procs []proc
+	for i := range 200 {
+		procs = append(procs, sh(fmt.Sprintf("p%03d", i), "exec sleep 600"))
+	}
+	inst := startInstance(b, procs...)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		ps, err := inst.client.Processes(ctx)
+		if err != nil || len(ps) != 200 {
+			b.Fatalf("%d processes, %v", len(ps), err)
+		}
+	}
+}
+
+// BenchmarkLogs1000 reads the newest 1000 lines, as `prox logs -n 1000`
+// does.
+func BenchmarkLogs1000(b *testing.B) {
+	inst := startInstance(b, sh("chatty", "seq 1 5000; exec sleep 600"))
+	ctx := context.Background()
+	for {
+		l, err := inst.client.Logs(ctx, LogQuery{Limit: 1})
+		if err == nil && len(l) == 1 && l[0].Line == "5000" {
+			break
+		}
+		time.Sleep(tick)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		l, err := inst.client.Logs(ctx, LogQuery{Limit: 1000})
+		if err != nil || len(l) != 1000 {
+			b.Fatalf("%d lines, %v", len(l), err)
+		}
+	}
+}
