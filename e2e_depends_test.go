@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,6 +83,11 @@ process "after_log" {
 
 	r := startUp(t, cfg)
 	r.waitOutput(t, `^api +\| api started$`, `^after_log +\| after log$`, `^web +\| httpready: ready$`)
+	// The output can reach stdout before the log line about it reaches stderr.
+	require.Eventually(t, func() bool {
+		logs := r.stderrString()
+		return logIndex(logs, "started:", "process=after_log") >= 0 && logIndex(logs, "started:", "process=api ") >= 0
+	}, 30*time.Second, 10*time.Millisecond)
 	logs := r.stderrString()
 	webHealthy := logIndex(logs, "health:", "process=web", "status=healthy")
 	apiStarted := logIndex(logs, "started:", "process=api ")
