@@ -1,7 +1,6 @@
 package container
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/prox-dev/prox/sdk"
@@ -16,18 +15,13 @@ import (
 // so the suite relies on the output streams reaching EOF to tell that
 // nothing is left.
 //
-// One property is skipped, by design of the runner: SignalsReachTheGroup.
-// The Docker Engine API signals a container's PID 1 only (here the init,
-// which forwards to its child, not to the child's group), so a signal
-// other than SIGKILL does not reach the process's grandchildren; SIGKILL
-// ends the whole container.
+// Signals reach the whole container: the engine signals PID 1 (here the
+// init, which forwards to its child) and the runner signals every other
+// process with `kill -1` inside the container.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	addr := engineAddr(t)
 	sdktest.RunnerSuite(t, func(t *testing.T) sdk.Runner {
-		if strings.HasSuffix(t.Name(), "/SignalsReachTheGroup") {
-			t.Skip("the container runner signals the container's main process (PID 1 or its init), not every process in it: the Docker Engine API has no group signal")
-		}
 		r := New()
 		sdktest.Configure(t, r, map[string]any{"host": addr, "label": uniqueLabel(t)})
 		return r

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -95,6 +96,17 @@ func (p *Process) Signal(sig os.Signal) error {
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
 	_, err = p.c.ContainerKill(ctx, p.id, client.ContainerKillOptions{Signal: name})
+	if err == nil && s != syscall.SIGKILL {
+		// The engine signals PID 1 only (or its init, which forwards to
+		// its child alone). The process group is the unit, so the rest of
+		// the container gets the signal too: `kill -1` inside it signals
+		// every process but PID 1 and itself. An image without kill
+		// keeps the PID-1-only behaviour. SIGKILL needs none of this: it
+		// ends the whole container.
+		if _, xerr := p.exec(ctx, []string{"kill", "-s", strings.TrimPrefix(name, "SIG"), "-1"}); xerr != nil {
+			p.r.logger.Debug("group signal inside the container failed", "container", p.name, "error", xerr)
+		}
+	}
 	if err == nil || isClosed(p.exited) {
 		return nil
 	}
