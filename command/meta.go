@@ -159,6 +159,10 @@ func findSocket(flagValue, configPath string) string {
 	if configPath == "" {
 		configPath = "prox.hcl"
 	}
+	// The configuration's own `socket`, when it sets one and parses.
+	if cfg, diags := config.Load(configPath); !diags.HasErrors() && cfg.Socket != "" {
+		return cfg.Socket
+	}
 	return control.DefaultSocket(configPath)
 }
 

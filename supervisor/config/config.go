@@ -57,6 +57,9 @@ type Config struct {
 	// PluginDir is the absolute folder where external plugins are looked
 	// up (plugin_dir); default "" (not set).
 	PluginDir string
+	// Socket is the absolute path of the control socket (socket); default
+	// "" (.prox/prox.sock beside the file; -socket and PROX_SOCKET win).
+	Socket string
 	// Processes are the process blocks, in file order.
 	Processes []*Process
 	// Runners are the runner "KIND" "NAME" blocks, in file order.

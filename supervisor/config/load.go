@@ -14,7 +14,7 @@ import (
 )
 
 var rootSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "plugin_dir"}},
+	Attributes: []hcl.AttributeSchema{{Name: "plugin_dir"}, {Name: "socket"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "process", LabelNames: []string{"name"}},
 		{Type: "runner", LabelNames: []string{"kind", "name"}},
@@ -127,6 +127,13 @@ func (d *decoder) decodeRoot(body hcl.Body) hcl.Diagnostics {
 	content, diags := body.Content(rootSchema)
 	d.refs = map[*Process]*processRefs{}
 
+	if attr := content.Attributes["socket"]; attr != nil {
+		if p, ok, dd := d.evalPath(attr, "socket"); ok {
+			d.cfg.Socket = p
+		} else {
+			diags = append(diags, dd...)
+		}
+	}
 	if attr := content.Attributes["plugin_dir"]; attr != nil {
 		s, ok, dd := evalString(attr.Expr, d.ctx, "plugin_dir")
 		diags = append(diags, dd...)

@@ -1,0 +1,26 @@
+package command
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFindSocketOrder(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte("socket = \"run/ctl.sock\"\nprocess \"a\" { command = [\"true\"] }\n"), 0o644))
+	t.Setenv(socketEnv, "")
+	assert.Equal(t, filepath.Join(dir, "run", "ctl.sock"), findSocket("", cfg), "the configuration's socket, beside it")
+	t.Setenv(socketEnv, "/tmp/from-env.sock")
+	assert.Equal(t, "/tmp/from-env.sock", findSocket("", cfg), "PROX_SOCKET beats the configuration")
+	assert.Equal(t, "/tmp/flag.sock", findSocket("/tmp/flag.sock", cfg), "-socket beats everything")
+
+	t.Setenv(socketEnv, "")
+	plain := filepath.Join(dir, "plain.hcl")
+	require.NoError(t, os.WriteFile(plain, []byte("process \"a\" { command = [\"true\"] }\n"), 0o644))
+	assert.Equal(t, filepath.Join(dir, ".prox", "prox.sock"), findSocket("", plain), "the default beside the file")
+}
