@@ -172,6 +172,26 @@ func (r *run) wait(t *testing.T) int {
 	}
 }
 
+// count returns how many stdout lines equal line.
+func (r *run) count(line string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.stdout {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// output returns stdout and stderr, for failure messages.
+func (r *run) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.stdout, "\n") + "\nstderr:\n" + r.stderr.String()
+}
+
 func (r *run) stderrString() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,81 +68,11 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// proxUp is `prox up` run in a folder, its stdout lines collected.
-type proxUp struct {
-	cmd    *exec.Cmd
-	marker string
-	mu     sync.Mutex
-	lines  []string
-	stderr bytes.Buffer
-	done   chan struct{}
-}
-
-func startProxUp(t *testing.T, dir string) *proxUp {
+// startProxUp runs `prox up` on the prox.hcl of dir (startUp of the
+// end-to-end tests).
+func startProxUp(t *testing.T, dir string) *run {
 	t.Helper()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	u := &proxUp{marker: "PROX_EXAMPLE_MARKER=" + hex.EncodeToString(b), done: make(chan struct{})}
-	u.cmd = exec.Command(buildProx(t), "up", "-config", "prox.hcl")
-	u.cmd.Dir = dir
-	u.cmd.Env = append(os.Environ(), u.marker, "NO_COLOR=1")
-	u.cmd.Stderr = &lockedWriter{mu: &u.mu, w: &u.stderr}
-	stdout, err := u.cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, u.cmd.Start())
-	go func() {
-		defer close(u.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			u.mu.Lock()
-			u.lines = append(u.lines, sc.Text())
-			u.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = u.cmd.Process.Kill()
-		killMarked(u.marker)
-	})
-	return u
-}
-
-// count returns how many stdout lines equal line.
-func (u *proxUp) count(line string) int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	n := 0
-	for _, l := range u.lines {
-		if l == line {
-			n++
-		}
-	}
-	return n
-}
-
-func (u *proxUp) output() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return strings.Join(u.lines, "\n") + "\nstderr:\n" + u.stderr.String()
-}
-
-// wait waits for prox to exit and returns its exit code.
-func (u *proxUp) wait(t *testing.T) int {
-	t.Helper()
-	exited := make(chan error, 1)
-	go func() { exited <- u.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		<-u.done
-		if err == nil {
-			return 0
-		}
-		var ee *exec.ExitError
-		require.ErrorAs(t, err, &ee)
-		return ee.ExitCode()
-	case <-time.After(60 * time.Second):
-		t.Fatalf("prox did not exit; output:\n%s", u.output())
-		return -1
-	}
+	return startUp(t, filepath.Join(dir, "prox.hcl"))
 }
 
 // The chaos runner kills its process again and again; prox restarts it each

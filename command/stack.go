@@ -219,6 +219,7 @@ func newLoader(cfg *config.Config, logger hclog.Logger, lock *loader.Lock) (*loa
 		dirs = append(dirs, filepath.Join(home, ".prox", "plugins"))
 	}
 	return loader.New(loader.Options{
+		Dir:        cfg.Dir,
 		Lock:       lock,
 		Env:        append(os.Environ(), sdk.ConfigPathEnv+"="+cfg.Path),
 		Logger:     logger,

@@ -25,6 +25,9 @@ type Options struct {
 	Self string
 	// SelfArgs precede KIND NAME; default ["plugin-serve"].
 	SelfArgs []string
+	// Dir is the working directory of plugin processes: the
+	// configuration's folder; default prox's own.
+	Dir string
 	// Lock, when set, holds the SHA-256 every external binary must have.
 	Lock *Lock
 	// Builtin reports whether kind.name is served by Self.
@@ -125,6 +128,9 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		}
 	}
 	cmd := exec.Command(src.Path, src.Args...)
+	// Plugins run in the configuration's folder, so that a relative path in
+	// a plugin block (a log file, a volume) means what it says there.
+	cmd.Dir = l.opts.Dir
 	cmd.Env = append(append([]string{}, l.opts.Env...), sdk.ComponentEnv+"="+id)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own process group: a Ctrl-C at the terminal reaches prox,
