@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -76,7 +75,7 @@ func (p *Process) exec(ctx context.Context, argv []string) (sdk.ExecResult, erro
 
 	// The output is read in the background: the hijacked connection has no
 	// deadline of its own, and Exec must not outlast ctx.
-	out := &cappedBuffer{limit: execOutputLimit}
+	out := &sdk.CappedOutput{Limit: execOutputLimit}
 	copied := make(chan error, 1)
 	go func() {
 		// One stream, one writer: the frames of stdout and stderr stay in
@@ -138,29 +137,4 @@ func (p *Process) notRunning(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (%w)", errNotRunning, err)
 	}
 	return err
-}
-
-// cappedBuffer keeps the first limit bytes written to it and drops the
-// rest; it is safe for concurrent use and never fails a write.
-type cappedBuffer struct {
-	mu    sync.Mutex
-	limit int
-	buf   []byte
-}
-
-// Write implements io.Writer.
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.limit - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-// Bytes returns a copy of what was kept.
-func (b *cappedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf...)
 }

@@ -117,7 +117,7 @@ type execOutcome struct {
 // collect reads the combined output of the command run in sess until the
 // session ends, and returns it with the exit code.
 func (p *Process) collect(sess *session, nonce string) (sdk.ExecResult, error) {
-	out := &cappedBuffer{limit: execOutputLimit}
+	out := &sdk.CappedOutput{Limit: execOutputLimit}
 	// Standard error only carries what fails before the wrapper runs (the
 	// login shell's own complaints); it is drained into the same output.
 	var stderrDone sync.WaitGroup
@@ -127,7 +127,7 @@ func (p *Process) collect(sess *session, nonce string) (sdk.ExecResult, error) {
 	// What comes before the marker is kept aside: when the wrapper fails
 	// before the command starts (not found, no such directory), it is the
 	// only output, and it says why.
-	preamble := &cappedBuffer{limit: execOutputLimit}
+	preamble := &sdk.CappedOutput{Limit: execOutputLimit}
 	tee := &switchTee{r: sess.ch, w: preamble}
 	stdout := bufio.NewReaderSize(tee, outputBuffer)
 	_, _, markerErr := readMarker(stdout, nonce)
@@ -171,31 +171,6 @@ func (e *exitStatus) exitCode() int {
 		return -1
 	}
 	return 128 + int(sig)
-}
-
-// cappedBuffer keeps the first limit bytes written to it and drops the
-// rest; it is safe for concurrent use and never fails a write.
-type cappedBuffer struct {
-	mu    sync.Mutex
-	limit int
-	buf   []byte
-}
-
-// Write implements io.Writer.
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.limit - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-// Bytes returns a copy of what was kept.
-func (b *cappedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf...)
 }
 
 // switchTee copies what is read from r to w until stop is called.
