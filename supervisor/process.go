@@ -131,7 +131,7 @@ var ErrShutdown = errors.New("the supervisor is shutting down")
 type managedProcess struct {
 	spec   ProcessSpec
 	logger hclog.Logger
-	output func(logs.LogEntry)
+	output func([]logs.LogEntry)
 	bus    *eventBus
 	notify func()
 	now    func() time.Time
@@ -176,7 +176,7 @@ type managedProcess struct {
 	settled atomic.Bool
 }
 
-func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func(logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
+func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
 	if spec.StopSignal == 0 {
 		spec.StopSignal = syscall.SIGTERM
 	}
@@ -446,13 +446,15 @@ func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
 	emit := m.output
 	if m.spec.Health != nil {
 		if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
-			emit = func(e logs.LogEntry) {
-				lc.observe(e.Line)
-				m.output(e)
+			emit = func(entries []logs.LogEntry) {
+				for i := range entries {
+					lc.observe(entries[i].Line)
+				}
+				m.output(entries)
 			}
 		}
 	}
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: emit}
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, EmitBatch: emit}
 }
 
 // exitStatus turns a Process.Wait error into an ExitStatus.

@@ -61,6 +61,12 @@ type Options struct {
 	// stream; it may block, which pauses that stream (backpressure). The
 	// entry's Line is valid only during the call.
 	Output func(logs.LogEntry)
+	// OutputBatch, when set, is used instead of Output: it receives, in
+	// order, every line framed from one read of one stream at once, so a
+	// busy process costs one call per read rather than one per line. The
+	// slice and the lines are valid only during the call, and the callee
+	// may overwrite the slice's entries (logs.Manager.WriteBatch does).
+	OutputBatch func([]logs.LogEntry)
 }
 
 // Errors of the Supervisor.
@@ -104,8 +110,17 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	if opts.Output == nil {
-		opts.Output = func(logs.LogEntry) {}
+	output := opts.OutputBatch
+	if output == nil && opts.Output != nil {
+		write := opts.Output
+		output = func(entries []logs.LogEntry) {
+			for _, e := range entries {
+				write(e)
+			}
+		}
+	}
+	if output == nil {
+		output = func([]logs.LogEntry) {}
 	}
 	s := &Manager{
 		logger:  opts.Logger.Named("supervisor"),
@@ -117,7 +132,7 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 		changeC: make(chan struct{}),
 	}
 	for _, spec := range specs {
-		m := newManagedProcess(spec, s.logger, opts.Output, s.bus, s.notify)
+		m := newManagedProcess(spec, s.logger, output, s.bus, s.notify)
 		s.procs = append(s.procs, m)
 		s.byName[spec.Name] = m
 	}

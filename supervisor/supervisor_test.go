@@ -113,7 +113,7 @@ func TestTransitionDiagram(t *testing.T) {
 func TestTransitionOutsideTheDiagramIsRefused(t *testing.T) {
 	bus := newEventBus()
 	ch := bus.subscribe()
-	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func(logs.LogEntry) {}, bus, func() {})
+	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
 	for _, to := range []State{StateRunning, StateStopping, StateCrashed, StateStopped} {
 		m.transition(to, nil, "")
 		assert.Equal(t, StateStopped, m.state, "stopped -> %s must be refused", to)
@@ -283,7 +283,7 @@ func TestBackoffResetsAfterStableUptime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bus := newEventBus()
 			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
-				hclog.NewNullLogger(), func(logs.LogEntry) {}, bus, func() {})
+				hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
 			m.state, m.consecutive = StateRunning, 3
 			m.startedAt = time.Now().Add(-tc.uptime)
 			m.ended(ExitStatus{Code: 1, Time: time.Now()})
@@ -458,6 +458,36 @@ func TestOutputReachesTheCallback(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.ElementsMatch(t, []string{"a/stdout/one", "a/stdout/two", "a/stderr/oops"}, lines)
+}
+
+func TestOutputBatchReceivesEachReadInOrder(t *testing.T) {
+	r := newFakeRunner()
+	var mu sync.Mutex
+	var lines []string
+	calls := 0
+	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t),
+		Output: func(logs.LogEntry) { t.Error("Output must not be called when OutputBatch is set") },
+		OutputBatch: func(entries []logs.LogEntry) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			for _, e := range entries {
+				lines = append(lines, e.Process+"/"+e.Stream.String()+"/"+string(e.Line))
+			}
+		}})
+	require.NoError(t, m.Start(context.Background()))
+	p := r.last()
+	go func() {
+		// One write of three lines is one read, so one call.
+		_, _ = p.outW.Write([]byte("one\ntwo\nthree\n"))
+		p.exit(nil)
+	}()
+	requireState(t, m, "a", StateStopped)
+	require.NoError(t, m.Stop(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"a/stdout/one", "a/stdout/two", "a/stdout/three"}, lines)
+	assert.Equal(t, 1, calls)
 }
 
 func TestSignalProcess(t *testing.T) {
