@@ -65,14 +65,14 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 		close(p.termDone)
 		return p, nil
 	}
-	id, ch := p.logs.Subscribe(logs.Filter{})
+	id, ch := p.logs.SubscribeBatches(nil)
 	p.termID = id
 	go func() {
 		defer close(p.termDone)
-		for e := range ch {
+		for batch := range ch {
 			// Gather lines while more are waiting; write when the
 			// terminal subscriber has caught up.
-			out.Queue(e)
+			out.QueueBatch(batch)
 			if len(ch) == 0 {
 				out.Flush()
 			}

@@ -74,6 +74,18 @@ func (p *printer) Queue(e logs.LogEntry) {
 	}
 }
 
+// QueueBatch is Queue for many entries, under one lock.
+func (p *printer) QueueBatch(entries []logs.LogEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range entries {
+		p.appendLine(entries[i])
+		if len(p.buf) >= printBufferSize {
+			p.flushLocked()
+		}
+	}
+}
+
 // Flush writes out what Queue gathered.
 func (p *printer) Flush() {
 	p.mu.Lock()

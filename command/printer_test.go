@@ -63,6 +63,24 @@ func TestPrinterQueueWritesWholeLinesWhenFull(t *testing.T) {
 	assert.Equal(t, want.String(), strings.Join(w.writes, ""))
 }
 
+func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
+	var batch []logs.LogEntry
+	for i := range 3000 {
+		batch = append(batch, entry([]string{"a", "bb"}[i%2], strings.Repeat("y", i%90)))
+	}
+	one, many := &recordingWriter{}, &recordingWriter{}
+	p1, p2 := newPrinter(one, []string{"a", "bb"}, false), newPrinter(many, []string{"a", "bb"}, false)
+	for _, e := range batch {
+		p1.Queue(e)
+	}
+	p2.QueueBatch(batch[:1000])
+	p2.QueueBatch(batch[1000:])
+	p1.Flush()
+	p2.Flush()
+	assert.Equal(t, one.writes, many.writes, "the same writes, whole lines, in order")
+	assert.Greater(t, len(many.writes), 1, "a full buffer is written within a batch")
+}
+
 func TestPrinterPrintAfterQueueKeepsOrder(t *testing.T) {
 	var out bytes.Buffer
 	p := newPrinter(&out, []string{"web"}, false)

@@ -122,7 +122,7 @@ func (c *UpCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 1
 	}
-	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteBatch})
+	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteStableBatch})
 	pipe.forwardEvents(sup)
 	defer pipe.close(logger)
 

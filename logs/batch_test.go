@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,105 @@ func TestFramerEmitBatchPerRead(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.LessOrEqual(t, calls, len(reads.sizes), "at most one batch per read")
 	assert.Greater(t, len(got)/calls, 10, "many lines per batch")
+}
+
+// chunkReader returns its input in reads of the given sizes, in turn.
+type chunkReader struct {
+	data  []byte
+	sizes []int
+	i     int
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(c.sizes[c.i%len(c.sizes)], len(b), len(c.data))
+	c.i++
+	copy(b, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func TestFramerKeepLinesNeverOverwritesEmittedLines(t *testing.T) {
+	var in bytes.Buffer
+	var want []string
+	for i := range 20000 {
+		l := fmt.Sprintf("line %d %s", i, strings.Repeat("k", i%150))
+		want = append(want, l)
+		in.WriteString(l + "\n")
+	}
+	// Large reads (the buffer is handed over with its lines) mixed with
+	// small ones (the lines are copied into the arena).
+	r := &chunkReader{data: in.Bytes(), sizes: []int{64 << 10, 37, 200, 256 << 10, 5, 3000}}
+	var kept [][]byte // never copied: the framer must not write over them
+	f := &Framer{Process: "p", Stream: sdk.Stdout, KeepLines: true, EmitBatch: func(batch []LogEntry) {
+		for _, e := range batch {
+			assert.Equal(t, len(e.Line), cap(e.Line), "an append must not reach the next line")
+			kept = append(kept, e.Line)
+		}
+	}}
+	require.NoError(t, f.Run(r))
+	got := make([]string, len(kept))
+	for i, l := range kept {
+		got[i] = string(l)
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestWriteStableBatchKeepsTheLinesWithoutCopying(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{BufferSize: 10})
+	line := []byte("stable line")
+	m.WriteStableBatch([]LogEntry{{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: line}})
+	m.WriteBatch([]LogEntry{{Timestamp: time.Unix(2, 0), Process: "a", Stream: sdk.Stdout, Line: line}})
+	got := m.Query(Filter{}, 0)
+	require.Len(t, got, 2)
+	assert.Same(t, &line[0], &got[0].Line[0], "a stable line is stored as it is")
+	assert.NotSame(t, &line[0], &got[1].Line[0], "WriteBatch copies")
+	assert.Equal(t, "stable line", string(got[1].Line))
+}
+
+func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{SubscriberBuffer: 64 * 16})
+	matcher, err := Filter{Contains: "7"}.Compile()
+	require.NoError(t, err)
+	id, ch := m.SubscribeBatches(matcher)
+	_, all := m.SubscribeBatches(nil)
+	first := batchOf("a", "l", 0, 20)
+	m.WriteBatch(first)
+	m.Write(entry("b", sdk.Stderr, time.Unix(9, 0), "seven 7"))
+	m.WriteBatch(batchOf("a", "none", 0, 5)) // nothing matches "7": no batch
+
+	b := <-ch
+	assert.Equal(t, []string{"l7", "l17"}, lines(b))
+	b = <-ch
+	assert.Equal(t, []string{"seven 7"}, lines(b))
+	assert.Empty(t, ch)
+	assert.Len(t, all, 3)
+
+	// The slices are the subscriber's own: the writer's array is reused.
+	clear(first)
+	assert.Equal(t, []string{"l0", "l1"}, lines(<-all)[:2])
+
+	// A full channel loses whole batches, counted in lines.
+	for range 16 {
+		m.WriteBatch(batchOf("a", "x7-", 0, 3))
+	}
+	m.WriteBatch(batchOf("a", "x7-", 0, 3)) // the 17th does not fit
+	assert.Equal(t, uint64(3), m.Dropped(id))
+
+	m.Unsubscribe(id)
+	for range ch {
+	}
+	closeManager(t, m)
+	for range all {
+	}
+}
+
+func lines(entries []LogEntry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = string(e.Line)
+	}
+	return out
 }

@@ -43,7 +43,21 @@ type Framer struct {
 	// Now returns the time stamped on entries; default time.Now. It is
 	// called once per read, not per line.
 	Now func() time.Time
+	// KeepLines makes the emitted lines the callee's to keep: the framer
+	// never writes over their bytes (the entries' slice is still reused).
+	// After a read that produced many lines, the read buffer itself is
+	// handed over with them and the next read goes to a new one; after a
+	// read of a few lines they are copied into a small arena, so a quiet
+	// process does not pin a read buffer per line. Manager.WriteStableBatch
+	// then stores them without another copy.
+	KeepLines bool
+
+	arena arena // KeepLines: where the lines of small reads are copied
 }
+
+// Handing over a read buffer instead of copying its lines (KeepLines)
+// needs at least this share of it to be lines: 1/donateShare.
+const donateShare = 4
 
 // Run reads r until EOF or an error and emits its lines. It returns nil at
 // EOF and the read error otherwise (after emitting the partial line).
@@ -61,17 +75,37 @@ func (f *Framer) Run(r io.Reader) error {
 	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
 	fullReads := 0     // reads in a row that filled the buffer
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
-	var batch []LogEntry // with EmitBatch: the entries of the current read
+	var batch []LogEntry // with EmitBatch or KeepLines: the entries of the current read
 	emit := f.Emit
-	if f.EmitBatch != nil {
+	if f.EmitBatch != nil || f.KeepLines {
 		emit = func(e LogEntry) { batch = append(batch, e) }
 	}
+	readStart := 0 // the lines of the current read begin at buf[readStart]
 	flush := func() {
-		if len(batch) > 0 {
-			f.EmitBatch(batch)
-			clear(batch)
-			batch = batch[:0]
+		if len(batch) == 0 {
+			return
 		}
+		if f.KeepLines {
+			if (start-readStart)*donateShare >= len(buf) {
+				// Enough lines to hand the whole buffer over with them.
+				fresh := make([]byte, len(buf))
+				end = copy(fresh, buf[start:end])
+				buf, start = fresh, 0
+			} else {
+				for i := range batch {
+					batch[i].Line = f.arena.copy(batch[i].Line)
+				}
+			}
+		}
+		if f.EmitBatch != nil {
+			f.EmitBatch(batch)
+		} else {
+			for _, e := range batch {
+				f.Emit(e)
+			}
+		}
+		clear(batch)
+		batch = batch[:0]
 	}
 	for {
 		if start > 0 && (end == len(buf) || start == end) {
@@ -83,6 +117,7 @@ func (f *Framer) Run(r io.Reader) error {
 			end = copy(grown, buf[start:end])
 			buf, start = grown, 0
 		}
+		readStart = start
 		n, err := r.Read(buf[end:])
 		if n == len(buf)-end {
 			fullReads++
@@ -99,13 +134,13 @@ func (f *Framer) Run(r io.Reader) error {
 					break
 				}
 				i += scan
-				emitLong(emit, &entry, buf[start:i], maxLen)
+				emitLong(emit, &entry, buf[start:i:i], maxLen)
 				start, scan = i+1, i+1
 			}
 			// A pending line longer than the maximum is cut now; one of
 			// exactly the maximum waits for its newline.
 			for end-start > maxLen {
-				entry.Line = buf[start : start+maxLen]
+				entry.Line = buf[start : start+maxLen : start+maxLen]
 				emit(entry)
 				start += maxLen
 			}
@@ -115,7 +150,7 @@ func (f *Framer) Run(r io.Reader) error {
 				if n == 0 {
 					entry.Timestamp = now()
 				}
-				emitLong(emit, &entry, buf[start:end], maxLen)
+				emitLong(emit, &entry, buf[start:end:end], maxLen)
 			}
 			flush()
 			if errors.Is(err, io.EOF) {
@@ -131,7 +166,7 @@ func (f *Framer) Run(r io.Reader) error {
 // emitLong emits line, split into pieces of at most maxLen bytes.
 func emitLong(emit func(LogEntry), entry *LogEntry, line []byte, maxLen int) {
 	for len(line) > maxLen {
-		entry.Line = line[:maxLen]
+		entry.Line = line[:maxLen:maxLen]
 		emit(*entry)
 		line = line[maxLen:]
 	}

@@ -118,15 +118,31 @@ func (m *Manager) WriteBatch(entries []LogEntry) {
 		for n < len(entries) && entries[n].Process == entries[0].Process {
 			n++
 		}
-		m.writeRun(entries[:n])
+		m.writeRun(entries[:n], false)
 		entries = entries[n:]
 	}
 }
 
-// writeRun is WriteBatch for entries of one process.
-func (m *Manager) writeRun(entries []LogEntry) {
+// WriteStableBatch is WriteBatch for entries whose lines are never
+// modified again by anyone (a Framer's with KeepLines): the manager keeps
+// them as they are instead of copying them. The slice is still only read
+// (and overwritten) during the call.
+func (m *Manager) WriteStableBatch(entries []LogEntry) {
+	for len(entries) > 0 {
+		n := 1
+		for n < len(entries) && entries[n].Process == entries[0].Process {
+			n++
+		}
+		m.writeRun(entries[:n], true)
+		entries = entries[n:]
+	}
+}
+
+// writeRun is WriteBatch for entries of one process; stable says whether
+// their lines may be kept without a copy.
+func (m *Manager) writeRun(entries []LogEntry, stable bool) {
 	p := m.proc(entries[0].Process)
-	p.addBatch(entries)
+	p.addBatch(entries, stable)
 	for _, s := range *m.subs.Load() {
 		s.offerBatch(entries)
 	}

@@ -5,16 +5,6 @@ import (
 	"sync/atomic"
 )
 
-// Arena chunk sizes: a process's line bytes are carved from chunks that
-// start small and double up to maxChunk, so a quiet process costs little
-// and a busy one allocates once per many lines. Lines longer than
-// maxArenaLine get their own allocation.
-const (
-	minChunk     = 1 << 10
-	maxChunk     = 32 << 10
-	maxArenaLine = maxChunk / 4
-)
-
 // procLog is one process's ring buffer of recent lines, the arena the
 // bytes of its lines are copied into, and the sinks it feeds.
 type procLog struct {
@@ -24,7 +14,7 @@ type procLog struct {
 	entries []LogEntry // ring: grows to size, then entries[next] is the oldest
 	next    int
 	size    int
-	chunk   []byte // lines are carved from chunk[len(chunk):cap(chunk)]
+	arena   arena // where the lines are copied (unless they are stable)
 
 	// sinks are the sink runners this process feeds (copy on write).
 	sinks atomic.Pointer[[]*sinkRunner]
@@ -38,7 +28,7 @@ func newProcLog(name string, size int) *procLog {
 // stored copy, whose line bytes are never modified again.
 func (p *procLog) add(e *LogEntry) LogEntry {
 	p.mu.Lock()
-	stored := LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: p.copyLine(e.Line)}
+	stored := LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: p.arena.copy(e.Line)}
 	if len(p.entries) < p.size {
 		p.entries = append(p.entries, stored)
 	} else {
@@ -53,12 +43,17 @@ func (p *procLog) add(e *LogEntry) LogEntry {
 }
 
 // addBatch is add for many entries of this process, under one lock: each
-// entry is replaced by its stored copy.
-func (p *procLog) addBatch(entries []LogEntry) {
+// entry is replaced by its stored copy. With stable set the lines are
+// never modified again by anyone, and are stored as they are.
+func (p *procLog) addBatch(entries []LogEntry, stable bool) {
 	p.mu.Lock()
 	for i := range entries {
 		e := &entries[i]
-		*e = LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: p.copyLine(e.Line)}
+		line := e.Line
+		if !stable {
+			line = p.arena.copy(line)
+		}
+		*e = LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: line}
 		if len(p.entries) < p.size {
 			p.entries = append(p.entries, *e)
 			continue
@@ -70,23 +65,6 @@ func (p *procLog) addBatch(entries []LogEntry) {
 		}
 	}
 	p.mu.Unlock()
-}
-
-// copyLine returns a copy of line whose capacity equals its length, so an
-// append by a reader reallocates instead of overwriting the next line.
-// p.mu must be held.
-func (p *procLog) copyLine(line []byte) []byte {
-	n := len(line)
-	if n > maxArenaLine {
-		return append([]byte(nil), line...)
-	}
-	if cap(p.chunk)-len(p.chunk) < n || p.chunk == nil {
-		size := min(max(2*cap(p.chunk), minChunk), maxChunk)
-		p.chunk = make([]byte, 0, size)
-	}
-	start := len(p.chunk)
-	p.chunk = append(p.chunk, line...)
-	return p.chunk[start : start+n : start+n]
 }
 
 // resize changes the ring's capacity, keeping the newest entries.

@@ -6,11 +6,13 @@ import (
 	"sync/atomic"
 )
 
-// subscriber is one live reader of new lines.
+// subscriber is one live reader of new lines: one line per value on ch,
+// or, for a batch subscriber, the lines of one write per value on batches.
 type subscriber struct {
 	id      uint64
 	matcher *Matcher
-	ch      chan LogEntry
+	ch      chan LogEntry   // nil for a batch subscriber
+	batches chan []LogEntry // nil for a line subscriber
 	dropped atomic.Uint64
 
 	// mu orders sends against the close of ch: offer holds it shared.
@@ -21,6 +23,10 @@ type subscriber struct {
 // offer sends e if it matches, without ever waiting: a full channel loses
 // the entry and counts it.
 func (s *subscriber) offer(e *LogEntry) {
+	if s.batches != nil {
+		s.offerBatch([]LogEntry{*e})
+		return
+	}
 	if !s.matcher.Match(e) {
 		return
 	}
@@ -35,11 +41,30 @@ func (s *subscriber) offer(e *LogEntry) {
 	s.mu.RUnlock()
 }
 
-// offerBatch is offer for many entries, under one read lock.
+// offerBatch is offer for many entries, under one read lock. A batch
+// subscriber receives the matching ones as one value, in a slice of its
+// own, or loses them all, counted.
 func (s *subscriber) offerBatch(entries []LogEntry) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
+		return
+	}
+	if s.batches != nil {
+		matched := make([]LogEntry, 0, len(entries))
+		for i := range entries {
+			if s.matcher.Match(&entries[i]) {
+				matched = append(matched, entries[i])
+			}
+		}
+		if len(matched) == 0 {
+			return
+		}
+		select {
+		case s.batches <- matched:
+		default:
+			s.dropped.Add(uint64(len(matched)))
+		}
 		return
 	}
 	var dropped uint64
@@ -63,7 +88,11 @@ func (s *subscriber) close() {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
-		close(s.ch)
+		if s.batches != nil {
+			close(s.batches)
+		} else {
+			close(s.ch)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -92,18 +121,44 @@ func (m *Manager) Subscribe(f Filter) (uint64, <-chan LogEntry) {
 // matches every line.
 func (m *Manager) SubscribeMatcher(matcher *Matcher) (uint64, <-chan LogEntry) {
 	s := &subscriber{matcher: matcher, ch: make(chan LogEntry, m.opts.SubscriberBuffer)}
+	return m.addSubscriber(s), s.ch
+}
+
+// batchesPerLines is how many lines of SubscriberBuffer one queued batch
+// stands for: a batch subscriber's channel holds SubscriberBuffer /
+// batchesPerLines batches, at least minBatches.
+const (
+	batchesPerLines = 64
+	minBatches      = 16
+)
+
+// SubscribeBatches is SubscribeMatcher for a reader that takes lines in
+// bulk, such as a terminal: each value holds, in order, the matching lines
+// of one write (for a process's output, one read of one of its streams).
+// The slices are the reader's own; the lines are shared and must not be
+// modified. When the channel is full (SubscriberBuffer/64 batches, at
+// least 16), a new batch is dropped and its lines counted (Dropped).
+func (m *Manager) SubscribeBatches(matcher *Matcher) (uint64, <-chan []LogEntry) {
+	n := max(m.opts.SubscriberBuffer/batchesPerLines, minBatches)
+	s := &subscriber{matcher: matcher, batches: make(chan []LogEntry, n)}
+	return m.addSubscriber(s), s.batches
+}
+
+// addSubscriber registers s and returns its id; 0 when the manager is
+// closed (s is closed at once).
+func (m *Manager) addSubscriber(s *subscriber) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		s.close()
-		return 0, s.ch
+		return 0
 	}
 	m.lastSubID++
 	s.id = m.lastSubID
 	m.subByID[s.id] = s
 	subs := append(slices.Clone(*m.subs.Load()), s)
 	m.subs.Store(&subs)
-	return s.id, s.ch
+	return s.id
 }
 
 // Unsubscribe removes the subscriber and closes its channel. Unknown ids

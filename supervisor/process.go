@@ -454,7 +454,7 @@ func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
 			}
 		}
 	}
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, EmitBatch: emit}
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, EmitBatch: emit, KeepLines: true}
 }
 
 // exitStatus turns a Process.Wait error into an ExitStatus.

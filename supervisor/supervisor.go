@@ -64,8 +64,9 @@ type Options struct {
 	// OutputBatch, when set, is used instead of Output: it receives, in
 	// order, every line framed from one read of one stream at once, so a
 	// busy process costs one call per read rather than one per line. The
-	// slice and the lines are valid only during the call, and the callee
-	// may overwrite the slice's entries (logs.Manager.WriteBatch does).
+	// lines' bytes are never modified again, so the callee may keep them
+	// without a copy (logs.Manager.WriteStableBatch does); the slice is
+	// valid only during the call, and the callee may overwrite its entries.
 	OutputBatch func([]logs.LogEntry)
 }
 
