@@ -135,9 +135,13 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 		return nil, err
 	}
 
+	// The child is reaped by PID (see waitExit): os's own handle on it, a
+	// pidfd, would only be a second descriptor per process. The rest of
+	// cmd (argv, environment) is not needed either once the child runs.
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
 	p := &Process{
-		pid:    cmd.Process.Pid,
-		cmd:    cmd,
+		pid:    pid,
 		stdout: &outputReader{f: stdoutR},
 		stderr: &outputReader{f: stderrR},
 		done:   make(chan struct{}),

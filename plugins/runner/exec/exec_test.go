@@ -284,9 +284,29 @@ func (fakeSignal) String() string { return "fake" }
 func (fakeSignal) Signal()        {}
 
 func TestExitResult(t *testing.T) {
-	require.NoError(t, exitResult(nil))
-	other := errors.New("boom")
-	require.ErrorIs(t, exitResult(other), other)
+	// The outcome is unknown when wait4 fails: here, on a process that is
+	// not a child.
+	err := waitExit(os.Getpid())
+	require.ErrorIs(t, err, syscall.ECHILD)
+	require.EqualError(t, err, "wait: wait4: no child processes")
+	var ee *sdk.ExitError
+	require.False(t, errors.As(err, &ee))
+
+	// Linux wait statuses: the exit code in bits 8-15, or the terminating
+	// signal in bits 0-6 with 0x80 for a core dump.
+	for _, c := range []struct {
+		ws   syscall.WaitStatus
+		want error
+	}{
+		{0, nil},
+		{3 << 8, &sdk.ExitError{Code: 3}},
+		{255 << 8, &sdk.ExitError{Code: 255}},
+		{syscall.WaitStatus(syscall.SIGTERM), &sdk.ExitError{Code: -1, Signal: "SIGTERM"}},
+		{syscall.WaitStatus(syscall.SIGSEGV) | 0x80, &sdk.ExitError{Code: -1, Signal: "SIGSEGV"}},
+		{40, &sdk.ExitError{Code: -1, Signal: "signal 40"}},
+	} {
+		assert.Equal(t, c.want, statusResult(c.ws), "wait status %#x", uint32(c.ws))
+	}
 }
 
 func TestDefaultPathWithoutPATH(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,7 +17,6 @@ import (
 // group, whose ID is its PID. All methods are safe for concurrent use.
 type Process struct {
 	pid    int
-	cmd    *osexec.Cmd
 	stdout *outputReader
 	stderr *outputReader
 
@@ -84,7 +82,7 @@ func (p *Process) Signal(sig os.Signal) error {
 // reap waits for the leader, kills its stragglers and publishes the result.
 // It runs once per process, from Start.
 func (p *Process) reap(r *Runner) {
-	err := p.cmd.Wait()
+	err := waitExit(p.pid)
 	p.mu.Lock()
 	// The group is the unit: a descendant left behind (say a backgrounded
 	// grandchild) would keep the output pipes open and outlive prox. While
@@ -92,9 +90,121 @@ func (p *Process) reap(r *Runner) {
 	_ = killGroup(p.pid, syscall.SIGKILL)
 	p.reaped = true
 	p.mu.Unlock()
-	p.err = exitResult(err)
+	p.err = err
 	close(p.done)
 	r.forget(p)
+}
+
+// Why children are not reaped with os.Process.Wait (or exec.Cmd.Wait):
+//
+// Those block an OS thread in waitid for the whole life of the child, so a
+// plugin with 200 idle children would hold some 200 threads, each with its
+// own stacks: most of the plugin's memory. Instead a pidfd for the child,
+// which becomes readable when the child exits, waits in the runtime's
+// netpoller (epoll) as a socket does: an idle child costs a parked
+// goroutine and one descriptor. Once the pidfd is readable the child is
+// reaped with a non-blocking wait4. Only where the kernel offers no pidfd
+// (before Linux 5.3, or under a seccomp filter that forbids it) does a
+// blocking wait4 hold a thread per child, as os.Process.Wait would.
+//
+// Nothing else waits for these children: Start releases their os.Process
+// (closing the pidfd os keeps for each) and drops the exec.Cmd, so that
+// reaping them is waitExit's alone. Until it reaps a child, its PID cannot
+// be reused, so waiting by PID is safe.
+
+// waitExit waits for the child pid to exit, reaps it and returns its exit
+// result as Process.Wait reports it: nil for exit code 0, an
+// *sdk.ExitError, or another error when the outcome is unknown.
+func waitExit(pid int) error {
+	var ws syscall.WaitStatus
+	err := errNoPoll
+	if pidfd := openPidfd(pid); pidfd != nil {
+		ws, err = pollExit(pidfd, pid)
+		_ = pidfd.Close()
+	}
+	if errors.Is(err, errNoPoll) {
+		// The child was not reaped.
+		ws, err = waitBlocking(pid)
+	}
+	if err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	return statusResult(ws)
+}
+
+// openPidfd returns a non-blocking pidfd for the child pid, registered with
+// the runtime's netpoller, or nil when the kernel offers none.
+func openPidfd(pid int) *os.File {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if errors.Is(err, unix.EINVAL) {
+		// Linux 5.3 to 5.9 have pidfd_open but not PIDFD_NONBLOCK, which
+		// is O_NONBLOCK: set it as for any descriptor.
+		fd, err = unix.PidfdOpen(pid, 0)
+		if err == nil {
+			if err = unix.SetNonblock(fd, true); err != nil {
+				_ = unix.Close(fd)
+			}
+		}
+	}
+	if err != nil {
+		return nil
+	}
+	// os.NewFile adds a non-blocking descriptor to the netpoller.
+	// pidfd_open sets close-on-exec: later children do not inherit it.
+	return os.NewFile(uintptr(fd), "pidfd")
+}
+
+// errNoPoll is pollExit's error when the pidfd cannot be polled; the child
+// is then not reaped.
+var errNoPoll = errors.New("pidfd cannot be polled")
+
+// pollExit parks the calling goroutine (not its thread) until the child pid
+// has exited, then reaps it with wait4 and returns its wait status. pidfd
+// must refer to the child. It returns errNoPoll, with the child not
+// reaped, when pidfd cannot be polled; another error is wait4's, and the
+// outcome is then unknown.
+func pollExit(pidfd *os.File, pid int) (ws syscall.WaitStatus, err error) {
+	rc, scErr := pidfd.SyscallConn()
+	if scErr != nil {
+		return 0, errNoPoll
+	}
+	// Read calls the function once, then again each time the pidfd is
+	// readable, until it returns true. A pidfd is readable once its
+	// process has exited.
+	done := false
+	readErr := rc.Read(func(uintptr) bool {
+		for {
+			wpid, werr := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			switch {
+			case werr == syscall.EINTR:
+				continue
+			case werr != nil:
+				err = os.NewSyscallError("wait4", werr)
+			case wpid == 0:
+				// Still running (or a spurious wake-up): wait again.
+				return false
+			}
+			done = true
+			return true
+		}
+	})
+	if readErr != nil || !done {
+		return 0, errNoPoll
+	}
+	return ws, err
+}
+
+// waitBlocking waits for the child pid to exit, holding the calling
+// goroutine's thread in wait4 until then, reaps it and returns its wait
+// status.
+func waitBlocking(pid int) (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			return ws, os.NewSyscallError("wait4", err)
+		}
+	}
 }
 
 // killGroup sends sig to the process group pgid; a group that no longer
@@ -107,19 +217,10 @@ func killGroup(pgid int, sig syscall.Signal) error {
 	return fmt.Errorf("signal process group %d: %w", pgid, err)
 }
 
-// exitResult turns the result of cmd.Wait into the sdk's terms.
-func exitResult(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ee *osexec.ExitError
-	if !errors.As(err, &ee) {
-		return fmt.Errorf("wait: %w", err)
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	if !ok {
-		return &sdk.ExitError{Code: ee.ExitCode()}
-	}
+// statusResult turns the wait status of a reaped child into the sdk's
+// terms: nil for exit code 0, else an *sdk.ExitError with the exit code, or
+// with Code -1 and the name of the terminating signal.
+func statusResult(ws syscall.WaitStatus) error {
 	if ws.Signaled() {
 		name, nameErr := sdk.SignalName(ws.Signal())
 		if nameErr != nil {
@@ -127,7 +228,10 @@ func exitResult(err error) error {
 		}
 		return &sdk.ExitError{Code: -1, Signal: name}
 	}
-	return &sdk.ExitError{Code: ws.ExitStatus()}
+	if code := ws.ExitStatus(); code != 0 {
+		return &sdk.ExitError{Code: code}
+	}
+	return nil
 }
 
 // outputReader is the read end of an output pipe. It closes the pipe at
