@@ -65,15 +65,16 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 		close(p.termDone)
 		return p, nil
 	}
-	id, ch := p.logs.SubscribeBatches(nil)
-	p.termID = id
+	sub := p.logs.SubscribeBatches(nil)
+	p.termID = sub.ID
 	go func() {
 		defer close(p.termDone)
-		for batch := range ch {
+		for batch := range sub.C {
 			// Gather lines while more are waiting; write when the
 			// terminal subscriber has caught up.
 			out.QueueBatch(batch)
-			if len(ch) == 0 {
+			sub.Done(batch)
+			if len(sub.C) == 0 {
 				out.Flush()
 			}
 		}

@@ -218,39 +218,67 @@ func TestWriteStableBatchKeepsTheLinesWithoutCopying(t *testing.T) {
 }
 
 func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
-	m := newTestManager(t, ManagerOptions{SubscriberBuffer: 64 * 16})
+	m := newTestManager(t, ManagerOptions{SubscriberBuffer: 100})
 	matcher, err := Filter{Contains: "7"}.Compile()
 	require.NoError(t, err)
-	id, ch := m.SubscribeBatches(matcher)
-	_, all := m.SubscribeBatches(nil)
+	sub := m.SubscribeBatches(matcher)
+	all := m.SubscribeBatches(nil)
 	first := batchOf("a", "l", 0, 20)
 	m.WriteBatch(first)
 	m.Write(entry("b", sdk.Stderr, time.Unix(9, 0), "seven 7"))
 	m.WriteBatch(batchOf("a", "none", 0, 5)) // nothing matches "7": no batch
 
-	b := <-ch
+	b := <-sub.C
 	assert.Equal(t, []string{"l7", "l17"}, lines(b))
-	b = <-ch
+	sub.Done(b)
+	b = <-sub.C
 	assert.Equal(t, []string{"seven 7"}, lines(b))
-	assert.Empty(t, ch)
-	assert.Len(t, all, 3)
+	sub.Done(b)
+	assert.Empty(t, sub.C)
+	assert.Len(t, all.C, 3)
 
 	// The slices are the subscriber's own: the writer's array is reused.
 	clear(first)
-	assert.Equal(t, []string{"l0", "l1"}, lines(<-all)[:2])
-
-	// A full channel loses whole batches, counted in lines.
-	for range 16 {
-		m.WriteBatch(batchOf("a", "x7-", 0, 3))
+	b = <-all.C
+	assert.Equal(t, []string{"l0", "l1"}, lines(b)[:2])
+	all.Done(b)
+	drain := func(s *BatchSubscription) {
+		for len(s.C) > 0 {
+			s.Done(<-s.C)
+		}
 	}
-	m.WriteBatch(batchOf("a", "x7-", 0, 3)) // the 17th does not fit
-	assert.Equal(t, uint64(3), m.Dropped(id))
+	drain(all)
 
-	m.Unsubscribe(id)
-	for range ch {
+	// The buffer counts lines not yet Done: 100 of them.
+	m.WriteBatch(batchOf("a", "x7-", 0, 60))
+	m.WriteBatch(batchOf("a", "x7-", 0, 60)) // 120 > 100: dropped whole
+	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
+	b = <-sub.C
+	assert.Len(t, b, 60)
+	sub.Done(b)
+	m.WriteBatch(batchOf("a", "x7-", 0, 60)) // room again
+	assert.Len(t, sub.C, 1)
+	drain(sub)
+
+	// A single batch larger than the whole buffer still goes.
+	m.WriteBatch(batchOf("a", "x7-", 0, 150))
+	assert.Len(t, sub.C, 1)
+	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
+	drain(sub)
+	drain(all)
+
+	// A full channel (16 batches here) loses whole batches too.
+	for range 16 {
+		m.WriteBatch(batchOf("a", "x7-", 0, 1))
+	}
+	m.WriteBatch(batchOf("a", "x7-", 0, 1))
+	assert.Equal(t, uint64(61), m.Dropped(sub.ID))
+
+	m.Unsubscribe(sub.ID)
+	for range sub.C {
 	}
 	closeManager(t, m)
-	for range all {
+	for range all.C {
 	}
 }
 

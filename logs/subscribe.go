@@ -14,6 +14,10 @@ type subscriber struct {
 	ch      chan LogEntry   // nil for a batch subscriber
 	batches chan []LogEntry // nil for a line subscriber
 	dropped atomic.Uint64
+	// queued counts a batch subscriber's lines sent and not yet Done;
+	// maxQueued bounds it.
+	queued    atomic.Int64
+	maxQueued int64
 
 	// mu orders sends against the close of ch: offer holds it shared.
 	mu     sync.RWMutex
@@ -60,10 +64,19 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 		if len(matched) == 0 {
 			return
 		}
+		n := int64(len(matched))
+		if q := s.queued.Add(n); q > s.maxQueued && q > n {
+			// Over the buffer, unless this batch alone is all there is:
+			// a single batch larger than the buffer still goes.
+			s.queued.Add(-n)
+			s.dropped.Add(uint64(n))
+			return
+		}
 		select {
 		case s.batches <- matched:
 		default:
-			s.dropped.Add(uint64(len(matched)))
+			s.queued.Add(-n)
+			s.dropped.Add(uint64(n))
 		}
 		return
 	}
@@ -124,24 +137,40 @@ func (m *Manager) SubscribeMatcher(matcher *Matcher) (uint64, <-chan LogEntry) {
 	return m.addSubscriber(s), s.ch
 }
 
-// batchesPerLines is how many lines of SubscriberBuffer one queued batch
-// stands for: a batch subscriber's channel holds SubscriberBuffer /
-// batchesPerLines batches, at least minBatches.
-const (
-	batchesPerLines = 64
-	minBatches      = 16
-)
+// minBatches is the least number of batches a batch subscriber's channel
+// holds, however small SubscriberBuffer is.
+const minBatches = 16
+
+// BatchSubscription is a live reader of lines in bulk (SubscribeBatches).
+type BatchSubscription struct {
+	// ID names the subscription (Unsubscribe, Dropped).
+	ID uint64
+	// C delivers, in order, the matching lines of each write (for a
+	// process's output, one read of one of its streams) as one slice,
+	// the reader's own; the lines are shared and must not be modified.
+	// It is closed by Unsubscribe and by Close.
+	C <-chan []LogEntry
+
+	s *subscriber
+}
+
+// Done tells the manager the reader has handled batch: its lines no
+// longer count against the subscriber's buffer.
+func (b *BatchSubscription) Done(batch []LogEntry) {
+	if b.s != nil {
+		b.s.queued.Add(-int64(len(batch)))
+	}
+}
 
 // SubscribeBatches is SubscribeMatcher for a reader that takes lines in
-// bulk, such as a terminal: each value holds, in order, the matching lines
-// of one write (for a process's output, one read of one of its streams).
-// The slices are the reader's own; the lines are shared and must not be
-// modified. When the channel is full (SubscriberBuffer/64 batches, at
-// least 16), a new batch is dropped and its lines counted (Dropped).
-func (m *Manager) SubscribeBatches(matcher *Matcher) (uint64, <-chan []LogEntry) {
-	n := max(m.opts.SubscriberBuffer/batchesPerLines, minBatches)
-	s := &subscriber{matcher: matcher, batches: make(chan []LogEntry, n)}
-	return m.addSubscriber(s), s.batches
+// bulk, such as a terminal. The buffer still counts lines: a batch that
+// would take the lines received and not yet Done above SubscriberBuffer
+// is dropped whole, and its lines counted (Dropped), as is one arriving
+// when the channel is full (SubscriberBuffer/16 batches, at least 16).
+func (m *Manager) SubscribeBatches(matcher *Matcher) *BatchSubscription {
+	n := max(m.opts.SubscriberBuffer/16, minBatches)
+	s := &subscriber{matcher: matcher, batches: make(chan []LogEntry, n), maxQueued: int64(m.opts.SubscriberBuffer)}
+	return &BatchSubscription{ID: m.addSubscriber(s), C: s.batches, s: s}
 }
 
 // addSubscriber registers s and returns its id; 0 when the manager is
