@@ -44,15 +44,16 @@ type serverProcess struct {
 	err        error
 }
 
-func (sp *serverProcess) wait() error {
+// exited returns a channel closed once the process's single Wait result
+// is in sp.err; the first call starts the one goroutine that waits.
+func (sp *serverProcess) exited() <-chan struct{} {
 	sp.waitOnce.Do(func() {
 		go func() {
 			sp.err = sp.proc.Wait()
 			close(sp.done)
 		}()
 	})
-	<-sp.done
-	return sp.err
+	return sp.done
 }
 
 func newRunnerServer(impl Runner) *runnerServer {
@@ -186,12 +187,11 @@ func (s *runnerServer) Wait(ctx context.Context, req *proto.WaitRequest) (*proto
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- sp.wait() }()
 	select {
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
-	case err = <-done:
+	case <-sp.exited():
+		err = sp.err
 	}
 	sp.released.Do(func() { s.release(sp) })
 	resp := &proto.WaitResponse{}
