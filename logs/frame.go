@@ -9,15 +9,19 @@ import (
 	"github.com/prox-dev/prox/sdk"
 )
 
-// Read sizes: a stream is read 64 KiB at a time (a pipe's default
-// capacity); once readGrowAfter reads in a row have filled the buffer, the
-// process writes faster than it is read, and the buffer grows to
-// busyReadSize: a quarter of the reads, and of the wake-ups, for a busy
-// process, while a quiet one keeps a small buffer.
+// Read sizes: a stream starts with a buffer of initialReadSize, enough for
+// the lines of a quiet process, so that hundreds of idle processes cost
+// little. Once readGrowAfter reads in a row have filled the buffer, the
+// process writes faster than it is read, and the buffer grows by
+// readGrowFactor, up to busyReadSize: a busy process is read 256 KiB at a
+// time, a quarter of the reads, and of the wake-ups, of reading a pipe's
+// default capacity. A buffer filled by one unfinished line doubles, up to
+// what a line of the maximum length needs.
 const (
-	readSize      = 64 << 10
-	busyReadSize  = 256 << 10
-	readGrowAfter = 2
+	initialReadSize = 4 << 10
+	busyReadSize    = 256 << 10
+	readGrowAfter   = 2
+	readGrowFactor  = 16
 )
 
 // Framer turns a process's output stream into lines. Lines are split at
@@ -70,8 +74,7 @@ func (f *Framer) Run(r io.Reader) error {
 	if now == nil {
 		now = time.Now
 	}
-	bufSize := max(readSize, maxLen+1)
-	buf := make([]byte, bufSize)
+	buf := make([]byte, initialReadSize)
 	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
 	fullReads := 0     // reads in a row that filled the buffer
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
@@ -112,8 +115,18 @@ func (f *Framer) Run(r io.Reader) error {
 			end = copy(buf, buf[start:end])
 			start = 0
 		}
-		if fullReads == readGrowAfter && len(buf) < busyReadSize {
-			grown := make([]byte, busyReadSize)
+		grow := 0
+		switch {
+		case end == len(buf):
+			// One unfinished line fills the buffer; it is at most maxLen
+			// long (longer ones were cut), so this ends at maxLen+1.
+			grow = min(2*len(buf), maxLen+1)
+		case fullReads >= readGrowAfter && len(buf) < busyReadSize:
+			grow = min(readGrowFactor*len(buf), busyReadSize)
+			fullReads = 0
+		}
+		if grow > len(buf) {
+			grown := make([]byte, grow)
 			end = copy(grown, buf[start:end])
 			buf, start = grown, 0
 		}

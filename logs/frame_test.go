@@ -95,11 +95,13 @@ func TestFramerGrowsItsBufferForABusyStream(t *testing.T) {
 	}
 	rec := &sizeRecorder{r: &in}
 	assert.Equal(t, want, frame(t, rec, 0), "lines intact across the change of buffer")
-	require.Greater(t, len(rec.sizes), readGrowAfter+1)
+	// 4 KiB, 4 KiB, then 64 KiB twice, then 256 KiB reads.
+	grownAt := 2 * readGrowAfter
+	require.Greater(t, len(rec.sizes), grownAt+1)
 	for i := range readGrowAfter {
-		assert.LessOrEqual(t, rec.sizes[i], DefaultMaxLineLength+1, "read %d: a stream starts with a small buffer", i)
+		assert.LessOrEqual(t, rec.sizes[i], initialReadSize, "read %d: a stream starts with a small buffer", i)
 	}
-	assert.Greater(t, rec.sizes[readGrowAfter], busyReadSize/2, "after %d full reads the buffer has grown", readGrowAfter)
+	assert.Greater(t, rec.sizes[grownAt], busyReadSize/2, "after %d full reads at each size the buffer is at its largest", readGrowAfter)
 }
 
 func TestFramerKeepsASmallBufferForAQuietStream(t *testing.T) {
@@ -112,7 +114,15 @@ func TestFramerKeepsASmallBufferForAQuietStream(t *testing.T) {
 	lines := frame(t, rec, 0)
 	require.Len(t, lines, 1000)
 	for i, n := range rec.sizes {
-		require.LessOrEqual(t, n, DefaultMaxLineLength+1, "read %d", i)
+		require.LessOrEqual(t, n, initialReadSize, "read %d", i)
+	}
+}
+
+func TestFramerGrowsForALongLineFromASmallBuffer(t *testing.T) {
+	long := strings.Repeat("L", DefaultMaxLineLength)
+	in := "a\n" + long + "\n" + long + "tail\nz"
+	for _, r := range []io.Reader{strings.NewReader(in), &limitedReader{r: strings.NewReader(in), n: 1000}} {
+		assert.Equal(t, []string{"a", long, long, "tail", "z"}, frame(t, r, 0))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -32,7 +33,10 @@ const EnvDir = "PROX_PROFILE_DIR"
 //   - NAME.PID.allocs.pprof: the allocation profile (every allocation
 //     since the process started, sampled);
 //   - NAME.PID.rusage: one line, "user_s=… sys_s=… maxrss_kb=… wall_s=…",
-//     the process's own CPU time and peak RSS (getrusage(RUSAGE_SELF)).
+//     the process's own CPU time and peak RSS (getrusage(RUSAGE_SELF));
+//   - NAME.PID.heap-N.pprof: the live heap when the process received its
+//     N-th SIGUSR1 (for the memory of a steady state, such as 200 idle
+//     processes, rather than of the end).
 //
 // The returned stop writes them; call it once, as the process ends. When
 // EnvDir is not set, stop does nothing.
@@ -54,7 +58,19 @@ func Start(name string) (stop func() error, err error) {
 		return nil, fmt.Errorf("profile: start the CPU profile: %w", err)
 	}
 	started := time.Now()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for n := 1; ; n++ {
+			if _, ok := <-usr1; !ok {
+				return
+			}
+			_ = writeHeap(fmt.Sprintf("%s.heap-%d.pprof", base, n))
+		}
+	}()
 	return func() error {
+		signal.Stop(usr1)
+		close(usr1)
 		pprof.StopCPUProfile()
 		errs := []error{cpu.Close()}
 		errs = append(errs, writeAllocs(base+".allocs.pprof"))
@@ -74,6 +90,17 @@ func writeAllocs(path string) error {
 	}
 	runtime.GC() // up-to-date statistics
 	err = pprof.Lookup("allocs").WriteTo(f, 0)
+	return errors.Join(err, f.Close())
+}
+
+// writeHeap writes the live heap profile to path.
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // up-to-date statistics
+	err = pprof.Lookup("heap").WriteTo(f, 0)
 	return errors.Join(err, f.Close())
 }
 
