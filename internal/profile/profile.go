@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -38,7 +39,8 @@ const EnvDir = "PROX_PROFILE_DIR"
 //     N-th SIGUSR1 (for the memory of a steady state, such as 200 idle
 //     processes, rather than of the end).
 //
-// The returned stop writes them; call it once, as the process ends. When
+// The returned stop writes them, once (later calls return the same
+// result); call it as the process ends. When
 // EnvDir is not set, stop does nothing.
 func Start(name string) (stop func() error, err error) {
 	dir := os.Getenv(EnvDir)
@@ -68,7 +70,7 @@ func Start(name string) (stop func() error, err error) {
 			_ = writeHeap(fmt.Sprintf("%s.heap-%d.pprof", base, n))
 		}
 	}()
-	return func() error {
+	return sync.OnceValue(func() error {
 		signal.Stop(usr1)
 		close(usr1)
 		pprof.StopCPUProfile()
@@ -79,7 +81,7 @@ func Start(name string) (stop func() error, err error) {
 			return fmt.Errorf("profile: %w", err)
 		}
 		return nil
-	}, nil
+	}), nil
 }
 
 // writeAllocs writes the allocation profile to path.

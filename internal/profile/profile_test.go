@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,6 +36,23 @@ func TestStartWritesProfilesAndUsage(t *testing.T) {
 	usage, err := os.ReadFile(base + ".rusage")
 	require.NoError(t, err)
 	assert.Regexp(t, regexp.MustCompile(`^user_s=\d+\.\d{3} sys_s=\d+\.\d{3} maxrss_kb=[1-9]\d* wall_s=\d+\.\d{3}\n$`), string(usage))
+}
+
+func TestSIGUSR1WritesTheLiveHeap(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvDir, dir)
+	stop, err := Start("prox-test")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stop() })
+	base := filepath.Join(dir, "prox-test."+strconv.Itoa(os.Getpid()))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	var data []byte
+	require.Eventually(t, func() bool {
+		data, err = os.ReadFile(base + ".heap-1.pprof")
+		return err == nil && len(data) > 2
+	}, 10*time.Second, 10*time.Millisecond, "heap-1 written")
+	assert.Equal(t, []byte{0x1f, 0x8b}, data[:2], "the heap profile is gzipped")
+	require.NoError(t, stop())
 }
 
 func TestStartWithoutTheVariableDoesNothing(t *testing.T) {
