@@ -55,13 +55,14 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 		return
 	}
 	if s.batches != nil {
-		matched := make([]LogEntry, 0, len(entries))
+		matched := getBatch(len(entries))
 		for i := range entries {
 			if s.matcher.Match(&entries[i]) {
 				matched = append(matched, entries[i])
 			}
 		}
 		if len(matched) == 0 {
+			putBatch(matched)
 			return
 		}
 		n := int64(len(matched))
@@ -155,11 +156,41 @@ type BatchSubscription struct {
 }
 
 // Done tells the manager the reader has handled batch: its lines no
-// longer count against the subscriber's buffer.
+// longer count against the subscriber's buffer, and its array is reused
+// for a later batch, so the reader must not touch batch afterwards.
+// (A reader that never calls Done only loses the reuse, and its buffer
+// fills.)
 func (b *BatchSubscription) Done(batch []LogEntry) {
 	if b.s != nil {
 		b.s.queued.Add(-int64(len(batch)))
 	}
+	putBatch(batch)
+}
+
+// Batch arrays are reused through batchPool: the terminal takes every line
+// of every process, so allocating them would be as much garbage as the
+// lines themselves. Arrays above maxPooledBatch entries are left to the GC.
+const maxPooledBatch = 8192
+
+var batchPool sync.Pool // of *[]LogEntry, empty
+
+// getBatch returns an empty slice with room for n entries.
+func getBatch(n int) []LogEntry {
+	if p, ok := batchPool.Get().(*[]LogEntry); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]LogEntry, 0, max(n, 64))
+}
+
+// putBatch makes b's array available to getBatch, without its lines.
+func putBatch(b []LogEntry) {
+	if cap(b) == 0 || cap(b) > maxPooledBatch {
+		return
+	}
+	b = b[:cap(b)]
+	clear(b) // let the lines go
+	b = b[:0]
+	batchPool.Put(&b)
 }
 
 // SubscribeBatches is SubscribeMatcher for a reader that takes lines in
