@@ -15,7 +15,7 @@ const (
 )
 
 // printBufferSize is how much output Queue gathers before it writes.
-const printBufferSize = 64 << 10
+const printBufferSize = 256 << 10
 
 // printer writes process output as `name | line`, the name padded to the
 // longest name and coloured per process when color is set. Writes hold
@@ -63,7 +63,7 @@ func (p *printer) Print(e logs.LogEntry) {
 }
 
 // Queue adds one entry to the output and writes only once a buffer's worth
-// has gathered: a busy stream of lines costs one write per 64 KiB, not one
+// has gathered: a busy stream of lines costs one write per 256 KiB, not one
 // per line. The caller calls Flush when no line follows at once.
 func (p *printer) Queue(e logs.LogEntry) {
 	p.mu.Lock()

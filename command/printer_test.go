@@ -65,7 +65,7 @@ func TestPrinterQueueWritesWholeLinesWhenFull(t *testing.T) {
 
 func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
 	var batch []logs.LogEntry
-	for i := range 3000 {
+	for i := range 12000 { // about 600 KB: more than two buffers
 		batch = append(batch, entry([]string{"a", "bb"}[i%2], strings.Repeat("y", i%90)))
 	}
 	one, many := &recordingWriter{}, &recordingWriter{}
@@ -73,8 +73,8 @@ func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
 	for _, e := range batch {
 		p1.Queue(e)
 	}
-	p2.QueueBatch(batch[:1000])
-	p2.QueueBatch(batch[1000:])
+	p2.QueueBatch(batch[:5000])
+	p2.QueueBatch(batch[5000:])
 	p1.Flush()
 	p2.Flush()
 	assert.Equal(t, one.writes, many.writes, "the same writes, whole lines, in order")

@@ -215,5 +215,6 @@ func TestHostPluginsAndOptions(t *testing.T) {
 	assert.Contains(t, set, pluginBase)
 	assert.Contains(t, set, pluginRunner)
 	assert.Contains(t, set, pluginSink)
-	assert.Len(t, GRPCClientOptions(), 2) // the buffer pool and the message limits
+	// The buffer pool, the transport sizes (4) and the message limits.
+	assert.Len(t, GRPCClientOptions(), 6)
 }
