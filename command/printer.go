@@ -78,8 +78,19 @@ func (p *printer) Queue(e logs.LogEntry) {
 func (p *printer) QueueBatch(entries []logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var (
+		name   string
+		prefix []byte
+	)
 	for i := range entries {
-		p.appendLine(entries[i])
+		e := &entries[i]
+		if prefix == nil || e.Process != name {
+			// A batch is mostly one process's: look its prefix up once.
+			name, prefix = e.Process, p.prefix(e.Process)
+		}
+		p.buf = append(p.buf, prefix...)
+		p.buf = append(p.buf, e.Line...)
+		p.buf = append(p.buf, '\n')
 		if len(p.buf) >= printBufferSize {
 			p.flushLocked()
 		}
@@ -95,11 +106,7 @@ func (p *printer) Flush() {
 
 // appendLine formats e into the buffer. p.mu must be held.
 func (p *printer) appendLine(e logs.LogEntry) {
-	prefix, ok := p.prefixes[e.Process]
-	if !ok {
-		prefix = []byte(e.Process + " | ")
-	}
-	p.buf = append(p.buf, prefix...)
+	p.buf = append(p.buf, p.prefix(e.Process)...)
 	p.buf = append(p.buf, e.Line...)
 	p.buf = append(p.buf, '\n')
 }
@@ -115,4 +122,12 @@ func (p *printer) flushLocked() {
 		return
 	}
 	p.buf = p.buf[:0]
+}
+
+// prefix returns the line prefix of the named process.
+func (p *printer) prefix(process string) []byte {
+	if prefix, ok := p.prefixes[process]; ok {
+		return prefix
+	}
+	return []byte(process + " | ")
 }

@@ -56,9 +56,13 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 	}
 	if s.batches != nil {
 		matched := getBatch(len(entries))
-		for i := range entries {
-			if s.matcher.Match(&entries[i]) {
-				matched = append(matched, entries[i])
+		if s.matcher == nil {
+			matched = append(matched, entries...)
+		} else {
+			for i := range entries {
+				if s.matcher.Match(&entries[i]) {
+					matched = append(matched, entries[i])
+				}
 			}
 		}
 		if len(matched) == 0 {
