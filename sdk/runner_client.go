@@ -126,6 +126,12 @@ func (p *processClient) outputEnd() error {
 
 func (p *processClient) PID() int { return p.pid }
 
+var _ LocalProcessGroup = (*processClient)(nil)
+
+// LocalProcessGroup returns the process group on this machine that the
+// runner reported for the process (StartResponse.local_pgid), 0 if none.
+func (p *processClient) LocalProcessGroup() int { return p.pgid }
+
 func (p *processClient) Wait() error {
 	p.waitStarted.Store(true)
 	p.waitOnce.Do(func() {

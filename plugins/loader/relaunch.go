@@ -60,7 +60,13 @@ func (r *RelaunchingRunner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (
 	if err != nil {
 		return nil, err
 	}
-	return inst.Runner.Start(ctx, cfg)
+	p, err := inst.Runner.Start(ctx, cfg)
+	if err != nil || !inst.Source.Builtin {
+		return p, err
+	}
+	// A built-in runner's local process group is signalled by prox
+	// itself (localsignal_linux.go).
+	return signalLocally(p, inst.PID()), nil
 }
 
 func (r *RelaunchingRunner) current(ctx context.Context) (*Instance, error) {
