@@ -63,6 +63,20 @@ type Framer struct {
 // needs at least this share of it to be lines: 1/donateShare.
 const donateShare = 4
 
+// ReadWaiter is implemented by readers that can wait for data without a
+// buffer to read it into, such as the pipes a runner hands over to prox
+// (sdk): between the bursts of a quiet stream the Framer then holds no
+// read buffer at all, so hundreds of idle processes cost no buffers, and a
+// process that was busy once does not keep a large one.
+type ReadWaiter interface {
+	// Readable reports, without waiting, whether a Read would not block
+	// (data, EOF or an error); false when it cannot tell.
+	Readable() bool
+	// WaitReadable returns once a Read would not block, or with an error
+	// when it cannot tell.
+	WaitReadable() error
+}
+
 // Run reads r until EOF or an error and emits its lines. It returns nil at
 // EOF and the read error otherwise (after emitting the partial line).
 func (f *Framer) Run(r io.Reader) error {
@@ -74,7 +88,8 @@ func (f *Framer) Run(r io.Reader) error {
 	if now == nil {
 		now = time.Now
 	}
-	buf := make([]byte, initialReadSize)
+	var buf []byte // nil while waiting for a quiet stream (see ReadWaiter)
+	waiter, _ := r.(ReadWaiter)
 	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
 	fullReads := 0     // reads in a row that filled the buffer
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
@@ -114,6 +129,17 @@ func (f *Framer) Run(r io.Reader) error {
 		if start > 0 && (end == len(buf) || start == end) {
 			end = copy(buf, buf[start:end])
 			start = 0
+		}
+		if start == end && fullReads == 0 && waiter != nil && !waiter.Readable() {
+			// Nothing pending and nothing to read: hold no buffer while
+			// the stream is quiet, and start small again when it speaks.
+			buf, start, end = nil, 0, 0
+			if err := waiter.WaitReadable(); err != nil {
+				waiter = nil // the read reports the problem, or simply waits
+			}
+		}
+		if buf == nil {
+			buf = make([]byte, initialReadSize)
 		}
 		grow := 0
 		switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -137,4 +138,46 @@ func (l *limitedReader) Read(b []byte) (int, error) {
 		b = b[:l.n]
 	}
 	return l.r.Read(b)
+}
+
+// waitingReader is a ReadWaiter serving its chunks one per read, and
+// counting the waits.
+type waitingReader struct {
+	chunks  []string
+	sizes   []int // the buffer size of every read
+	waits   int
+	partial bool // the last read left part of its chunk
+}
+
+func (w *waitingReader) WaitReadable() error { w.waits++; return nil }
+
+// Readable: a chunk is "already there" only in the middle of one.
+func (w *waitingReader) Readable() bool { return w.partial }
+
+func (w *waitingReader) Read(b []byte) (int, error) {
+	w.sizes = append(w.sizes, len(b))
+	if len(w.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, w.chunks[0])
+	w.partial = n < len(w.chunks[0])
+	if w.partial {
+		w.chunks[0] = w.chunks[0][n:]
+	} else {
+		w.chunks = w.chunks[1:]
+	}
+	return n, nil
+}
+
+func TestFramerHoldsNoBufferWhileAQuietStreamWaits(t *testing.T) {
+	burst := strings.Repeat(strings.Repeat("b", 99)+"\n", 20000) // 2 MB: grows the buffer
+	r := &waitingReader{chunks: []string{"one\n", burst, "two\n", "three\n"}}
+	lines := frame(t, r, 0)
+	require.Len(t, lines, 20003)
+	assert.Equal(t, []string{"one", "two", "three"}, []string{lines[0], lines[20001], lines[20002]})
+	assert.GreaterOrEqual(t, r.waits, 3, "a wait before each quiet read")
+	assert.Equal(t, initialReadSize, r.sizes[0], "the first read gets a small buffer")
+	assert.Greater(t, slices.Max(r.sizes), busyReadSize/2, "the burst grew it")
+	last := r.sizes[len(r.sizes)-1]
+	assert.Equal(t, initialReadSize, last, "once quiet again, the big buffer is gone")
 }

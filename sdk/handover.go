@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prox-dev/prox/sdk/proto"
+	"golang.org/x/sys/unix"
 )
 
 // OutputFiler is implemented by processes whose standard output and
@@ -337,6 +338,49 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 		r.maybeGrow(n)
 	}
 	return n, err
+}
+
+// Readable reports whether a Read would not block: data, the end of the
+// pipe or an error is waiting (logs.ReadWaiter).
+func (r *pipeReader) Readable() bool {
+	if r.eof.Load() {
+		return true
+	}
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	_ = rc.Control(func(fd uintptr) { ready = pollIn(fd) })
+	return ready
+}
+
+// WaitReadable returns once a Read would not block (logs.ReadWaiter). It
+// parks the goroutine in Go's poller, holding no buffer.
+func (r *pipeReader) WaitReadable() error {
+	if r.eof.Load() {
+		return nil
+	}
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// Asked after the poller was armed, so data arriving from now on wakes
+	// the goroutine, and data already there is seen at once.
+	return rc.Read(pollIn)
+}
+
+// pollIn reports whether fd is readable now (or in error: the read will
+// tell).
+func pollIn(fd uintptr) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err != nil || n > 0
+	}
 }
 
 // maybeGrow grows the pipe after growFullReads full reads in a row.

@@ -141,3 +141,55 @@ func TestHandedOverOutputEndsWithThePluginsDeath(t *testing.T) {
 	require.ErrorIs(t, err, ErrPluginUnavailable)
 	require.ErrorIs(t, p.Wait(), ErrPluginUnavailable)
 }
+
+func TestWaitReadableReturnsForDataAlreadyThereLaterAndAtEOF(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	// A non-blocking descriptor of its own, in Go's poller, as a
+	// handed-over pipe is.
+	fd, err := syscall.Dup(int(r.Fd()))
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.NoError(t, syscall.SetNonblock(fd, true))
+	pr := &pipeReader{f: os.NewFile(uintptr(fd), "r")}
+	defer pr.f.Close()
+
+	assert.False(t, pr.Readable(), "an empty pipe")
+	// Data written before the wait: no new event will come; it must be seen.
+	_, err = w.Write([]byte("early\n"))
+	require.NoError(t, err)
+	assert.True(t, pr.Readable())
+	require.NoError(t, pr.WaitReadable())
+	buf := make([]byte, 64)
+	n, err := pr.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "early\n", string(buf[:n]))
+
+	// Data written while waiting wakes the waiter.
+	done := make(chan error, 1)
+	go func() { done <- pr.WaitReadable() }()
+	_, err = w.Write([]byte("later\n"))
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(testTimeout):
+		t.Fatal("WaitReadable did not return after a write")
+	}
+	n, err = pr.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "later\n", string(buf[:n]))
+
+	// The writer's end closing is readable too (EOF).
+	go func() { done <- pr.WaitReadable() }()
+	require.NoError(t, w.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(testTimeout):
+		t.Fatal("WaitReadable did not return at EOF")
+	}
+	assert.True(t, pr.Readable(), "the end is readable")
+	_, err = pr.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+}
