@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -71,21 +72,47 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 	st.loader = l
 	evalCtx := &hcl.EvalContext{Functions: config.Functions(cfg.Dir)}
 
-	// Sinks: one plugin instance per sink block that a process uses.
+	// One sink plugin instance per sink block that a process uses, one
+	// runner plugin instance per runner reference ("exec" or
+	// "ssh.staging"). They are launched all at once (a launch is mostly
+	// waiting for a process to start and answer), then decoded and
+	// configured in the config's order.
 	used := map[string]bool{}
 	for _, p := range cfg.Processes {
 		for _, ref := range p.Sinks {
 			used[ref.String()] = true
 		}
 	}
+	var sinkBlocks []*config.PluginBlock
 	for _, b := range cfg.Sinks {
-		ref := b.Ref()
-		if !used[ref.String()] {
-			continue
+		if used[b.Ref().String()] {
+			sinkBlocks = append(sinkBlocks, b)
 		}
+	}
+	var runnerRefs []config.Ref
+	seen := map[string]bool{}
+	for _, p := range cfg.Processes {
+		if key := p.Runner.String(); !seen[key] {
+			seen[key] = true
+			runnerRefs = append(runnerRefs, p.Runner)
+		}
+	}
+	sinkLaunches := make([]launched, len(sinkBlocks))
+	runnerLaunches := make([]launched, len(runnerRefs))
+	var wg sync.WaitGroup
+	for i, b := range sinkBlocks {
+		wg.Go(func() { sinkLaunches[i] = launch(ctx, l, sdk.KindSink, b.Ref().Kind) })
+	}
+	for i, ref := range runnerRefs {
+		wg.Go(func() { runnerLaunches[i] = launch(ctx, l, sdk.KindRunner, ref.Kind) })
+	}
+	wg.Wait()
+
+	for i, b := range sinkBlocks {
+		ref := b.Ref()
 		opts, body, d := sinkHostOptions(b, evalCtx)
 		diags = append(diags, d...)
-		inst, err := l.Launch(ctx, sdk.KindSink, ref.Kind)
+		inst, err := sinkLaunches[i].inst, sinkLaunches[i].err
 		if err != nil {
 			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
 			continue
@@ -103,8 +130,11 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		st.sinkOpts[ref.String()] = opts
 	}
 
-	// Runners: one plugin instance per runner reference ("exec" or
-	// "ssh.staging"), launched at its first use.
+	// Runners, configured at their first use.
+	launches := map[string]launched{}
+	for i, ref := range runnerRefs {
+		launches[ref.String()] = runnerLaunches[i]
+	}
 	failed := map[string]bool{}
 	for _, p := range cfg.Processes {
 		key := p.Runner.String()
@@ -113,7 +143,7 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 			if failed[key] {
 				continue
 			}
-			inst, err = l.Launch(ctx, sdk.KindRunner, p.Runner.Kind)
+			inst, err = launches[key].inst, launches[key].err
 			if err != nil {
 				failed[key] = true
 				diags = append(diags, pluginError(p.RunnerRange, "runner", key, err))
@@ -145,6 +175,19 @@ func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, h
 		}
 	}
 	return st, diags
+}
+
+// launched is the outcome of one plugin launch.
+type launched struct {
+	inst *loader.Instance
+	err  error
+}
+
+// launch launches the plugin of kind.name. Every instance it returns
+// belongs to l, and is shut down with it, configured or not.
+func launch(ctx context.Context, l *loader.Loader, kind sdk.Kind, name string) launched {
+	inst, err := l.Launch(ctx, kind, name)
+	return launched{inst: inst, err: err}
 }
 
 // sinkHostSchema holds the attributes of a sink block that belong to

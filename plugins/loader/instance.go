@@ -34,6 +34,7 @@ type Instance struct {
 	Sink   sdk.Sink
 
 	client    *plugin.Client
+	proc      *pluginProcess  // nil for a debug plugin prox attached to
 	values    json.RawMessage // the values of the last Configure, for a relaunch
 	closeOnce sync.Once
 	closeErr  error
@@ -73,8 +74,12 @@ func (i *Instance) Configure(ctx context.Context, values json.RawMessage) error 
 	return nil
 }
 
-// PID returns the plugin process's PID, 0 when it is not running.
+// PID returns the plugin process's PID, also after it exited; 0 if it never
+// started.
 func (i *Instance) PID() int {
+	if i.proc != nil {
+		return i.proc.PID()
+	}
 	if rc := i.client.ReattachConfig(); rc != nil {
 		return rc.Pid
 	}

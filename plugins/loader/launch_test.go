@@ -253,6 +253,41 @@ func TestLoaderClosesPluginsInParallel(t *testing.T) {
 	require.NoError(t, l.Close(ctx))
 }
 
+func TestLoaderLaunchesPluginsInParallel(t *testing.T) {
+	t.Parallel()
+	const n = 3
+	barrier := t.TempDir()
+	l := newLoader(t, selfOptions(t, "start-barrier", fmt.Sprintf("%s=%s:%d", barrierEnv, barrier, n)))
+	// Each plugin completes its handshake only once all n have started: a
+	// loader that waits for one handshake before it starts the next plugin
+	// fails every launch.
+	insts := make([]*Instance, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { insts[i], errs[i] = l.Launch(context.Background(), sdk.KindRunner, execrunner.Name) })
+	}
+	wg.Wait()
+	pids := map[int]bool{}
+	for i := range n {
+		require.NoError(t, errs[i])
+		requireAlive(t, insts[i].PID(), "plugin")
+		pids[insts[i].PID()] = true
+		// Each still gets its processes started and stopped.
+		p := startSleep(t, insts[i])
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+		require.Error(t, waitResult(t, waitAsync(p)))
+	}
+	assert.Len(t, pids, n)
+	entries, err := os.ReadDir(barrier)
+	require.NoError(t, err)
+	assert.Len(t, entries, n)
+	require.NoError(t, l.Close(context.Background()))
+	for _, inst := range insts {
+		requireGone(t, inst.PID(), "plugin")
+	}
+}
+
 func TestLaunchAfterCloseFails(t *testing.T) {
 	t.Parallel()
 	l := newLoader(t, selfOptions(t, "exec"))

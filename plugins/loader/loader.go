@@ -137,7 +137,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// which stops everything in order, not the plugins directly.
 		Setpgid: true,
 		// If prox dies, even by SIGKILL, the plugin gets SIGTERM and kills
-		// what it started. The launching thread is locked (see spawner).
+		// what it started. The thread that forks it is locked (see spawn).
 		Pdeathsig: syscall.SIGTERM,
 	}
 	logger := l.opts.Logger.Named("plugin").With("component", id)
@@ -147,10 +147,11 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		logger.SetLevel(hclog.Warn)
 	}
 	stderr := &tailBuffer{max: stderrTailSize}
+	proc := &pluginProcess{cmd: cmd}
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),
-		Cmd:              cmd,
+		RunnerFunc:       proc.runnerFunc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Managed:          true,
 		SkipHostEnv:      true,
@@ -164,15 +165,12 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	}
 	if reattach != nil {
 		// Attach to the running debug plugin instead of launching one.
-		cc.Cmd, cc.Reattach = nil, reattach
+		cc.RunnerFunc, cc.Reattach, proc = nil, reattach, nil
 	}
 	client := plugin.NewClient(cc)
-	var rpc plugin.ClientProtocol
-	err = spawn(func() error {
-		var err error
-		rpc, err = client.Client()
-		return err
-	})
+	// Only the fork runs on the spawner's thread (pluginProcess.Start):
+	// plugins launched at once make their handshakes at once.
+	rpc, err := client.Client()
 	if err != nil {
 		// Kill waits for go-plugin's goroutines, the reaping of the process
 		// and the reading of its stderr included.
@@ -189,7 +187,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		}
 		return nil, fmt.Errorf("%w: %s from %s: %s", ErrLaunch, id, src.Path, msg)
 	}
-	inst := &Instance{Kind: kind, Name: name, Source: src, client: client}
+	inst := &Instance{Kind: kind, Name: name, Source: src, client: client, proc: proc}
 	if err := inst.init(ctx, rpc); err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("%s from %s: %w", id, src.Path, err)

@@ -91,6 +91,16 @@ func runPlugin(mode string) int {
 			Plugins:    plugin.PluginSet{"base": stubPlugin{}},
 			GRPCServer: plugin.DefaultGRPCServer,
 		})
+	case "start-barrier":
+		// Serve only once N plugins have started (see barrier).
+		if err := barrier(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := builtin.Serve(kind, name); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	case "barrier":
 		cfg := &sdk.ServeConfig{Name: builtin.PluginName, Version: "test",
 			Runners: map[string]sdk.Runner{name: &barrierRunner{Runner: execrunner.New()}}}
@@ -128,6 +138,12 @@ func (r *barrierRunner) Shutdown() error {
 	if err := r.Runner.Shutdown(); err != nil {
 		return err
 	}
+	return barrier()
+}
+
+// barrier registers this plugin process in $PROX_LOADER_TEST_BARRIER=DIR:N
+// and returns once N plugin processes have, or fails after barrierTimeout.
+func barrier() error {
 	dir, nStr, _ := strings.Cut(os.Getenv(barrierEnv), ":")
 	n, err := strconv.Atoi(nStr)
 	if err != nil {
@@ -146,7 +162,7 @@ func (r *barrierRunner) Shutdown() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("barrier: only %d of %d plugins were shutting down at once", len(entries), n)
+			return fmt.Errorf("barrier: only %d of %d plugins got there at once", len(entries), n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
