@@ -45,6 +45,16 @@ func (s *stack) close(ctx context.Context) error {
 	return s.loader.Close(ctx)
 }
 
+// closeRunners shuts down the runner plugins of the stack (close does the
+// rest): once every process has ended, while the sinks still drain. A
+// runner relaunched afterwards would still be shut down by close.
+func (s *stack) closeRunners(ctx context.Context) error {
+	if s == nil || s.loader == nil {
+		return nil
+	}
+	return s.loader.CloseKind(ctx, sdk.KindRunner)
+}
+
 // loadStack loads the configuration at path, launches only the plugins it
 // uses, decodes their blocks against their schemas and configures them.
 // All problems come back as diagnostics; the returned stack must be closed

@@ -17,7 +17,7 @@ import (
 
 // The plugins of a stack are launched together: one that cannot start is
 // reported at its own block, the others still start, and closing the
-// stack leaves none behind.
+// stack (runners first, as prox up does) leaves none behind.
 func TestLoadStackWithPluginsThatFail(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prox.hcl")
@@ -76,6 +76,7 @@ process "d" {
 	}
 	assert.Equal(t, []string{"a", "b"}, names)
 
+	require.NoError(t, st.closeRunners(context.Background()))
 	require.NoError(t, st.close(context.Background()))
 	closed = true
 	for _, pid := range pids {

@@ -101,9 +101,11 @@ func (c *UpCommand) Run(args []string) int {
 	defer cancelStart()
 	st, diags := loadStack(startCtx, c.configPath, logger)
 	defer func() {
+		start := time.Now()
 		if err := st.close(context.Background()); err != nil {
 			logger.Warn("plugin shutdown", "error", err)
 		}
+		logger.Debug("the plugins have exited", "elapsed", time.Since(start))
 	}()
 	if len(diags) > 0 {
 		c.writeDiagnostics(st, diags)
@@ -166,13 +168,24 @@ wait:
 		case <-stopCtx.Done():
 		}
 	}()
+	stopping := time.Now()
 	if err := sup.Stop(stopCtx); err != nil {
 		logger.Error("stop", "error", err)
 		code = 1
 	}
 	cancelStop()
-	// Everything the processes wrote reaches every sink before prox exits.
+	logger.Debug("processes stopped", "elapsed", time.Since(stopping))
+	// Nothing starts any more: the runner plugins shut down while
+	// everything the processes wrote reaches every sink, which happens
+	// before prox exits.
+	runnersClosed := make(chan error, 1)
+	go func() { runnersClosed <- st.closeRunners(context.Background()) }()
 	pipe.close(logger)
+	logger.Debug("the sinks are drained", "elapsed", time.Since(stopping))
+	if err := <-runnersClosed; err != nil {
+		logger.Warn("plugin shutdown", "error", err)
+	}
+	logger.Debug("the runner plugins have exited", "elapsed", time.Since(stopping))
 
 	for _, p := range sup.Processes() {
 		if p.State == supervisor.StateFailed {

@@ -288,6 +288,29 @@ func TestLoaderLaunchesPluginsInParallel(t *testing.T) {
 	}
 }
 
+func TestCloseKindClosesOnlyThatKind(t *testing.T) {
+	t.Parallel()
+	l := newLoader(t, selfOptions(t, "exec"))
+	ctx := context.Background()
+	runner, err := l.Launch(ctx, sdk.KindRunner, execrunner.Name)
+	require.NoError(t, err)
+	sink, err := l.Launch(ctx, sdk.KindSink, "file")
+	require.NoError(t, err)
+	p := startSleep(t, runner)
+
+	require.NoError(t, l.CloseKind(ctx, sdk.KindRunner))
+	requireGone(t, runner.PID(), "runner plugin")
+	requireGone(t, p.PID(), "sleep")
+	requireAlive(t, sink.PID(), "sink plugin")
+
+	// The loader stays open; Close ends the rest, the later launch too.
+	later, err := l.Launch(ctx, sdk.KindRunner, execrunner.Name)
+	require.NoError(t, err)
+	require.NoError(t, l.Close(ctx))
+	requireGone(t, sink.PID(), "sink plugin")
+	requireGone(t, later.PID(), "runner plugin")
+}
+
 func TestLaunchAfterCloseFails(t *testing.T) {
 	t.Parallel()
 	l := newLoader(t, selfOptions(t, "exec"))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,6 +287,28 @@ func (l *Loader) Close(ctx context.Context) error {
 	l.instances = nil
 	l.closed = true
 	l.mu.Unlock()
+	return closeAll(ctx, instances)
+}
+
+// CloseKind shuts down, all at once, every launched plugin of one kind
+// (prox up closes its runners while the sinks still drain), as Close
+// does; the loader stays open.
+func (l *Loader) CloseKind(ctx context.Context, kind sdk.Kind) error {
+	l.mu.Lock()
+	var closing []*Instance
+	l.instances = slices.DeleteFunc(l.instances, func(inst *Instance) bool {
+		if inst.Kind == kind {
+			closing = append(closing, inst)
+			return true
+		}
+		return false
+	})
+	l.mu.Unlock()
+	return closeAll(ctx, closing)
+}
+
+// closeAll closes instances concurrently and joins their errors.
+func closeAll(ctx context.Context, instances []*Instance) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(instances))
 	for i, inst := range instances {
