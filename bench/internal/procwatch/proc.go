@@ -2,6 +2,7 @@ package procwatch
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -75,6 +76,36 @@ func readHWM(pid int, buf []byte) (int64, error) {
 		return 0, fmt.Errorf("VmHWM of %d: %w", pid, err)
 	}
 	return kb << 10, nil
+}
+
+// readPSS returns the proportional set size of pid in bytes: its resident
+// pages, each shared one divided by the number of processes mapping it
+// (Pss in /proc/PID/smaps_rollup). Unlike RSS, the pages of one binary
+// mapped by several processes (prox and its plugins) count once in total.
+func readPSS(pid int, buf []byte) (int64, error) {
+	b, err := readInto("/proc/"+strconv.Itoa(pid)+"/smaps_rollup", buf)
+	if err != nil {
+		return 0, err
+	}
+	return parsePSS(b)
+}
+
+// parsePSS parses the Pss line of a smaps_rollup.
+func parsePSS(b []byte) (int64, error) {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("Pss: %w", err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no Pss line")
 }
 
 // children returns the children of every thread of pid.

@@ -137,6 +137,9 @@ func TestSampleSplitsSupervisorAndWorkload(t *testing.T) {
 	assert.Equal(t, "sh", smp.Procs[0].Comm)
 	assert.Positive(t, smp.RSS)
 	assert.Equal(t, smp.Procs[0].RSS, smp.RSS)
+	assert.Positive(t, smp.PSS)
+	assert.LessOrEqual(t, smp.PSS, smp.RSS, "a shared page counts in full in RSS, in part in PSS")
+	assert.Equal(t, smp.Procs[0].PSS, smp.PSS)
 
 	// A persistent sample counts only what the previous one saw.
 	s.SampleEvery(5 * time.Millisecond)
@@ -146,6 +149,7 @@ func TestSampleSplitsSupervisorAndWorkload(t *testing.T) {
 	assert.Equal(t, "signal SIGKILL", rep.ExitStatus)
 	assert.Empty(t, rep.Survivors, "the group went with it")
 	assert.GreaterOrEqual(t, rep.PeakRSS, smp.RSS/2)
+	assert.Positive(t, rep.PeakPSS)
 	assert.Positive(t, rep.HWM, "%+v", rep)
 	assert.GreaterOrEqual(t, rep.Samples, 2)
 }
@@ -200,6 +204,17 @@ func TestParseStat(t *testing.T) {
 	require.Error(t, err)
 	_, err = parseStat([]byte("garbage"))
 	require.Error(t, err)
+}
+
+func TestParsePSS(t *testing.T) {
+	pss, err := parsePSS([]byte("55a0-7ffd [rollup]\nRss:    2048 kB\nPss:    1024 kB\nPss_Anon: 10 kB\n"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1024<<10), pss)
+	_, err = parsePSS([]byte("Rss: 1 kB\n"))
+	require.Error(t, err)
+	own, err := readPSS(os.Getpid(), make([]byte, 64))
+	require.NoError(t, err)
+	assert.Positive(t, own)
 }
 
 func TestReadHWMOfSelf(t *testing.T) {

@@ -67,6 +67,8 @@ type Proc struct {
 	// in seconds.
 	RSS int64   `json:"rss_bytes"`
 	CPU float64 `json:"cpu_s"`
+	// PSS is its proportional set size in bytes (0 when unreadable).
+	PSS int64 `json:"pss_bytes"`
 }
 
 // Sample is a reading of the supervisor's side from /proc.
@@ -78,6 +80,7 @@ type Sample struct {
 	Procs []Proc  `json:"procs"`
 	RSS   int64   `json:"rss_bytes"`
 	CPU   float64 `json:"cpu_s"`
+	PSS   int64   `json:"pss_bytes"`
 	// Workload counts the live workload processes found.
 	Workload int `json:"workload"`
 }
@@ -108,6 +111,9 @@ type Report struct {
 	// resident sets; HWM the sum of each one's own peak (VmHWM).
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	HWM     int64 `json:"hwm_bytes"`
+	// PeakPSS is the highest sampled sum of their proportional set sizes:
+	// the pages of the binary they share count once, not once each.
+	PeakPSS int64 `json:"peak_pss_bytes"`
 	Samples int   `json:"samples"`
 	// WatchCPU is the CPU time the measuring process spent meanwhile.
 	WatchCPU float64 `json:"watch_cpu_s"`
@@ -148,6 +154,7 @@ type Session struct {
 	procs    map[int]*known
 	samples  int
 	peakRSS  int64
+	peakPSS  int64
 	buf      []byte
 	stopBg   chan struct{}
 	bgDone   chan struct{}
@@ -420,13 +427,18 @@ func (s *Session) Sample(persistent bool) Sample {
 		if hwm, err := readHWM(pid, s.buf); err == nil && hwm > k.hwm {
 			k.hwm = hwm
 		}
-		smp.Procs = append(smp.Procs, Proc{PID: pid, Comm: st.comm, RSS: st.rss, CPU: st.cpu})
+		pss, _ := readPSS(pid, s.buf)
+		smp.Procs = append(smp.Procs, Proc{PID: pid, Comm: st.comm, RSS: st.rss, CPU: st.cpu, PSS: pss})
 		smp.RSS += st.rss
 		smp.CPU += st.cpu
+		smp.PSS += pss
 	}
 	slices.SortFunc(smp.Procs, func(a, b Proc) int { return a.PID - b.PID })
 	if smp.RSS > s.peakRSS {
 		s.peakRSS = smp.RSS
+	}
+	if smp.PSS > s.peakPSS {
+		s.peakPSS = smp.PSS
 	}
 	return smp
 }
@@ -521,7 +533,7 @@ func (s *Session) finish(exitTimeout, grace time.Duration) *Report {
 	rep.Orphans = s.orphans
 	s.mu.Unlock()
 	s.sampleMu.Lock()
-	rep.PeakRSS, rep.Samples = s.peakRSS, s.samples
+	rep.PeakRSS, rep.PeakPSS, rep.Samples = s.peakRSS, s.peakPSS, s.samples
 	for _, k := range s.procs {
 		if !k.workload {
 			rep.HWM += k.hwm

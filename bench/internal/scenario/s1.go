@@ -31,6 +31,7 @@ func s1(p Params) *Scenario {
 			{Key: "mlines_per_s", Title: "M lines/s", Digits: 2},
 			{Key: "cpu_s", Title: "supervisor CPU s", Digits: 2},
 			{Key: "rss_mb", Title: "supervisor peak RSS MB", Digits: 1},
+			{Key: "pss_mb", Title: "supervisor peak PSS MB", Digits: 1},
 			{Key: "intact", Title: "intact", Kind: Flag},
 		},
 		run: runS1,
@@ -111,6 +112,7 @@ func runS1(e *Env, p peers.Peer, r *Result) error {
 	r.set("cpu_s", rep.TreeCPU()-writersCPU)
 	r.set("rss_mb", float64(rep.HWM)/(1<<20))
 	r.set("rss_sampled_mb", float64(rep.PeakRSS)/(1<<20))
+	r.set("pss_mb", float64(rep.PeakPSS)/(1<<20))
 	r.set("writers_cpu_s", writersCPU)
 	if cr.Intact {
 		r.set("intact", 1)
