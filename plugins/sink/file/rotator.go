@@ -38,6 +38,11 @@ type rotator struct {
 	buf []byte
 	// dirty is set while buf holds bytes of the current batch.
 	dirty bool
+	// unsynced is set once bytes were written to f since its last sync:
+	// a sync of a file with nothing new costs an fsync for nothing.
+	unsynced bool
+	// fsync commits f; (*os.File).Sync, or a test's counter.
+	fsync func(*os.File) error
 }
 
 // open opens (or creates) the file for appending, creating its directory,
@@ -56,7 +61,7 @@ func (r *rotator) open() error {
 		_ = f.Close()
 		return fmt.Errorf("failed to open log file: %w", err)
 	}
-	r.f, r.size = f, fi.Size()
+	r.f, r.size, r.unsynced = f, fi.Size(), false
 	return r.removeExpired()
 }
 
@@ -95,6 +100,7 @@ func (r *rotator) flush() error {
 	}
 	_, err := r.f.Write(r.buf)
 	r.buf = r.buf[:0]
+	r.unsynced = true
 	if err != nil {
 		// The file's true size is unknown now; reopen on the next record.
 		r.closeFile()
@@ -111,9 +117,17 @@ func (r *rotator) sync() error {
 	if err := r.flush(); err != nil {
 		return err
 	}
-	if err := r.f.Sync(); err != nil {
+	if !r.unsynced {
+		return nil
+	}
+	fsync := r.fsync
+	if fsync == nil {
+		fsync = (*os.File).Sync
+	}
+	if err := fsync(r.f); err != nil {
 		return fmt.Errorf("failed to sync log file: %w", err)
 	}
+	r.unsynced = false
 	return nil
 }
 

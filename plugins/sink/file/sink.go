@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,8 @@ type Sink struct {
 	stamp, event []byte
 	stamper      stamper
 	closed       bool
+	// fsync commits a file (nil: (*os.File).Sync); tests count calls.
+	fsync func(*os.File) error
 }
 
 // New returns an unconfigured Sink that logs to stderr.
@@ -104,7 +107,7 @@ func (s *Sink) Configure(c *sdk.Config) error {
 }
 
 func (s *Sink) newRotator(cfg *config, path string) *rotator {
-	return &rotator{path: path, maxSize: cfg.maxSize, maxBackups: cfg.maxBackups, maxAge: cfg.maxAge, now: s.now}
+	return &rotator{path: path, maxSize: cfg.maxSize, maxBackups: cfg.maxBackups, maxAge: cfg.maxAge, now: s.now, fsync: s.fsync}
 }
 
 // Write appends the batch's lines and events to their files and writes the
@@ -309,13 +312,7 @@ func (s *Sink) Flush(context.Context) error {
 	if s.closed {
 		return errors.New("sink is closed")
 	}
-	var errs []error
-	s.each(func(r *rotator) {
-		if err := r.sync(); err != nil {
-			errs = append(errs, err)
-		}
-	})
-	return errors.Join(errs...)
+	return s.all((*rotator).sync)
 }
 
 // Close flushes, syncs and closes every file. Later Writes fail; closing
@@ -327,12 +324,31 @@ func (s *Sink) Close(context.Context) error {
 		return nil
 	}
 	s.closed = true
-	var errs []error
-	s.each(func(r *rotator) {
-		if err := r.close(); err != nil {
-			errs = append(errs, err)
-		}
-	})
+	return s.all((*rotator).close)
+}
+
+// syncParallelism bounds the files synced at once by Flush and Close: an
+// fsync mostly waits for the disk, and with a file per process a serial
+// loop would wait for each in turn.
+const syncParallelism = 16
+
+// all runs op on every file, syncParallelism at a time, and joins the
+// errors in the order of the files' paths. s.mu must be held.
+func (s *Sink) all(op func(*rotator) error) error {
+	var files []*rotator
+	s.each(func(r *rotator) { files = append(files, r) })
+	slices.SortFunc(files, func(a, b *rotator) int { return strings.Compare(a.path, b.path) })
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, syncParallelism)
+	var wg sync.WaitGroup
+	for i, r := range files {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = op(r)
+		})
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -3,9 +3,11 @@ package file
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/go-hclog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,4 +235,34 @@ func TestUnsafeProcessNames(t *testing.T) {
 func TestWriteBeforeConfigure(t *testing.T) {
 	err := New().Write(context.Background(), &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, "x")}})
 	assert.ErrorContains(t, err, "not configured")
+}
+
+func TestFlushAndCloseSyncOnlyWhatWasWrittenSinceTheLastSync(t *testing.T) {
+	dir := t.TempDir()
+	s := New()
+	s.logger = hclog.New(&hclog.LoggerOptions{Name: "sink.file", Output: t.Output()})
+	var mu sync.Mutex
+	synced := map[string]int{}
+	s.fsync = func(f *os.File) error {
+		mu.Lock()
+		defer mu.Unlock()
+		synced[filepath.Base(f.Name())]++
+		return f.Sync()
+	}
+	require.NoError(t, s.Configure(hostConfig(t, map[string]any{"path": filepath.Join(dir, "{process}.log")})))
+	var entries []sdk.LogEntry
+	for i := range 40 {
+		entries = append(entries, entry(fmt.Sprintf("p%02d", i), i, "line"))
+	}
+	write(t, s, &sdk.Batch{Seq: 1, Entries: entries})
+	require.NoError(t, s.Flush(context.Background()))
+	assert.Len(t, synced, 40, "every file written is synced, once")
+	for name, n := range synced {
+		assert.Equal(t, 1, n, name)
+	}
+	write(t, s, &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{entry("p07", 50, "more")}})
+	require.NoError(t, s.Close(context.Background()))
+	assert.Equal(t, 2, synced["p07.log"], "written again: synced again")
+	assert.Equal(t, 1, synced["p08.log"], "nothing new since the Flush: no second fsync")
+	assert.Equal(t, "line\nmore\n", readFile(t, filepath.Join(dir, "p07.log")))
 }
