@@ -6,8 +6,15 @@ import (
 	"time"
 )
 
-// eventBuffer is the capacity of each subscriber's channel.
-const eventBuffer = 256
+// eventBuffer is the least capacity of each subscriber's channel; it is
+// eventsPerProcess per process when that is more: stopping or starting
+// every process at once makes two or three events each in a burst (say
+// stopping, stopped), which a subscriber such as the sinks' forwarder must
+// not lose.
+const (
+	eventBuffer      = 256
+	eventsPerProcess = 8
+)
 
 // Event types.
 const (
@@ -43,6 +50,7 @@ type SupervisorEvent struct {
 // publisher: a full subscriber loses the event and its drop counter says
 // how many it lost.
 type eventBus struct {
+	size    int // each subscriber's channel capacity
 	mu      sync.Mutex
 	subs    map[<-chan SupervisorEvent]*subscriber
 	dropped atomic.Uint64 // total over all subscribers, past and present
@@ -53,12 +61,13 @@ type subscriber struct {
 	dropped atomic.Uint64
 }
 
-func newEventBus() *eventBus {
-	return &eventBus{subs: map[<-chan SupervisorEvent]*subscriber{}}
+// newEventBus returns a bus for a supervisor of processes processes.
+func newEventBus(processes int) *eventBus {
+	return &eventBus{subs: map[<-chan SupervisorEvent]*subscriber{}, size: max(eventBuffer, eventsPerProcess*processes)}
 }
 
 func (b *eventBus) subscribe() <-chan SupervisorEvent {
-	s := &subscriber{ch: make(chan SupervisorEvent, eventBuffer)}
+	s := &subscriber{ch: make(chan SupervisorEvent, b.size)}
 	b.mu.Lock()
 	b.subs[s.ch] = s
 	b.mu.Unlock()

@@ -126,7 +126,7 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	s := &Manager{
 		logger:  opts.Logger.Named("supervisor"),
 		byName:  make(map[string]*managedProcess, len(specs)),
-		bus:     newEventBus(),
+		bus:     newEventBus(len(specs)),
 		changed: make(chan struct{}, 1),
 		state:   "new",
 		stopped: make(chan struct{}),

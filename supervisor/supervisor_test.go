@@ -111,7 +111,7 @@ func TestTransitionDiagram(t *testing.T) {
 }
 
 func TestTransitionOutsideTheDiagramIsRefused(t *testing.T) {
-	bus := newEventBus()
+	bus := newEventBus(1)
 	ch := bus.subscribe()
 	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
 	for _, to := range []State{StateRunning, StateStopping, StateCrashed, StateStopped} {
@@ -281,7 +281,7 @@ func TestBackoffResetsAfterStableUptime(t *testing.T) {
 		{"stable run resets", 2 * time.Minute, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := newEventBus()
+			bus := newEventBus(1)
 			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
 				hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
 			m.state, m.consecutive = StateRunning, 3
@@ -435,6 +435,12 @@ func TestSlowSubscriberLosesEventsButNeverBlocks(t *testing.T) {
 	assert.Greater(t, m.Status().DroppedEvents, uint64(0))
 	dropped := m.Unsubscribe(slow)
 	assert.Equal(t, m.Status().DroppedEvents, dropped)
+}
+
+func TestEventBufferGrowsWithTheProcesses(t *testing.T) {
+	assert.Equal(t, eventBuffer, cap(newEventBus(1).subscribe()))
+	// 200 processes stopped at once make 400 events in a burst.
+	assert.GreaterOrEqual(t, cap(newEventBus(200).subscribe()), 3*200)
 }
 
 func TestOutputReachesTheCallback(t *testing.T) {
