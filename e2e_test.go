@@ -79,12 +79,18 @@ type run struct {
 
 func startUp(t *testing.T, config string) *run {
 	t.Helper()
+	return startUpEnv(t, config)
+}
+
+// startUpEnv is startUp with more environment for prox.
+func startUpEnv(t *testing.T, config string, env ...string) *run {
+	t.Helper()
 	bin := buildProx(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{})}
 	r.cmd = exec.Command(bin, "up", "-config", config)
-	r.cmd.Env = append(os.Environ(), r.marker, "NO_COLOR=1")
+	r.cmd.Env = append(append(os.Environ(), r.marker, "NO_COLOR=1"), env...)
 	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
 	out, err := r.cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -325,12 +331,20 @@ func TestUpRunsProcessesThroughThePluginProcess(t *testing.T) {
 }
 
 func TestUpKilledLeavesNothingBehind(t *testing.T) {
-	r := startUp(t, "testdata/e2e/basic.hcl")
+	tmp := t.TempDir() // where go-plugin makes each plugin's socket folder
+	r := startUpEnv(t, "testdata/e2e/basic.hcl", "TMPDIR="+tmp)
 	r.waitOutput(t, `^family   \| family ready$`, `^stubborn \| ignore_sigterm started$`, `^long     \| tick 1$`)
+	folders, err := filepath.Glob(filepath.Join(tmp, "plugin-dir*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, folders, "the plugins' socket folders are in TMPDIR")
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
 	assert.Equal(t, -1, r.wait(t))
 	// The lifecycle issue's bound: nothing alive 2 s after prox's death.
 	requireNoneLeftWithin(t, r.marker, 2*time.Second)
+	// Nor on disk: the plugins removed their sockets as they went.
+	for _, dir := range folders {
+		assert.NoDirExists(t, dir)
+	}
 }
 
 func TestUpInvalidConfig(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -217,4 +219,40 @@ func TestHostPluginsAndOptions(t *testing.T) {
 	assert.Contains(t, set, pluginSink)
 	// The buffer pool, the transport sizes (4) and the message limits.
 	assert.Len(t, GRPCClientOptions(), 6)
+}
+
+func TestRemoveSocketDirRemovesOnlyAHostsPluginFolderOfSockets(t *testing.T) {
+	socketIn := func(dir string) string {
+		t.Helper()
+		path := filepath.Join(dir, "plugin123")
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		require.NoError(t, err)
+		l.SetUnlinkOnClose(false) // as a killed plugin leaves it
+		require.NoError(t, l.Close())
+		return path
+	}
+	base := t.TempDir()
+
+	ours, err := os.MkdirTemp(base, socketDirPrefix)
+	require.NoError(t, err)
+	socketIn(ours)
+	removeSocketDir(ours)
+	assert.NoDirExists(t, ours, "the host's folder for this plugin, with its socket")
+
+	other := filepath.Join(base, "shared-sockets")
+	require.NoError(t, os.Mkdir(other, 0o700))
+	sock := socketIn(other)
+	removeSocketDir(other)
+	assert.FileExists(t, sock, "a folder the host did not make for this plugin is left alone")
+
+	mixed, err := os.MkdirTemp(base, socketDirPrefix)
+	require.NoError(t, err)
+	sock = socketIn(mixed)
+	keep := filepath.Join(mixed, "notes.txt")
+	require.NoError(t, os.WriteFile(keep, []byte("x"), 0o600))
+	removeSocketDir(mixed)
+	assert.NoFileExists(t, sock)
+	assert.FileExists(t, keep, "only sockets are removed")
+
+	removeSocketDir("") // not launched by a host: nothing to do
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -163,6 +165,8 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		if killAll != nil {
 			killAll()
 		}
+		// Exiting here skips go-plugin's own cleanup of its socket.
+		removeSocketDir(os.Getenv(plugin.EnvUnixSocketDir))
 		os.Exit(2)
 	}()
 
@@ -173,6 +177,34 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		GRPCServer:      grpcServer,
 	})
 	return nil
+}
+
+// socketDirPrefix starts the name of the folder a go-plugin host creates
+// for one plugin's socket (os.MkdirTemp(..., "plugin-dir")) and names in
+// plugin.EnvUnixSocketDir.
+const socketDirPrefix = "plugin-dir"
+
+// removeSocketDir removes the sockets in dir, and dir once empty, when dir
+// is a folder a go-plugin host made for this plugin alone. The host removes
+// it when it ends the plugin; when the host itself was killed (prox after
+// SIGKILL: its plugins get SIGTERM as their parent-death signal), nobody
+// else would, and every such death would leave a folder in the temporary
+// directory. Anything but sockets, or a folder of another name, is left
+// alone.
+func removeSocketDir(dir string) {
+	if dir == "" || !strings.HasPrefix(filepath.Base(dir), socketDirPrefix) {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type()&fs.ModeSocket != 0 {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = os.Remove(dir) // fails, harmlessly, unless it is empty now
 }
 
 // pick resolves "KIND.NAME" (or "" with a single component) to a component.
