@@ -409,15 +409,21 @@ func TestUpRunnerPluginDeath(t *testing.T) {
 			len(pidsOf(r.marker, "sleep 300")) == 1
 	}, 10*time.Second, 20*time.Millisecond, "stderr:\n%s", r.stderrString())
 	assert.Regexp(t, `exited: process=family state=crashed .*runner exec|state=crashed`, r.stderrString())
-	r.mu.Lock()
-	ready := 0
-	for _, l := range r.stdout {
-		if l == "family | family ready" {
-			ready++
+	// The new run's sleep can be seen before its first line has travelled
+	// through prox to the terminal: wait for the line too.
+	readyLines := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		ready := 0
+		for _, l := range r.stdout {
+			if l == "family | family ready" {
+				ready++
+			}
 		}
+		return ready
 	}
-	r.mu.Unlock()
-	assert.Equal(t, 2, ready, "the process ran again")
+	require.Eventually(t, func() bool { return readyLines() >= 2 }, 10*time.Second, 20*time.Millisecond, "the process ran again")
+	assert.Equal(t, 2, readyLines(), "and only once more")
 
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	assert.Equal(t, 0, r.wait(t))
