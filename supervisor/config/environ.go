@@ -14,13 +14,16 @@ import (
 // dropped. An unreadable or malformed env_file is an error. The receiver
 // is not used and may be nil.
 func (c *Config) Environ(p *Process, base []string) ([]string, error) {
+	// env maps each key to its whole "KEY=VALUE" entry: an entry inherited
+	// unchanged from base is base's own string, shared by every process
+	// rather than rebuilt for each.
 	env := make(map[string]string, len(base)+len(p.Env))
 	for _, kv := range base {
-		k, v, ok := strings.Cut(kv, "=")
+		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			continue
 		}
-		env[k] = v
+		env[k] = kv
 	}
 	if p.EnvFile != "" {
 		f, err := os.Open(p.EnvFile)
@@ -33,15 +36,15 @@ func (c *Config) Environ(p *Process, base []string) ([]string, error) {
 			return nil, fmt.Errorf("process %s: env_file %s: %w", p.Name, p.EnvFile, err)
 		}
 		for k, v := range vars {
-			env[k] = v
+			env[k] = k + "=" + v
 		}
 	}
 	for k, v := range p.Env {
-		env[k] = v
+		env[k] = k + "=" + v
 	}
 	out := make([]string, 0, len(env))
 	for _, k := range sortedKeys(env) {
-		out = append(out, k+"="+env[k])
+		out = append(out, env[k])
 	}
 	return out, nil
 }

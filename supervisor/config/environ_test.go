@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,4 +80,18 @@ process "web" {
 	got, err := cfg.Environ(cfg.Process("web"), []string{"HOME=/root"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"HOME=/root", "MODE=prod", "PORT=8080"}, got)
+}
+
+func TestEnvironSharesInheritedEntries(t *testing.T) {
+	base := []string{"HOME=/home/u", "PATH=/bin", "LANG=C"}
+	a, err := (*Config)(nil).Environ(&Process{Name: "a", Env: map[string]string{"PORT": "1"}}, base)
+	require.NoError(t, err)
+	b, err := (*Config)(nil).Environ(&Process{Name: "b", Env: map[string]string{"PATH": "/opt/bin"}}, base)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"HOME=/home/u", "LANG=C", "PATH=/bin", "PORT=1"}, a)
+	assert.Equal(t, []string{"HOME=/home/u", "LANG=C", "PATH=/opt/bin"}, b)
+	// An entry inherited unchanged is base's own string, not a copy per
+	// process: 200 processes do not hold 200 copies of prox's environment.
+	assert.Same(t, unsafe.StringData(base[0]), unsafe.StringData(a[0]))
+	assert.Same(t, unsafe.StringData(base[0]), unsafe.StringData(b[0]))
 }
