@@ -16,8 +16,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +39,11 @@ const EnvDir = "PROX_PROFILE_DIR"
 //     the process's own CPU time and peak RSS (getrusage(RUSAGE_SELF));
 //   - NAME.PID.heap-N.pprof: the live heap when the process received its
 //     N-th SIGUSR1 (for the memory of a steady state, such as 200 idle
-//     processes, rather than of the end).
+//     processes, rather than of the end), and NAME.PID.memory-N.txt: the
+//     Go runtime's memory classes then (runtime/metrics /memory/classes/*,
+//     one "name bytes" line each: heap objects, free and released heap,
+//     goroutine stacks, runtime metadata), which add up to what the Go
+//     runtime holds of the process's anonymous memory.
 //
 // The returned stop writes them, once (later calls return the same
 // result); call it as the process ends. When
@@ -68,6 +74,7 @@ func Start(name string) (stop func() error, err error) {
 				return
 			}
 			_ = writeHeap(fmt.Sprintf("%s.heap-%d.pprof", base, n))
+			_ = writeMemoryClasses(fmt.Sprintf("%s.memory-%d.txt", base, n))
 		}
 	}()
 	return sync.OnceValue(func() error {
@@ -104,6 +111,27 @@ func writeHeap(path string) error {
 	runtime.GC() // up-to-date statistics
 	err = pprof.Lookup("heap").WriteTo(f, 0)
 	return errors.Join(err, f.Close())
+}
+
+// writeMemoryClasses writes every /memory/classes/ metric of the runtime,
+// one "name bytes" line each.
+func writeMemoryClasses(path string) error {
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") && d.Kind == metrics.KindUint64 {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var b strings.Builder
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%s %d\n", s.Name, s.Value.Uint64())
+	}
+	// Renamed into place, so that a reader never sees half of it.
+	if err := os.WriteFile(path+".tmp", []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
 
 // writeUsage writes the process's CPU time and peak RSS to path.

@@ -52,6 +52,13 @@ func TestSIGUSR1WritesTheLiveHeap(t *testing.T) {
 		return err == nil && len(data) > 2
 	}, 10*time.Second, 10*time.Millisecond, "heap-1 written")
 	assert.Equal(t, []byte{0x1f, 0x8b}, data[:2], "the heap profile is gzipped")
+	var classes []byte
+	require.Eventually(t, func() bool {
+		classes, err = os.ReadFile(base + ".memory-1.txt")
+		return err == nil && len(classes) > 0
+	}, 10*time.Second, 10*time.Millisecond, "memory-1 written")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^/memory/classes/heap/objects:bytes [1-9]\d*$`), string(classes))
+	assert.Regexp(t, regexp.MustCompile(`(?m)^/memory/classes/heap/stacks:bytes [1-9]\d*$`), string(classes))
 	require.NoError(t, stop())
 }
 
