@@ -3,7 +3,7 @@ package logs
 import (
 	"bytes"
 	"fmt"
-	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -106,8 +106,7 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(perBatch * int64(len(benchLine)))
 	cpu := cpuTime(b)
-	var mallocs0 runtimeMallocs
-	mallocs0.read()
+	meter := startFramerLineMeter(b, perBatch)
 	for b.Loop() {
 		for i := range batch {
 			batch[i] = LogEntry{Timestamp: now, Process: "web", Stream: sdk.Stdout, Line: benchLine}
@@ -115,22 +114,134 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 		m.WriteStableBatch(batch)
 	}
 	b.StopTimer()
-	var mallocs1 runtimeMallocs
-	mallocs1.read()
+	meter.stop()
 	closeBench(b, m)
 	<-drained
-	lines := float64(b.N) * perBatch
 	require.Positive(b, received.Load()+int64(m.Dropped(sub.ID)), "the subscriber saw the lines")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/lines, "ns/line")
-	b.ReportMetric(float64(mallocs1-mallocs0)/lines, "allocs/line")
 	reportCPU(b, cpu)
 }
 
-// runtimeMallocs is the process's count of heap allocations.
-type runtimeMallocs uint64
+// BenchmarkRing measures one process's ring buffer alone: 1,000 lines of
+// 100 bytes per operation into a ring of 1,000 (so it wraps every time),
+// one at a time with a copy into the arena (add, Manager.Write's path), in
+// a batch with a copy (WriteBatch's), or in a batch kept as it is
+// (WriteStableBatch's, prox up's).
+func BenchmarkRing(b *testing.B) {
+	const perOp = 1000
+	for _, tc := range []struct {
+		name          string
+		batch, stable bool
+	}{{"add-copy", false, false}, {"batch-copy", true, false}, {"batch-stable", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := newProcLog("web", perOp)
+			e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
+			batch := make([]LogEntry, perOp)
+			b.SetBytes(perOp * int64(len(benchLine)))
+			meter := startFramerLineMeter(b, perOp)
+			for b.Loop() {
+				if !tc.batch {
+					for range perOp {
+						p.add(&e)
+					}
+					continue
+				}
+				for i := range batch {
+					batch[i] = e
+				}
+				p.addBatch(batch, tc.stable)
+			}
+			meter.stop()
+			require.Len(b, p.entries, perOp)
+			require.Equal(b, benchLine, p.at(0).Line)
+		})
+	}
+}
 
-func (m *runtimeMallocs) read() {
-	var st runtime.MemStats
-	runtime.ReadMemStats(&st)
-	*m = runtimeMallocs(st.Mallocs)
+// BenchmarkFanOut measures the offer of every line to four live
+// subscribers with the terminal's buffer, all fast (each drained by a
+// goroutine; on 2 cores they still fall behind at times, hence the
+// dropped/line metric) or all slow (never read: their channels are full
+// and every line is dropped and counted, which must cost the writer no
+// more than a fast one), for line
+// subscribers fed by Manager.Write (one operation: one line) and batch
+// subscribers fed by WriteStableBatch (one operation: 2,600 lines, one
+// 256 KiB read). No sink is attached.
+func BenchmarkFanOut(b *testing.B) {
+	const subs = 4
+	for _, tc := range []struct {
+		name       string
+		batches    bool
+		fast       bool
+		linesPerOp int
+	}{
+		{"lines/fast", false, true, 1}, {"lines/slow", false, false, 1},
+		{"batches/fast", true, true, 2600}, {"batches/slow", true, false, 2600},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			// The terminal's buffer in prox up: 16,384 lines.
+			m := NewManager(ManagerOptions{SubscriberBuffer: 16384})
+			var received atomic.Int64
+			var drains sync.WaitGroup
+			var later []func() // slow subscribers are drained only after the loop
+			var ids []uint64
+			for range subs {
+				var drain func()
+				if tc.batches {
+					sub := m.SubscribeBatches(nil)
+					ids = append(ids, sub.ID)
+					drain = func() {
+						for batch := range sub.C {
+							received.Add(int64(len(batch)))
+							sub.Done(batch)
+						}
+					}
+				} else {
+					id, ch := m.Subscribe(Filter{})
+					ids = append(ids, id)
+					drain = func() {
+						for range ch {
+							received.Add(1)
+						}
+					}
+				}
+				if tc.fast {
+					drains.Go(drain)
+				} else {
+					later = append(later, drain)
+				}
+			}
+			e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
+			batch := make([]LogEntry, tc.linesPerOp)
+			b.SetBytes(int64(tc.linesPerOp * len(benchLine)))
+			meter := startFramerLineMeter(b, tc.linesPerOp)
+			for b.Loop() {
+				if !tc.batches {
+					m.Write(e)
+					continue
+				}
+				for i := range batch {
+					batch[i] = e
+				}
+				m.WriteStableBatch(batch)
+			}
+			b.StopTimer()
+			meter.stop()
+			var dropped uint64
+			for _, id := range ids {
+				dropped += m.Dropped(id)
+			}
+			for _, drain := range later {
+				drains.Go(drain)
+			}
+			closeBench(b, m)
+			drains.Wait()
+			perSub := int64(b.N) * int64(tc.linesPerOp)
+			written := perSub * subs
+			b.ReportMetric(float64(dropped)/float64(written), "dropped/line")
+			require.Equal(b, written, received.Load()+int64(dropped), "every line reached its subscriber or was counted")
+			if !tc.fast && perSub > 16384+int64(tc.linesPerOp) {
+				require.Positive(b, dropped, "slow subscribers drop, and count")
+			}
+		})
+	}
 }

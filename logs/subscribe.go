@@ -55,34 +55,7 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 		return
 	}
 	if s.batches != nil {
-		matched := getBatch(len(entries))
-		if s.matcher == nil {
-			matched = append(matched, entries...)
-		} else {
-			for i := range entries {
-				if s.matcher.Match(&entries[i]) {
-					matched = append(matched, entries[i])
-				}
-			}
-		}
-		if len(matched) == 0 {
-			putBatch(matched)
-			return
-		}
-		n := int64(len(matched))
-		if q := s.queued.Add(n); q > s.maxQueued && q > n {
-			// Over the buffer, unless this batch alone is all there is:
-			// a single batch larger than the buffer still goes.
-			s.queued.Add(-n)
-			s.dropped.Add(uint64(n))
-			return
-		}
-		select {
-		case s.batches <- matched:
-		default:
-			s.queued.Add(-n)
-			s.dropped.Add(uint64(n))
-		}
+		s.offerBatchLocked(entries)
 		return
 	}
 	var dropped uint64
@@ -99,6 +72,68 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 	if dropped > 0 {
 		s.dropped.Add(dropped)
 	}
+}
+
+// offerBatchLocked is offerBatch for a batch subscriber; s.mu is held
+// shared. Whatever it drops costs no copy: a full subscriber is seen
+// before the matching lines are gathered, or the array goes back to the
+// pool.
+func (s *subscriber) offerBatchLocked(entries []LogEntry) {
+	if len(s.batches) == cap(s.batches) {
+		s.dropped.Add(uint64(s.matching(entries)))
+		return
+	}
+	if q := s.queued.Load(); q > 0 && q+int64(len(entries)) > s.maxQueued {
+		// Over the buffer even if every line matches; exact below.
+		if n := int64(s.matching(entries)); n > 0 && q+n > s.maxQueued {
+			s.dropped.Add(uint64(n))
+			return
+		}
+	}
+	matched := getBatch(len(entries))
+	if s.matcher == nil {
+		matched = append(matched, entries...)
+	} else {
+		for i := range entries {
+			if s.matcher.Match(&entries[i]) {
+				matched = append(matched, entries[i])
+			}
+		}
+	}
+	n := int64(len(matched))
+	if n == 0 {
+		putBatch(matched)
+		return
+	}
+	if q := s.queued.Add(n); q > s.maxQueued && q > n {
+		// Over the buffer, unless this batch alone is all there is: a
+		// single batch larger than the buffer still goes.
+		s.queued.Add(-n)
+		s.dropped.Add(uint64(n))
+		putBatch(matched)
+		return
+	}
+	select {
+	case s.batches <- matched:
+	default:
+		s.queued.Add(-n)
+		s.dropped.Add(uint64(n))
+		putBatch(matched)
+	}
+}
+
+// matching counts the entries s's matcher takes.
+func (s *subscriber) matching(entries []LogEntry) int {
+	if s.matcher == nil {
+		return len(entries)
+	}
+	n := 0
+	for i := range entries {
+		if s.matcher.Match(&entries[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // close closes the channel once no send is in progress.
