@@ -160,7 +160,27 @@ func findSocket(flagValue, configPath string) string {
 		configPath = "prox.hcl"
 	}
 	// The configuration's own `socket`, when it sets one and parses.
-	if cfg, diags := config.Load(configPath); !diags.HasErrors() && cfg.Socket != "" {
+	cfg, diags := config.Load(configPath)
+	if diags.HasErrors() {
+		cfg = nil
+	}
+	return socketOf(flagValue, configPath, cfg)
+}
+
+// socketOf is findSocket with the configuration already loaded (nil when
+// it does not parse): -socket, else $PROX_SOCKET, else the configuration's
+// `socket`, else .prox/prox.sock beside it.
+func socketOf(flagValue, configPath string, cfg *config.Config) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := os.Getenv(socketEnv); env != "" {
+		return env
+	}
+	if configPath == "" {
+		configPath = "prox.hcl"
+	}
+	if cfg != nil && cfg.Socket != "" {
 		return cfg.Socket
 	}
 	return control.DefaultSocket(configPath)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,4 +24,18 @@ func TestFindSocketOrder(t *testing.T) {
 	plain := filepath.Join(dir, "plain.hcl")
 	require.NoError(t, os.WriteFile(plain, []byte("process \"a\" { command = [\"true\"] }\n"), 0o644))
 	assert.Equal(t, filepath.Join(dir, ".prox", "prox.sock"), findSocket("", plain), "the default beside the file")
+}
+
+func TestSocketOfUsesTheLoadedConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(path, []byte("socket = \"run/ctl.sock\"\nprocess \"a\" { command = [\"true\"] }\n"), 0o644))
+	cfg, diags := loadConfig(path, hclog.NewNullLogger())
+	require.False(t, diags.HasErrors(), diags.Error())
+	t.Setenv(socketEnv, "")
+	// Changing the file afterwards does not matter: `prox up` reads it once.
+	require.NoError(t, os.WriteFile(path, []byte("socket = \"elsewhere.sock\"\n"), 0o644))
+	assert.Equal(t, filepath.Join(dir, "run", "ctl.sock"), socketOf("", path, cfg))
+	assert.Equal(t, filepath.Join(dir, ".prox", "prox.sock"), socketOf("", path, nil), "no configuration: the default")
+	assert.Equal(t, "/tmp/flag.sock", socketOf("/tmp/flag.sock", path, cfg))
 }

@@ -61,6 +61,12 @@ func (s *stack) closeRunners(ctx context.Context) error {
 // even when there are errors.
 func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
 	cfg, diags := loadConfig(path, logger)
+	return launchStack(ctx, cfg, diags, logger)
+}
+
+// launchStack is loadStack for a configuration already loaded, with the
+// diagnostics of its loading.
+func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics, logger hclog.Logger) (*stack, hcl.Diagnostics) {
 	st := &stack{
 		cfg:         cfg,
 		runners:     map[string]*loader.Instance{},

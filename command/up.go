@@ -75,8 +75,15 @@ func (c *UpCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 2
 	}
-	// The control socket first: a second prox up on it stops here.
-	ln, err := control.Listen(c.socketPath())
+	// The configuration is read once: it may name the control socket.
+	cfg, cfgDiags := loadConfig(c.configPath, logger)
+	socketCfg := cfg
+	if cfgDiags.HasErrors() {
+		socketCfg = nil
+	}
+	// The control socket before any plugin: a second prox up on it stops
+	// here.
+	ln, err := control.Listen(socketOf(c.socket, c.configPath, socketCfg))
 	if err != nil {
 		c.Ui.Error(err.Error())
 		return 1
@@ -99,7 +106,7 @@ func (c *UpCommand) Run(args []string) int {
 
 	startCtx, cancelStart := context.WithTimeout(context.Background(), startTimeout)
 	defer cancelStart()
-	st, diags := loadStack(startCtx, c.configPath, logger)
+	st, diags := launchStack(startCtx, cfg, cfgDiags, logger)
 	defer func() {
 		start := time.Now()
 		if err := st.close(context.Background()); err != nil {
