@@ -25,7 +25,7 @@ type printer struct {
 	mu       sync.Mutex
 	w        io.Writer
 	prefixes map[string][]byte
-	buf      []byte // lines not written yet (Queue), or the line being written (Print)
+	buf      []byte // lines not written yet (QueueBatch), or the line being written (Print)
 }
 
 func newPrinter(w io.Writer, names []string, color bool) *printer {
@@ -54,27 +54,18 @@ func spaces(n int) string {
 	return string(b)
 }
 
-// Print writes one entry at once (after whatever Queue left).
+// Print writes one entry at once (after whatever QueueBatch left).
 func (p *printer) Print(e logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.appendLine(e)
+	p.appendLine(p.prefix(e.Process), e.Line)
 	p.flushLocked()
 }
 
-// Queue adds one entry to the output and writes only once a buffer's worth
-// has gathered: a busy stream of lines costs one write per 256 KiB, not one
-// per line. The caller calls Flush when no line follows at once.
-func (p *printer) Queue(e logs.LogEntry) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.appendLine(e)
-	if len(p.buf) >= printBufferSize {
-		p.flushLocked()
-	}
-}
-
-// QueueBatch is Queue for many entries, under one lock.
+// QueueBatch adds entries to the output, under one lock, and writes only
+// once a buffer's worth has gathered: a busy stream of lines costs one
+// write per 256 KiB, not one per line, and every write holds whole lines.
+// The caller calls Flush when no line follows at once.
 func (p *printer) QueueBatch(entries []logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -88,26 +79,24 @@ func (p *printer) QueueBatch(entries []logs.LogEntry) {
 			// A batch is mostly one process's: look its prefix up once.
 			name, prefix = e.Process, p.prefix(e.Process)
 		}
-		p.buf = append(p.buf, prefix...)
-		p.buf = append(p.buf, e.Line...)
-		p.buf = append(p.buf, '\n')
+		p.appendLine(prefix, e.Line)
 		if len(p.buf) >= printBufferSize {
 			p.flushLocked()
 		}
 	}
 }
 
-// Flush writes out what Queue gathered.
+// Flush writes out what QueueBatch gathered.
 func (p *printer) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.flushLocked()
 }
 
-// appendLine formats e into the buffer. p.mu must be held.
-func (p *printer) appendLine(e logs.LogEntry) {
-	p.buf = append(p.buf, p.prefix(e.Process)...)
-	p.buf = append(p.buf, e.Line...)
+// appendLine formats one line into the buffer. p.mu must be held.
+func (p *printer) appendLine(prefix, line []byte) {
+	p.buf = append(p.buf, prefix...)
+	p.buf = append(p.buf, line...)
 	p.buf = append(p.buf, '\n')
 }
 

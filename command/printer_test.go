@@ -32,11 +32,11 @@ func TestPrinterPrintWritesEachLineAtOnce(t *testing.T) {
 	assert.Equal(t, []string{"web | hello\n", "db  | world\n"}, w.writes)
 }
 
-func TestPrinterQueueWritesOnFlush(t *testing.T) {
+func TestPrinterQueueBatchWritesOnFlush(t *testing.T) {
 	w := &recordingWriter{}
 	p := newPrinter(w, []string{"web", "db"}, false)
-	p.Queue(entry("web", "one"))
-	p.Queue(entry("db", "two"))
+	p.QueueBatch([]logs.LogEntry{entry("web", "one")})
+	p.QueueBatch([]logs.LogEntry{entry("db", "two")})
 	assert.Empty(t, w.writes, "queued lines wait for Flush")
 	p.Flush()
 	assert.Equal(t, []string{"web | one\ndb  | two\n"}, w.writes, "one write for the queued lines")
@@ -44,14 +44,14 @@ func TestPrinterQueueWritesOnFlush(t *testing.T) {
 	assert.Len(t, w.writes, 1, "nothing left to write")
 }
 
-func TestPrinterQueueWritesWholeLinesWhenFull(t *testing.T) {
+func TestPrinterQueueBatchWritesWholeLinesWhenFull(t *testing.T) {
 	w := &recordingWriter{}
 	p := newPrinter(w, []string{"a", "b"}, false)
 	var want strings.Builder
 	for i := range 5000 {
 		name := []string{"a", "b"}[i%2]
 		line := strings.Repeat("x", i%120)
-		p.Queue(entry(name, line))
+		p.QueueBatch([]logs.LogEntry{entry(name, line)})
 		want.WriteString(name + " | " + line + "\n")
 	}
 	require.NotEmpty(t, w.writes, "a full buffer is written without waiting for Flush")
@@ -63,7 +63,7 @@ func TestPrinterQueueWritesWholeLinesWhenFull(t *testing.T) {
 	assert.Equal(t, want.String(), strings.Join(w.writes, ""))
 }
 
-func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
+func TestPrinterQueueBatchDoesNotDependOnTheBatches(t *testing.T) {
 	var batch []logs.LogEntry
 	for i := range 12000 { // about 600 KB: more than two buffers
 		batch = append(batch, entry([]string{"a", "bb"}[i%2], strings.Repeat("y", i%90)))
@@ -71,7 +71,7 @@ func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
 	one, many := &recordingWriter{}, &recordingWriter{}
 	p1, p2 := newPrinter(one, []string{"a", "bb"}, false), newPrinter(many, []string{"a", "bb"}, false)
 	for _, e := range batch {
-		p1.Queue(e)
+		p1.QueueBatch([]logs.LogEntry{e})
 	}
 	p2.QueueBatch(batch[:5000])
 	p2.QueueBatch(batch[5000:])
@@ -81,10 +81,10 @@ func TestPrinterQueueBatchIsQueueForEachEntry(t *testing.T) {
 	assert.Greater(t, len(many.writes), 1, "a full buffer is written within a batch")
 }
 
-func TestPrinterPrintAfterQueueKeepsOrder(t *testing.T) {
+func TestPrinterPrintAfterQueueBatchKeepsOrder(t *testing.T) {
 	var out bytes.Buffer
 	p := newPrinter(&out, []string{"web"}, false)
-	p.Queue(entry("web", "first"))
+	p.QueueBatch([]logs.LogEntry{entry("web", "first")})
 	p.Print(entry("web", "second"))
 	assert.Equal(t, "web | first\nweb | second\n", out.String())
 }

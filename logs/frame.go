@@ -40,8 +40,8 @@ type Framer struct {
 	// copy it to keep it. Emit may block; reading then pauses.
 	Emit func(LogEntry)
 	// EmitBatch, when set, is used instead of Emit: it receives, in
-	// order, every entry framed from one read at once (Manager.WriteBatch
-	// takes them so). The slice and the lines are only valid during the
+	// order, every entry framed from one read at once (Manager.WriteBatch and
+	// WriteStableBatch take them so). The slice and the lines are only valid during the
 	// call, and the callee may overwrite the slice's entries.
 	EmitBatch func([]LogEntry)
 	// Now returns the time stamped on entries; default time.Now. It is

@@ -112,34 +112,28 @@ func (m *Manager) Write(e LogEntry) {
 // than once per line: the Framer's EmitBatch hands it every line of one
 // read at once. It overwrites each entry's Line with the stored copy, and
 // otherwise only reads entries during the call.
-func (m *Manager) WriteBatch(entries []LogEntry) {
-	for len(entries) > 0 {
-		n := 1
-		for n < len(entries) && entries[n].Process == entries[0].Process {
-			n++
-		}
-		m.writeRun(entries[:n], false)
-		entries = entries[n:]
-	}
-}
+func (m *Manager) WriteBatch(entries []LogEntry) { m.writeBatch(entries, false) }
 
 // WriteStableBatch is WriteBatch for entries whose lines are never
 // modified again by anyone (a Framer's with KeepLines): the manager keeps
 // them as they are instead of copying them. The slice is still only read
 // (and overwritten) during the call.
-func (m *Manager) WriteStableBatch(entries []LogEntry) {
+func (m *Manager) WriteStableBatch(entries []LogEntry) { m.writeBatch(entries, true) }
+
+// writeBatch writes entries run by run of the same process; stable says
+// whether their lines may be kept without a copy.
+func (m *Manager) writeBatch(entries []LogEntry, stable bool) {
 	for len(entries) > 0 {
 		n := 1
 		for n < len(entries) && entries[n].Process == entries[0].Process {
 			n++
 		}
-		m.writeRun(entries[:n], true)
+		m.writeRun(entries[:n], stable)
 		entries = entries[n:]
 	}
 }
 
-// writeRun is WriteBatch for entries of one process; stable says whether
-// their lines may be kept without a copy.
+// writeRun is writeBatch for entries of one process.
 func (m *Manager) writeRun(entries []LogEntry, stable bool) {
 	p := m.proc(entries[0].Process)
 	p.addBatch(entries, stable)
