@@ -9,42 +9,91 @@ import (
 	"time"
 )
 
-// stream reads one output stream of a process to its end in the
-// background.
-type stream struct {
-	name string
+// Output reads a stream — a process's Stdout or Stderr — to its end in
+// the background, so that a test can look at what arrived so far, wait for
+// the end, and never block the process on a full pipe. It is safe for
+// concurrent use.
+type Output struct {
+	name string // for failure messages; "" is "the stream"
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	done chan struct{}
 	err  error
 }
 
-func readStream(name string, r io.Reader) *stream {
-	s := &stream{name: name, done: make(chan struct{})}
+// Collect starts reading r into an Output.
+func Collect(r io.Reader) *Output {
+	o := &Output{done: make(chan struct{})}
 	go func() {
-		defer close(s.done)
+		defer close(o.done)
 		b := make([]byte, 32<<10)
 		for {
 			n, err := r.Read(b)
-			s.mu.Lock()
-			s.buf.Write(b[:n])
+			o.mu.Lock()
+			o.buf.Write(b[:n])
 			if err != nil && err != io.EOF {
-				s.err = err
+				o.err = err
 			}
-			s.mu.Unlock()
+			o.mu.Unlock()
 			if err != nil {
 				return
 			}
 		}
 	}()
-	return s
+	return o
 }
 
 // String returns what was read so far.
-func (s *stream) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// Contains reports whether what was read so far contains s.
+func (o *Output) Contains(s string) bool { return strings.Contains(o.String(), s) }
+
+// Done is closed once the stream has ended (EOF or an error).
+func (o *Output) Done() <-chan struct{} { return o.done }
+
+// Err returns the error the stream ended with; nil at EOF or before the
+// end.
+func (o *Output) Err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// All waits up to timeout for the end of the stream and returns everything
+// read; the test fails if the stream does not end in time (a process still
+// holds it open?) or ends with an error rather than EOF.
+func (o *Output) All(t testing.TB, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case <-o.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s did not reach EOF within %s (a process still holds it open?); it holds %s", o.label(), timeout, quote(o.String()))
+	}
+	if err := o.Err(); err != nil {
+		t.Fatalf("%s ended with an error instead of EOF: %v", o.label(), err)
+	}
+	return o.String()
+}
+
+func (o *Output) label() string {
+	if o.name == "" {
+		return "the stream"
+	}
+	return o.name
+}
+
+// stream is a named Output with the line-level waits of the suites.
+type stream struct{ *Output }
+
+func readStream(name string, r io.Reader) *stream {
+	o := Collect(r)
+	o.name = name
+	return &stream{o}
 }
 
 // lines returns the complete lines read so far.
@@ -96,24 +145,6 @@ func (s *stream) waitFor(t testing.TB, timeout time.Duration, what string, cond 
 		case <-tick.C:
 		}
 	}
-}
-
-// all waits for the end of the stream and returns everything read; the
-// stream must end with EOF.
-func (s *stream) all(t testing.TB, timeout time.Duration) string {
-	t.Helper()
-	select {
-	case <-s.done:
-	case <-time.After(timeout):
-		t.Fatalf("%s did not reach EOF within %s (a process still holds it open?); it holds %s", s.name, timeout, quote(s.String()))
-	}
-	s.mu.Lock()
-	err := s.err
-	s.mu.Unlock()
-	if err != nil {
-		t.Fatalf("%s ended with an error instead of EOF: %v", s.name, err)
-	}
-	return s.String()
 }
 
 // quote shortens long text for messages.

@@ -286,7 +286,7 @@ func (s *runnerSuite) outputIntactAndSeparated(t *testing.T) {
 	p := s.start(t, s.runner(t), "output", s.opts.Output(nOut, nErr))
 	check := func(st *stream, prefix string, n int) {
 		t.Helper()
-		got := st.all(t, s.opts.Timeout)
+		got := st.All(t, s.opts.Timeout)
 		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
 		if !strings.HasSuffix(got, "\n") || len(lines) != n {
 			t.Fatalf("%s: %d lines (ends with a newline: %t), want %d: %s", st.name, len(lines), strings.HasSuffix(got, "\n"), n, quote(got))
@@ -310,13 +310,13 @@ func (s *runnerSuite) exitCode(t *testing.T) {
 	if err := ok.wait(t); err != nil {
 		t.Fatalf("exit 0: Wait returned %v, want nil", err)
 	}
-	ok.stdout.all(t, s.opts.Timeout)
-	ok.stderr.all(t, s.opts.Timeout)
+	ok.stdout.All(t, s.opts.Timeout)
+	ok.stderr.All(t, s.opts.Timeout)
 
 	p := s.start(t, r, "exit3", s.opts.Exit(3))
 	requireExitError(t, p.wait(t), sdk.ExitError{Code: 3})
-	p.stdout.all(t, s.opts.Timeout)
-	p.stderr.all(t, s.opts.Timeout)
+	p.stdout.All(t, s.opts.Timeout)
+	p.stderr.All(t, s.opts.Timeout)
 	// Wait may be called again and returns the same result.
 	again := make(chan error, 1)
 	go func() { again <- p.Wait() }()
@@ -338,8 +338,8 @@ func (s *runnerSuite) terminatingSignalReported(t *testing.T) {
 		t.Fatalf("Signal(SIGTERM): %v", err)
 	}
 	requireExitError(t, p.wait(t), sdk.ExitError{Code: -1, Signal: "SIGTERM"})
-	p.stdout.all(t, s.opts.Timeout)
-	p.stderr.all(t, s.opts.Timeout)
+	p.stdout.All(t, s.opts.Timeout)
+	p.stderr.All(t, s.opts.Timeout)
 }
 
 func (s *runnerSuite) signalsReachTheGroup(t *testing.T) {
@@ -354,8 +354,8 @@ func (s *runnerSuite) signalsReachTheGroup(t *testing.T) {
 	if err := p.wait(t); err != nil {
 		t.Fatalf("Wait: %v, want nil (the leader exits 0 once its grandchild ended)", err)
 	}
-	p.stdout.all(t, s.opts.Timeout)
-	p.stderr.all(t, s.opts.Timeout)
+	p.stdout.All(t, s.opts.Timeout)
+	p.stderr.All(t, s.opts.Timeout)
 	s.requireGone(t, grandchild, "grandchild")
 }
 
@@ -375,8 +375,8 @@ func (s *runnerSuite) stopEscalation(t *testing.T) {
 		t.Fatalf("Signal(SIGKILL): %v", err)
 	}
 	requireExitError(t, p.wait(t), sdk.ExitError{Code: -1, Signal: "SIGKILL"})
-	p.stdout.all(t, s.opts.Timeout)
-	p.stderr.all(t, s.opts.Timeout)
+	p.stdout.All(t, s.opts.Timeout)
+	p.stderr.All(t, s.opts.Timeout)
 	if pid := p.PID(); pid > 0 {
 		s.requireGone(t, pid, "process")
 	}
@@ -389,8 +389,8 @@ func (s *runnerSuite) noLeftoverProcess(t *testing.T) {
 		t.Fatalf("Wait: %v, want nil", err)
 	}
 	// The grandchild holds both streams: they end only if it is gone.
-	p.stdout.all(t, s.opts.Timeout)
-	p.stderr.all(t, s.opts.Timeout)
+	p.stdout.All(t, s.opts.Timeout)
+	p.stderr.All(t, s.opts.Timeout)
 	s.requireGone(t, grandchild, "grandchild left behind by a process that exited")
 }
 
@@ -423,7 +423,7 @@ func (s *runnerSuite) concurrentStarts(t *testing.T) {
 		}
 	}
 	for _, p := range procs {
-		out, errOut := p.stdout.all(t, s.opts.Timeout), p.stderr.all(t, s.opts.Timeout)
+		out, errOut := p.stdout.All(t, s.opts.Timeout), p.stderr.All(t, s.opts.Timeout)
 		if got := strings.Count(out, "\n"); got != nOut {
 			t.Fatalf("%s: %d lines, want %d", p.stdout.name, got, nOut)
 		}
@@ -457,8 +457,8 @@ func (s *runnerSuite) cancelledStart(t *testing.T) {
 		if err := pr.wait(t); err == nil {
 			t.Fatal("Wait returned nil for a killed process")
 		}
-		pr.stdout.all(t, s.opts.Timeout)
-		pr.stderr.all(t, s.opts.Timeout)
+		pr.stdout.All(t, s.opts.Timeout)
+		pr.stderr.All(t, s.opts.Timeout)
 		if pid := p.PID(); pid > 0 {
 			s.requireGone(t, pid, "process started with a cancelled context")
 		}

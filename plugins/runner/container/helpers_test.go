@@ -23,6 +23,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -351,54 +352,17 @@ func processConfig(t testing.TB, command []string, settings map[string]any) *sdk
 	return &sdk.ProcessConfig{Name: name, Command: command, Settings: configValues(t, s)}
 }
 
-// collector drains a stream in the background.
-type collector struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{}
-	err  error
-}
+// collector drains a stream in the background (sdktest.Output).
+type collector struct{ *sdktest.Output }
 
-func collect(r io.Reader) *collector {
-	c := &collector{done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		b := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(b)
-			c.mu.Lock()
-			c.buf.Write(b[:n])
-			c.mu.Unlock()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				c.err = err
-				return
-			}
-		}
-	}()
-	return c
-}
+func collect(r io.Reader) *collector { return &collector{sdktest.Collect(r)} }
 
-func (c *collector) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-func (c *collector) contains(s string) bool { return strings.Contains(c.String(), s) }
+func (c *collector) contains(s string) bool { return c.Contains(s) }
 
 // all waits for EOF and returns everything read.
 func (c *collector) all(t testing.TB) string {
 	t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(waitFor):
-		t.Fatalf("stream not at EOF; so far: %q", c.String())
-	}
-	require.NoError(t, c.err)
-	return c.String()
+	return c.All(t, waitFor)
 }
 
 // started is a container under test with its output being collected.

@@ -336,7 +336,7 @@ func TestConcurrentStarts(t *testing.T) {
 			// all may not be used off the test goroutine: it calls FailNow.
 			for _, c := range []*collector{out, errOut} {
 				select {
-				case <-c.done:
+				case <-c.Done():
 				case <-time.After(waitFor):
 					assert.Fail(t, "stream not at EOF")
 					return

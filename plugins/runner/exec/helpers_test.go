@@ -1,19 +1,18 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,54 +35,17 @@ func script(t *testing.T, name string) string {
 	return p
 }
 
-// collector drains a stream in the background.
-type collector struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{}
-	err  error
-}
+// collector drains a stream in the background (sdktest.Output).
+type collector struct{ *sdktest.Output }
 
-func collect(r io.Reader) *collector {
-	c := &collector{done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		b := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(b)
-			c.mu.Lock()
-			c.buf.Write(b[:n])
-			c.mu.Unlock()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				c.err = err
-				return
-			}
-		}
-	}()
-	return c
-}
+func collect(r io.Reader) *collector { return &collector{sdktest.Collect(r)} }
 
-func (c *collector) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-func (c *collector) contains(s string) bool { return strings.Contains(c.String(), s) }
+func (c *collector) contains(s string) bool { return c.Contains(s) }
 
 // all waits for EOF and returns everything read.
 func (c *collector) all(t *testing.T) string {
 	t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(waitFor):
-		t.Fatalf("stream not at EOF; so far: %q", c.String())
-	}
-	require.NoError(t, c.err)
-	return c.String()
+	return c.All(t, waitFor)
 }
 
 // started is a process under test with its output being collected.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/require"
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -337,36 +338,17 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// collector drains a stream in the background.
-type collector struct {
-	buf  syncBuffer
-	done chan struct{}
-	err  error
-}
+// collector drains a stream in the background (sdktest.Output).
+type collector struct{ *sdktest.Output }
 
-func collect(r io.Reader) *collector {
-	c := &collector{done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		_, c.err = io.Copy(&c.buf, r)
-	}()
-	return c
-}
+func collect(r io.Reader) *collector { return &collector{sdktest.Collect(r)} }
 
-func (c *collector) String() string { return c.buf.String() }
-
-func (c *collector) contains(s string) bool { return strings.Contains(c.String(), s) }
+func (c *collector) contains(s string) bool { return c.Contains(s) }
 
 // all waits for EOF and returns everything read.
-func (c *collector) all(tb testing.TB) string {
-	tb.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(waitFor):
-		tb.Fatalf("stream not at EOF; so far: %q", c.String())
-	}
-	require.NoError(tb, c.err)
-	return c.String()
+func (c *collector) all(t testing.TB) string {
+	t.Helper()
+	return c.All(t, waitFor)
 }
 
 // started is a process under test with its output being collected.
