@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/internal/benchline"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +20,8 @@ var benchLine = bytes.Repeat([]byte("0123456789"), 10)
 // newBenchManager returns a manager with one attached sink that discards
 // every batch, closed (and checked to have lost nothing) at the end.
 func newBenchManager(b *testing.B) *Manager {
-	m := NewManager(ManagerOptions{})
+	// The terminal's buffer in prox up: 16,384 lines.
+	m := NewManager(ManagerOptions{SubscriberBuffer: 16384})
 	require.NoError(b, m.AttachSink("discard", nil, discardTarget{}, SinkOptions{}))
 	b.Cleanup(func() {
 		st, _ := m.SinkStats("discard")
@@ -106,7 +108,7 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(perBatch * int64(len(benchLine)))
 	cpu := cpuTime(b)
-	meter := startFramerLineMeter(b, perBatch)
+	meter := benchline.Start(b, perBatch)
 	for b.Loop() {
 		for i := range batch {
 			batch[i] = LogEntry{Timestamp: now, Process: "web", Stream: sdk.Stdout, Line: benchLine}
@@ -114,10 +116,13 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 		m.WriteStableBatch(batch)
 	}
 	b.StopTimer()
-	meter.stop()
+	meter.Stop()
+	dropped := m.Dropped(sub.ID) // known until Close
 	closeBench(b, m)
 	<-drained
-	require.Positive(b, received.Load()+int64(m.Dropped(sub.ID)), "the subscriber saw the lines")
+	written := int64(b.N) * perBatch
+	require.Equal(b, written, received.Load()+int64(dropped), "every line reached the subscriber or was counted")
+	b.ReportMetric(float64(dropped)/float64(written), "dropped/line")
 	reportCPU(b, cpu)
 }
 
@@ -137,7 +142,7 @@ func BenchmarkRing(b *testing.B) {
 			e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
 			batch := make([]LogEntry, perOp)
 			b.SetBytes(perOp * int64(len(benchLine)))
-			meter := startFramerLineMeter(b, perOp)
+			meter := benchline.Start(b, perOp)
 			for b.Loop() {
 				if !tc.batch {
 					for range perOp {
@@ -150,7 +155,7 @@ func BenchmarkRing(b *testing.B) {
 				}
 				p.addBatch(batch, tc.stable)
 			}
-			meter.stop()
+			meter.Stop()
 			require.Len(b, p.entries, perOp)
 			require.Equal(b, benchLine, p.at(0).Line)
 		})
@@ -213,7 +218,7 @@ func BenchmarkFanOut(b *testing.B) {
 			e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
 			batch := make([]LogEntry, tc.linesPerOp)
 			b.SetBytes(int64(tc.linesPerOp * len(benchLine)))
-			meter := startFramerLineMeter(b, tc.linesPerOp)
+			meter := benchline.Start(b, tc.linesPerOp)
 			for b.Loop() {
 				if !tc.batches {
 					m.Write(e)
@@ -225,7 +230,7 @@ func BenchmarkFanOut(b *testing.B) {
 				m.WriteStableBatch(batch)
 			}
 			b.StopTimer()
-			meter.stop()
+			meter.Stop()
 			var dropped uint64
 			for _, id := range ids {
 				dropped += m.Dropped(id)

@@ -3,9 +3,9 @@ package logs
 import (
 	"bytes"
 	"io"
-	"runtime"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/benchline"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -33,29 +33,6 @@ func (r *framerChunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// framerLineMeter reports ns/line and allocs/line (every allocation the
-// process made meanwhile, divided by the lines handled).
-type framerLineMeter struct {
-	b       *testing.B
-	perOp   int
-	mallocs uint64
-}
-
-func startFramerLineMeter(b *testing.B, linesPerOp int) *framerLineMeter {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return &framerLineMeter{b: b, perOp: linesPerOp, mallocs: ms.Mallocs}
-}
-
-// stop reports the metrics; call it after the b.Loop loop.
-func (m *framerLineMeter) stop() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	lines := float64(m.b.N) * float64(m.perOp)
-	m.b.ReportMetric(float64(m.b.Elapsed().Nanoseconds())/lines, "ns/line")
-	m.b.ReportMetric(float64(ms.Mallocs-m.mallocs)/lines, "allocs/line")
-}
-
 // BenchmarkFramer measures line framing (logs.Framer): 10,000 lines per
 // operation from an in-memory reader, each emitted to a counting callback
 // (no copy), in the read sizes a pipe gives: full 64 KiB reads and short
@@ -80,7 +57,7 @@ func BenchmarkFramer(b *testing.B) {
 			}}
 			b.SetBytes(int64(len(input)))
 			b.ReportAllocs()
-			m := startFramerLineMeter(b, n)
+			m := benchline.Start(b, n)
 			for b.Loop() {
 				lines, bytesOut = 0, 0
 				if err := f.Run(&framerChunkReader{data: input, chunk: c.chunk}); err != nil {
@@ -90,7 +67,7 @@ func BenchmarkFramer(b *testing.B) {
 					b.Fatalf("framed %d lines (%d bytes), want %d (%d)", lines, bytesOut, n, len(input))
 				}
 			}
-			m.stop()
+			m.Stop()
 		})
 	}
 }

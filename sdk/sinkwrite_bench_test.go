@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/benchline"
 )
 
 // sinkBenchDiscard is a sink that checks the size of what it receives and
@@ -51,7 +52,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 	}
 	b.SetBytes(int64(n * len(line)))
 	b.ReportAllocs()
-	m := startStreamBenchMeter(b, n)
+	m := benchline.Start(b, n)
 	for b.Loop() {
 		if err := d.Sink.Write(context.Background(), batch); err != nil {
 			b.Fatal(err)
@@ -61,5 +62,5 @@ func BenchmarkSinkWrite(b *testing.B) {
 		}
 		batch.Seq++
 	}
-	m.stop()
+	m.Stop()
 }

@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/benchline"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -36,8 +36,7 @@ func BenchmarkOutputPath(b *testing.B) {
 	buf := make([]byte, 256<<10)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
+	m := benchline.Start(b, execBenchLines)
 	for b.Loop() {
 		p, err := r.Start(context.Background(), cfg)
 		if err != nil {
@@ -65,9 +64,5 @@ func BenchmarkOutputPath(b *testing.B) {
 			b.Fatalf("read %d bytes, %d lines; want %d, %d", total, lines, len(data), execBenchLines)
 		}
 	}
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	perLine := float64(b.N) * execBenchLines
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perLine, "ns/line")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perLine, "allocs/line")
+	m.Stop()
 }
