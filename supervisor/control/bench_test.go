@@ -34,10 +34,14 @@ func BenchmarkProcesses200(b *testing.B) {
 func BenchmarkLogs1000(b *testing.B) {
 	inst := startInstance(b, sh("chatty", "seq 1 5000; exec sleep 600"))
 	ctx := context.Background()
+	deadline := time.Now().Add(waitFor)
 	for {
 		l, err := inst.client.Logs(ctx, LogQuery{Limit: 1})
 		if err == nil && len(l) == 1 && l[0].Line == "5000" {
 			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the 5,000 lines never arrived: %v %v", l, err)
 		}
 		time.Sleep(tick)
 	}
