@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/prox-dev/prox/internal/benchline"
 )
 
 // sinkBenchDiscard is a sink that checks the size of what it receives and
@@ -52,7 +51,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 	}
 	b.SetBytes(int64(n * len(line)))
 	b.ReportAllocs()
-	m := benchline.Start(b, n)
+	m := startStreamBenchMeter(b, n)
 	for b.Loop() {
 		if err := d.Sink.Write(context.Background(), batch); err != nil {
 			b.Fatal(err)
@@ -62,5 +61,5 @@ func BenchmarkSinkWrite(b *testing.B) {
 		}
 		batch.Seq++
 	}
-	m.Stop()
+	m.stop()
 }

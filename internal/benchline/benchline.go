@@ -1,5 +1,7 @@
 // Package benchline reports the per-line figures of prox's log-path
-// benchmarks, the same way in every package: ns/line and allocs/line.
+// benchmarks, the same way in every package: ns/line and allocs/line. The
+// SDK's benchmarks keep their own copy: the SDK may import nothing else of
+// prox, not even in its tests.
 package benchline
 
 import (
