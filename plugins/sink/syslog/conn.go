@@ -66,6 +66,10 @@ func dial(ctx context.Context, c *config, onGone func()) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if selfConnected(nc) {
+		_ = nc.Close()
+		return nil, fmt.Errorf("no server at %s: the connection reached itself", c.dialAddr)
+	}
 	cn := &conn{nc: nc}
 	switch t := nc.(type) {
 	case *net.TCPConn:
@@ -83,6 +87,18 @@ func dial(ctx context.Context, c *config, onGone func()) (*conn, error) {
 		}()
 	}
 	return cn, nil
+}
+
+// selfConnected reports whether nc is connected to itself. Dialing a
+// loopback port on which nothing listens can end that way when the port
+// lies in the ephemeral range: the kernel picks that very port as the
+// local end and the connection opens onto itself (TCP's simultaneous
+// open, or a UDP socket sending to its own address), so that the sink
+// would write into its own socket.
+func selfConnected(nc net.Conn) bool {
+	local, remote := nc.LocalAddr(), nc.RemoteAddr()
+	return local != nil && remote != nil && local.Network() == remote.Network() &&
+		local.String() != "" && local.String() == remote.String()
 }
 
 // alive reports whether the server may still read what is written: false

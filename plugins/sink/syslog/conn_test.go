@@ -95,3 +95,33 @@ func TestAliveNoticesClosedServer(t *testing.T) {
 		t.Fatal("onGone was not called")
 	}
 }
+
+func TestSelfConnectedConnectionIsRefused(t *testing.T) {
+	// A connection whose local end is the address it dials opens onto
+	// itself: the kernel can pick that port for a sink dialing a server
+	// that is down. It must count as no server.
+	for _, network := range []string{"tcp", "udp"} {
+		t.Run(network, func(t *testing.T) {
+			port := freePort(t)
+			addr := "127.0.0.1:" + strconv.Itoa(port)
+			var local net.Addr
+			if network == "tcp" {
+				local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+			} else {
+				local = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+			}
+			nc, err := (&net.Dialer{LocalAddr: local, Timeout: 5 * time.Second}).Dial(network, addr)
+			require.NoError(t, err, "a socket bound to the address it dials connects to itself")
+			defer nc.Close()
+			assert.True(t, selfConnected(nc))
+
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer l.Close()
+			other, err := net.Dial("tcp", l.Addr().String())
+			require.NoError(t, err)
+			defer other.Close()
+			assert.False(t, selfConnected(other), "an ordinary connection")
+		})
+	}
+}
