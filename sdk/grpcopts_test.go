@@ -128,10 +128,14 @@ func TestBufferPoolReachesClientAndServer(t *testing.T) {
 		})
 	ctx := context.Background()
 
-	// A large request: its frames are read into the server's pool.
+	// A large request, too big for the shared batch region, so that it
+	// goes over gRPC: its frames are read into the server's pool.
 	sink, err := (&sinkPlugin{}).GRPCClient(ctx, nil, conn)
 	require.NoError(t, err)
-	require.NoError(t, sink.(Sink).Write(ctx, testBatch(1, 3000)))
+	big := testBatch(1, 8000)
+	var enc batchEncoder
+	require.Greater(t, enc.prepare(big), sharedRegionSize)
+	require.NoError(t, sink.(Sink).Write(ctx, big))
 	assert.Positive(t, server.large.Load(), "the server reads messages into the pool of its options")
 
 	// A large response: its frames are read into the client's pool.

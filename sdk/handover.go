@@ -57,9 +57,12 @@ type handoverHost struct {
 	pending map[string]*handoverSlot // by token
 }
 
-// handoverSlot is one offer: the pipes, once the plugin has sent them.
+// handoverSlot is one offer: the pipes, once the plugin has sent them; or,
+// for an offer the other way (offerFile), the file the plugin may fetch.
 type handoverSlot struct {
 	files []*os.File
+	give  *os.File // set for an offer to the plugin
+	given bool     // give was sent
 }
 
 // handovers is the process's host side, started on the first offer.
@@ -114,22 +117,77 @@ func (h *handoverHost) take(o *proto.OutputHandover) (stdout, stderr *os.File) {
 	return slot.files[0], slot.files[1]
 }
 
-// claim stores files in the open offer named by token; false when there
-// is none (unknown token, offer already ended or already served).
-func (h *handoverHost) claim(token []byte, files []*os.File) bool {
+// offerFile registers an offer of f to a plugin (see ShareRequest) and
+// returns its socket and token, or "" and nil when the hand-over is
+// unavailable. The plugin may fetch f once; withdraw ends the offer. The
+// caller keeps f open until then.
+func (h *handoverHost) offerFile(f *os.File) (socket string, token []byte) {
+	h.listen()
+	if h.addr == "" {
+		return "", nil
+	}
+	token = make([]byte, handoverTokenSize)
+	_, _ = rand.Read(token) // never fails (crypto/rand)
+	h.mu.Lock()
+	h.pending[string(token)] = &handoverSlot{give: f}
+	h.mu.Unlock()
+	return h.addr, token
+}
+
+// withdraw ends an offer made by offerFile and reports whether the plugin
+// fetched the file.
+func (h *handoverHost) withdraw(token []byte) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	slot := h.pending[string(token)]
+	delete(h.pending, string(token))
+	return slot != nil && slot.given
+}
+
+// lookup returns the open offer named by token, or nil. h.mu is held.
+func (h *handoverHost) lookup(token []byte) *handoverSlot {
 	for t, slot := range h.pending {
 		// Constant time: the token is the only credential.
 		if subtle.ConstantTimeCompare([]byte(t), token) == 1 {
-			if slot.files != nil {
-				return false
-			}
-			slot.files = files
-			return true
+			return slot
 		}
 	}
-	return false
+	return nil
+}
+
+// claim stores files in the open offer named by token; false when there
+// is none (unknown token, offer already ended or already served, or an
+// offer the other way).
+func (h *handoverHost) claim(token []byte, files []*os.File) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	slot := h.lookup(token)
+	if slot == nil || slot.give != nil || slot.files != nil {
+		return false
+	}
+	slot.files = files
+	return true
+}
+
+// giveTo sends the file of the offerFile offer named by token over c, once.
+func (h *handoverHost) giveTo(c *net.UnixConn, token []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock() // held while sending: withdraw waits, so f stays open
+	slot := h.lookup(token)
+	if slot == nil || slot.give == nil || slot.given {
+		return
+	}
+	rc, err := slot.give.SyscallConn()
+	if err != nil {
+		return
+	}
+	var sendErr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, sendErr = c.WriteMsgUnix([]byte{handoverAck}, syscall.UnixRights(int(fd)), nil)
+	}); err != nil || sendErr != nil {
+		return
+	}
+	slot.given = true
 }
 
 // serve accepts hand-overs for the life of the process.
@@ -164,6 +222,10 @@ func (h *handoverHost) receive(c *net.UnixConn) {
 		return
 	}
 	fds := parseRights(oob[:oobn])
+	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) == 0 && n == handoverTokenSize && len(fds) == 0 {
+		h.giveTo(c, buf[:n]) // a fetch (offerFile)
+		return
+	}
 	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 || n != handoverTokenSize || len(fds) != 2 {
 		closeFDs(fds)
 		return
@@ -248,6 +310,41 @@ func handOver(ctx context.Context, offer *proto.OutputHandover, stdout, stderr *
 		return fmt.Errorf("output hand-over: unexpected answer %d", ack[0])
 	}
 	return nil
+}
+
+// fetchFile is the plugin side of an offerFile offer: it asks the host at
+// socket for the file named by token and returns it.
+func fetchFile(ctx context.Context, socket string, token []byte) (*os.File, error) {
+	ctx, cancel := context.WithTimeout(ctx, handoverTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unixpacket", socket)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return nil, fmt.Errorf("unexpected connection %T", conn)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = uc.SetDeadline(deadline)
+	}
+	if _, err := uc.Write(token); err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	var ack [1]byte
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	n, oobn, flags, _, err := uc.ReadMsgUnix(ack[:], oob)
+	if err != nil {
+		return nil, fmt.Errorf("no answer from the host: %w", err)
+	}
+	fds := parseRights(oob[:oobn])
+	if n != 1 || ack[0] != handoverAck || flags&syscall.MSG_CTRUNC != 0 || len(fds) != 1 {
+		closeFDs(fds)
+		return nil, errors.New("the host sent no file: unknown token, or offered already")
+	}
+	return os.NewFile(uintptr(fds[0]), "handed-over file"), nil
 }
 
 // withFDs calls fn with the descriptors of a and b, kept valid meanwhile.

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/prox-dev/prox/sdk/proto"
@@ -16,8 +17,13 @@ type sinkClient struct {
 	// encoded straight into the message, without a proto.WriteRequest.
 	conn grpc.ClientConnInterface
 
-	mu  sync.Mutex // one Write at a time uses enc
+	mu  sync.Mutex // one Write at a time uses enc and region
 	enc batchEncoder
+	// region is the shared batch region (sink_shared.go), nil when
+	// batches go over gRPC; shareTried says whether one was offered.
+	region     *hostRegion
+	shareTried bool
+	cleanup    runtime.Cleanup
 }
 
 var _ Sink = (*sinkClient)(nil)
@@ -31,8 +37,21 @@ func (c *sinkClient) Write(ctx context.Context, b *Batch) error {
 	var err error
 	if c.conn != nil {
 		c.mu.Lock()
-		err = c.conn.Invoke(ctx, proto.Sink_Write_FullMethodName, &outgoingBatch{batch: b, enc: &c.enc}, resp,
-			grpc.ForceCodecV2(batchCodec{}))
+		if !c.shareTried {
+			c.shareTried = true
+			c.share(ctx)
+		}
+		sent := false
+		if c.region != nil {
+			var shared *proto.WriteResponse
+			if shared, sent, err = c.writeShared(ctx, b); sent && err == nil {
+				resp = shared
+			}
+		}
+		if !sent && err == nil {
+			err = c.conn.Invoke(ctx, proto.Sink_Write_FullMethodName, &outgoingBatch{batch: b, enc: &c.enc}, resp,
+				grpc.ForceCodecV2(batchCodec{}))
+		}
 		c.mu.Unlock()
 	} else {
 		resp, err = c.client.Write(ctx, packBatch(b))
@@ -53,6 +72,9 @@ func (c *sinkClient) Flush(ctx context.Context) error {
 
 func (c *sinkClient) Close(ctx context.Context) error {
 	_, err := c.client.Close(ctx, &proto.CloseRequest{})
+	c.mu.Lock()
+	c.retire() // no Write follows Close
+	c.mu.Unlock()
 	return fromGRPC("close", err)
 }
 
@@ -62,11 +84,19 @@ type sinkServer struct {
 	proto.UnimplementedSinkServer
 	impl     Sink
 	decoders decoderSlot
+
+	regionMu sync.RWMutex // Share replaces region; a shared Write reads it
+	region   []byte       // the host's shared batch region, mapped read-only
 }
 
 // Write implements proto.SinkServer for a request decoded by the generated
 // code; the service registered by sinkPlugin uses writeIncoming instead.
 func (s *sinkServer) Write(ctx context.Context, req *proto.WriteRequest) (*proto.WriteResponse, error) {
+	if req.SharedLength != 0 {
+		d := s.decoders.get()
+		defer s.decoders.put(d)
+		return s.writeShared(ctx, d, req.Seq, req.SharedLength, false)
+	}
 	b, err := unpackBatch(req)
 	if err != nil {
 		return nil, err
@@ -85,6 +115,9 @@ func (s *sinkServer) writeIncoming(ctx context.Context, in *incomingBatch) (*pro
 	b, err := d.decode(in.raw)
 	if err != nil {
 		return nil, err
+	}
+	if d.shared != 0 {
+		return s.writeShared(ctx, d, b.Seq, d.shared, in.pooled)
 	}
 	return s.write(ctx, b)
 }

@@ -94,8 +94,9 @@ func (ib *incomingBatch) release() {
 // keep (a file sink formats lines into its own buffer). ReuseBatches
 // returns true to let the SDK decode every batch into memory it reuses for
 // the next one, instead of allocating a buffer the size of each batch
-// (which Sink.Write's default contract requires). The built-in sinks
-// implement it.
+// (which Sink.Write's default contract requires). The lines may then be
+// read-only memory shared with the host (see Share in plugin.proto): a
+// BatchReuser never writes into them. The file sink implements it.
 type BatchReuser interface {
 	ReuseBatches() bool
 }
@@ -138,6 +139,11 @@ type batchEncoder struct {
 	index  []uint32 // per entry: its process's index in names
 	deltas []uint64 // per entry: zigzag timestamp delta
 	events []*proto.Event
+
+	// The sizes of the batch being encoded, from prepare.
+	base                                               int64
+	deltasLen, lengthsLen, indexLen, dataLen, namesLen int
+	logsLen, size                                      int
 }
 
 // lookup returns the index of process in the batch's table, adding it.
@@ -159,70 +165,102 @@ func (e *batchEncoder) lookup(process string) uint32 {
 // marshal encodes b as a proto.WriteRequest into one buffer of the shared
 // pool: the line bytes are copied once, from the entries to the buffer.
 func (e *batchEncoder) marshal(b *Batch) (mem.BufferSlice, error) {
+	size := e.prepare(b)
+	bp := sharedPool.Get(size)
+	out, err := e.encode((*bp)[:0], b)
+	if err != nil {
+		sharedPool.Put(bp)
+		return nil, err
+	}
+	*bp = out
+	return mem.BufferSlice{mem.NewBuffer(bp, sharedPool)}, nil
+}
+
+// encodeInto encodes b as a proto.WriteRequest at the start of dst and
+// returns its length; false when it does not fit.
+func (e *batchEncoder) encodeInto(dst []byte, b *Batch) (int, bool, error) {
+	if e.prepare(b) > len(dst) {
+		clear(e.events)
+		return 0, false, nil
+	}
+	out, err := e.encode(dst[:0], b)
+	if err != nil {
+		return 0, false, err
+	}
+	return len(out), true, nil
+}
+
+// prepare works out the layout of b's encoding and returns its size.
+func (e *batchEncoder) prepare(b *Batch) int {
 	e.names, e.index, e.deltas, e.events = e.names[:0], e.index[:0], e.deltas[:0], e.events[:0]
-	var base int64
-	var deltasLen, lengthsLen, indexLen, dataLen, namesLen int
+	e.base, e.deltasLen, e.lengthsLen, e.indexLen, e.dataLen, e.namesLen = 0, 0, 0, 0, 0, 0
 	n := len(b.Entries)
 	if n > 0 {
-		base = b.Entries[0].Timestamp.UnixNano()
+		e.base = b.Entries[0].Timestamp.UnixNano()
 		for i := range b.Entries {
 			en := &b.Entries[i]
 			idx := e.lookup(en.Process)
 			e.index = append(e.index, idx)
-			d := protowire.EncodeZigZag(en.Timestamp.UnixNano() - base)
+			d := protowire.EncodeZigZag(en.Timestamp.UnixNano() - e.base)
 			e.deltas = append(e.deltas, d)
-			deltasLen += protowire.SizeVarint(d)
-			lengthsLen += protowire.SizeVarint(uint64(len(en.Line)))
-			indexLen += protowire.SizeVarint(uint64(idx))
-			dataLen += len(en.Line)
+			e.deltasLen += protowire.SizeVarint(d)
+			e.lengthsLen += protowire.SizeVarint(uint64(len(en.Line)))
+			e.indexLen += protowire.SizeVarint(uint64(idx))
+			e.dataLen += len(en.Line)
 		}
 		for i, name := range e.names {
 			e.names[i] = validUTF8(name)
-			namesLen += sizeBytesField(5, len(e.names[i]))
+			e.namesLen += sizeBytesField(5, len(e.names[i]))
 		}
 	}
-	logsLen := 0
+	e.logsLen = 0
 	if n > 0 {
-		if base != 0 {
-			logsLen += protowire.SizeTag(1) + protowire.SizeVarint(uint64(base))
+		if e.base != 0 {
+			e.logsLen += protowire.SizeTag(1) + protowire.SizeVarint(uint64(e.base))
 		}
-		logsLen += sizeBytesField(2, deltasLen) + sizeBytesField(3, lengthsLen) + sizeBytesField(4, dataLen) +
-			namesLen + sizeBytesField(6, indexLen) + sizeBytesField(7, n)
+		e.logsLen += sizeBytesField(2, e.deltasLen) + sizeBytesField(3, e.lengthsLen) +
+			sizeBytesField(4, e.dataLen) + e.namesLen + sizeBytesField(6, e.indexLen) + sizeBytesField(7, n)
 	}
-	size := 0
+	e.size = 0
 	if b.Seq != 0 {
-		size += protowire.SizeTag(1) + protowire.SizeVarint(b.Seq)
+		e.size += protowire.SizeTag(1) + protowire.SizeVarint(b.Seq)
 	}
 	if n > 0 {
-		size += sizeBytesField(2, logsLen)
+		e.size += sizeBytesField(2, e.logsLen)
 	}
 	for i := range b.Events {
 		ev := eventToProto(&b.Events[i])
 		e.events = append(e.events, ev)
-		size += sizeBytesField(3, gproto.Size(ev))
+		e.size += sizeBytesField(3, gproto.Size(ev))
 	}
+	return e.size
+}
 
-	bp := sharedPool.Get(size)
-	out := (*bp)[:0]
+// encode appends the encoding of b, laid out by prepare, to out, which
+// has room for it: the line bytes are copied once, from the entries.
+func (e *batchEncoder) encode(out []byte, b *Batch) ([]byte, error) {
+	defer clear(e.events) // let the events go
+	start, room := len(out), cap(out)
+	n := len(b.Entries)
 	if b.Seq != 0 {
 		out = protowire.AppendTag(out, 1, protowire.VarintType)
 		out = protowire.AppendVarint(out, b.Seq)
 	}
 	if n > 0 {
-		out = appendBytesHeader(out, 2, logsLen)
-		if base != 0 {
+		out = appendBytesHeader(out, 2, e.logsLen)
+		if e.base != 0 {
 			out = protowire.AppendTag(out, 1, protowire.VarintType)
-			out = protowire.AppendVarint(out, uint64(base))
+			out = protowire.AppendVarint(out, uint64(e.base))
 		}
-		out = appendBytesHeader(out, 2, deltasLen)
+		out = appendBytesHeader(out, 2, e.deltasLen)
 		for _, d := range e.deltas {
 			out = protowire.AppendVarint(out, d)
 		}
-		out = appendBytesHeader(out, 3, lengthsLen)
+		out = appendBytesHeader(out, 3, e.lengthsLen)
 		for i := range b.Entries {
 			out = protowire.AppendVarint(out, uint64(len(b.Entries[i].Line)))
 		}
-		out = appendBytesHeader(out, 4, dataLen)
+		out = appendBytesHeader(out, 4, e.dataLen)
 		for i := range b.Entries {
 			out = append(out, b.Entries[i].Line...)
 		}
@@ -230,7 +268,7 @@ func (e *batchEncoder) marshal(b *Batch) (mem.BufferSlice, error) {
 			out = appendBytesHeader(out, 5, len(name))
 			out = append(out, name...)
 		}
-		out = appendBytesHeader(out, 6, indexLen)
+		out = appendBytesHeader(out, 6, e.indexLen)
 		for _, idx := range e.index {
 			out = protowire.AppendVarint(out, uint64(idx))
 		}
@@ -243,17 +281,15 @@ func (e *batchEncoder) marshal(b *Batch) (mem.BufferSlice, error) {
 	for _, ev := range e.events {
 		out = appendBytesHeader(out, 3, gproto.Size(ev))
 		if out, err = (gproto.MarshalOptions{UseCachedSize: true}).MarshalAppend(out, ev); err != nil {
-			sharedPool.Put(bp)
 			return nil, fmt.Errorf("encode event: %w", err)
 		}
 	}
-	clear(e.events) // let the events go
-	if len(out) != size || cap(out) != cap(*bp) {
-		sharedPool.Put(bp)
-		return nil, fmt.Errorf("encode batch: wrote %d bytes, sized %d", len(out), size)
+	// The buffer was sized by prepare: anything else is a bug, and a
+	// reallocation would have left the caller's memory behind.
+	if len(out)-start != e.size || cap(out) != room {
+		return nil, fmt.Errorf("encode batch: wrote %d bytes, sized %d", len(out)-start, e.size)
 	}
-	*bp = out
-	return mem.BufferSlice{mem.NewBuffer(bp, sharedPool)}, nil
+	return out, nil
 }
 
 func sizeBytesField(num protowire.Number, n int) int {
@@ -295,6 +331,9 @@ type batchDecoder struct {
 	// known holds the process names of earlier batches, so that a name
 	// costs an allocation only the first time it is seen.
 	known []string
+	// shared is the last request's shared_length: not zero when the
+	// batch itself is in the shared region (sinkServer.writeShared).
+	shared uint64
 }
 
 // errMalformed prefixes every decoding error.
@@ -304,6 +343,7 @@ var errMalformed = errors.New("malformed log batch")
 // next decode and as long as raw.
 func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 	d.deltas, d.lengths, d.index, d.names = d.deltas[:0], d.lengths[:0], d.index[:0], d.names[:0]
+	d.shared = 0
 	b := &Batch{}
 	var data, streams []byte
 	var base int64
@@ -326,6 +366,8 @@ func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 					return nil, err
 				}
 			}
+		case num == 4 && typ == protowire.VarintType:
+			d.shared, n = protowire.ConsumeVarint(raw)
 		case num == 3 && typ == protowire.BytesType:
 			var msg []byte
 			if msg, n = protowire.ConsumeBytes(raw); n >= 0 {

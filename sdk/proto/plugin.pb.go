@@ -1173,6 +1173,109 @@ func (*SignalResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
+// ShareRequest offers a shared batch region: a memfd of `size` bytes,
+// sealed against shrinking and growing, that the plugin fetches from the
+// host's hand-over socket (the one of OutputHandover) by sending one
+// message whose payload is `token` and no descriptors; the host answers one
+// byte (1) with the memfd as SCM_RIGHTS. The plugin maps it read-only. Once
+// Share has returned without error, the host may send Write requests that
+// name the region (WriteRequest.shared_length).
+type ShareRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Socket        string                 `protobuf:"bytes,1,opt,name=socket,proto3" json:"socket,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	Size          uint64                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareRequest) Reset() {
+	*x = ShareRequest{}
+	mi := &file_plugin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareRequest) ProtoMessage() {}
+
+func (x *ShareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareRequest.ProtoReflect.Descriptor instead.
+func (*ShareRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ShareRequest) GetSocket() string {
+	if x != nil {
+		return x.Socket
+	}
+	return ""
+}
+
+func (x *ShareRequest) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ShareRequest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type ShareResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareResponse) Reset() {
+	*x = ShareResponse{}
+	mi := &file_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareResponse) ProtoMessage() {}
+
+func (x *ShareResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareResponse.ProtoReflect.Descriptor instead.
+func (*ShareResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{22}
+}
+
 // LogBatch packs many log lines into one message: the lines back to back in
 // data, with packed per-line lengths, timestamps as deltas from a base, and
 // indexes into a table of process names.
@@ -1192,7 +1295,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1307,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1320,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogBatch) GetBaseUnixNano() int64 {
@@ -1286,7 +1389,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1401,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1414,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Event) GetUnixNano() int64 {
@@ -1378,17 +1481,22 @@ func (x *Event) GetRestarts() uint32 {
 }
 
 type WriteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Logs          *LogBatch              `protobuf:"bytes,2,opt,name=logs,proto3" json:"logs,omitempty"`
-	Events        []*Event               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Seq    uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Logs   *LogBatch              `protobuf:"bytes,2,opt,name=logs,proto3" json:"logs,omitempty"`
+	Events []*Event               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// shared_length, when not zero, says that the batch is in the shared
+	// region (see Share): its first shared_length bytes are a WriteRequest of
+	// the same seq, with the logs and events, and this message carries
+	// nothing else. The host leaves the region alone until the response.
+	SharedLength  uint64 `protobuf:"varint,4,opt,name=shared_length,json=sharedLength,proto3" json:"shared_length,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1508,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1521,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WriteRequest) GetSeq() uint64 {
@@ -1437,6 +1545,13 @@ func (x *WriteRequest) GetEvents() []*Event {
 	return nil
 }
 
+func (x *WriteRequest) GetSharedLength() uint64 {
+	if x != nil {
+		return x.SharedLength
+	}
+	return 0
+}
+
 type WriteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AckSeq        uint64                 `protobuf:"varint,1,opt,name=ack_seq,json=ackSeq,proto3" json:"ack_seq,omitempty"`
@@ -1446,7 +1561,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1573,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1586,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WriteResponse) GetAckSeq() uint64 {
@@ -1489,7 +1604,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1616,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1629,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 type FlushResponse struct {
@@ -1525,7 +1640,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1652,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1665,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 type CloseRequest struct {
@@ -1561,7 +1676,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1688,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1701,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 type CloseResponse struct {
@@ -1597,7 +1712,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1724,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1737,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1695,7 +1810,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\rSignalRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x16\n" +
 	"\x06signal\x18\x02 \x01(\tR\x06signal\"\x10\n" +
-	"\x0eSignalResponse\"\xd8\x01\n" +
+	"\x0eSignalResponse\"P\n" +
+	"\fShareRequest\x12\x16\n" +
+	"\x06socket\x18\x01 \x01(\tR\x06socket\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\x0f\n" +
+	"\rShareResponse\"\xd8\x01\n" +
 	"\bLogBatch\x12$\n" +
 	"\x0ebase_unix_nano\x18\x01 \x01(\x03R\fbaseUnixNano\x12\x1b\n" +
 	"\tts_deltas\x18\x02 \x03(\x12R\btsDeltas\x12\x18\n" +
@@ -1713,11 +1833,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\texit_code\x18\x06 \x01(\x05R\bexitCode\x12\x16\n" +
 	"\x06signal\x18\a \x01(\tR\x06signal\x12\x18\n" +
 	"\amessage\x18\b \x01(\tR\amessage\x12\x1a\n" +
-	"\brestarts\x18\t \x01(\rR\brestarts\"}\n" +
+	"\brestarts\x18\t \x01(\rR\brestarts\"\xa2\x01\n" +
 	"\fWriteRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12,\n" +
 	"\x04logs\x18\x02 \x01(\v2\x18.prox.plugin.v1.LogBatchR\x04logs\x12-\n" +
-	"\x06events\x18\x03 \x03(\v2\x15.prox.plugin.v1.EventR\x06events\"(\n" +
+	"\x06events\x18\x03 \x03(\v2\x15.prox.plugin.v1.EventR\x06events\x12#\n" +
+	"\rshared_length\x18\x04 \x01(\x04R\fsharedLength\"(\n" +
 	"\rWriteResponse\x12\x17\n" +
 	"\aack_seq\x18\x01 \x01(\x04R\x06ackSeq\"\x0e\n" +
 	"\fFlushRequest\"\x0f\n" +
@@ -1738,11 +1859,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Output\x12\x1d.prox.plugin.v1.OutputRequest\x1a\x1b.prox.plugin.v1.OutputChunk0\x01\x12A\n" +
 	"\x04Wait\x12\x1b.prox.plugin.v1.WaitRequest\x1a\x1c.prox.plugin.v1.WaitResponse\x12G\n" +
 	"\x06Signal\x12\x1d.prox.plugin.v1.SignalRequest\x1a\x1e.prox.plugin.v1.SignalResponse\x12A\n" +
-	"\x04Exec\x12\x1b.prox.plugin.v1.ExecRequest\x1a\x1c.prox.plugin.v1.ExecResponse2\xd8\x01\n" +
+	"\x04Exec\x12\x1b.prox.plugin.v1.ExecRequest\x1a\x1c.prox.plugin.v1.ExecResponse2\x9e\x02\n" +
 	"\x04Sink\x12D\n" +
 	"\x05Write\x12\x1c.prox.plugin.v1.WriteRequest\x1a\x1d.prox.plugin.v1.WriteResponse\x12D\n" +
 	"\x05Flush\x12\x1c.prox.plugin.v1.FlushRequest\x1a\x1d.prox.plugin.v1.FlushResponse\x12D\n" +
-	"\x05Close\x12\x1c.prox.plugin.v1.CloseRequest\x1a\x1d.prox.plugin.v1.CloseResponseB$Z\"github.com/prox-dev/prox/sdk/protob\x06proto3"
+	"\x05Close\x12\x1c.prox.plugin.v1.CloseRequest\x1a\x1d.prox.plugin.v1.CloseResponse\x12D\n" +
+	"\x05Share\x12\x1c.prox.plugin.v1.ShareRequest\x1a\x1d.prox.plugin.v1.ShareResponseB$Z\"github.com/prox-dev/prox/sdk/protob\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1757,7 +1879,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_plugin_proto_goTypes = []any{
 	(Stream)(0),                  // 0: prox.plugin.v1.Stream
 	(*InfoRequest)(nil),          // 1: prox.plugin.v1.InfoRequest
@@ -1781,14 +1903,16 @@ var file_plugin_proto_goTypes = []any{
 	(*WaitResponse)(nil),         // 19: prox.plugin.v1.WaitResponse
 	(*SignalRequest)(nil),        // 20: prox.plugin.v1.SignalRequest
 	(*SignalResponse)(nil),       // 21: prox.plugin.v1.SignalResponse
-	(*LogBatch)(nil),             // 22: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 23: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 24: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 25: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 26: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 27: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 28: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 29: prox.plugin.v1.CloseResponse
+	(*ShareRequest)(nil),         // 22: prox.plugin.v1.ShareRequest
+	(*ShareResponse)(nil),        // 23: prox.plugin.v1.ShareResponse
+	(*LogBatch)(nil),             // 24: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 25: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 26: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 27: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 28: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 29: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 30: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 31: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
@@ -1796,8 +1920,8 @@ var file_plugin_proto_depIdxs = []int32{
 	4,  // 2: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
 	14, // 3: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
 	0,  // 4: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	22, // 5: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	23, // 6: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	24, // 5: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	25, // 6: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
 	1,  // 7: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
 	5,  // 8: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
 	7,  // 9: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
@@ -1807,23 +1931,25 @@ var file_plugin_proto_depIdxs = []int32{
 	18, // 13: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
 	20, // 14: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
 	11, // 15: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
-	24, // 16: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	26, // 17: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	28, // 18: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	2,  // 19: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	6,  // 20: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	8,  // 21: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	10, // 22: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	15, // 23: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	17, // 24: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	19, // 25: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	21, // 26: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	12, // 27: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
-	25, // 28: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	27, // 29: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	29, // 30: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	19, // [19:31] is the sub-list for method output_type
-	7,  // [7:19] is the sub-list for method input_type
+	26, // 16: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	28, // 17: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	30, // 18: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	22, // 19: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
+	2,  // 20: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	6,  // 21: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	8,  // 22: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	10, // 23: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	15, // 24: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	17, // 25: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	19, // 26: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	21, // 27: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	12, // 28: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	27, // 29: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	29, // 30: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	31, // 31: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	23, // 32: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
+	20, // [20:33] is the sub-list for method output_type
+	7,  // [7:20] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1840,7 +1966,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

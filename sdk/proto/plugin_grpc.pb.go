@@ -534,6 +534,7 @@ const (
 	Sink_Write_FullMethodName = "/prox.plugin.v1.Sink/Write"
 	Sink_Flush_FullMethodName = "/prox.plugin.v1.Sink/Flush"
 	Sink_Close_FullMethodName = "/prox.plugin.v1.Sink/Close"
+	Sink_Share_FullMethodName = "/prox.plugin.v1.Sink/Share"
 )
 
 // SinkClient is the client API for Sink service.
@@ -546,6 +547,11 @@ type SinkClient interface {
 	Write(ctx context.Context, in *WriteRequest, opts ...grpc.CallOption) (*WriteResponse, error)
 	Flush(ctx context.Context, in *FlushRequest, opts ...grpc.CallOption) (*FlushResponse, error)
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
+	// Share offers the plugin a region of shared memory that the host then
+	// writes batches into (WriteRequest.shared_length), instead of sending
+	// their bytes over gRPC. A plugin that answers Unimplemented, or any
+	// error, gets every batch over gRPC, as before.
+	Share(ctx context.Context, in *ShareRequest, opts ...grpc.CallOption) (*ShareResponse, error)
 }
 
 type sinkClient struct {
@@ -586,6 +592,16 @@ func (c *sinkClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *sinkClient) Share(ctx context.Context, in *ShareRequest, opts ...grpc.CallOption) (*ShareResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShareResponse)
+	err := c.cc.Invoke(ctx, Sink_Share_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -596,6 +612,11 @@ type SinkServer interface {
 	Write(context.Context, *WriteRequest) (*WriteResponse, error)
 	Flush(context.Context, *FlushRequest) (*FlushResponse, error)
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)
+	// Share offers the plugin a region of shared memory that the host then
+	// writes batches into (WriteRequest.shared_length), instead of sending
+	// their bytes over gRPC. A plugin that answers Unimplemented, or any
+	// error, gets every batch over gRPC, as before.
+	Share(context.Context, *ShareRequest) (*ShareResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -614,6 +635,9 @@ func (UnimplementedSinkServer) Flush(context.Context, *FlushRequest) (*FlushResp
 }
 func (UnimplementedSinkServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSinkServer) Share(context.Context, *ShareRequest) (*ShareResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Share not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -690,6 +714,24 @@ func _Sink_Close_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Share_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShareRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Share(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Share_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Share(ctx, req.(*ShareRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -708,6 +750,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Sink_Close_Handler,
+		},
+		{
+			MethodName: "Share",
+			Handler:    _Sink_Share_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
