@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -142,6 +143,11 @@ func (c *UpCommand) Run(args []string) int {
 		logger.Error("some processes did not start", "error", err)
 		code = 1
 	}
+	// The start is over. What it left behind (the configuration's
+	// evaluation, the plugins' launch, a start request per process) is
+	// garbage that Go's scavenger would keep mapped for as long as prox
+	// runs: 3 to 4 MB with 200 processes. Give it back now.
+	go debug.FreeOSMemory()
 	ctl := control.Serve(ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: c.configPath})
 	defer func() { _ = ctl.Close(context.Background()) }()
 

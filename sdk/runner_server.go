@@ -29,6 +29,8 @@ type runnerServer struct {
 	mu      sync.Mutex
 	next    uint64
 	handles map[string]*serverProcess
+
+	trim *burstTrim // returns the memory of a burst of starts
 }
 
 // serverProcess is a started process and its single Wait result.
@@ -57,7 +59,7 @@ func (sp *serverProcess) exited() <-chan struct{} {
 }
 
 func newRunnerServer(impl Runner) *runnerServer {
-	return &runnerServer{impl: impl, handles: make(map[string]*serverProcess)}
+	return &runnerServer{impl: impl, handles: make(map[string]*serverProcess), trim: newBurstTrim()}
 }
 
 func (s *runnerServer) get(handle string) (*serverProcess, error) {
@@ -90,6 +92,7 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 		}
 	}
 	p, err := s.impl.Start(ctx, cfg)
+	s.trim.note()
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
