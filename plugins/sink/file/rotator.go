@@ -43,6 +43,11 @@ type rotator struct {
 	unsynced bool
 	// fsync commits f; (*os.File).Sync, or a test's counter.
 	fsync func(*os.File) error
+	// special is set when the path is not a regular file (a device such
+	// as /dev/stdout or /dev/null, a named pipe): it is written to, never
+	// rotated (renaming /dev/null would replace it with a regular file for
+	// the whole machine), never synced and has no backups.
+	special bool
 }
 
 // open opens (or creates) the file for appending, creating its directory,
@@ -62,6 +67,10 @@ func (r *rotator) open() error {
 		return fmt.Errorf("failed to open log file: %w", err)
 	}
 	r.f, r.size, r.unsynced = f, fi.Size(), false
+	r.special = !fi.Mode().IsRegular()
+	if r.special {
+		return nil
+	}
 	return r.removeExpired()
 }
 
@@ -75,7 +84,7 @@ func (r *rotator) reserve(n int) error {
 			return err
 		}
 	}
-	if r.maxSize > 0 && r.size > 0 && r.size+int64(n) > r.maxSize {
+	if r.maxSize > 0 && !r.special && r.size > 0 && r.size+int64(n) > r.maxSize {
 		if err := r.rotate(); err != nil {
 			return err
 		}
@@ -117,7 +126,7 @@ func (r *rotator) sync() error {
 	if err := r.flush(); err != nil {
 		return err
 	}
-	if !r.unsynced {
+	if !r.unsynced || r.special {
 		return nil
 	}
 	fsync := r.fsync

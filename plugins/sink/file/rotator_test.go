@@ -1,10 +1,13 @@
 package file
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +122,43 @@ func TestNoRotationWhenMaxSizeIsZero(t *testing.T) {
 	writeNumbered(t, s, 0, 1000, 100)
 	assert.Equal(t, []string{path}, rotatedFiles(t, path, 1<<20))
 	assert.Len(t, lines(t, readFile(t, path)), 1000)
+}
+
+func TestSpecialFilesAreNeverRotated(t *testing.T) {
+	// A path that is not a regular file (here a named pipe; /dev/null and
+	// /dev/stdout alike) is written to, never renamed nor synced: rotating
+	// /dev/null would replace it with a regular file for the whole machine.
+	path := inDir(t, "pipe")
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	got := make(chan string, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		got <- string(b)
+	}()
+	s := newSink(t, map[string]any{"path": path, "max_size": "1KB", "max_backups": 2, "process_prefix": false})
+	writeNumbered(t, s, 0, 200, 10)
+	require.NoError(t, s.Flush(context.Background()))
+	require.NoError(t, s.Close(context.Background()))
+
+	fi, err := os.Lstat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "still the named pipe")
+	_, err = os.Lstat(path + ".1")
+	assert.ErrorIs(t, err, os.ErrNotExist, "no backup")
+	select {
+	case out := <-got:
+		ls := lines(t, out)
+		require.Len(t, ls, 200)
+		assert.Equal(t, numberedLine(199), ls[199])
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader of the pipe got no end of file")
+	}
 }
 
 func TestPerProcessFilesRotateIndependently(t *testing.T) {
