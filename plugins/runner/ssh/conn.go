@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,7 +38,21 @@ type conn struct {
 	reason error // why the connection ended; set once
 
 	done chan struct{} // closed when the connection has ended
+
+	// openMu serialises opening sessions, so that sessions is exact when
+	// the server refuses one. sessions counts the sessions open on the
+	// connection (processes, control commands, exec checks). full is set
+	// when the server refused a session (sshd's MaxSessions) and cleared
+	// when one ends: meanwhile the runner starts processes on another
+	// connection.
+	openMu   sync.Mutex
+	sessions atomic.Int32
+	full     atomic.Bool
 }
+
+// errNoSessions means the server refused a session on a connection that
+// had none open: more connections would not help.
+var errNoSessions = errors.New("the server allows no session at all")
 
 // dial connects and authenticates to the configured server. ctx and
 // connect_timeout bound the whole of it.
@@ -193,13 +208,42 @@ func (c *conn) keepalive(interval time.Duration) {
 	}
 }
 
-// open runs line in a new session.
+// open runs line in a new session, which counts in c.sessions until the
+// caller calls ended. A refusal marks the connection full; when no other
+// session was open, the error also wraps errNoSessions.
 func (c *conn) open(line string) (*session, error) {
+	c.openMu.Lock()
+	defer c.openMu.Unlock()
 	s, err := openSession(c.client, line)
-	if err != nil && !c.alive() {
+	switch {
+	case err == nil:
+		c.sessions.Add(1)
+		return s, nil
+	case !c.alive():
 		return nil, c.lostErr()
+	case errors.Is(err, errSessionRefused):
+		c.full.Store(true)
+		if c.sessions.Load() == 0 {
+			err = fmt.Errorf("%w: %w", errNoSessions, err)
+		}
 	}
-	return s, err
+	return nil, err
+}
+
+// ended records the end of a session open returned, once the server has
+// closed it too (s.closed): the connection has room for another.
+func (c *conn) ended() {
+	c.sessions.Add(-1)
+	c.full.Store(false)
+}
+
+// endedWhenClosed calls ended once the server has closed s, which the
+// caller has closed or will close.
+func (c *conn) endedWhenClosed(s *session) {
+	go func() {
+		<-s.closed
+		c.ended()
+	}()
 }
 
 // controlResult is the outcome of a control command.
@@ -218,6 +262,7 @@ func (c *conn) run(ctx context.Context, line string) (*controlResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.ended()
 	defer s.ch.Close()
 	stop := context.AfterFunc(ctx, func() { _ = s.ch.Close() })
 	defer stop()

@@ -21,7 +21,9 @@ const execOutputLimit = 64 << 10
 var errNotRunning = errors.New("the process has exited")
 
 // Exec runs command (an argv, no shell implied) where p runs: in a new
-// session on the connection p runs over, as the same user, in p's working
+// session on the connection p runs over (or, when the server refuses
+// another session on it, on another connection to the same server), as
+// the same user, in p's working
 // directory, with the login environment plus the variables Start exported
 // for p (nothing of the plugin's own environment). Every argument reaches
 // the remote shell single-quoted, as for Start.
@@ -37,8 +39,8 @@ var errNotRunning = errors.New("the process has exited")
 // group is killed. When ctx ends first, the whole group is killed
 // (SIGKILL) and Exec returns an error wrapping ctx.Err(). Exec fails when
 // p has exited, or when p is not a process of this runner. It may be
-// called concurrently; each call takes a session of the connection (sshd's
-// MaxSessions, default 10, counts them).
+// called concurrently; each call takes a session for as long as the
+// command runs.
 func (r *Runner) Exec(ctx context.Context, p sdk.Process, command []string) (sdk.ExecResult, error) {
 	proc, ok := p.(*Process)
 	if !ok {
@@ -50,15 +52,24 @@ func (r *Runner) Exec(ctx context.Context, p sdk.Process, command []string) (sdk
 	if proc.exited() {
 		return sdk.ExecResult{}, fmt.Errorf("exec %q beside remote process group %d: %w", command[0], proc.pgid, errNotRunning)
 	}
-	res, err := proc.exec(ctx, command)
+	res, err := proc.exec(ctx, proc.conn, command)
+	if errors.Is(err, errSessionRefused) {
+		// Its connection holds all the sessions the server allows: the
+		// command runs on the same host over another one.
+		var c *conn
+		if c, err = r.connection(ctx); err == nil {
+			res, err = proc.exec(ctx, c, command)
+		}
+	}
 	if err != nil {
 		return sdk.ExecResult{}, fmt.Errorf("exec %q beside remote process group %d: %w", command[0], proc.pgid, err)
 	}
 	return res, nil
 }
 
-// exec runs argv in a new session on p's connection (see Runner.Exec).
-func (p *Process) exec(ctx context.Context, argv []string) (sdk.ExecResult, error) {
+// exec runs argv in a new session on c, a connection to p's server (see
+// Runner.Exec).
+func (p *Process) exec(ctx context.Context, c *conn, argv []string) (sdk.ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.ExecResult{}, err
 	}
@@ -69,7 +80,7 @@ func (p *Process) exec(ctx context.Context, argv []string) (sdk.ExecResult, erro
 	// The wrapper of a process, with its standard error joined to its
 	// standard output at the source, so that the order is kept.
 	line := remoteLine(argv, p.env, p.dir, nonce) + " 2>&1"
-	sess, err := p.conn.open(line)
+	sess, err := c.open(line)
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
@@ -88,8 +99,9 @@ func (p *Process) exec(ctx context.Context, argv []string) (sdk.ExecResult, erro
 	// not outlast ctx.
 	outcome := make(chan execOutcome, 1)
 	go func() {
+		defer c.endedWhenClosed(sess)
 		defer sess.ch.Close()
-		res, err := p.collect(sess, nonce)
+		res, err := p.collect(c, sess, nonce)
 		outcome <- execOutcome{res, err}
 	}()
 	select {
@@ -116,7 +128,7 @@ type execOutcome struct {
 
 // collect reads the combined output of the command run in sess until the
 // session ends, and returns it with the exit code.
-func (p *Process) collect(sess *session, nonce string) (sdk.ExecResult, error) {
+func (p *Process) collect(c *conn, sess *session, nonce string) (sdk.ExecResult, error) {
 	out := &sdk.CappedOutput{Limit: execOutputLimit}
 	// Standard error only carries what fails before the wrapper runs (the
 	// login shell's own complaints); it is drained into the same output.
@@ -150,8 +162,8 @@ func (p *Process) collect(sess *session, nonce string) (sdk.ExecResult, error) {
 		timer := time.NewTimer(lostGrace)
 		defer timer.Stop()
 		select {
-		case <-p.conn.done:
-			return sdk.ExecResult{}, p.conn.lostErr()
+		case <-c.done:
+			return sdk.ExecResult{}, c.lostErr()
 		case <-timer.C:
 			return sdk.ExecResult{}, errors.New("the command ended without an exit status")
 		}

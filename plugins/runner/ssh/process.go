@@ -58,6 +58,14 @@ func startProcess(ctx context.Context, c *conn, line, nonce, command string, log
 	if err != nil {
 		return nil, err
 	}
+	// The session counts until the process's watch ends or, when the
+	// start fails, until the server has closed it.
+	started := false
+	defer func() {
+		if !started {
+			c.endedWhenClosed(sess)
+		}
+	}()
 	stop := context.AfterFunc(ctx, func() { _ = sess.ch.Close() })
 	stdout := bufio.NewReaderSize(sess.ch, outputBuffer)
 	pgid, discarded, err := readMarker(stdout, nonce)
@@ -89,6 +97,7 @@ func startProcess(ctx context.Context, c *conn, line, nonce, command string, log
 		log:    log.With("pgid", pgid),
 		done:   make(chan struct{}),
 	}
+	started = true
 	go p.watch()
 	return p, nil
 }
@@ -144,6 +153,7 @@ func (p *Process) watch() {
 		}
 		timer.Stop()
 	}
+	p.conn.ended()
 	close(p.done)
 }
 

@@ -307,6 +307,79 @@ func TestConcurrentStartsShareOneConnection(t *testing.T) {
 	}
 }
 
+// TestProcessesBeyondMaxSessions: a server that allows 2 sessions per
+// connection still runs 5 processes of one runner block, over more
+// connections, and each keeps working.
+func TestProcessesBeyondMaxSessions(t *testing.T) {
+	srv := startSSHD(t, "MaxSessions 2")
+	r := newTestRunner(t, srv.config(testUser))
+	const n = 5
+	procs := make([]*started, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			p, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: fmt.Sprint("p", i), Command: sh(fmt.Sprintf("echo %d; exec sleep 3600", i))})
+			if assert.NoError(t, err, "start %d", i) {
+				proc := p.(*Process)
+				t.Cleanup(func() { _ = proc.Signal(syscall.SIGKILL) })
+				procs[i] = &started{Process: proc, stdout: collect(p.Stdout()), stderr: collect(p.Stderr())}
+			}
+		})
+	}
+	wg.Wait()
+	require.NotContains(t, procs, (*started)(nil))
+	perConn := map[*conn]int{}
+	for i, p := range procs {
+		perConn[p.conn]++
+		require.Eventually(t, func() bool { return p.stdout.contains(fmt.Sprintf("%d\n", i)) }, waitFor, tick)
+	}
+	assert.GreaterOrEqual(t, len(perConn), 3, "5 processes at 2 sessions per connection")
+	for _, k := range perConn {
+		assert.LessOrEqual(t, k, 2)
+	}
+	assert.Len(t, srv.logins(testUser), len(perConn), "one login per connection the runner holds")
+
+	// An exec check beside a process whose connection is full runs over
+	// another connection to the same server.
+	var full *started
+	for _, p := range procs {
+		if perConn[p.conn] == 2 {
+			full = p
+			break
+		}
+	}
+	require.NotNil(t, full)
+	res, err := r.Exec(context.Background(), full.Process, []string{"echo", "beside"})
+	require.NoError(t, err)
+	assert.Equal(t, sdk.ExecResult{ExitCode: 0, Output: []byte("beside\n")}, res)
+
+	// Every process stops gracefully, with no session to spare for kill.
+	for _, p := range procs {
+		require.NoError(t, p.Signal(syscall.SIGTERM))
+	}
+	for _, p := range procs {
+		assert.Equal(t, &sdk.ExitError{Code: -1, Signal: "SIGTERM"}, p.wait(t))
+	}
+
+	// Their sessions have ended: the next process reuses a connection.
+	logins := len(srv.logins(testUser))
+	again := start(t, r, &sdk.ProcessConfig{Command: sh("echo again; exec sleep 3600")})
+	require.Eventually(t, func() bool { return again.stdout.contains("again\n") }, waitFor, tick)
+	assert.Contains(t, perConn, again.conn, "an existing connection")
+	assert.Len(t, srv.logins(testUser), logins)
+}
+
+func TestServerWithoutSessionsFailsTheStart(t *testing.T) {
+	// MaxSessions 0 allows no session: another connection would not help,
+	// and the start says so instead of dialing again and again.
+	srv := startSSHD(t, "MaxSessions 0")
+	r := newTestRunner(t, srv.config(testUser))
+	_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "p", Command: []string{"true"}})
+	require.ErrorIs(t, err, errNoSessions)
+	assert.ErrorContains(t, err, "MaxSessions")
+	assert.Len(t, srv.logins(testUser), 1, "one connection tried")
+}
+
 func TestShutdownKillsRemoteProcesses(t *testing.T) {
 	srv := startSSHD(t)
 	r := newTestRunner(t, srv.config(testUser))

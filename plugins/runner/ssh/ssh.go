@@ -11,11 +11,15 @@
 //	}
 //
 // The server's host key is verified against known_hosts; an unknown or
-// changed key is refused. A runner holds one connection, opened on the
-// first Start, with one session per process; keepalives detect a dead
-// connection. When the connection drops, the Wait of each of its processes
-// returns an error wrapping ErrConnectionLost, and the next Start
-// reconnects (after a backoff when connecting keeps failing).
+// changed key is refused. A runner opens a connection on the first Start
+// and runs one session per process over it; when the server refuses
+// another session (sshd's MaxSessions, 10 by default), the runner opens
+// another connection, so a runner block is not limited to MaxSessions
+// processes. A connection that refused a session is used again once one of
+// its processes has ended. Keepalives detect a dead connection. When a
+// connection drops, the Wait of each of its processes returns an error
+// wrapping ErrConnectionLost, and the next Start reconnects (after a
+// backoff when connecting keeps failing).
 //
 // Each remote process leads its own process group, whose ID the runner
 // learns from a marker line before the command starts (see remoteLine).
@@ -41,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +90,7 @@ type Runner struct {
 
 	mu       sync.Mutex
 	settings *settings
-	conn     *conn
+	conns    []*conn               // opened in order; the dead ones are dropped
 	procs    map[*Process]struct{} // started, session not yet ended
 	shut     bool
 	failures int       // consecutive failed connection attempts
@@ -154,13 +159,23 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 	}
 	line := remoteLine(cfg.Command, env, cfg.Dir, nonce)
 
-	c, err := r.connection(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := startProcess(ctx, c, line, nonce, cfg.Command[0], r.log.With("process", cfg.Name))
-	if err != nil {
-		return nil, err
+	var p *Process
+	for {
+		c, err := r.connection(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err = startProcess(ctx, c, line, nonce, cfg.Command[0], r.log.With("process", cfg.Name))
+		if errors.Is(err, errSessionRefused) && !errors.Is(err, errNoSessions) {
+			// This connection holds as many sessions as the server allows:
+			// the next one is on another connection.
+			r.log.Debug("the server refused another session on this connection; using another", "sessions", c.sessions.Load())
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	p.env, p.dir = env, cfg.Dir
 	r.mu.Lock()
@@ -183,7 +198,8 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 	return p, nil
 }
 
-// connection returns the live connection, connecting when there is none.
+// connection returns a live connection that has not refused a session
+// since its last process ended, connecting when there is none.
 func (r *Runner) connection(ctx context.Context) (*conn, error) {
 	select {
 	case r.dialing <- struct{}{}:
@@ -193,15 +209,23 @@ func (r *Runner) connection(ctx context.Context) (*conn, error) {
 	defer func() { <-r.dialing }()
 
 	r.mu.Lock()
-	s, c, shut, retryAt := r.settings, r.conn, r.shut, r.retryAt
+	r.conns = slices.DeleteFunc(r.conns, func(c *conn) bool { return !c.alive() })
+	s, shut, retryAt := r.settings, r.shut, r.retryAt
+	var room *conn
+	for _, c := range r.conns {
+		if !c.full.Load() {
+			room = c
+			break
+		}
+	}
 	r.mu.Unlock()
 	switch {
 	case shut:
 		return nil, errors.New("runner is shut down")
 	case s == nil:
 		return nil, errors.New("runner is not configured")
-	case c != nil && c.alive():
-		return c, nil
+	case room != nil:
+		return room, nil
 	}
 	if wait := time.Until(retryAt); wait > 0 {
 		r.log.Debug("waiting before reconnecting", "addr", s.addr, "wait", wait)
@@ -227,8 +251,8 @@ func (r *Runner) connection(ctx context.Context) (*conn, error) {
 		c.lose(errors.New("runner shut down"))
 		return nil, errors.New("runner is shut down")
 	}
-	r.conn = c
-	r.log.Info("connected", "addr", s.addr, "user", s.user)
+	r.conns = append(r.conns, c)
+	r.log.Info("connected", "addr", s.addr, "user", s.user, "connections", len(r.conns))
 	go func() {
 		<-c.done
 		r.log.Warn("connection ended", "addr", s.addr, "error", c.lostErr())
@@ -251,31 +275,45 @@ func backoff(failures int) time.Duration {
 
 // Shutdown kills the process group of every process whose session has not
 // ended, waits (up to 5 seconds) for their sessions to end, and closes the
-// connection; closing it ends the remote watchdogs' input, so a group that
-// could not be killed by command is killed by its watchdog. Later Starts
-// fail.
+// connections; closing them ends the remote watchdogs' input, so a group
+// that could not be killed by command is killed by its watchdog. Later
+// Starts fail.
 func (r *Runner) Shutdown() error {
 	r.mu.Lock()
 	r.shut = true
-	c := r.conn
+	conns := slices.Clone(r.conns)
 	procs := make([]*Process, 0, len(r.procs))
 	for p := range r.procs {
 		procs = append(procs, p)
 	}
 	r.mu.Unlock()
-	if c == nil {
+	if len(conns) == 0 {
 		return nil
 	}
-	defer c.lose(errors.New("runner shut down"))
+	defer func() {
+		for _, c := range conns {
+			c.lose(errors.New("runner shut down"))
+		}
+	}()
 
 	var errs []error
-	if len(procs) > 0 && c.alive() {
+	if len(procs) > 0 {
+		// One kill command for all the groups, on any live connection: a
+		// group is the server's, whichever connection started it.
 		var line strings.Builder
 		for _, p := range procs {
 			fmt.Fprintf(&line, "kill -s KILL -- -%d 2>/dev/null; ", p.pgid)
 		}
 		line.WriteString("exit 0")
-		if _, err := c.run(context.Background(), line.String()); err != nil {
+		err := errors.New("no live connection")
+		for _, c := range conns {
+			if c.alive() {
+				if _, err = c.run(context.Background(), line.String()); err == nil {
+					break
+				}
+			}
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("shutdown: kill remote process groups: %w", err))
 			for _, p := range procs {
 				p.kill()
