@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -288,4 +289,26 @@ func lines(entries []LogEntry) []string {
 		out[i] = string(e.Line)
 	}
 	return out
+}
+
+func TestFramerKeepLinesFillsAHandedOverBuffer(t *testing.T) {
+	// A busy stream read 100 KiB at a time into 256 KiB buffers: each read
+	// has enough lines to hand its buffer over, and the next reads go to
+	// the rest of it, so the framer allocates about what it reads, not a
+	// whole new buffer per read (2.6 times what it reads).
+	line := strings.Repeat("x", 99) + "\n"
+	data := []byte(strings.Repeat(line, 200_000)) // 20 MB
+	r := &chunkReader{data: data, sizes: []int{100 << 10}}
+	lines := 0
+	f := &Framer{Process: "p", Stream: sdk.Stdout, KeepLines: true, EmitBatch: func(batch []LogEntry) {
+		lines += len(batch)
+	}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.NoError(t, f.Run(r))
+	runtime.ReadMemStats(&after)
+	require.Equal(t, 200_000, lines)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	assert.Less(t, float64(allocated), 1.6*float64(len(data)), "allocated %d bytes to read %d", allocated, len(data))
+	t.Logf("allocated %d bytes to read %d", allocated, len(data))
 }

@@ -50,17 +50,20 @@ type Framer struct {
 	// KeepLines makes the emitted lines the callee's to keep: the framer
 	// never writes over their bytes (the entries' slice is still reused).
 	// After a read that produced many lines, the read buffer itself is
-	// handed over with them and the next read goes to a new one; after a
-	// read of a few lines they are copied into a small arena, so a quiet
-	// process does not pin a read buffer per line. Manager.WriteStableBatch
-	// then stores them without another copy.
+	// handed over with them: later reads go to the rest of it, their lines
+	// stay in it too, and once less than a quarter of it is left the next
+	// read goes to a new one. After a read of a few lines into a buffer
+	// that holds no line, they are copied into a small arena instead, so a
+	// quiet process does not pin a read buffer per line.
+	// Manager.WriteStableBatch then stores them without another copy.
 	KeepLines bool
 
 	arena arena // KeepLines: where the lines of small reads are copied
 }
 
 // Handing over a read buffer instead of copying its lines (KeepLines)
-// needs at least this share of it to be lines: 1/donateShare.
+// needs at least this share of it to be lines: 1/donateShare. A handed
+// over buffer is read into until less than this share of it is left.
 const donateShare = 4
 
 // ReadWaiter is implemented by readers that can wait for data without a
@@ -99,17 +102,21 @@ func (f *Framer) Run(r io.Reader) error {
 		emit = func(e LogEntry) { batch = append(batch, e) }
 	}
 	readStart := 0 // the lines of the current read begin at buf[readStart]
+	// handedOver (KeepLines): lines emitted from buf point into it, so
+	// buf[:start] is never written again; reads go to its free end.
+	handedOver := false
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		if f.KeepLines {
-			if (start-readStart)*donateShare >= len(buf) {
+			switch {
+			case handedOver:
+				// The buffer is the lines' already.
+			case (start-readStart)*donateShare >= len(buf):
 				// Enough lines to hand the whole buffer over with them.
-				fresh := make([]byte, len(buf))
-				end = copy(fresh, buf[start:end])
-				buf, start = fresh, 0
-			} else {
+				handedOver = true
+			default:
 				for i := range batch {
 					batch[i].Line = f.arena.copy(batch[i].Line)
 				}
@@ -126,14 +133,21 @@ func (f *Framer) Run(r io.Reader) error {
 		batch = batch[:0]
 	}
 	for {
-		if start > 0 && (end == len(buf) || start == end) {
+		switch {
+		case handedOver && len(buf)-end < len(buf)/donateShare:
+			// Little room left after the lines: the pending bytes move to
+			// a new buffer, the old one stays with its lines.
+			fresh := make([]byte, len(buf))
+			end = copy(fresh, buf[start:end])
+			buf, start, handedOver = fresh, 0, false
+		case !handedOver && start > 0 && (end == len(buf) || start == end):
 			end = copy(buf, buf[start:end])
 			start = 0
 		}
 		if start == end && fullReads == 0 && waiter != nil && !waiter.Readable() {
 			// Nothing pending and nothing to read: hold no buffer while
 			// the stream is quiet, and start small again when it speaks.
-			buf, start, end = nil, 0, 0
+			buf, start, end, handedOver = nil, 0, 0, false
 			if err := waiter.WaitReadable(); err != nil {
 				waiter = nil // the read reports the problem, or simply waits
 			}
@@ -154,7 +168,7 @@ func (f *Framer) Run(r io.Reader) error {
 		if grow > len(buf) {
 			grown := make([]byte, grow)
 			end = copy(grown, buf[start:end])
-			buf, start = grown, 0
+			buf, start, handedOver = grown, 0, false
 		}
 		readStart = start
 		n, err := r.Read(buf[end:])
