@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,5 +107,56 @@ process "api" {
 	require.NoError(t, json.Unmarshal([]byte(bodies[0]), &payload), bodies[0])
 	assert.Contains(t, all, "out of cheese", "the matching line raised an alert")
 	assert.Contains(t, all, "crashed", "the crash raised an alert")
+	requireNoneLeft(t, r.marker)
+}
+
+func TestUpSinkPluginDeathLosesNoLine(t *testing.T) {
+	// The file sink plugin is killed while lines flow through the shared
+	// batch region: it is relaunched, the unacknowledged batch is sent
+	// again, and every line reaches the file at least once, in order.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	const n = 30000
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+sink "file" "all" {
+  path = "%s/logs/{process}.log"
+}
+
+process "writer" {
+  command = ["sh", "-c", "i=0; while [ $i -lt %d ]; do echo \"line $i\"; i=$((i+1)); if [ $((i %% 1000)) -eq 0 ]; then sleep 0.1; fi; done"]
+  sinks   = ["file.all"]
+}
+`, dir, n)), 0o644))
+	r := startUp(t, cfg)
+	logFile := filepath.Join(dir, "logs", "writer.log")
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Count(string(b), "\n") > 2000
+	}, 30*time.Second, 10*time.Millisecond, "lines reach the file")
+	sinks := pidsOf(r.marker, "plugin-serve sink file")
+	require.Len(t, sinks, 1)
+	require.NoError(t, syscall.Kill(sinks[0], syscall.SIGKILL))
+
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+	b, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	next := 0 // the first line not seen yet
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if strings.HasPrefix(line, "--- prox:") {
+			continue
+		}
+		var i int
+		_, err := fmt.Sscanf(line, "line %d", &i)
+		require.NoError(t, err, "an intact line: %q", line)
+		// A resent batch repeats lines already written (at least once),
+		// never skips one.
+		require.LessOrEqual(t, i, next, "line %d came before line %d", i, next)
+		if i == next {
+			next++
+		}
+	}
+	assert.Equal(t, n, next, "every line reached the file")
+	assert.Contains(t, r.stderrString(), "sink failed; reopening it and resending the batch: sink=file.all")
+	assert.Contains(t, r.stderrString(), "sink reopened: sink=file.all")
 	requireNoneLeft(t, r.marker)
 }
