@@ -407,12 +407,12 @@ func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 		if pi >= len(d.names) {
 			return nil, fmt.Errorf("%w: process index %d out of range", errMalformed, pi)
 		}
-		entries[i] = LogEntry{
-			Timestamp: time.Unix(0, base+d.deltas[i]),
-			Process:   d.names[pi],
-			Stream:    Stream(streams[i]),
-			Line:      data[off : off+l : off+l],
-		}
+		// Field by field: a composite literal is built aside and copied.
+		e := &entries[i]
+		e.Timestamp = time.Unix(0, base+d.deltas[i])
+		e.Process = d.names[pi]
+		e.Stream = Stream(streams[i])
+		e.Line = data[off : off+l : off+l]
 		off += l
 	}
 	if off != len(data) {
@@ -437,9 +437,9 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 			v, n = protowire.ConsumeVarint(raw)
 			base = int64(v)
 		case num == 2:
-			n = consumeVarints(raw, typ, func(v uint64) { d.deltas = append(d.deltas, protowire.DecodeZigZag(v)) })
+			d.deltas, n = appendZigZags(d.deltas, raw, typ)
 		case num == 3:
-			n = consumeVarints(raw, typ, func(v uint64) { d.lengths = append(d.lengths, uint32(v)) })
+			d.lengths, n = appendUint32s(d.lengths, raw, typ)
 		case num == 4 && typ == protowire.BytesType:
 			data, n = protowire.ConsumeBytes(raw)
 		case num == 5 && typ == protowire.BytesType:
@@ -448,7 +448,7 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 				d.names = append(d.names, d.name(name))
 			}
 		case num == 6:
-			n = consumeVarints(raw, typ, func(v uint64) { d.index = append(d.index, uint32(v)) })
+			d.index, n = appendUint32s(d.index, raw, typ)
 		case num == 7 && typ == protowire.BytesType:
 			streams, n = protowire.ConsumeBytes(raw)
 		default:
@@ -462,32 +462,74 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 	return base, data, streams, nil
 }
 
-// consumeVarints reads one element of a repeated varint field, or all of
-// them when packed, and returns the bytes used or a negative error.
-func consumeVarints(raw []byte, typ protowire.Type, add func(uint64)) int {
+// The repeated varint fields of a LogBatch (lengths, process indexes,
+// timestamp deltas) hold one number per line, mostly of one byte: their
+// readers take a one-byte varint without a call.
+
+// appendUint32s appends to dst one element of a repeated varint field, or
+// all of them when packed, and returns the bytes used or a negative error.
+func appendUint32s(dst []uint32, raw []byte, typ protowire.Type) ([]uint32, int) {
 	switch typ {
 	case protowire.VarintType:
 		v, n := protowire.ConsumeVarint(raw)
 		if n >= 0 {
-			add(v)
+			dst = append(dst, uint32(v))
 		}
-		return n
+		return dst, n
 	case protowire.BytesType:
 		packed, n := protowire.ConsumeBytes(raw)
 		if n < 0 {
-			return n
+			return dst, n
 		}
 		for len(packed) > 0 {
+			if b := packed[0]; b < 0x80 {
+				dst = append(dst, uint32(b))
+				packed = packed[1:]
+				continue
+			}
 			v, m := protowire.ConsumeVarint(packed)
 			if m < 0 {
-				return m
+				return dst, m
 			}
-			add(v)
+			dst = append(dst, uint32(v))
 			packed = packed[m:]
 		}
-		return n
+		return dst, n
 	default:
-		return -1 // protowire's code for a malformed field
+		return dst, -1 // protowire's code for a malformed field
+	}
+}
+
+// appendZigZags is appendUint32s for sint64 fields.
+func appendZigZags(dst []int64, raw []byte, typ protowire.Type) ([]int64, int) {
+	switch typ {
+	case protowire.VarintType:
+		v, n := protowire.ConsumeVarint(raw)
+		if n >= 0 {
+			dst = append(dst, protowire.DecodeZigZag(v))
+		}
+		return dst, n
+	case protowire.BytesType:
+		packed, n := protowire.ConsumeBytes(raw)
+		if n < 0 {
+			return dst, n
+		}
+		for len(packed) > 0 {
+			if b := packed[0]; b < 0x80 {
+				dst = append(dst, protowire.DecodeZigZag(uint64(b)))
+				packed = packed[1:]
+				continue
+			}
+			v, m := protowire.ConsumeVarint(packed)
+			if m < 0 {
+				return dst, m
+			}
+			dst = append(dst, protowire.DecodeZigZag(v))
+			packed = packed[m:]
+		}
+		return dst, n
+	default:
+		return dst, -1
 	}
 }
 
