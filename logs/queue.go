@@ -99,6 +99,29 @@ func (q *sinkQueue) pushBatch(entries []LogEntry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	started := false // the queue went from empty to not empty
+	for len(entries) > 0 && !q.stopped && q.n < q.size {
+		// As many as there is room for, in one or two bulk copies.
+		k := min(len(entries), q.size-q.n)
+		for q.n+k > len(q.buf) && len(q.buf) < q.size {
+			q.grow()
+		}
+		k = min(k, len(q.buf)-q.n)
+		tail := q.head + q.n
+		if tail >= len(q.buf) {
+			tail -= len(q.buf)
+		}
+		first := copy(q.buf[tail:min(tail+k, len(q.buf))], entries[:k])
+		copy(q.buf[:k-first], entries[first:k])
+		if q.n == 0 && len(q.events) == 0 {
+			q.firstAt = time.Now()
+			started = true
+		}
+		q.n += k
+		for i := range k {
+			q.bytes += len(entries[i].Line)
+		}
+		entries = entries[k:]
+	}
 	for i := range entries {
 		if q.n == q.size && !q.stopped {
 			if q.dropOldest {

@@ -48,12 +48,12 @@ func (p *procLog) add(e *LogEntry) LogEntry {
 func (p *procLog) addBatch(entries []LogEntry, stable bool) {
 	p.mu.Lock()
 	for i := range entries {
+		// Field by field: a composite literal is built aside and copied.
 		e := &entries[i]
-		line := e.Line
 		if !stable {
-			line = p.arena.copy(line)
+			e.Line = p.arena.copy(e.Line)
 		}
-		*e = LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: line}
+		e.Process = p.name
 		if len(p.entries) < p.size {
 			p.entries = append(p.entries, *e)
 			continue
