@@ -34,12 +34,16 @@ var _ sdk.Execer = (*Runner)(nil)
 // reports it: an exit code (126, 127) with its message, or an error.
 //
 // ctx bounds the call: when it ends first, Exec returns an error wrapping
-// ctx.Err() at once. The Docker Engine API has no way to stop an exec'd
-// command, so one that does not end by itself runs on inside the
-// container until it ends or the container does; a command meant for a
-// health check should bound its own run time. Exec fails when p has
-// exited, or when p is not a process of this runner. It may be called
-// concurrently.
+// ctx.Err() at once, and the command is killed. The Docker Engine API has
+// no way to stop an exec'd command, so the runner asks the engine for the
+// command's host PID and SIGKILLs its process group itself, when it can:
+// the engine runs on this machine and the process, whose cgroup must name
+// the container, may be signalled by the plugin (a rootful engine needs a
+// root prox, rootless Podman the same user). Otherwise the command runs
+// on inside the container until it ends or the container does, and the
+// runner logs that; a command meant for a health check should then bound
+// its own run time. Exec fails when p has exited, or when p is not a
+// process of this runner. It may be called concurrently.
 func (r *Runner) Exec(ctx context.Context, p sdk.Process, command []string) (sdk.ExecResult, error) {
 	proc, ok := p.(*Process)
 	if !ok {
@@ -89,13 +93,34 @@ func (p *Process) exec(ctx context.Context, argv []string) (sdk.ExecResult, erro
 			return sdk.ExecResult{}, p.notRunning(ctx, fmt.Errorf("read the output: %w", err))
 		}
 	case <-ctx.Done():
+		go p.endExec(created.ID)
 		return sdk.ExecResult{}, fmt.Errorf("the command did not finish: %w", ctx.Err())
 	}
 	code, err := p.execExitCode(ctx, created.ID)
 	if err != nil {
+		if ctx.Err() != nil {
+			go p.endExec(created.ID)
+		}
 		return sdk.ExecResult{}, err
 	}
 	return sdk.ExecResult{ExitCode: code, Output: out.Bytes()}, nil
+}
+
+// endExec kills the exec'd command id, which outlived its context, when
+// it runs on this machine (killLocalExec); it is bounded by signalTimeout.
+func (p *Process) endExec(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+	defer cancel()
+	res, err := p.c.ExecInspect(ctx, id, client.ExecInspectOptions{})
+	switch {
+	case err != nil:
+		p.r.logger.Warn("an exec'd command outlived its deadline and could not be inspected; it may run on in the container", "container", p.name, "error", err)
+	case !res.Running:
+	case killLocalExec(res.PID, p.id):
+		p.r.logger.Debug("killed an exec'd command that outlived its deadline", "container", p.name, "pid", res.PID)
+	default:
+		p.r.logger.Warn("an exec'd command outlived its deadline and runs on in the container: the engine is not on this machine, or prox may not signal its processes", "container", p.name, "pid", res.PID)
+	}
 }
 
 // execExitCode waits until the engine no longer reports the exec id as

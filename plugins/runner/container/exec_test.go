@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,6 +95,36 @@ func TestExecOutputCapped(t *testing.T) {
 	assert.Equal(t, strings.Repeat("123456789\n", 20000)[:execOutputLimit], string(res.Output))
 }
 
+// hostProcesses lists the live processes of this machine whose command
+// line is cmdline and whose cgroup names the container id.
+func hostProcesses(t *testing.T, id, cmdline string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || strings.ReplaceAll(strings.TrimSuffix(string(cmd), "\x00"), "\x00", " ") != cmdline {
+			continue
+		}
+		cg, err := os.ReadFile("/proc/" + e.Name() + "/cgroup")
+		if err != nil || !strings.Contains(string(cg), id) {
+			continue
+		}
+		if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := strings.LastIndexByte(string(st), ')'); i >= 0 && strings.HasPrefix(string(st[i+1:]), " Z") {
+				continue // a zombie
+			}
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
 func TestExecTimeoutHonoured(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t)
@@ -107,9 +138,13 @@ func TestExecTimeoutHonoured(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := r.Exec(ctx, p.Process, []string{"sleep", "1000"})
+		// A command with a child of its own, neither of which ends.
+		res, err := r.Exec(ctx, p.Process, []string{"sh", "-c", "sleep 1003 & sleep 1004"})
 		done <- result{res, err}
 	}()
+	require.Eventually(t, func() bool {
+		return len(hostProcesses(t, p.id, "sleep 1003")) == 1 && len(hostProcesses(t, p.id, "sleep 1004")) == 1
+	}, waitFor, tick, "the command and its child run in the container")
 	var got result
 	select {
 	case got = <-done:
@@ -118,6 +153,10 @@ func TestExecTimeoutHonoured(t *testing.T) {
 	}
 	require.ErrorIs(t, got.err, context.DeadlineExceeded)
 	assert.Contains(t, got.err.Error(), "the command did not finish")
+	// The engine is on this machine: the command and its child are killed.
+	require.Eventually(t, func() bool {
+		return len(hostProcesses(t, p.id, "sleep 1003")) == 0 && len(hostProcesses(t, p.id, "sleep 1004")) == 0
+	}, waitFor, tick, "the command outlived its deadline")
 
 	// The container runs on, and takes the next command.
 	assert.False(t, isClosed(p.exited))
