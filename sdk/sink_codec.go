@@ -437,9 +437,9 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 			v, n = protowire.ConsumeVarint(raw)
 			base = int64(v)
 		case num == 2:
-			d.deltas, n = appendZigZags(d.deltas, raw, typ)
+			d.deltas, n = appendVarints(d.deltas, raw, typ, true)
 		case num == 3:
-			d.lengths, n = appendUint32s(d.lengths, raw, typ)
+			d.lengths, n = appendVarints(d.lengths, raw, typ, false)
 		case num == 4 && typ == protowire.BytesType:
 			data, n = protowire.ConsumeBytes(raw)
 		case num == 5 && typ == protowire.BytesType:
@@ -448,7 +448,7 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 				d.names = append(d.names, d.name(name))
 			}
 		case num == 6:
-			d.index, n = appendUint32s(d.index, raw, typ)
+			d.index, n = appendVarints(d.index, raw, typ, false)
 		case num == 7 && typ == protowire.BytesType:
 			streams, n = protowire.ConsumeBytes(raw)
 		default:
@@ -463,17 +463,27 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 }
 
 // The repeated varint fields of a LogBatch (lengths, process indexes,
-// timestamp deltas) hold one number per line, mostly of one byte: their
-// readers take a one-byte varint without a call.
+// timestamp deltas) hold one number per line, mostly of one byte:
+// appendVarints takes a one-byte varint without a call.
 
-// appendUint32s appends to dst one element of a repeated varint field, or
-// all of them when packed, and returns the bytes used or a negative error.
-func appendUint32s(dst []uint32, raw []byte, typ protowire.Type) ([]uint32, int) {
+// decodeVarint converts a varint's value to T, from zigzag when zigzag is
+// set.
+func decodeVarint[T uint32 | int64](v uint64, zigzag bool) T {
+	if zigzag {
+		return T(protowire.DecodeZigZag(v))
+	}
+	return T(v)
+}
+
+// appendVarints appends to dst one element of a repeated varint field, or
+// all of them when packed, each decoded from zigzag when zigzag is set
+// (sint64), and returns the bytes used or a negative error.
+func appendVarints[T uint32 | int64](dst []T, raw []byte, typ protowire.Type, zigzag bool) ([]T, int) {
 	switch typ {
 	case protowire.VarintType:
 		v, n := protowire.ConsumeVarint(raw)
 		if n >= 0 {
-			dst = append(dst, uint32(v))
+			dst = append(dst, decodeVarint[T](v, zigzag))
 		}
 		return dst, n
 	case protowire.BytesType:
@@ -482,54 +492,18 @@ func appendUint32s(dst []uint32, raw []byte, typ protowire.Type) ([]uint32, int)
 			return dst, n
 		}
 		for len(packed) > 0 {
-			if b := packed[0]; b < 0x80 {
-				dst = append(dst, uint32(b))
-				packed = packed[1:]
-				continue
+			v, m := uint64(packed[0]), 1
+			if v >= 0x80 {
+				if v, m = protowire.ConsumeVarint(packed); m < 0 {
+					return dst, m
+				}
 			}
-			v, m := protowire.ConsumeVarint(packed)
-			if m < 0 {
-				return dst, m
-			}
-			dst = append(dst, uint32(v))
+			dst = append(dst, decodeVarint[T](v, zigzag))
 			packed = packed[m:]
 		}
 		return dst, n
 	default:
 		return dst, -1 // protowire's code for a malformed field
-	}
-}
-
-// appendZigZags is appendUint32s for sint64 fields.
-func appendZigZags(dst []int64, raw []byte, typ protowire.Type) ([]int64, int) {
-	switch typ {
-	case protowire.VarintType:
-		v, n := protowire.ConsumeVarint(raw)
-		if n >= 0 {
-			dst = append(dst, protowire.DecodeZigZag(v))
-		}
-		return dst, n
-	case protowire.BytesType:
-		packed, n := protowire.ConsumeBytes(raw)
-		if n < 0 {
-			return dst, n
-		}
-		for len(packed) > 0 {
-			if b := packed[0]; b < 0x80 {
-				dst = append(dst, protowire.DecodeZigZag(uint64(b)))
-				packed = packed[1:]
-				continue
-			}
-			v, m := protowire.ConsumeVarint(packed)
-			if m < 0 {
-				return dst, m
-			}
-			dst = append(dst, protowire.DecodeZigZag(v))
-			packed = packed[m:]
-		}
-		return dst, n
-	default:
-		return dst, -1
 	}
 }
 

@@ -23,6 +23,24 @@ func (s *sinkBenchDiscard) Write(_ context.Context, b *Batch) error {
 func (s *sinkBenchDiscard) Flush(context.Context) error { return nil }
 func (s *sinkBenchDiscard) Close(context.Context) error { return nil }
 
+// benchBatch is a batch of n lines of 100 bytes from 4 processes, the
+// lines of each process in one run when runs is set, interleaved line by
+// line otherwise.
+func benchBatch(n int, runs bool) *Batch {
+	line := bytes.Repeat([]byte("0123456789"), 10)
+	batch := &Batch{Seq: 1}
+	now := time.Now()
+	names := []string{"web", "worker", "db", "cache"}
+	for i := range n {
+		name := names[i%len(names)]
+		if runs {
+			name = names[i*len(names)/n]
+		}
+		batch.Entries = append(batch.Entries, LogEntry{Timestamp: now.Add(time.Duration(i)), Process: name, Stream: Stdout, Line: line})
+	}
+	return batch
+}
+
 // BenchmarkSinkWrite measures one sink Write: the host side encodes a
 // batch of 4,096 lines of 100 bytes from 4 processes (one buffer of lines,
 // packed lengths, timestamps and indexes) into the shared batch region and
@@ -33,13 +51,7 @@ func (s *sinkBenchDiscard) Close(context.Context) error { return nil }
 // options, so the small request itself is decoded by the generated code.
 func BenchmarkSinkWrite(b *testing.B) {
 	const n = 4096
-	line := bytes.Repeat([]byte("0123456789"), 10)
-	batch := &Batch{Seq: 1}
-	now := time.Now()
-	names := []string{"web", "worker", "db", "cache"}
-	for i := range n {
-		batch.Entries = append(batch.Entries, LogEntry{Timestamp: now.Add(time.Duration(i)), Process: names[i%len(names)], Stream: Stdout, Line: line})
-	}
+	batch := benchBatch(n, false)
 	sink := &sinkBenchDiscard{want: n}
 	client, server := plugin.TestPluginGRPCConn(b, false, TestPlugins(nil, sink))
 	b.Cleanup(func() {
@@ -50,7 +62,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(n * len(line)))
+	b.SetBytes(int64(n * len(batch.Entries[0].Line)))
 	b.ReportAllocs()
 	m := startStreamBenchMeter(b, n)
 	for b.Loop() {
@@ -70,13 +82,8 @@ func BenchmarkSinkWrite(b *testing.B) {
 // (the host, into the shared region's place) and decoding it (the plugin).
 func BenchmarkBatchCodec(b *testing.B) {
 	const n = 4096
-	line := bytes.Repeat([]byte("0123456789"), 10)
-	batch := &Batch{Seq: 1}
-	now := time.Now()
-	names := []string{"web", "worker", "db", "cache"}
-	for i := range n {
-		batch.Entries = append(batch.Entries, LogEntry{Timestamp: now.Add(time.Duration(i)), Process: names[i/1024], Stream: Stdout, Line: line})
-	}
+	batch := benchBatch(n, true)
+	line := batch.Entries[0].Line
 	var enc batchEncoder
 	dst := make([]byte, sharedRegionSize)
 	size, fits, err := enc.encodeInto(dst, batch)
