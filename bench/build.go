@@ -12,19 +12,22 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/bench/internal/scenario"
 )
 
 // binaries are the programs a benchmark runs.
 type binaries struct {
-	prox string // "" when no prox peer runs
-	load string
+	prox     string // "" when no prox peer runs
+	load     string
+	noopSink string // "" unless the floor scenario runs
 }
 
-// build builds prox (unless given or not needed) and proxload (unless
-// given) from the module this command belongs to.
-func build(ctx context.Context, o *options, needProx bool, log hclog.Logger) (*binaries, error) {
+// build builds prox (unless given or not needed), proxload (unless given)
+// and, when needNoop, the no-op sink plugin from the module this command
+// belongs to.
+func build(ctx context.Context, o *options, needProx, needNoop bool, log hclog.Logger) (*binaries, error) {
 	b := &binaries{prox: o.prox, load: o.load}
-	if (b.prox != "" || !needProx) && b.load != "" {
+	if (b.prox != "" || !needProx) && b.load != "" && !needNoop {
 		return b, nil
 	}
 	goBin, err := goCommand()
@@ -50,6 +53,13 @@ func build(ctx context.Context, o *options, needProx bool, log hclog.Logger) (*b
 		b.prox = filepath.Join(binDir, "prox")
 		log.Info("building", "binary", b.prox)
 		if err := goBuild(ctx, goBin, root, b.prox, "."); err != nil {
+			return nil, err
+		}
+	}
+	if needNoop {
+		b.noopSink = filepath.Join(binDir, scenario.NoopSinkComm)
+		log.Info("building", "binary", b.noopSink)
+		if err := goBuild(ctx, goBin, root, b.noopSink, "./bench/cmd/noopsink"); err != nil {
 			return nil, err
 		}
 	}

@@ -120,10 +120,14 @@ func bench(o *options, log hclog.Logger, stdout io.Writer) error {
 		}
 	}
 	needProx := len(wanted) == 0 || wanted["prox"]
+	needNoop := false
+	for _, sc := range selected {
+		needNoop = needNoop || needProx && sc.Name == "floor"
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	bins, err := build(ctx, o, needProx, log)
+	bins, err := build(ctx, o, needProx, needNoop, log)
 	if err != nil {
 		return err
 	}
@@ -180,7 +184,7 @@ func bench(o *options, log hclog.Logger, stdout io.Writer) error {
 		os.Exit(130)
 	}()
 
-	env := &scenario.Env{Load: bins.load, Params: o.params, Grace: o.grace, Keep: o.keep, Log: log}
+	env := &scenario.Env{Load: bins.load, NoopSink: bins.noopSink, Params: o.params, Grace: o.grace, Keep: o.keep, Log: log}
 	var results []*scenario.Result
 runs:
 	for _, sc := range selected {

@@ -45,6 +45,20 @@ type Spec struct {
 	// NoSink, for prox, leaves the sink out even when the peer has one:
 	// for scenarios that do not read the output and count plugins.
 	NoSink bool
+	// SinkPlugin, for prox, sends every process's output to a sink of an
+	// external plugin binary instead of the file sink (the output is then
+	// not captured). Other supervisors ignore it.
+	SinkPlugin *SinkPlugin
+}
+
+// SinkPlugin is an external plugin binary and the kind of the sink it
+// serves. prox declares it as `plugin "PLUGIN" { path = "PATH" }` and
+// `sink "KIND" "bench" {}`.
+type SinkPlugin struct {
+	// Plugin is the plugin's name, Path its binary.
+	Plugin, Path string
+	// Kind is the sink's kind, e.g. "noop".
+	Kind string
 }
 
 // Setup is a prepared run.

@@ -230,6 +230,18 @@ func TestProxConfigText(t *testing.T) {
 	assert.Equal(t, "prox", Prox{}.Name())
 }
 
+func TestProxConfigWithASinkPlugin(t *testing.T) {
+	dir := t.TempDir()
+	spec := &Spec{Processes: sixEchoes()[:1], SinkPlugin: &SinkPlugin{Plugin: "noopsink", Path: "/x/noopsink", Kind: "noop"}}
+	setup, err := Prox{Bin: "/x/prox", Sink: true}.Prepare(dir, spec)
+	require.NoError(t, err)
+	conf := readFile(t, setup.Config)
+	assert.Contains(t, conf, "plugin \"noopsink\" {\n  path = \"/x/noopsink\"\n}\nsink \"noop\" \"bench\" {}\n")
+	assert.Contains(t, conf, "  sinks   = [\"noop.bench\"]\n")
+	assert.NotContains(t, conf, "file", "the plugin's sink replaces the file sink")
+	assert.Equal(t, filepath.Join(dir, StdoutFile), setup.Logs["e1"])
+}
+
 func sixEchoes() []Process {
 	var ps []Process
 	for i := 1; i <= 6; i++ {

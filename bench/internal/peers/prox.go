@@ -50,11 +50,14 @@ func (p Prox) Prepare(dir string, spec *Spec) (*Setup, error) {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
 	setup := &Setup{Config: filepath.Join(dir, "prox.hcl"), Logs: map[string]string{}}
-	sink := p.Sink && !spec.NoSink
+	sink := p.Sink && !spec.NoSink && spec.SinkPlugin == nil
 	var b strings.Builder
 	b.WriteString("# Written by prox's bench (" + p.Name() + ").\n")
 	if sink {
 		fmt.Fprintf(&b, "sink \"file\" \"bench\" {\n  path = %s\n}\n", hclString(filepath.Join(logs, "{process}.log")))
+	}
+	if sp := spec.SinkPlugin; sp != nil {
+		fmt.Fprintf(&b, "plugin %s {\n  path = %s\n}\nsink %s \"bench\" {}\n", hclString(sp.Plugin), hclString(sp.Path), hclString(sp.Kind))
 	}
 	for i := 1; i < spec.Runners; i++ {
 		fmt.Fprintf(&b, "runner \"exec\" \"r%d\" {}\n", i)
@@ -75,10 +78,14 @@ func (p Prox) Prepare(dir string, spec *Spec) (*Setup, error) {
 		if spec.Runners > 1 && i%spec.Runners != 0 {
 			fmt.Fprintf(&b, "  runner  = \"exec.r%d\"\n", i%spec.Runners)
 		}
-		if sink {
+		switch {
+		case sink:
 			b.WriteString("  sinks   = [\"file.bench\"]\n")
 			setup.Logs[proc.Name] = filepath.Join(logs, proc.Name+".log")
-		} else {
+		case spec.SinkPlugin != nil:
+			fmt.Fprintf(&b, "  sinks   = [%s]\n", hclString(spec.SinkPlugin.Kind+".bench"))
+			setup.Logs[proc.Name] = filepath.Join(dir, StdoutFile)
+		default:
 			setup.Logs[proc.Name] = filepath.Join(dir, StdoutFile)
 		}
 		fmt.Fprintf(&b, "  stop { timeout = %s }\n", hclString(stop))

@@ -2,10 +2,10 @@ package procwatch
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of CPU times in /proc.
@@ -57,25 +57,53 @@ func parseStat(b []byte) (procStat, error) {
 	return st, nil
 }
 
-// readHWM returns the peak resident set (VmHWM) of pid in bytes.
-func readHWM(pid int, buf []byte) (int64, error) {
+// memStatus is what /proc/PID/status tells of a process's memory.
+type memStatus struct {
+	hwm  int64 // peak resident set (VmHWM), bytes
+	anon int64 // resident anonymous memory (RssAnon), bytes: heap, stacks
+}
+
+// readStatus reads the memory lines of /proc/PID/status.
+func readStatus(pid int, buf []byte) (memStatus, error) {
 	b, err := readInto("/proc/"+strconv.Itoa(pid)+"/status", buf)
 	if err != nil {
-		return 0, err
+		return memStatus{}, err
 	}
-	i := bytes.Index(b, []byte("VmHWM:"))
-	if i < 0 {
-		return 0, fmt.Errorf("no VmHWM for %d", pid)
+	return parseStatus(b)
+}
+
+// parseStatus parses the VmHWM and RssAnon lines of a /proc/PID/status.
+func parseStatus(b []byte) (memStatus, error) {
+	var st memStatus
+	var err error
+	if st.hwm, err = kbField(b, "VmHWM:"); err != nil {
+		return st, err
 	}
-	f := bytes.Fields(b[i+len("VmHWM:"):])
-	if len(f) == 0 {
-		return 0, fmt.Errorf("no VmHWM for %d", pid)
+	if st.anon, err = kbField(b, "RssAnon:"); err != nil {
+		return st, err
 	}
-	kb, err := strconv.ParseInt(string(f[0]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("VmHWM of %d: %w", pid, err)
+	return st, nil
+}
+
+// kbField returns the value, in bytes, of the "NAME:  N kB" line of a
+// /proc status or smaps file.
+func kbField(b []byte, name string) (int64, error) {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte(name))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) == 0 {
+			break
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s %w", name, err)
+		}
+		return kb << 10, nil
 	}
-	return kb << 10, nil
+	return 0, fmt.Errorf("no %s line", strings.TrimSuffix(name, ":"))
 }
 
 // readPSS returns the proportional set size of pid in bytes: its resident
@@ -91,22 +119,7 @@ func readPSS(pid int, buf []byte) (int64, error) {
 }
 
 // parsePSS parses the Pss line of a smaps_rollup.
-func parsePSS(b []byte) (int64, error) {
-	for line := range bytes.SplitSeq(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
-			f := bytes.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			kb, err := strconv.ParseInt(string(f[0]), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("Pss: %w", err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no Pss line")
-}
+func parsePSS(b []byte) (int64, error) { return kbField(b, "Pss:") }
 
 // children returns the children of every thread of pid.
 func children(pid int, buf []byte) []int {

@@ -140,6 +140,10 @@ func TestSampleSplitsSupervisorAndWorkload(t *testing.T) {
 	assert.Positive(t, smp.PSS)
 	assert.LessOrEqual(t, smp.PSS, smp.RSS, "a shared page counts in full in RSS, in part in PSS")
 	assert.Equal(t, smp.Procs[0].PSS, smp.PSS)
+	assert.Positive(t, smp.Anon)
+	assert.Less(t, smp.Anon, smp.RSS, "a shell's binary and libc are resident too")
+	assert.Equal(t, smp.Procs[0].Anon, smp.Anon)
+	assert.Equal(t, os.Getpid(), smp.Procs[0].Parent)
 
 	// A persistent sample counts only what the previous one saw.
 	s.SampleEvery(5 * time.Millisecond)
@@ -217,10 +221,22 @@ func TestParsePSS(t *testing.T) {
 	assert.Positive(t, own)
 }
 
-func TestReadHWMOfSelf(t *testing.T) {
-	hwm, err := readHWM(os.Getpid(), make([]byte, 64))
+func TestParseStatus(t *testing.T) {
+	st, err := parseStatus([]byte("Name:\tprox\nVmHWM:\t   35000 kB\nVmRSS:\t   30000 kB\nRssAnon:\t   12000 kB\nRssFile:\t   18000 kB\n"))
 	require.NoError(t, err)
-	assert.Positive(t, hwm)
+	assert.Equal(t, memStatus{hwm: 35000 << 10, anon: 12000 << 10}, st)
+	_, err = parseStatus([]byte("VmHWM:\t1 kB\n"))
+	require.ErrorContains(t, err, "no RssAnon line")
+	_, err = parseStatus([]byte("VmHWM:\tlots kB\nRssAnon:\t1 kB\n"))
+	require.ErrorContains(t, err, "VmHWM:")
+}
+
+func TestReadStatusOfSelf(t *testing.T) {
+	st, err := readStatus(os.Getpid(), make([]byte, 64))
+	require.NoError(t, err)
+	assert.Positive(t, st.hwm)
+	assert.Positive(t, st.anon)
+	assert.Less(t, st.anon, st.hwm)
 	kids := children(os.Getpid(), make([]byte, 64))
 	assert.False(t, slices.Contains(kids, os.Getpid()))
 	assert.Nil(t, children(-1, nil))

@@ -69,6 +69,11 @@ type Proc struct {
 	CPU float64 `json:"cpu_s"`
 	// PSS is its proportional set size in bytes (0 when unreadable).
 	PSS int64 `json:"pss_bytes"`
+	// Anon is the anonymous part of RSS in bytes (RssAnon: heap, stacks;
+	// 0 when unreadable); the rest is mostly its binary's pages.
+	Anon int64 `json:"anon_bytes"`
+	// Parent is its parent's PID.
+	Parent int `json:"ppid"`
 }
 
 // Sample is a reading of the supervisor's side from /proc.
@@ -81,6 +86,7 @@ type Sample struct {
 	RSS   int64   `json:"rss_bytes"`
 	CPU   float64 `json:"cpu_s"`
 	PSS   int64   `json:"pss_bytes"`
+	Anon  int64   `json:"anon_bytes"`
 	// Workload counts the live workload processes found.
 	Workload int `json:"workload"`
 }
@@ -424,14 +430,16 @@ func (s *Session) Sample(persistent bool) Sample {
 		if s.transient(pid, st) || persistent && prev != s.samples-1 {
 			continue
 		}
-		if hwm, err := readHWM(pid, s.buf); err == nil && hwm > k.hwm {
-			k.hwm = hwm
+		mem, _ := readStatus(pid, s.buf)
+		if mem.hwm > k.hwm {
+			k.hwm = mem.hwm
 		}
 		pss, _ := readPSS(pid, s.buf)
-		smp.Procs = append(smp.Procs, Proc{PID: pid, Comm: st.comm, RSS: st.rss, CPU: st.cpu, PSS: pss})
+		smp.Procs = append(smp.Procs, Proc{PID: pid, Comm: st.comm, RSS: st.rss, CPU: st.cpu, PSS: pss, Anon: mem.anon, Parent: st.ppid})
 		smp.RSS += st.rss
 		smp.CPU += st.cpu
 		smp.PSS += pss
+		smp.Anon += mem.anon
 	}
 	slices.SortFunc(smp.Procs, func(a, b Proc) int { return a.PID - b.PID })
 	if smp.RSS > s.peakRSS {

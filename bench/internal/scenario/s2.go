@@ -24,6 +24,7 @@ func s2(p Params) *Scenario {
 			{Key: "ready_s", Title: "all running s", Digits: 3},
 			{Key: "stop_s", Title: "stop all s", Digits: 3},
 			{Key: "rss_mb", Title: "supervisor RSS MB", Digits: 1},
+			{Key: "anon_mb", Title: "of which anonymous MB", Digits: 1},
 			{Key: "pss_mb", Title: "supervisor PSS MB", Digits: 1},
 			{Key: "survivors", Title: "survivors", Kind: Count},
 		},
@@ -46,6 +47,7 @@ func runS2(e *Env, p peers.Peer, r *Result) error {
 	smp := s.Sample(false)
 	r.Sample = &smp
 	r.set("rss_mb", float64(smp.RSS)/(1<<20))
+	r.set("anon_mb", float64(smp.Anon)/(1<<20))
 	r.set("pss_mb", float64(smp.PSS)/(1<<20))
 	return e.stopAndTime(s, r, unix.SIGTERM, time.Minute)
 }

@@ -59,6 +59,9 @@ func DefaultParams() Params {
 type Env struct {
 	// Load is the proxload binary.
 	Load string
+	// NoopSink is the no-op sink plugin (bench/cmd/noopsink), needed by
+	// the floor scenario only.
+	NoopSink string
 	// Params size the scenarios.
 	Params Params
 	// Grace is how long a supervisor's processes may take to go after it
@@ -291,7 +294,7 @@ func All(p Params) []*Scenario {
 	for _, n := range p.StartPlugins {
 		out = append(out, start(n))
 	}
-	return append(out, idle(p))
+	return append(out, idle(p), floor())
 }
 
 // Select returns the scenarios of all named in names (comma-separated;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prox-dev/prox/bench/internal/peers"
+	"github.com/prox-dev/prox/bench/internal/procwatch"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,6 +69,8 @@ func TestS2ShellBaseline(t *testing.T) {
 	assert.Positive(t, r.Metrics["stop_s"])
 	assert.Equal(t, 0.0, r.Metrics["survivors"])
 	assert.Positive(t, r.Metrics["rss_mb"])
+	assert.Positive(t, r.Metrics["anon_mb"])
+	assert.Less(t, r.Metrics["anon_mb"], r.Metrics["rss_mb"])
 	require.NotNil(t, r.Sample)
 	require.Len(t, r.Sample.Procs, 1, "the shell alone: %+v", r.Sample.Procs)
 	assert.Equal(t, "sh", r.Sample.Procs[0].Comm)
@@ -146,6 +149,39 @@ func TestStartProxCountsItsPlugins(t *testing.T) {
 	assert.Equal(t, 0.0, r.Metrics["survivors"])
 }
 
+func TestFloorSplitsProxAndItsPlugins(t *testing.T) {
+	e := testEnv(t)
+	e.NoopSink = goBuild(t, "./bench/cmd/noopsink", NoopSinkComm)
+	r := run(t, e, floor(), proxPeer(t))
+	require.NotNil(t, r.Sample)
+	comms := map[string]int{}
+	for _, p := range r.Sample.Procs {
+		comms[p.Comm]++
+	}
+	assert.Equal(t, map[string]int{"prox": 2, NoopSinkComm: 1}, comms, "prox, its exec runner and the no-op sink")
+	for _, k := range []string{"host_mb", "runner_mb", "sink_mb", "anon_mb", "file_mb"} {
+		assert.Positive(t, r.Metrics[k], k)
+	}
+	assert.InDelta(t, r.Metrics["rss_mb"], r.Metrics["host_mb"]+r.Metrics["runner_mb"]+r.Metrics["sink_mb"], 0.01)
+	assert.InDelta(t, r.Metrics["rss_mb"], r.Metrics["anon_mb"]+r.Metrics["file_mb"], 0.01)
+	assert.Equal(t, 0.0, r.Metrics["survivors"])
+}
+
+func TestFloorNeedsTheNoopSink(t *testing.T) {
+	e := testEnv(t)
+	r := floor().Run(e, proxPeer(t), filepath.Join(t.TempDir(), "run"), 1)
+	assert.Equal(t, errNoNoopSink.Error(), r.Error)
+}
+
+func TestSetFloorRejectsAnotherShape(t *testing.T) {
+	r := &Result{Metrics: map[string]float64{}}
+	two := procwatch.Sample{Procs: []procwatch.Proc{{PID: 10, Parent: 1, Comm: "prox"}, {PID: 11, Parent: 10, Comm: "prox"}}}
+	require.ErrorContains(t, setFloor(r, two), "found 2")
+	twoSinks := procwatch.Sample{Procs: []procwatch.Proc{{PID: 10, Parent: 1, Comm: "prox"},
+		{PID: 11, Parent: 10, Comm: NoopSinkComm}, {PID: 12, Parent: 10, Comm: NoopSinkComm}}}
+	require.ErrorContains(t, setFloor(r, twoSinks), "two processes count as sink_mb")
+}
+
 func TestIdleShellBaseline(t *testing.T) {
 	e := testEnv(t)
 	r := run(t, e, idle(e.Params), peers.Shell{})
@@ -181,7 +217,7 @@ func TestSelect(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"s1", "s2", "s3a", "s3b", "s3c", "s4", "start-1", "start-6", "idle"}, names(all))
+	assert.Equal(t, []string{"s1", "s2", "s3a", "s3b", "s3c", "s4", "start-1", "start-6", "idle", "floor"}, names(all))
 	got, err := Select(all, "s1, s3,start-6")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"s1", "s3a", "s3b", "s3c", "start-6"}, names(got))
