@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,6 +123,10 @@ func Markdown(w io.Writer, scenarios []*scenario.Scenario, results []*scenario.R
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
+		if len(refs(sc)) == 0 {
+			fmt.Fprint(w, "Cells: median over the rounds.\n\n")
+			continue
+		}
 		var base string
 		if sc.Baseline != "" {
 			base = "× " + sc.Baseline
@@ -140,6 +145,20 @@ func Markdown(w io.Writer, scenarios []*scenario.Scenario, results []*scenario.R
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "### Notes\n\n%s\n\n", strings.Join(notes, "\n"))
 	}
+}
+
+// refs lists the peers a scenario's figures are divided by: its baseline,
+// if any, and supervisord, unless the scenario runs neither (a figure of
+// prox alone has no ratio).
+func refs(sc *scenario.Scenario) []string {
+	if sc.Baseline == "" && !slices.Contains(sc.Peers, Supervisord) {
+		return nil
+	}
+	out := []string{Supervisord}
+	if sc.Baseline != "" {
+		out = []string{sc.Baseline, Supervisord}
+	}
+	return out
 }
 
 // peersOf lists the peers with results in the scenario's order, then any
@@ -189,10 +208,7 @@ func cell(sc *scenario.Scenario, t table, peer string, m scenario.Metric) string
 	}
 	s := format(Median(vs), m.Digits)
 	var rs []string
-	for _, ref := range []string{sc.Baseline, Supervisord} {
-		if ref == "" {
-			continue
-		}
+	for _, ref := range refs(sc) {
 		if ref == peer {
 			rs = append(rs, "–")
 			continue

@@ -54,6 +54,17 @@ func TestMarkdownMediansAndPairedRatios(t *testing.T) {
 	assert.Contains(t, out, "ratio × baseline · × supervisord")
 }
 
+func TestMarkdownWithoutReferencesHasNoRatios(t *testing.T) {
+	alone := &scenario.Scenario{Name: "sx", Title: "SX prox alone", Peers: []string{"prox"},
+		Metrics: []scenario.Metric{{Key: "wall_s", Title: "wall s", Digits: 2}}}
+	var b strings.Builder
+	Markdown(&b, []*scenario.Scenario{alone}, []*scenario.Result{res("prox", 1, 5, 1), res("prox", 2, 3, 1)})
+	out := b.String()
+	assert.Contains(t, out, "| prox | 2/2 | 4.00 |\n")
+	assert.Contains(t, out, "Cells: median over the rounds.\n")
+	assert.NotContains(t, out, "ratio")
+}
+
 func TestMarkdownErrorsNotesAndMissingPeers(t *testing.T) {
 	bad := res("prox", 1, 0, 0)
 	bad.Error = "boom"
