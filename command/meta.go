@@ -32,6 +32,9 @@ type Meta struct {
 	logLevel   string
 	noColor    bool
 	socket     string
+
+	// logOut is the output of the logger Logger made last.
+	logOut *logOutput
 }
 
 // metaHelp documents the flags of FlagSet.
@@ -72,11 +75,12 @@ func (m *Meta) Logger() (hclog.Logger, error) {
 	if level == hclog.NoLevel {
 		return nil, fmt.Errorf("invalid -log-level %q: want trace, debug, info, warn, error or off", m.logLevel)
 	}
+	m.logOut = &logOutput{w: m.stderr(), color: m.useColor(m.stderr())}
 	return hclog.New(&hclog.LoggerOptions{
 		Name:              "prox",
 		Level:             level,
 		IndependentLevels: true,
-		Output:            m.stderr(),
+		Output:            m.logOut,
 		Color:             m.colorMode(m.stderr()),
 	}), nil
 }

@@ -21,6 +21,11 @@ const terminalBuffer = 16384
 // sinkCloseTimeout bounds the final drain of every sink at shutdown.
 const sinkCloseTimeout = 30 * time.Second
 
+// terminalSyncWait bounds how long one of prox's log lines waits for the
+// process output before it to be printed: a stalled terminal delays prox's
+// logs by this much at most.
+const terminalSyncWait = time.Second
+
 // pipeline is the path of output and events in `prox up`: the log manager
 // with its sinks, the terminal as a live subscriber, and the supervisor's
 // events forwarded to the sinks.
@@ -28,6 +33,9 @@ type pipeline struct {
 	logs     *logs.Manager
 	termID   uint64
 	termDone chan struct{}
+	// termSync asks the terminal printer to print every batch waiting and
+	// to close the channel it is given once written.
+	termSync chan chan struct{}
 	events   <-chan supervisor.SupervisorEvent
 	sup      *supervisor.Manager
 	evDone   chan struct{}
@@ -67,20 +75,63 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 	}
 	sub := p.logs.SubscribeBatches(nil)
 	p.termID = sub.ID
+	p.termSync = make(chan chan struct{})
 	go func() {
 		defer close(p.termDone)
-		for batch := range sub.C {
-			// Gather lines while more are waiting; write when the
-			// terminal subscriber has caught up.
-			out.QueueBatch(batch)
-			sub.Done(batch)
-			if len(sub.C) == 0 {
+		defer out.Flush()
+		for {
+			select {
+			case batch, ok := <-sub.C:
+				if !ok {
+					return
+				}
+				// Gather lines while more are waiting; write when the
+				// terminal subscriber has caught up.
+				out.QueueBatch(batch)
+				sub.Done(batch)
+				if len(sub.C) == 0 {
+					out.Flush()
+				}
+			case done := <-p.termSync:
+				// Everything sent before the request is in sub.C now.
+				for n := len(sub.C); n > 0; n-- {
+					batch, ok := <-sub.C
+					if !ok {
+						break
+					}
+					out.QueueBatch(batch)
+					sub.Done(batch)
+				}
 				out.Flush()
+				close(done)
 			}
 		}
-		out.Flush()
 	}()
 	return p, nil
+}
+
+// syncTerminal returns once the terminal has printed every line the log
+// manager had received when it was called, or after terminalSyncWait.
+// Without a terminal (quiet) it returns at once.
+func (p *pipeline) syncTerminal() {
+	if p.termSync == nil {
+		return
+	}
+	t := time.NewTimer(terminalSyncWait)
+	defer t.Stop()
+	done := make(chan struct{})
+	select {
+	case p.termSync <- done:
+	case <-p.termDone:
+		return
+	case <-t.C:
+		return
+	}
+	select {
+	case <-done:
+	case <-p.termDone:
+	case <-t.C:
+	}
 }
 
 // forwardEvents sends the supervisor's events to the sinks.

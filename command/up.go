@@ -132,6 +132,9 @@ func (c *UpCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 1
 	}
+	// prox's log lines follow the process output received before them.
+	c.logOut.setBefore(pipe.syncTerminal)
+	defer c.logOut.setBefore(nil)
 	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteStableBatch})
 	pipe.forwardEvents(sup)
 	defer pipe.close(logger)

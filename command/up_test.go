@@ -75,3 +75,38 @@ func TestUpProcessThatCannotStart(t *testing.T) {
 	assert.Contains(t, ui.ErrorWriter.String(), `no-such-program-here`)
 	assert.Contains(t, ui.ErrorWriter.String(), "executable file not found")
 }
+
+// slowWriter is a terminal that takes d to take each write.
+type slowWriter struct {
+	d  time.Duration
+	to *syncBuffer
+}
+
+func (w slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.d)
+	return w.to.Write(p)
+}
+
+func TestUpLogsAProcessExitAfterItsLastLines(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+process "p" {
+  command = ["sh", "-c", "echo one; echo two >&2; exit 3"]
+  restart { policy = "never" }
+}
+`), 0o644))
+	// stdout and stderr share one record, as on a terminal; stdout is slow.
+	var both syncBuffer
+	ui := cli.NewMockUi()
+	c := &UpCommand{Meta: Meta{Ui: ui, Stdout: slowWriter{30 * time.Millisecond, &both}, Stderr: &both}, signals: make(chan os.Signal)}
+	assert.Equal(t, 1, c.Run([]string{"-config", cfg}), "p failed")
+	out := both.String()
+	exited := strings.Index(out, "exited: process=p")
+	require.Positive(t, exited, out)
+	for _, line := range []string{"p | one\n", "p | two\n"} {
+		i := strings.Index(out, line)
+		require.GreaterOrEqual(t, i, 0, "%q missing:\n%s", line, out)
+		assert.Less(t, i, exited, "%q comes after the exit:\n%s", line, out)
+	}
+}

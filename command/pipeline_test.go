@@ -1,0 +1,84 @@
+package command
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/logs"
+	"github.com/prox-dev/prox/supervisor/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// gatedWriter is a terminal that takes a token from gate for each write.
+type gatedWriter struct {
+	gate chan struct{}
+	to   *syncBuffer
+}
+
+func (w gatedWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	return w.to.Write(p)
+}
+
+func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
+	var got syncBuffer
+	gate := make(chan struct{}, 1)
+	out := newPrinter(gatedWriter{gate, &got}, []string{"p"}, false)
+	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, false)
+	require.NoError(t, err)
+
+	gate <- struct{}{}
+	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("one")})
+	p.syncTerminal()
+	assert.Equal(t, "p | one\n", got.String(), "printed before syncTerminal returned")
+
+	// A stalled terminal holds a log line back for terminalSyncWait only.
+	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("two")})
+	returned := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		p.syncTerminal()
+		returned <- time.Since(start)
+	}()
+	select {
+	case waited := <-returned:
+		assert.GreaterOrEqual(t, waited, terminalSyncWait)
+	case <-time.After(30 * time.Second):
+		t.Fatal("syncTerminal hung on a stalled terminal")
+	}
+	assert.Equal(t, "p | one\n", got.String())
+
+	close(gate)
+	p.close(hclog.NewNullLogger())
+	assert.Equal(t, "p | one\np | two\n", got.String())
+	p.syncTerminal() // after close: returns at once
+}
+
+func TestSyncTerminalWithoutATerminal(t *testing.T) {
+	var got syncBuffer
+	out := newPrinter(&got, []string{"p"}, false)
+	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, true)
+	require.NoError(t, err)
+	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("one")})
+	p.syncTerminal()
+	p.close(hclog.NewNullLogger())
+	assert.Empty(t, got.String(), "quiet")
+}
+
+func TestLogOutputRunsItsHookFirst(t *testing.T) {
+	var got syncBuffer
+	o := &logOutput{w: &got, color: true}
+	assert.True(t, o.SupportsColor())
+	_, err := o.Write([]byte("a\n"))
+	require.NoError(t, err)
+	o.setBefore(func() { _, _ = got.Write([]byte("hook\n")) })
+	_, err = o.Write([]byte("b\n"))
+	require.NoError(t, err)
+	o.setBefore(nil)
+	_, err = o.Write([]byte("c\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "a\nhook\nb\nc\n", got.String())
+	assert.False(t, (&logOutput{}).SupportsColor())
+}
