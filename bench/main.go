@@ -6,7 +6,8 @@
 //
 //	go run ./bench -rounds 3
 //
-// It builds prox and the workload program (bench/cmd/proxload) from the
+// It builds prox, the workload program (bench/cmd/proxload) and, for the
+// floor scenario, the no-op sink plugin (bench/cmd/noopsink) from the
 // repository first. See docs/performance.md for the scenarios and what the
 // figures mean; -h lists the flags. It runs on Linux only and needs nothing
 // beyond Go and Debian packages (supervisord from the package supervisor).
