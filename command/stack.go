@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -139,7 +140,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			continue
 		}
 		if err := inst.Configure(ctx, values); err != nil {
-			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
+			diags = append(diags, configureDiags(body, b.DeclRange, "sink", ref.String(), err)...)
 			continue
 		}
 		st.sinks[ref.String()] = inst
@@ -178,7 +179,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			}
 			if err := inst.Configure(ctx, values); err != nil {
 				failed[key] = true
-				diags = append(diags, pluginError(rng, "runner", key, err))
+				diags = append(diags, configureDiags(body, rng, "runner", key, err)...)
 				continue
 			}
 			st.runners[key] = inst
@@ -405,6 +406,38 @@ func healthSpec(p *config.Process, env []string, capabilities []string) (*superv
 		return nil, nil
 	}
 	return spec, nil
+}
+
+// configureDiags is a failed Configure as diagnostics: one per problem the
+// plugin reported, each attribute's at its value when body sets it and the
+// others at rng (the block, or the process's runner reference), or the
+// plain error of an older plugin as one diagnostic at rng.
+func configureDiags(body hcl.Body, rng hcl.Range, kind, id string, err error) hcl.Diagnostics {
+	var ce *sdk.ConfigureError
+	if !errors.As(err, &ce) {
+		return hcl.Diagnostics{pluginError(rng, kind, id, err)}
+	}
+	var attrs hcl.Attributes
+	if body != nil {
+		attrs, _ = body.JustAttributes()
+	}
+	var diags hcl.Diagnostics
+	for _, a := range ce.Attributes {
+		subject := rng
+		if attr, ok := attrs[a.Attribute]; ok {
+			subject = attr.Expr.Range()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s attribute %q", kind, a.Attribute),
+			Detail:   fmt.Sprintf("%s %q: %s: %s.", kind, id, a.Attribute, strings.TrimSuffix(a.Err.Error(), ".")),
+			Subject:  subject.Ptr(),
+		})
+	}
+	for _, other := range ce.Others {
+		diags = append(diags, pluginError(rng, kind, id, errors.New(other)))
+	}
+	return diags
 }
 
 // pluginError is a plugin problem as a diagnostic at the reference.

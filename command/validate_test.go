@@ -40,6 +40,33 @@ func TestValidate(t *testing.T) {
 			stderr: []string{"on testdata/unknown_runner.hcl line 2", `Cannot use runner "teleport"`, "plugin not found"},
 		},
 		{
+			name: "every attribute a plugin rejects, at its line", config: "testdata/bad_sink_values.hcl", code: 1,
+			stderr: []string{
+				`Invalid sink attribute "url"`,
+				"on testdata/bad_sink_values.hcl line 7, in sink \"webhook\" \"alerts\":\n   7:   url      = \"hooks.example.com/x\"",
+				`sink "webhook.alerts": url: must start with http:// or https://.`,
+				`Invalid sink attribute "match"`,
+				"on testdata/bad_sink_values.hcl line 8, in sink",
+				"match: invalid regular expression",
+				`Invalid sink attribute "max_size"`,
+				"on testdata/bad_sink_values.hcl line 14, in sink \"file\" \"all\":",
+				// Found when the sink opens its file.
+				`Invalid sink attribute "path"`,
+				"on testdata/bad_sink_values.hcl line 18, in sink \"file\" \"blocked\":",
+				"/proc/no-such-dir",
+			},
+		},
+		{
+			name: "every attribute a runner rejects, at its line", config: "testdata/bad_runner_values.hcl", code: 1,
+			stderr: []string{
+				`Invalid runner attribute "port"`,
+				"on testdata/bad_runner_values.hcl line 4, in runner \"ssh\" \"box\":",
+				`runner "ssh.box": port: 70000 is not a TCP port (1 to 65535).`,
+				`Invalid runner attribute "identity_file"`,
+				"on testdata/bad_runner_values.hcl line 5, in runner",
+			},
+		},
+		{
 			name: "missing file", config: "testdata/nope.hcl", code: 1,
 			stderr: []string{"nope.hcl"},
 		},

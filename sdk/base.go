@@ -55,8 +55,11 @@ func (c *baseClient) Configure(ctx context.Context, cfg *Config) error {
 		ApiVersion: uint32(cfg.APIVersion),
 		ValuesJson: cfg.Values,
 	})
+	if err == nil {
+		return nil
+	}
 	// Unimplemented: the plugin takes no configuration.
-	return absent(fromGRPC("configure", err))
+	return configureError(err)
 }
 
 func (c *baseClient) Shutdown(ctx context.Context) error {
@@ -108,7 +111,7 @@ func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (
 		return &proto.ConfigureResponse{}, nil
 	}
 	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: req.ValuesJson}); err != nil {
-		return nil, err
+		return nil, configureStatus(err)
 	}
 	return &proto.ConfigureResponse{}, nil
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -129,6 +130,46 @@ func TestBaseConfigureError(t *testing.T) {
 	err := c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `image "busybox:nope" does not exist`)
+}
+
+func TestBaseConfigureAttributeErrorsCrossTheWire(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	cr.configureErr = errors.Join(
+		AttributeErrorf("url", "must start with http:// or https://"),
+		fmt.Errorf("match: %w", AttributeErrorf("match", "invalid regular expression: %w", errors.New("missing ]"))),
+		errors.New("nothing triggers an alert"),
+	)
+	err := c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	var ce *ConfigureError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, cr.configureErr.Error(), ce.Message, "the whole message")
+	assert.Equal(t, "configure: "+cr.configureErr.Error(), err.Error())
+	got := AttributeErrors(err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "url", got[0].Attribute)
+	assert.Equal(t, "must start with http:// or https://", got[0].Err.Error())
+	assert.Equal(t, "match", got[1].Attribute)
+	assert.Equal(t, "invalid regular expression: missing ]", got[1].Err.Error())
+	assert.Equal(t, []string{"nothing triggers an alert"}, ce.Others)
+
+	// Without an attribute error, a plain error as before.
+	cr.configureErr = errors.New("no luck")
+	err = c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	assert.EqualError(t, err, "configure: no luck")
+	assert.False(t, errors.As(err, &ce))
+}
+
+func TestAttributeErrors(t *testing.T) {
+	assert.Nil(t, AttributeErrors(nil))
+	assert.Nil(t, AttributeErrors(errors.New("plain")))
+	one := AttributeErrorf("path", "is required")
+	assert.EqualError(t, one, "path: is required")
+	wrapped := fmt.Errorf("sink: %w", errors.Join(one, errors.New("x"), AttributeErrorf("max_age", "must not be negative")))
+	got := AttributeErrors(wrapped)
+	require.Len(t, got, 2)
+	assert.Equal(t, []string{"path", "max_age"}, []string{got[0].Attribute, got[1].Attribute})
+	inner := errors.New("bad size")
+	assert.ErrorIs(t, AttributeErrorf("max_size", "%w", inner), inner)
 }
 
 func TestBaseConfigureNotConfigurable(t *testing.T) {

@@ -54,7 +54,9 @@
 //     ProcessConfigurable.ProcessSchema), decodes the user's HCL against
 //     them — so a misspelt attribute is reported at its line before the
 //     plugin sees anything — and calls Configure once with the values as
-//     JSON (Config.Decode);
+//     JSON (Config.Decode); an *AttributeError from Configure (see
+//     AttributeErrorf; several joined with errors.Join) is reported at its
+//     attribute's line, any other error at the block;
 //  4. uses the component: Runner.Start and the Process methods, or
 //     Sink.Write for every batch;
 //  5. on shutdown: for a runner, stops its processes (the stop signal, the

@@ -63,7 +63,9 @@ type Configurable interface {
 	// before Configure and must not depend on configuration.
 	ConfigSchema() *Schema
 	// Configure receives the decoded values once, before any other call of
-	// the component. An error fails the start of prox with its message.
+	// the component. An error fails the start of prox with its message:
+	// at the attribute for an *AttributeError (AttributeErrorf), at the
+	// block otherwise; join several with errors.Join to report them all.
 	Configure(cfg *Config) error
 }
 

@@ -486,6 +486,115 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
+// AttributeProblems travels in the status details of a failed Configure:
+// each attribute of the block the component rejected, with the reason, so
+// the host can point at the attribute's line. Hosts that do not know it
+// still get the status message, which names every problem.
+type AttributeProblems struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Problems []*AttributeProblem    `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	// others are the problems of the block as a whole (no one attribute).
+	Others        []string `protobuf:"bytes,2,rep,name=others,proto3" json:"others,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeProblems) Reset() {
+	*x = AttributeProblems{}
+	mi := &file_plugin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeProblems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeProblems) ProtoMessage() {}
+
+func (x *AttributeProblems) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeProblems.ProtoReflect.Descriptor instead.
+func (*AttributeProblems) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AttributeProblems) GetProblems() []*AttributeProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *AttributeProblems) GetOthers() []string {
+	if x != nil {
+		return x.Others
+	}
+	return nil
+}
+
+type AttributeProblem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attribute     string                 `protobuf:"bytes,1,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeProblem) Reset() {
+	*x = AttributeProblem{}
+	mi := &file_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeProblem) ProtoMessage() {}
+
+func (x *AttributeProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeProblem.ProtoReflect.Descriptor instead.
+func (*AttributeProblem) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AttributeProblem) GetAttribute() string {
+	if x != nil {
+		return x.Attribute
+	}
+	return ""
+}
+
+func (x *AttributeProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type ShutdownRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -494,7 +603,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +615,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +628,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 type ShutdownResponse struct {
@@ -530,7 +639,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +651,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +664,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 type ExecRequest struct {
@@ -568,7 +677,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +689,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +702,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecRequest) GetHandle() string {
@@ -620,7 +729,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +741,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +754,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExecResponse) GetExitCode() int32 {
@@ -680,7 +789,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +801,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +814,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartRequest) GetName() string {
@@ -771,7 +880,7 @@ type OutputHandover struct {
 
 func (x *OutputHandover) Reset() {
 	*x = OutputHandover{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +892,7 @@ func (x *OutputHandover) String() string {
 func (*OutputHandover) ProtoMessage() {}
 
 func (x *OutputHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +905,7 @@ func (x *OutputHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputHandover.ProtoReflect.Descriptor instead.
 func (*OutputHandover) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OutputHandover) GetSocket() string {
@@ -829,7 +938,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +950,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +963,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartResponse) GetHandle() string {
@@ -894,7 +1003,7 @@ type OutputRequest struct {
 
 func (x *OutputRequest) Reset() {
 	*x = OutputRequest{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1015,7 @@ func (x *OutputRequest) String() string {
 func (*OutputRequest) ProtoMessage() {}
 
 func (x *OutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1028,7 @@ func (x *OutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputRequest.ProtoReflect.Descriptor instead.
 func (*OutputRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OutputRequest) GetHandle() string {
@@ -939,7 +1048,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1060,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1073,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OutputChunk) GetStream() Stream {
@@ -990,7 +1099,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1111,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1124,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WaitRequest) GetHandle() string {
@@ -1036,7 +1145,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1157,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1170,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WaitResponse) GetExitCode() int32 {
@@ -1095,7 +1204,7 @@ type SignalRequest struct {
 
 func (x *SignalRequest) Reset() {
 	*x = SignalRequest{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1216,7 @@ func (x *SignalRequest) String() string {
 func (*SignalRequest) ProtoMessage() {}
 
 func (x *SignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1229,7 @@ func (x *SignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
 func (*SignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignalRequest) GetHandle() string {
@@ -1145,7 +1254,7 @@ type SignalResponse struct {
 
 func (x *SignalResponse) Reset() {
 	*x = SignalResponse{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1266,7 @@ func (x *SignalResponse) String() string {
 func (*SignalResponse) ProtoMessage() {}
 
 func (x *SignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1279,7 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 // ShareRequest offers a shared batch region: a memfd of `size` bytes,
@@ -1191,7 +1300,7 @@ type ShareRequest struct {
 
 func (x *ShareRequest) Reset() {
 	*x = ShareRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1312,7 @@ func (x *ShareRequest) String() string {
 func (*ShareRequest) ProtoMessage() {}
 
 func (x *ShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1325,7 @@ func (x *ShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareRequest.ProtoReflect.Descriptor instead.
 func (*ShareRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ShareRequest) GetSocket() string {
@@ -1248,7 +1357,7 @@ type ShareResponse struct {
 
 func (x *ShareResponse) Reset() {
 	*x = ShareResponse{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1369,7 @@ func (x *ShareResponse) String() string {
 func (*ShareResponse) ProtoMessage() {}
 
 func (x *ShareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1382,7 @@ func (x *ShareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareResponse.ProtoReflect.Descriptor instead.
 func (*ShareResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 // LogBatch packs many log lines into one message: the lines back to back in
@@ -1295,7 +1404,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1416,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1429,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogBatch) GetBaseUnixNano() int64 {
@@ -1389,7 +1498,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1510,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1523,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Event) GetUnixNano() int64 {
@@ -1496,7 +1605,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1617,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1630,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WriteRequest) GetSeq() uint64 {
@@ -1561,7 +1670,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1682,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1695,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WriteResponse) GetAckSeq() uint64 {
@@ -1604,7 +1713,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1725,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1738,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 type FlushResponse struct {
@@ -1640,7 +1749,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1761,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1774,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 type CloseRequest struct {
@@ -1676,7 +1785,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1797,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1810,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 type CloseResponse struct {
@@ -1712,7 +1821,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1833,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1846,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1771,7 +1880,13 @@ const file_plugin_proto_rawDesc = "" +
 	"apiVersion\x12\x1f\n" +
 	"\vvalues_json\x18\x02 \x01(\fR\n" +
 	"valuesJson\"\x13\n" +
-	"\x11ConfigureResponse\"\x11\n" +
+	"\x11ConfigureResponse\"i\n" +
+	"\x11AttributeProblems\x12<\n" +
+	"\bproblems\x18\x01 \x03(\v2 .prox.plugin.v1.AttributeProblemR\bproblems\x12\x16\n" +
+	"\x06others\x18\x02 \x03(\tR\x06others\"J\n" +
+	"\x10AttributeProblem\x12\x1c\n" +
+	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
 	"\x0fShutdownRequest\"\x12\n" +
 	"\x10ShutdownResponse\"?\n" +
 	"\vExecRequest\x12\x16\n" +
@@ -1879,7 +1994,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_plugin_proto_goTypes = []any{
 	(Stream)(0),                  // 0: prox.plugin.v1.Stream
 	(*InfoRequest)(nil),          // 1: prox.plugin.v1.InfoRequest
@@ -1890,69 +2005,72 @@ var file_plugin_proto_goTypes = []any{
 	(*ConfigSchemaResponse)(nil), // 6: prox.plugin.v1.ConfigSchemaResponse
 	(*ConfigureRequest)(nil),     // 7: prox.plugin.v1.ConfigureRequest
 	(*ConfigureResponse)(nil),    // 8: prox.plugin.v1.ConfigureResponse
-	(*ShutdownRequest)(nil),      // 9: prox.plugin.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),     // 10: prox.plugin.v1.ShutdownResponse
-	(*ExecRequest)(nil),          // 11: prox.plugin.v1.ExecRequest
-	(*ExecResponse)(nil),         // 12: prox.plugin.v1.ExecResponse
-	(*StartRequest)(nil),         // 13: prox.plugin.v1.StartRequest
-	(*OutputHandover)(nil),       // 14: prox.plugin.v1.OutputHandover
-	(*StartResponse)(nil),        // 15: prox.plugin.v1.StartResponse
-	(*OutputRequest)(nil),        // 16: prox.plugin.v1.OutputRequest
-	(*OutputChunk)(nil),          // 17: prox.plugin.v1.OutputChunk
-	(*WaitRequest)(nil),          // 18: prox.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),         // 19: prox.plugin.v1.WaitResponse
-	(*SignalRequest)(nil),        // 20: prox.plugin.v1.SignalRequest
-	(*SignalResponse)(nil),       // 21: prox.plugin.v1.SignalResponse
-	(*ShareRequest)(nil),         // 22: prox.plugin.v1.ShareRequest
-	(*ShareResponse)(nil),        // 23: prox.plugin.v1.ShareResponse
-	(*LogBatch)(nil),             // 24: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 25: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 26: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 27: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 28: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 29: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 30: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 31: prox.plugin.v1.CloseResponse
+	(*AttributeProblems)(nil),    // 9: prox.plugin.v1.AttributeProblems
+	(*AttributeProblem)(nil),     // 10: prox.plugin.v1.AttributeProblem
+	(*ShutdownRequest)(nil),      // 11: prox.plugin.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),     // 12: prox.plugin.v1.ShutdownResponse
+	(*ExecRequest)(nil),          // 13: prox.plugin.v1.ExecRequest
+	(*ExecResponse)(nil),         // 14: prox.plugin.v1.ExecResponse
+	(*StartRequest)(nil),         // 15: prox.plugin.v1.StartRequest
+	(*OutputHandover)(nil),       // 16: prox.plugin.v1.OutputHandover
+	(*StartResponse)(nil),        // 17: prox.plugin.v1.StartResponse
+	(*OutputRequest)(nil),        // 18: prox.plugin.v1.OutputRequest
+	(*OutputChunk)(nil),          // 19: prox.plugin.v1.OutputChunk
+	(*WaitRequest)(nil),          // 20: prox.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),         // 21: prox.plugin.v1.WaitResponse
+	(*SignalRequest)(nil),        // 22: prox.plugin.v1.SignalRequest
+	(*SignalResponse)(nil),       // 23: prox.plugin.v1.SignalResponse
+	(*ShareRequest)(nil),         // 24: prox.plugin.v1.ShareRequest
+	(*ShareResponse)(nil),        // 25: prox.plugin.v1.ShareResponse
+	(*LogBatch)(nil),             // 26: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 27: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 28: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 29: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 30: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 31: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 32: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 33: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
 	3,  // 0: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
 	4,  // 1: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
 	4,  // 2: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
-	14, // 3: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
-	0,  // 4: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	24, // 5: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	25, // 6: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
-	1,  // 7: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
-	5,  // 8: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
-	7,  // 9: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
-	9,  // 10: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
-	13, // 11: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
-	16, // 12: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
-	18, // 13: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
-	20, // 14: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
-	11, // 15: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
-	26, // 16: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	28, // 17: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	30, // 18: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	22, // 19: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
-	2,  // 20: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	6,  // 21: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	8,  // 22: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	10, // 23: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	15, // 24: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	17, // 25: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	19, // 26: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	21, // 27: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	12, // 28: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
-	27, // 29: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	29, // 30: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	31, // 31: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	23, // 32: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
-	20, // [20:33] is the sub-list for method output_type
-	7,  // [7:20] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 3: prox.plugin.v1.AttributeProblems.problems:type_name -> prox.plugin.v1.AttributeProblem
+	16, // 4: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
+	0,  // 5: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
+	26, // 6: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	27, // 7: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	1,  // 8: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
+	5,  // 9: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
+	7,  // 10: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
+	11, // 11: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
+	15, // 12: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
+	18, // 13: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
+	20, // 14: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
+	22, // 15: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
+	13, // 16: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
+	28, // 17: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	30, // 18: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	32, // 19: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	24, // 20: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
+	2,  // 21: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	6,  // 22: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	8,  // 23: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	12, // 24: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	17, // 25: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	19, // 26: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	21, // 27: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	23, // 28: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	14, // 29: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	29, // 30: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	31, // 31: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	33, // 32: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	25, // 33: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
+	21, // [21:34] is the sub-list for method output_type
+	8,  // [8:21] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1966,7 +2084,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

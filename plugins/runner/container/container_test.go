@@ -243,11 +243,15 @@ func TestNoEngine(t *testing.T) {
 	addr := "unix://" + filepath.Join(t.TempDir(), "nothing.sock")
 	err := New().Configure(configValues(t, map[string]any{"host": addr}))
 	require.ErrorContains(t, err, "no container engine answers at "+addr)
+	attrs := sdk.AttributeErrors(err)
+	require.Len(t, attrs, 1, "the block's host is at fault")
+	assert.Equal(t, "host", attrs[0].Attribute)
 
 	// DOCKER_HOST is the default address.
 	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
 	err = New().Configure(configValues(t, map[string]any{}))
 	require.ErrorContains(t, err, "no container engine answers at tcp://127.0.0.1:1")
+	assert.Empty(t, sdk.AttributeErrors(err), "the block sets no host")
 
 	_, err = New().Start(context.Background(), processConfig(t, nil, nil))
 	require.ErrorContains(t, err, "not configured")

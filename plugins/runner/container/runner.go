@@ -100,6 +100,10 @@ func (r *Runner) Configure(cfg *sdk.Config) error {
 	}
 	c, err := connect(context.Background(), addr)
 	if err != nil {
+		if rc.Host != "" {
+			// The block named the engine: the problem is at its host.
+			return sdk.AttributeErrorf("host", "%w", err)
+		}
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sweepTimeout)

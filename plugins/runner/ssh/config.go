@@ -78,26 +78,34 @@ type settings struct {
 	keepalive      time.Duration
 }
 
-// parseConfig validates the runner block. getenv reads the plugin's
-// environment (SSH_AUTH_SOCK, and HOME through os.UserHomeDir).
+// parseConfig validates the runner block; it reports every problem at
+// once, each attribute's as an sdk.AttributeError. getenv reads the
+// plugin's environment (SSH_AUTH_SOCK, and HOME through os.UserHomeDir).
 func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error) {
 	var raw rawConfig
 	if err := cfg.Decode(&raw); err != nil {
 		return nil, err
 	}
+	var problems []error
+	check := func(err error) {
+		if err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if strings.TrimSpace(raw.Host) == "" {
-		return nil, errors.New("host is required")
+		check(sdk.AttributeErrorf("host", "is required"))
 	}
 	if raw.User == "" {
-		return nil, errors.New("user is required")
+		check(sdk.AttributeErrorf("user", "is required"))
 	}
 	port := defaultPort
 	if raw.Port != nil {
 		p := *raw.Port
 		if p != math.Trunc(p) || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("port %v is not a TCP port (1 to 65535)", p)
+			check(sdk.AttributeErrorf("port", "%v is not a TCP port (1 to 65535)", p))
+		} else {
+			port = int(p)
 		}
-		port = int(p)
 	}
 	s := &settings{
 		addr:           net.JoinHostPort(strings.TrimSpace(raw.Host), strconv.Itoa(port)),
@@ -108,17 +116,15 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 
 	var err error
 	if raw.ConnectTimeout != nil {
-		if s.connectTimeout, err = parseDuration("connect_timeout", *raw.ConnectTimeout); err != nil {
-			return nil, err
-		}
-		if s.connectTimeout == 0 {
-			return nil, errors.New("connect_timeout must be positive")
+		s.connectTimeout, err = parseDuration("connect_timeout", *raw.ConnectTimeout)
+		check(err)
+		if err == nil && s.connectTimeout == 0 {
+			check(sdk.AttributeErrorf("connect_timeout", "must be positive"))
 		}
 	}
 	if raw.Keepalive != nil {
-		if s.keepalive, err = parseDuration("keepalive", *raw.Keepalive); err != nil {
-			return nil, err
-		}
+		s.keepalive, err = parseDuration("keepalive", *raw.Keepalive)
+		check(err)
 	}
 
 	if raw.InsecureIgnoreHostKey != nil {
@@ -130,21 +136,19 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 	}
 	if !s.insecure {
 		if s.knownHosts, err = expandHome(knownHosts); err != nil {
-			return nil, fmt.Errorf("known_hosts: %w", err)
-		}
-		// Read now, so that a missing or malformed file fails the start of
-		// prox; it is read again on every connection.
-		if _, err := loadKnownHosts(s.knownHosts); err != nil {
-			return nil, err
+			check(sdk.AttributeErrorf("known_hosts", "%w", err))
+		} else if _, err := loadKnownHosts(s.knownHosts); err != nil {
+			// Read now, so that a missing or malformed file fails the
+			// start of prox; it is read again on every connection.
+			check(err)
 		}
 	}
 
 	if raw.IdentityFile != nil && *raw.IdentityFile != "" {
 		if s.identityFile, err = expandHome(*raw.IdentityFile); err != nil {
-			return nil, fmt.Errorf("identity_file: %w", err)
-		}
-		if s.identity, err = loadIdentity(s.identityFile); err != nil {
-			return nil, err
+			check(sdk.AttributeErrorf("identity_file", "%w", err))
+		} else if s.identity, err = loadIdentity(s.identityFile); err != nil {
+			check(err)
 		}
 	}
 	sock := getenv(agentSockEnv)
@@ -154,9 +158,12 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 	}
 	if useAgent {
 		if sock == "" {
-			return nil, fmt.Errorf("use_agent is true but %s is not set", agentSockEnv)
+			check(sdk.AttributeErrorf("use_agent", "is true but %s is not set", agentSockEnv))
 		}
 		s.agentSock = sock
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	if s.identity == nil && s.agentSock == "" {
 		return nil, fmt.Errorf("no way to authenticate: set identity_file, or run an ssh-agent (%s)", agentSockEnv)
@@ -168,10 +175,10 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 func parseDuration(name, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(v))
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		return 0, sdk.AttributeErrorf(name, "%w", err)
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("%s %q is negative", name, v)
+		return 0, sdk.AttributeErrorf(name, "%q is negative", v)
 	}
 	return d, nil
 }
@@ -193,15 +200,15 @@ func expandHome(path string) (string, error) {
 func loadIdentity(path string) (xssh.Signer, error) {
 	pemBytes, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("identity_file: %w", err)
+		return nil, sdk.AttributeErrorf("identity_file", "%w", err)
 	}
 	signer, err := xssh.ParsePrivateKey(pemBytes)
 	var missing *xssh.PassphraseMissingError
 	if errors.As(err, &missing) {
-		return nil, fmt.Errorf("identity_file %s is protected by a passphrase; load it into an ssh-agent instead: %w", path, err)
+		return nil, sdk.AttributeErrorf("identity_file", "%s is protected by a passphrase; load it into an ssh-agent instead: %w", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("identity_file %s: %w", path, err)
+		return nil, sdk.AttributeErrorf("identity_file", "%s: %w", path, err)
 	}
 	return signer, nil
 }

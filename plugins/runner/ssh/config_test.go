@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,26 +103,34 @@ func TestConfigErrors(t *testing.T) {
 		env    map[string]string
 		want   string
 	}{
-		{"no host", base("host", ""), nil, "host is required"},
-		{"no user", base("user", ""), nil, "user is required"},
-		{"port zero", base("port", 0), nil, "port 0 is not a TCP port"},
-		{"port too big", base("port", 70000), nil, "port 70000 is not a TCP port"},
-		{"port fraction", base("port", 22.5), nil, "port 22.5 is not a TCP port"},
+		{"no host", base("host", ""), nil, "host: is required"},
+		{"no user", base("user", ""), nil, "user: is required"},
+		{"port zero", base("port", 0), nil, "port: 0 is not a TCP port"},
+		{"port too big", base("port", 70000), nil, "port: 70000 is not a TCP port"},
+		{"port fraction", base("port", 22.5), nil, "port: 22.5 is not a TCP port"},
 		{"bad timeout", base("connect_timeout", "soon"), nil, `connect_timeout: time: invalid duration "soon"`},
-		{"zero timeout", base("connect_timeout", "0s"), nil, "connect_timeout must be positive"},
-		{"negative keepalive", base("keepalive", "-1s"), nil, `keepalive "-1s" is negative`},
+		{"zero timeout", base("connect_timeout", "0s"), nil, "connect_timeout: must be positive"},
+		{"negative keepalive", base("keepalive", "-1s"), nil, `keepalive: "-1s" is negative`},
 		{"missing identity", base("identity_file", "/nonexistent/id"), nil, "identity_file: open /nonexistent/id: no such file or directory"},
 		{"encrypted identity", base("identity_file", encrypted), nil, "is protected by a passphrase; load it into an ssh-agent instead"},
-		{"garbage identity", base("identity_file", garbage), nil, "identity_file " + garbage + ": ssh: no key found"},
+		{"garbage identity", base("identity_file", garbage), nil, "identity_file: " + garbage + ": ssh: no key found"},
 		{"missing known_hosts", base("known_hosts", "/nonexistent/known_hosts"), nil, "known_hosts: open /nonexistent/known_hosts: no such file or directory"},
 		{"no auth", base("identity_file", nil), nil, "no way to authenticate: set identity_file, or run an ssh-agent (SSH_AUTH_SOCK)"},
-		{"agent without socket", base("use_agent", true), nil, "use_agent is true but SSH_AUTH_SOCK is not set"},
+		{"agent without socket", base("use_agent", true), nil, "use_agent: is true but SSH_AUTH_SOCK is not set"},
 		{"mistyped", base("port", "22"), nil, "failed to decode config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.values, tc.env)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			attrs := sdk.AttributeErrors(err)
+			switch tc.name {
+			case "mistyped", "no auth":
+				assert.Empty(t, attrs, "a problem of the block, not of one attribute")
+			default:
+				require.Len(t, attrs, 1, "one problem, named by its attribute")
+				assert.True(t, strings.HasPrefix(err.Error(), attrs[0].Attribute+": "), "%q is about %q", err, attrs[0].Attribute)
+			}
 		})
 	}
 }

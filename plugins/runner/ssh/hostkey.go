@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/prox-dev/prox/sdk"
 	"net"
 	"strings"
 
@@ -28,7 +29,7 @@ var (
 func loadKnownHosts(path string) (xssh.HostKeyCallback, error) {
 	cb, err := knownhosts.New(path)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts: %w (create it, e.g. with ssh-keyscan, or set insecure_ignore_host_key)", err)
+		return nil, sdk.AttributeErrorf("known_hosts", "%w (create it, e.g. with ssh-keyscan, or set insecure_ignore_host_key)", err)
 	}
 	return cb, nil
 }

@@ -2,7 +2,6 @@ package file
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -62,48 +61,53 @@ type config struct {
 	events        bool
 }
 
-// parseConfig decodes and validates the values of the block.
+// parseConfig decodes and validates the values of the block; it reports
+// every problem at once, each as an sdk.AttributeError.
 func parseConfig(c *sdk.Config) (*config, error) {
 	var raw rawConfig
 	if err := c.Decode(&raw); err != nil {
 		return nil, err
 	}
-	if raw.Path == nil || strings.TrimSpace(*raw.Path) == "" {
-		return nil, errors.New("path is required")
-	}
-	path, err := filepath.Abs(*raw.Path)
-	if err != nil {
-		return nil, fmt.Errorf("path %q: %w", *raw.Path, err)
-	}
+	var problems []error
 	cfg := &config{
-		path:       path,
-		perProcess: strings.Contains(path, ProcessPlaceholder),
 		maxSize:    DefaultMaxSize,
 		maxBackups: DefaultMaxBackups,
 		events:     true,
 	}
+	if raw.Path == nil || strings.TrimSpace(*raw.Path) == "" {
+		problems = append(problems, sdk.AttributeErrorf("path", "is required"))
+	} else if path, err := filepath.Abs(*raw.Path); err != nil {
+		problems = append(problems, sdk.AttributeErrorf("path", "%q: %w", *raw.Path, err))
+	} else {
+		cfg.path, cfg.perProcess = path, strings.Contains(path, ProcessPlaceholder)
+	}
 	cfg.processPrefix = !cfg.perProcess
 	if raw.MaxSize != nil {
-		if cfg.maxSize, err = parseSize(*raw.MaxSize); err != nil {
-			return nil, fmt.Errorf("max_size: %w", err)
+		size, err := parseSize(*raw.MaxSize)
+		if err != nil {
+			problems = append(problems, sdk.AttributeErrorf("max_size", "%w", err))
 		}
+		cfg.maxSize = size
 	}
 	if raw.MaxBackups != nil {
 		n := *raw.MaxBackups
 		if n < 0 || n != math.Trunc(n) || n > 1000 {
-			return nil, fmt.Errorf("max_backups: must be a whole number from 0 to 1000; got %v", n)
+			problems = append(problems, sdk.AttributeErrorf("max_backups", "must be a whole number from 0 to 1000; got %v", n))
 		}
 		cfg.maxBackups = int(n)
 	}
 	if raw.MaxAge != nil && *raw.MaxAge != "" {
 		d, err := time.ParseDuration(*raw.MaxAge)
-		if err != nil {
-			return nil, fmt.Errorf("max_age: %w", err)
-		}
-		if d < 0 {
-			return nil, fmt.Errorf("max_age: must not be negative; got %q", *raw.MaxAge)
+		switch {
+		case err != nil:
+			problems = append(problems, sdk.AttributeErrorf("max_age", "%w", err))
+		case d < 0:
+			problems = append(problems, sdk.AttributeErrorf("max_age", "must not be negative; got %q", *raw.MaxAge))
 		}
 		cfg.maxAge = d
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	setBool(&cfg.timestamp, raw.Timestamp)
 	setBool(&cfg.streamPrefix, raw.StreamPrefix)

@@ -1,10 +1,14 @@
 package file
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -78,8 +82,8 @@ func TestConfigErrors(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		{"missing path", map[string]any{}, "path is required"},
-		{"empty path", map[string]any{"path": " "}, "path is required"},
+		{"missing path", map[string]any{}, "path: is required"},
+		{"empty path", map[string]any{"path": " "}, "path: is required"},
 		{"bad size unit", map[string]any{"path": p, "max_size": "10XB"}, `max_size: invalid size "10XB": unknown unit "XB"`},
 		{"size without number", map[string]any{"path": p, "max_size": "big"}, `max_size: invalid size "big"`},
 		{"negative size", map[string]any{"path": p, "max_size": "-1MB"}, `max_size: invalid size "-1MB"`},
@@ -94,6 +98,33 @@ func TestConfigErrors(t *testing.T) {
 			err := New().Configure(hostConfig(t, tt.values))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+			if tt.name == "wrong type" {
+				return
+			}
+			attrs := sdk.AttributeErrors(err)
+			require.Len(t, attrs, 1, "one problem, named by its attribute")
+			assert.True(t, strings.HasPrefix(tt.want, attrs[0].Attribute+":"), "%q is about %q", tt.want, attrs[0].Attribute)
 		})
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	err := New().Configure(hostConfig(t, map[string]any{"max_size": "big", "max_backups": -1, "max_age": "-1h"}))
+	var names []string
+	for _, a := range sdk.AttributeErrors(err) {
+		names = append(names, a.Attribute)
+	}
+	assert.Equal(t, []string{"path", "max_size", "max_backups", "max_age"}, names)
+}
+
+func TestConfigPathThatCannotBeCreated(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, path := range []string{filepath.Join(file, "sub", "{process}.log"), filepath.Join(file, "all.log")} {
+		err := New().Configure(hostConfig(t, map[string]any{"path": path}))
+		attrs := sdk.AttributeErrors(err)
+		require.Len(t, attrs, 1, "%s: %v", path, err)
+		assert.Equal(t, "path", attrs[0].Attribute)
+		assert.ErrorIs(t, err, syscall.ENOTDIR)
 	}
 }

@@ -92,12 +92,12 @@ func (s *Sink) Configure(c *sdk.Config) error {
 	if cfg.perProcess {
 		dir := filepath.Dir(cfg.path[:strings.Index(cfg.path, ProcessPlaceholder)] + "x")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("failed to create directory %s: %w", dir, err)
+			return sdk.AttributeErrorf("path", "failed to create directory %s: %w", dir, err)
 		}
 	} else {
 		r := s.newRotator(cfg, cfg.path)
 		if err := r.open(); err != nil {
-			return err
+			return sdk.AttributeErrorf("path", "%w", err)
 		}
 		s.combined = r
 	}

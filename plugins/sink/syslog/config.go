@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"net/url"
@@ -102,39 +101,42 @@ type config struct {
 // deliverTimeout bounds how long a Write or a Flush waits for the server.
 func (c *config) deliverTimeout() time.Duration { return 3 * c.connectTimeout }
 
-// parseConfig validates the values and applies the defaults.
+// parseConfig validates the values and applies the defaults; it reports
+// every problem at once, each attribute's as an sdk.AttributeError.
 func parseConfig(cfg *sdk.Config) (*config, error) {
 	var raw rawConfig
 	if err := cfg.Decode(&raw); err != nil {
 		return nil, err
 	}
 	c := &config{}
-	if raw.Address == nil || *raw.Address == "" {
-		return nil, errors.New("address is required")
+	var problems []error
+	check := func(err error) {
+		if err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if err := c.parseAddress(*raw.Address); err != nil {
-		return nil, err
+	if raw.Address == nil || *raw.Address == "" {
+		check(sdk.AttributeErrorf("address", "is required"))
+	} else {
+		check(c.parseAddress(*raw.Address))
 	}
 
 	c.format = str(raw.Format, defaultFormat)
 	if c.format != formatRFC5424 && c.format != formatRFC3164 {
-		return nil, fmt.Errorf("format %q: must be %q or %q", c.format, formatRFC5424, formatRFC3164)
+		check(sdk.AttributeErrorf("format", "must be %q or %q; got %q", formatRFC5424, formatRFC3164, c.format))
 	}
 	var err error
-	if c.facility, err = lookupName("facility", str(raw.Facility, defaultFacility), facilities); err != nil {
-		return nil, err
-	}
-	if c.stdoutSeverity, err = lookupName("stdout_severity", str(raw.StdoutSeverity, defaultStdoutSeverity), severities); err != nil {
-		return nil, err
-	}
-	if c.stderrSeverity, err = lookupName("stderr_severity", str(raw.StderrSeverity, defaultStderrSeverity), severities); err != nil {
-		return nil, err
-	}
+	c.facility, err = lookupName("facility", str(raw.Facility, defaultFacility), facilities)
+	check(err)
+	c.stdoutSeverity, err = lookupName("stdout_severity", str(raw.StdoutSeverity, defaultStdoutSeverity), severities)
+	check(err)
+	c.stderrSeverity, err = lookupName("stderr_severity", str(raw.StderrSeverity, defaultStderrSeverity), severities)
+	check(err)
 
 	host := str(raw.Hostname, "")
 	if host == "" {
 		if host, err = os.Hostname(); err != nil {
-			return nil, fmt.Errorf("hostname: %w", err)
+			check(sdk.AttributeErrorf("hostname", "not set, and the system's: %w", err))
 		}
 	}
 	c.hostname = headerField(host, maxHostname, false)
@@ -142,26 +144,33 @@ func parseConfig(cfg *sdk.Config) (*config, error) {
 	c.connectTimeout = defaultConnectTimeout
 	if raw.ConnectTimeout != nil {
 		d, err := time.ParseDuration(*raw.ConnectTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("connect_timeout: %w", err)
+		switch {
+		case err != nil:
+			check(sdk.AttributeErrorf("connect_timeout", "%w", err))
+		case d <= 0:
+			check(sdk.AttributeErrorf("connect_timeout", "must be positive; got %q", *raw.ConnectTimeout))
+		default:
+			c.connectTimeout = d
 		}
-		if d <= 0 {
-			return nil, fmt.Errorf("connect_timeout %q: must be positive", *raw.ConnectTimeout)
-		}
-		c.connectTimeout = d
 	}
 
 	c.maxQueue = defaultMaxQueue
 	if raw.MaxQueue != nil {
 		q := *raw.MaxQueue
 		if q < 0 || q != math.Trunc(q) || q > math.MaxInt32 {
-			return nil, fmt.Errorf("max_queue %v: must be a whole number from 0", q)
+			check(sdk.AttributeErrorf("max_queue", "must be a whole number from 0; got %v", q))
+		} else {
+			c.maxQueue = int(q)
 		}
-		c.maxQueue = int(q)
 	}
 
-	if err := c.parseTLS(&raw); err != nil {
-		return nil, err
+	if c.transport != "" || raw.Address == nil || *raw.Address == "" {
+		// The TLS settings depend on the transport: checked only once the
+		// address is known good (or absent).
+		check(c.parseTLS(&raw))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	return c, nil
 }
@@ -171,28 +180,28 @@ func (c *config) parseAddress(address string) error {
 	c.address = address
 	u, err := url.Parse(address)
 	if err != nil {
-		return fmt.Errorf("address %q: %w", address, err)
+		return sdk.AttributeErrorf("address", "%q: %w", address, err)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("address %q: only scheme, host and port (or a unix path) are allowed", address)
+		return sdk.AttributeErrorf("address", "%q: only scheme, host and port (or a unix path) are allowed", address)
 	}
 	switch u.Scheme {
 	case transportUDP, transportTCP, transportTLS:
 		if u.Path != "" {
-			return fmt.Errorf("address %q: a %s address has no path", address, u.Scheme)
+			return sdk.AttributeErrorf("address", "%q: a %s address has no path", address, u.Scheme)
 		}
 		host, port, err := net.SplitHostPort(u.Host)
 		if err != nil || host == "" || port == "" {
-			return fmt.Errorf("address %q: want %s://host:port", address, u.Scheme)
+			return sdk.AttributeErrorf("address", "%q: want %s://host:port", address, u.Scheme)
 		}
 		c.dialAddr = u.Host
 	case transportUnix:
 		if u.Host != "" || u.Path == "" {
-			return fmt.Errorf("address %q: want unix:///absolute/path", address)
+			return sdk.AttributeErrorf("address", "%q: want unix:///absolute/path", address)
 		}
 		c.dialAddr = u.Path
 	default:
-		return fmt.Errorf("address %q: scheme must be udp, tcp, tls or unix", address)
+		return sdk.AttributeErrorf("address", "%q: scheme must be udp, tcp, tls or unix", address)
 	}
 	c.transport = u.Scheme
 	return nil
@@ -211,7 +220,7 @@ func (c *config) parseTLS(raw *rawConfig) error {
 			{"tls_server_name", raw.TLSServerName != nil},
 		} {
 			if a.set {
-				return fmt.Errorf("%s: only valid with a tls:// address", a.name)
+				return sdk.AttributeErrorf(a.name, "only valid with a tls:// address")
 			}
 		}
 		return nil
@@ -227,11 +236,11 @@ func (c *config) parseTLS(raw *rawConfig) error {
 	if f := str(raw.TLSCAFile, ""); f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
-			return fmt.Errorf("tls_ca_file: %w", err)
+			return sdk.AttributeErrorf("tls_ca_file", "%w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("tls_ca_file %s: no PEM certificate found", f)
+			return sdk.AttributeErrorf("tls_ca_file", "%s: no PEM certificate found", f)
 		}
 		t.RootCAs = pool
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,34 +65,38 @@ func TestConfigErrors(t *testing.T) {
 		name string
 		set  map[string]any
 		want string
+		attr string
 	}{
-		{"address missing", map[string]any{}, "address is required"},
-		{"address empty", map[string]any{"address": ""}, "address is required"},
-		{"unknown scheme", map[string]any{"address": "http://127.0.0.1:514"}, "scheme must be udp, tcp, tls or unix"},
-		{"no scheme", map[string]any{"address": "127.0.0.1:514"}, `address "127.0.0.1:514"`},
-		{"no port", map[string]any{"address": "tcp://127.0.0.1"}, "want tcp://host:port"},
-		{"path on tcp", map[string]any{"address": "tcp://127.0.0.1:514/x"}, "has no path"},
-		{"unix without path", map[string]any{"address": "unix://"}, "want unix:///absolute/path"},
-		{"unix with host", map[string]any{"address": "unix://host/x"}, "want unix:///absolute/path"},
-		{"query", map[string]any{"address": ok + "?x=1"}, "only scheme, host and port"},
-		{"format", map[string]any{"address": ok, "format": "json"}, `format "json"`},
-		{"facility", map[string]any{"address": ok, "facility": "local8"}, `unknown facility "local8"`},
-		{"stdout severity", map[string]any{"address": ok, "stdout_severity": "loud"}, `unknown stdout_severity "loud"`},
-		{"stderr severity", map[string]any{"address": ok, "stderr_severity": ""}, `unknown stderr_severity ""`},
-		{"timeout syntax", map[string]any{"address": ok, "connect_timeout": "5"}, "connect_timeout"},
-		{"timeout zero", map[string]any{"address": ok, "connect_timeout": "0s"}, "must be positive"},
-		{"queue negative", map[string]any{"address": ok, "max_queue": -1}, "max_queue -1"},
-		{"queue fraction", map[string]any{"address": ok, "max_queue": 1.5}, "max_queue 1.5"},
-		{"tls option without tls", map[string]any{"address": ok, "tls_ca_file": notPEM}, "tls_ca_file: only valid with a tls:// address"},
-		{"skip verify without tls", map[string]any{"address": "udp://127.0.0.1:514", "tls_insecure_skip_verify": false}, "tls_insecure_skip_verify: only valid"},
-		{"ca file missing", map[string]any{"address": "tls://127.0.0.1:6514", "tls_ca_file": "/nonexistent/ca.pem"}, "tls_ca_file"},
-		{"ca file not pem", map[string]any{"address": "tls://127.0.0.1:6514", "tls_ca_file": notPEM}, "no PEM certificate"},
+		{"address missing", map[string]any{}, "address: is required", "address"},
+		{"address empty", map[string]any{"address": ""}, "address: is required", "address"},
+		{"unknown scheme", map[string]any{"address": "http://127.0.0.1:514"}, "scheme must be udp, tcp, tls or unix", "address"},
+		{"no scheme", map[string]any{"address": "127.0.0.1:514"}, `address: "127.0.0.1:514"`, "address"},
+		{"no port", map[string]any{"address": "tcp://127.0.0.1"}, "want tcp://host:port", "address"},
+		{"path on tcp", map[string]any{"address": "tcp://127.0.0.1:514/x"}, "has no path", "address"},
+		{"unix without path", map[string]any{"address": "unix://"}, "want unix:///absolute/path", "address"},
+		{"unix with host", map[string]any{"address": "unix://host/x"}, "want unix:///absolute/path", "address"},
+		{"query", map[string]any{"address": ok + "?x=1"}, "only scheme, host and port", "address"},
+		{"format", map[string]any{"address": ok, "format": "json"}, `format: must be "rfc5424" or "rfc3164"; got "json"`, "format"},
+		{"facility", map[string]any{"address": ok, "facility": "local8"}, `unknown facility "local8"`, "facility"},
+		{"stdout severity", map[string]any{"address": ok, "stdout_severity": "loud"}, `unknown stdout_severity "loud"`, "stdout_severity"},
+		{"stderr severity", map[string]any{"address": ok, "stderr_severity": ""}, `unknown stderr_severity ""`, "stderr_severity"},
+		{"timeout syntax", map[string]any{"address": ok, "connect_timeout": "5"}, "connect_timeout", "connect_timeout"},
+		{"timeout zero", map[string]any{"address": ok, "connect_timeout": "0s"}, "must be positive", "connect_timeout"},
+		{"queue negative", map[string]any{"address": ok, "max_queue": -1}, "max_queue: must be a whole number from 0; got -1", "max_queue"},
+		{"queue fraction", map[string]any{"address": ok, "max_queue": 1.5}, "max_queue: must be a whole number from 0; got 1.5", "max_queue"},
+		{"tls option without tls", map[string]any{"address": ok, "tls_ca_file": notPEM}, "tls_ca_file: only valid with a tls:// address", "tls_ca_file"},
+		{"skip verify without tls", map[string]any{"address": "udp://127.0.0.1:514", "tls_insecure_skip_verify": false}, "tls_insecure_skip_verify: only valid", "tls_insecure_skip_verify"},
+		{"ca file missing", map[string]any{"address": "tls://127.0.0.1:6514", "tls_ca_file": "/nonexistent/ca.pem"}, "tls_ca_file", "tls_ca_file"},
+		{"ca file not pem", map[string]any{"address": "tls://127.0.0.1:6514", "tls_ca_file": notPEM}, "no PEM certificate", "tls_ca_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(configValues(t, tc.set))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Equal(t, strings.ToLower(err.Error()[:1]), err.Error()[:1], "errors are lowercase")
+			attrs := sdk.AttributeErrors(err)
+			require.Len(t, attrs, 1, "one problem, named by its attribute")
+			assert.Equal(t, tc.attr, attrs[0].Attribute)
 
 			// Configure reports the same error, without connecting.
 			cerr := testSink(t).Configure(configValues(t, tc.set))
@@ -117,4 +122,13 @@ func TestSchemaDocumentsDefaults(t *testing.T) {
 		"connect_timeout": true, "max_queue": true,
 	}, seen)
 	assert.Same(t, schema, New().ConfigSchema())
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := parseConfig(configValues(t, map[string]any{"address": "tcp://127.0.0.1", "format": "json", "facility": "local8", "max_queue": -1}))
+	var names []string
+	for _, a := range sdk.AttributeErrors(err) {
+		names = append(names, a.Attribute)
+	}
+	assert.Equal(t, []string{"address", "format", "facility", "max_queue"}, names)
 }

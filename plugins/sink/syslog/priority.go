@@ -1,9 +1,10 @@
 package syslog
 
 import (
-	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/prox-dev/prox/sdk"
 )
 
 // Severities (RFC 5424, section 6.2.1).
@@ -75,5 +76,5 @@ func lookupName(what, name string, table map[string]int) (int, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return 0, fmt.Errorf("unknown %s %q (one of %s)", what, name, strings.Join(names, ", "))
+	return 0, sdk.AttributeErrorf(what, "unknown %s %q (one of %s)", what, name, strings.Join(names, ", "))
 }

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/url"
 	"regexp"
@@ -81,9 +80,10 @@ type config struct {
 	contextLines int
 }
 
-// parseConfig decodes and validates the values of the block. Its errors
-// never contain the secret or header values; a URL error names only its
-// scheme, as the URL itself may carry a token.
+// parseConfig decodes and validates the values of the block; it reports
+// every problem at once, each attribute's as an sdk.AttributeError. Its
+// errors never contain the secret or header values; a URL error names only
+// its scheme, as the URL itself may carry a token.
 func parseConfig(c *sdk.Config) (*config, error) {
 	var raw rawConfig
 	// Decode's errors name types, never values.
@@ -97,26 +97,34 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		maxRetries:   DefaultMaxRetries,
 		contextLines: DefaultContextLines,
 	}
-	var err error
-	if cfg.url, err = parseURL(raw.URL); err != nil {
-		return nil, err
+	var problems []error
+	check := func(err error) {
+		if err != nil {
+			problems = append(problems, err)
+		}
 	}
-	cfg.endpoint = cfg.url.Scheme + "://" + cfg.url.Host
+	var err error
+	cfg.url, err = parseURL(raw.URL)
+	check(err)
+	if cfg.url != nil {
+		cfg.endpoint = cfg.url.Scheme + "://" + cfg.url.Host
+	}
 	if raw.Format != nil {
 		switch f := strings.ToLower(*raw.Format); f {
 		case FormatJSON, FormatSlack, FormatAlertmanager:
 			cfg.format = f
 		default:
-			return nil, fmt.Errorf("format: must be %q, %q or %q; got %q", FormatJSON, FormatSlack, FormatAlertmanager, *raw.Format)
+			check(sdk.AttributeErrorf("format", "must be %q, %q or %q; got %q", FormatJSON, FormatSlack, FormatAlertmanager, *raw.Format))
 		}
 	}
-	if raw.Match != nil && *raw.Match != "" {
+	matchSet := raw.Match != nil && *raw.Match != ""
+	if matchSet {
 		if cfg.match, err = regexp.Compile(*raw.Match); err != nil {
-			return nil, fmt.Errorf("match: invalid regular expression: %w", err)
+			check(sdk.AttributeErrorf("match", "invalid regular expression: %w", err))
 		}
 	}
 	events := raw.Events
-	if events == nil && cfg.match == nil {
+	if events == nil && !matchSet {
 		events = defaultEvents
 	}
 	if len(events) > 0 {
@@ -124,53 +132,51 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		for _, e := range events {
 			e = strings.ToLower(strings.TrimSpace(e))
 			if e == "" {
-				return nil, errors.New("events: an event name is empty")
+				check(sdk.AttributeErrorf("events", "an event name is empty"))
+				continue
 			}
 			cfg.events[e] = true
 		}
 	}
-	if cfg.match == nil && len(cfg.events) == 0 {
-		return nil, errors.New("nothing triggers an alert: set match or events")
+	if !matchSet && len(cfg.events) == 0 && raw.Events != nil {
+		check(sdk.AttributeErrorf("events", "nothing triggers an alert: set match or name an event"))
 	}
-	if cfg.cooldown, err = parseDuration("cooldown", raw.Cooldown, DefaultCooldown, true); err != nil {
-		return nil, err
-	}
-	if cfg.timeout, err = parseDuration("timeout", raw.Timeout, DefaultTimeout, false); err != nil {
-		return nil, err
-	}
+	cfg.cooldown, err = parseDuration("cooldown", raw.Cooldown, DefaultCooldown, true)
+	check(err)
+	cfg.timeout, err = parseDuration("timeout", raw.Timeout, DefaultTimeout, false)
+	check(err)
 	if raw.Secret != nil && *raw.Secret != "" {
 		cfg.secret = []byte(*raw.Secret)
 	}
-	if err := checkHeaders(raw.Headers); err != nil {
-		return nil, err
-	}
+	check(checkHeaders(raw.Headers))
 	cfg.headers = raw.Headers
-	if cfg.maxRetries, err = wholeNumber("max_retries", raw.MaxRetries, DefaultMaxRetries, 100); err != nil {
-		return nil, err
-	}
-	if cfg.contextLines, err = wholeNumber("context_lines", raw.ContextLines, DefaultContextLines, 1000); err != nil {
-		return nil, err
+	cfg.maxRetries, err = wholeNumber("max_retries", raw.MaxRetries, DefaultMaxRetries, 100)
+	check(err)
+	cfg.contextLines, err = wholeNumber("context_lines", raw.ContextLines, DefaultContextLines, 1000)
+	check(err)
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	return cfg, nil
 }
 
 func parseURL(s *string) (*url.URL, error) {
 	if s == nil || strings.TrimSpace(*s) == "" {
-		return nil, errors.New("url is required")
+		return nil, sdk.AttributeErrorf("url", "is required")
 	}
 	u, err := url.Parse(strings.TrimSpace(*s))
 	if err != nil {
 		// url.Parse's error quotes the URL.
-		return nil, errors.New("url: not a valid URL")
+		return nil, sdk.AttributeErrorf("url", "not a valid URL")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		if u.Scheme == "" {
-			return nil, errors.New("url: must start with http:// or https://")
+			return nil, sdk.AttributeErrorf("url", "must start with http:// or https://")
 		}
-		return nil, fmt.Errorf("url: must start with http:// or https://; got scheme %q", u.Scheme)
+		return nil, sdk.AttributeErrorf("url", "must start with http:// or https://; got scheme %q", u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, errors.New("url: has no host")
+		return nil, sdk.AttributeErrorf("url", "has no host")
 	}
 	return u, nil
 }
@@ -181,10 +187,10 @@ func parseDuration(name string, s *string, def time.Duration, zeroOK bool) (time
 	}
 	d, err := time.ParseDuration(*s)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		return 0, sdk.AttributeErrorf(name, "%w", err)
 	}
 	if d < 0 || (d == 0 && !zeroOK) {
-		return 0, fmt.Errorf("%s: must be positive; got %q", name, *s)
+		return 0, sdk.AttributeErrorf(name, "must be positive; got %q", *s)
 	}
 	return d, nil
 }
@@ -195,7 +201,7 @@ func wholeNumber(name string, v *float64, def, maxValue int) (int, error) {
 	}
 	n := *v
 	if n < 0 || n != math.Trunc(n) || n > float64(maxValue) {
-		return 0, fmt.Errorf("%s: must be a whole number from 0 to %d; got %v", name, maxValue, n)
+		return 0, sdk.AttributeErrorf(name, "must be a whole number from 0 to %d; got %v", maxValue, n)
 	}
 	return int(n), nil
 }
@@ -210,10 +216,10 @@ func checkHeaders(h map[string]string) error {
 	sort.Strings(names)
 	for _, k := range names {
 		if k == "" || strings.IndexFunc(k, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
-			return fmt.Errorf("headers: invalid header name %q", k)
+			return sdk.AttributeErrorf("headers", "invalid header name %q", k)
 		}
 		if strings.ContainsAny(h[k], "\r\n\x00") {
-			return fmt.Errorf("headers: the value of %q contains a line break or NUL", k)
+			return sdk.AttributeErrorf("headers", "the value of %q contains a line break or NUL", k)
 		}
 	}
 	return nil

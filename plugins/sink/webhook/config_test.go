@@ -1,9 +1,11 @@
 package webhook
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,14 +36,14 @@ func TestConfigErrors(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		{"missing url", map[string]any{}, "url is required"},
+		{"missing url", map[string]any{}, "url: is required"},
 		{"no scheme", map[string]any{"url": "example.com/x"}, "url: must start with http:// or https://"},
 		{"other scheme", map[string]any{"url": "ftp://example.com/x"}, `url: must start with http:// or https://; got scheme "ftp"`},
 		{"no host", map[string]any{"url": "http:///x"}, "url: has no host"},
 		{"bad url", map[string]any{"url": "http://[::1"}, "url: not a valid URL"},
 		{"bad regex", map[string]any{"url": "http://h", "match": "panic(["}, "match: invalid regular expression: error parsing regexp: missing closing ]"},
 		{"bad format", map[string]any{"url": "http://h", "format": "xml"}, `format: must be "json", "slack" or "alertmanager"; got "xml"`},
-		{"nothing to alert on", map[string]any{"url": "http://h", "events": []string{}}, "nothing triggers an alert"},
+		{"nothing to alert on", map[string]any{"url": "http://h", "events": []string{}}, "events: nothing triggers an alert"},
 		{"empty event", map[string]any{"url": "http://h", "events": []string{"crashed", " "}}, "events: an event name is empty"},
 		{"bad cooldown", map[string]any{"url": "http://h", "cooldown": "5 minutes"}, "cooldown: time: unknown unit"},
 		{"negative cooldown", map[string]any{"url": "http://h", "cooldown": "-1s"}, "cooldown: must be positive"},
@@ -56,8 +58,23 @@ func TestConfigErrors(t *testing.T) {
 			err := New().Configure(hostConfig(t, tt.values))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+			if tt.name == "wrong type" {
+				return
+			}
+			attrs := sdk.AttributeErrors(err)
+			require.Len(t, attrs, 1, "one problem, named by its attribute")
+			assert.True(t, strings.HasPrefix(tt.want, attrs[0].Attribute+":"), "%q is about %q", tt.want, attrs[0].Attribute)
 		})
 	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	err := New().Configure(hostConfig(t, map[string]any{"url": "example.com/x", "match": "([a-", "cooldown": "soon", "max_retries": -1}))
+	var names []string
+	for _, a := range sdk.AttributeErrors(err) {
+		names = append(names, a.Attribute)
+	}
+	assert.Equal(t, []string{"url", "match", "cooldown", "max_retries"}, names)
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
