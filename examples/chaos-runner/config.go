@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"syscall"
 	"time"
@@ -50,13 +48,13 @@ func parseConfig(c *sdk.Config) (*config, error) {
 	}
 	if raw.KillSignal != nil {
 		if cfg.killSignal, err = sdk.ParseSignal(*raw.KillSignal); err != nil {
-			return nil, fmt.Errorf("kill_signal: %w", err)
+			return nil, sdk.AttributeErrorf("kill_signal", "%w", err)
 		}
 	}
 	if raw.Seed != nil {
 		s := *raw.Seed
 		if s != math.Trunc(s) || s < 0 || s > 1<<53 {
-			return nil, fmt.Errorf("seed: %v is not a whole number between 0 and 2^53", s)
+			return nil, sdk.AttributeErrorf("seed", "%v is not a whole number between 0 and 2^53", s)
 		}
 		cfg.seed = uint64(s)
 	}
@@ -70,10 +68,10 @@ func duration(name string, v *string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(*v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		return 0, sdk.AttributeErrorf(name, "%w", err)
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("%s: %w", name, errors.New("must not be negative"))
+		return 0, sdk.AttributeErrorf(name, "must not be negative")
 	}
 	return d, nil
 }

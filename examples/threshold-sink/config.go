@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"regexp"
 	"time"
@@ -77,7 +76,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 	if raw.Pattern != nil && *raw.Pattern != "" {
 		re, err := regexp.Compile(*raw.Pattern)
 		if err != nil {
-			return nil, fmt.Errorf("pattern: %w", err)
+			return nil, sdk.AttributeErrorf("pattern", "%w", err)
 		}
 		cfg.pattern = re
 	}
@@ -96,14 +95,14 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			case "stderr":
 				cfg.streams[sdk.Stderr] = true
 			default:
-				return nil, fmt.Errorf("streams: %q is neither \"stdout\" nor \"stderr\"", s)
+				return nil, sdk.AttributeErrorf("streams", "%q is neither \"stdout\" nor \"stderr\"", s)
 			}
 		}
 	}
 	if raw.Count != nil {
 		n := *raw.Count
 		if n < 1 || n != math.Trunc(n) || n > 1e6 {
-			return nil, fmt.Errorf("count: %v is not a whole number between 1 and 1000000", n)
+			return nil, sdk.AttributeErrorf("count", "%v is not a whole number between 1 and 1000000", n)
 		}
 		cfg.count = int(n)
 	}
@@ -112,7 +111,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		return nil, err
 	}
 	if cfg.window == 0 {
-		return nil, errors.New("window: must be longer than 0s")
+		return nil, sdk.AttributeErrorf("window", "must be longer than 0s")
 	}
 	if cfg.cooldown, err = duration("cooldown", raw.Cooldown, defaultCooldown); err != nil {
 		return nil, err
@@ -130,7 +129,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		return nil, errors.New("nowhere to deliver alerts: set command, file or both")
 	}
 	if raw.Command != nil && (len(cfg.command) == 0 || cfg.command[0] == "") {
-		return nil, errors.New("command: the argv must name a program")
+		return nil, sdk.AttributeErrorf("command", "the argv must name a program")
 	}
 	return cfg, nil
 }
@@ -142,10 +141,10 @@ func duration(name string, v *string, def time.Duration) (time.Duration, error) 
 	}
 	d, err := time.ParseDuration(*v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		return 0, sdk.AttributeErrorf(name, "%w", err)
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("%s: must not be negative", name)
+		return 0, sdk.AttributeErrorf(name, "must not be negative")
 	}
 	return d, nil
 }
