@@ -429,3 +429,77 @@ func TestUpRunnerPluginDeath(t *testing.T) {
 	assert.Equal(t, 0, r.wait(t))
 	requireNoneLeft(t, r.marker)
 }
+
+// TestUpHangupStopsGracefully: closing the terminal (SIGHUP) stops every
+// process as Ctrl-C does, with the stop signal and the stop timeout.
+func TestUpHangupStopsGracefully(t *testing.T) {
+	r := startUp(t, "testdata/e2e/basic.hcl")
+	r.waitOutput(t, `^long     \| tick 1$`, `^stubborn \| ignore_sigterm started$`, `^family   \| family ready$`)
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGHUP))
+	code := r.wait(t)
+	assert.Equal(t, 0, code, "stderr:\n%s", r.stderrString())
+	assert.Equal(t, 1, r.count("long     | long_running got SIGTERM"), r.output())
+	assert.Contains(t, r.stderrString(), "shutting down: signal=hangup")
+	assert.Contains(t, r.stderrString(), "stop timeout expired, sending SIGKILL: process=stubborn")
+	requireNoneLeft(t, r.marker)
+}
+
+// TestUpOutlivesItsStdoutReader: `prox up | head` — once the reader of its
+// stdout is gone, prox goes on supervising (it says so once) instead of
+// dying of SIGPIPE, and a later SIGTERM still stops everything gracefully.
+func TestUpOutlivesItsStdoutReader(t *testing.T) {
+	bin := buildProx(t)
+	marker := "PROX_E2E_MARKER=" + hex.EncodeToString([]byte(t.Name()))
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "up", "-config", "testdata/e2e/basic.hcl")
+	cmd.Env = append(os.Environ(), marker, "NO_COLOR=1")
+	cmd.Stdout = pw
+	cmd.Stderr = &lockedWriter{mu: &mu, w: &stderr}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		killMarked(marker)
+	})
+	require.NoError(t, pw.Close())
+	stderrText := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return stderr.String()
+	}
+
+	// Read until the first tick, then go away like head does.
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && sc.Text() != "long     | tick 1" {
+	}
+	require.NoError(t, pr.Close())
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	require.Eventually(t, func() bool { return strings.Contains(stderrText(), "stdout is closed") }, 30*time.Second, 20*time.Millisecond,
+		"prox never noticed; stderr:\n%s", stderrText())
+	select {
+	case err := <-exited:
+		t.Fatalf("prox exited when its stdout closed: %v\nstderr:\n%s", err, stderrText())
+	default:
+	}
+	require.Eventually(t, func() bool {
+		return strings.Count(stderrText(), "stdout is closed") == 1 && len(markedProcesses(marker)) >= 6
+	}, 10*time.Second, 20*time.Millisecond,
+		"prox and its processes run on; stderr:\n%s", stderrText())
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "stderr:\n%s", stderrText())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("prox did not exit\nstderr:\n%s", stderrText())
+	}
+	assert.Contains(t, stderrText(), "exited: process=long state=stopped")
+	assert.Contains(t, stderrText(), "stop timeout expired, sending SIGKILL: process=stubborn")
+	assert.Equal(t, 1, strings.Count(stderrText(), "stdout is closed"), "said once")
+	requireNoneLeft(t, marker)
+}

@@ -1,8 +1,10 @@
 package command
 
 import (
+	"errors"
 	"io"
 	"sync"
+	"syscall"
 
 	"github.com/prox-dev/prox/logs"
 )
@@ -26,6 +28,12 @@ type printer struct {
 	w        io.Writer
 	prefixes map[string][]byte
 	buf      []byte // lines not written yet (QueueBatch), or the line being written (Print)
+	// gone is set once a write found no reader (EPIPE: `prox up | head`
+	// after head exited); nothing is printed any more. onGone, if set, is
+	// called then, once, with the error, on a goroutine of its own (it may
+	// log, and a log line waits for the terminal).
+	gone   bool
+	onGone func(error)
 }
 
 func newPrinter(w io.Writer, names []string, color bool) *printer {
@@ -58,6 +66,9 @@ func spaces(n int) string {
 func (p *printer) Print(e logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.gone {
+		return
+	}
 	p.appendLine(p.prefix(e.Process), e.Line)
 	p.flushLocked()
 }
@@ -69,6 +80,9 @@ func (p *printer) Print(e logs.LogEntry) {
 func (p *printer) QueueBatch(entries []logs.LogEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.gone {
+		return
+	}
 	var (
 		name   string
 		prefix []byte
@@ -105,7 +119,14 @@ func (p *printer) flushLocked() {
 	if len(p.buf) == 0 {
 		return
 	}
-	_, _ = p.w.Write(p.buf)
+	if _, err := p.w.Write(p.buf); errors.Is(err, syscall.EPIPE) {
+		// The reader is gone for good: stop formatting lines for it.
+		p.gone, p.buf = true, nil
+		if p.onGone != nil {
+			go p.onGone(err)
+		}
+		return
+	}
 	if cap(p.buf) > 2*printBufferSize {
 		p.buf = nil // a huge line passed: do not keep its buffer
 		return

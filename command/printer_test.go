@@ -2,8 +2,11 @@ package command
 
 import (
 	"bytes"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prox-dev/prox/logs"
 	"github.com/stretchr/testify/assert"
@@ -87,4 +90,32 @@ func TestPrinterPrintAfterQueueBatchKeepsOrder(t *testing.T) {
 	p.QueueBatch([]logs.LogEntry{entry("web", "first")})
 	p.Print(entry("web", "second"))
 	assert.Equal(t, "web | first\nweb | second\n", out.String())
+}
+
+// brokenPipe is a stdout whose reader is gone.
+type brokenPipe struct{ writes int }
+
+func (b *brokenPipe) Write([]byte) (int, error) {
+	b.writes++
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+func TestPrinterStopsOnceItsReaderIsGone(t *testing.T) {
+	w := &brokenPipe{}
+	p := newPrinter(w, []string{"a"}, false)
+	gone := make(chan error, 2)
+	p.onGone = func(err error) { gone <- err }
+	p.QueueBatch([]logs.LogEntry{{Process: "a", Line: []byte("one")}})
+	p.Flush()
+	select {
+	case err := <-gone:
+		assert.ErrorIs(t, err, syscall.EPIPE)
+	case <-time.After(10 * time.Second):
+		t.Fatal("onGone was not called")
+	}
+	p.QueueBatch([]logs.LogEntry{{Process: "a", Line: []byte("two")}})
+	p.Flush()
+	p.Print(logs.LogEntry{Process: "a", Line: []byte("three")})
+	assert.Equal(t, 1, w.writes, "nothing is written after the reader went")
+	assert.Empty(t, gone, "onGone is called once")
 }

@@ -100,10 +100,18 @@ func (c *UpCommand) Run(args []string) int {
 	sigs := c.signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		// SIGHUP: the terminal went away; stop as on Ctrl-C.
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
+	// A write to a stdout nobody reads any more (`prox up | head`, or tee
+	// gone at Ctrl-C) must fail with EPIPE, not kill prox in the middle of
+	// its processes' graceful stop. Notify, not Ignore: an ignored signal
+	// would stay ignored in every process prox starts.
+	brokenPipes := make(chan os.Signal, 1)
+	signal.Notify(brokenPipes, syscall.SIGPIPE)
+	defer signal.Stop(brokenPipes)
 
 	startCtx, cancelStart := context.WithTimeout(context.Background(), startTimeout)
 	defer cancelStart()
@@ -127,6 +135,9 @@ func (c *UpCommand) Run(args []string) int {
 		names[i] = s.Name
 	}
 	out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
+	out.onGone = func(err error) {
+		logger.Warn("stdout is closed: process output is no longer printed (the sinks and `prox logs` still have it)", "error", err)
+	}
 	pipe, err := startPipeline(st, logger, out, c.quiet)
 	if err != nil {
 		c.Ui.Error(err.Error())
