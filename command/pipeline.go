@@ -79,6 +79,16 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 	go func() {
 		defer close(p.termDone)
 		defer out.Flush()
+		var skipped uint64
+		show := func(batch []logs.LogEntry) {
+			out.QueueBatch(batch)
+			sub.Done(batch)
+			// Lines the terminal lost are said where they went missing.
+			if n := sub.Dropped(); n > skipped {
+				out.Notice(fmt.Sprintf("%d lines not shown here: the terminal fell behind; the sinks and `prox logs` have them", n-skipped))
+				skipped = n
+			}
+		}
 		for {
 			select {
 			case batch, ok := <-sub.C:
@@ -87,8 +97,7 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 				}
 				// Gather lines while more are waiting; write when the
 				// terminal subscriber has caught up.
-				out.QueueBatch(batch)
-				sub.Done(batch)
+				show(batch)
 				if len(sub.C) == 0 {
 					out.Flush()
 				}
@@ -99,8 +108,7 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 					if !ok {
 						break
 					}
-					out.QueueBatch(batch)
-					sub.Done(batch)
+					show(batch)
 				}
 				out.Flush()
 				close(done)

@@ -1,6 +1,8 @@
 package command
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +83,28 @@ func TestLogOutputRunsItsHookFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a\nhook\nb\nc\n", got.String())
 	assert.False(t, (&logOutput{}).SupportsColor())
+}
+
+func TestTerminalSaysWhereItSkippedLines(t *testing.T) {
+	var got syncBuffer
+	gate := make(chan struct{})
+	out := newPrinter(gatedWriter{gate, &got}, []string{"p"}, false)
+	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, false)
+	require.NoError(t, err)
+
+	// The terminal is stuck in its first write while the process goes on.
+	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("first")})
+	for i := range 2 * terminalBuffer {
+		p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte(fmt.Sprint("line ", i))})
+	}
+	dropped := p.logs.Dropped(p.termID)
+	require.Positive(t, dropped, "the terminal fell behind")
+	close(gate)
+	p.close(hclog.NewNullLogger())
+
+	text := got.String()
+	assert.Contains(t, text, fmt.Sprintf("(prox: %d lines not shown here: the terminal fell behind; the sinks and `prox logs` have them)\n", dropped))
+	assert.Equal(t, 1, strings.Count(text, "lines not shown"), "one notice for one gap")
+	shown := strings.Count(text, "p | ")
+	assert.Equal(t, 1+2*terminalBuffer, shown+int(dropped), "every line is shown or counted")
 }

@@ -100,6 +100,19 @@ func (p *printer) QueueBatch(entries []logs.LogEntry) {
 	}
 }
 
+// Notice adds a line of prox's own among the process output, marked so that
+// it cannot pass for a process's line.
+func (p *printer) Notice(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone {
+		return
+	}
+	p.buf = append(p.buf, "(prox: "...)
+	p.buf = append(p.buf, text...)
+	p.buf = append(p.buf, ")\n"...)
+}
+
 // Flush writes out what QueueBatch gathered.
 func (p *printer) Flush() {
 	p.mu.Lock()

@@ -274,6 +274,8 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	}
 	m.WriteBatch(batchOf("a", "x7-", 0, 1))
 	assert.Equal(t, uint64(61), m.Dropped(sub.ID))
+	assert.Equal(t, uint64(61), sub.Dropped(), "the subscription's own count")
+	assert.Equal(t, m.Dropped(all.ID), all.Dropped())
 
 	m.Unsubscribe(sub.ID)
 	for range sub.C {

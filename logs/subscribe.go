@@ -194,6 +194,16 @@ type BatchSubscription struct {
 	s *subscriber
 }
 
+// Dropped returns how many lines the subscription has lost so far because
+// its reader fell behind; it is Manager.Dropped(b.ID) without a lookup,
+// cheap enough to ask after every batch.
+func (b *BatchSubscription) Dropped() uint64 {
+	if b.s == nil {
+		return 0
+	}
+	return b.s.dropped.Load()
+}
+
 // Done tells the manager the reader has handled batch: its lines no
 // longer count against the subscriber's buffer, and its array is reused
 // for a later batch, so the reader must not touch batch afterwards.
