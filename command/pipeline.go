@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,10 +37,13 @@ type pipeline struct {
 	// termSync asks the terminal printer to print every batch waiting and
 	// to close the channel it is given once written.
 	termSync chan chan struct{}
-	events   <-chan supervisor.SupervisorEvent
-	sup      *supervisor.Manager
-	evDone   chan struct{}
-	once     sync.Once
+	// termStalled is set when a sync timed out, until the printer writes
+	// again: meanwhile log lines do not wait for it.
+	termStalled atomic.Bool
+	events      <-chan supervisor.SupervisorEvent
+	sup         *supervisor.Manager
+	evDone      chan struct{}
+	once        sync.Once
 }
 
 // startPipeline builds the log manager, attaches every sink of the stack
@@ -100,6 +104,7 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 				show(batch)
 				if len(sub.C) == 0 {
 					out.Flush()
+					p.termStalled.Store(false)
 				}
 			case done := <-p.termSync:
 				// Everything sent before the request is in sub.C now.
@@ -111,6 +116,7 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 					show(batch)
 				}
 				out.Flush()
+				p.termStalled.Store(false)
 				close(done)
 			}
 		}
@@ -120,9 +126,10 @@ func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*p
 
 // syncTerminal returns once the terminal has printed every line the log
 // manager had received when it was called, or after terminalSyncWait.
-// Without a terminal (quiet) it returns at once.
+// Without a terminal (quiet), or while it is stalled (a previous sync
+// timed out and it has not written since), it returns at once.
 func (p *pipeline) syncTerminal() {
-	if p.termSync == nil {
+	if p.termSync == nil || p.termStalled.Load() {
 		return
 	}
 	t := time.NewTimer(terminalSyncWait)
@@ -133,12 +140,16 @@ func (p *pipeline) syncTerminal() {
 	case <-p.termDone:
 		return
 	case <-t.C:
+		p.termStalled.Store(true)
 		return
 	}
 	select {
 	case <-done:
 	case <-p.termDone:
 	case <-t.C:
+		// A stalled terminal (a paused or slow reader): the next log
+		// lines go out without waiting, until it writes again.
+		p.termStalled.Store(true)
 	}
 }
 

@@ -51,10 +51,21 @@ func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 		t.Fatal("syncTerminal hung on a stalled terminal")
 	}
 	assert.Equal(t, "p | one\n", got.String())
+	// While it stays stalled, log lines do not wait for it again.
+	assert.True(t, p.termStalled.Load())
+
+	// Once it writes again, log lines wait for it again.
+	gate <- struct{}{}
+	require.Eventually(t, func() bool { return !p.termStalled.Load() }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, "p | one\np | two\n", got.String())
+	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("three")})
+	gate <- struct{}{}
+	p.syncTerminal()
+	assert.Equal(t, "p | one\np | two\np | three\n", got.String(), "printed before syncTerminal returned")
 
 	close(gate)
 	p.close(hclog.NewNullLogger())
-	assert.Equal(t, "p | one\np | two\n", got.String())
+	assert.Equal(t, "p | one\np | two\np | three\n", got.String())
 	p.syncTerminal() // after close: returns at once
 }
 
