@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -85,11 +86,18 @@ func startUp(t *testing.T, config string) *run {
 // startUpEnv is startUp with more environment for prox.
 func startUpEnv(t *testing.T, config string, env ...string) *run {
 	t.Helper()
+	return startUpVia(t, nil, config, env...)
+}
+
+// startUpVia is startUpEnv with prox run through a command, e.g. nohup.
+func startUpVia(t *testing.T, via []string, config string, env ...string) *run {
+	t.Helper()
 	bin := buildProx(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{})}
-	r.cmd = exec.Command(bin, "up", "-config", config)
+	argv := append(append(via[:len(via):len(via)], bin), "up", "-config", config)
+	r.cmd = exec.Command(argv[0], argv[1:]...)
 	r.cmd.Env = append(append(os.Environ(), r.marker, "NO_COLOR=1"), env...)
 	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
 	out, err := r.cmd.StdoutPipe()
@@ -502,4 +510,40 @@ func TestUpOutlivesItsStdoutReader(t *testing.T) {
 	assert.Contains(t, stderrText(), "stop timeout expired, sending SIGKILL: process=stubborn")
 	assert.Equal(t, 1, strings.Count(stderrText(), "stdout is closed"), "said once")
 	requireNoneLeft(t, marker)
+}
+
+// TestUpUnderNohupIgnoresHangup: `nohup prox up` keeps running when the
+// terminal goes away; only a stop request ends it.
+func TestUpUnderNohupIgnoresHangup(t *testing.T) {
+	nohup, err := exec.LookPath("nohup")
+	if err != nil {
+		t.Skip("nohup (coreutils) is not installed")
+	}
+	r := startUpVia(t, []string{nohup}, "testdata/e2e/basic.hcl")
+	r.waitOutput(t, `^long     \| tick 1$`)
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGHUP))
+	// Still supervising: the ticks go on after the hangup.
+	r.waitOutput(t, fmt.Sprintf(`^long     \| tick %d$`, r.lastTick()+2))
+	assert.NotContains(t, r.stderrString(), "shutting down")
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+	assert.Contains(t, r.stderrString(), "shutting down: signal=terminated")
+	requireNoneLeft(t, r.marker)
+}
+
+// lastTick returns the highest "long | tick N" printed so far.
+func (r *run) lastTick() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last := 0
+	for _, l := range r.stdout {
+		if n, ok := strings.CutPrefix(l, "long     | tick "); ok {
+			if v, err := strconv.Atoi(n); err == nil && v > last {
+				last = v
+			}
+		}
+	}
+	return last
 }

@@ -100,8 +100,13 @@ func (c *UpCommand) Run(args []string) int {
 	sigs := c.signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 4)
-		// SIGHUP: the terminal went away; stop as on Ctrl-C.
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		stops := []os.Signal{os.Interrupt, syscall.SIGTERM}
+		// SIGHUP: the terminal went away; stop as on Ctrl-C. Unless it is
+		// ignored (nohup prox up): a handler would undo that.
+		if !signal.Ignored(syscall.SIGHUP) {
+			stops = append(stops, syscall.SIGHUP)
+		}
+		signal.Notify(ch, stops...)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
