@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -391,7 +392,11 @@ func (m *managedProcess) started(res startResult) {
 	m.cancelStart()
 	m.cancelStart = nil
 	if res.err != nil {
-		err := fmt.Errorf("failed to start %q: %w", m.spec.Name, res.err)
+		err := res.err
+		if named := fmt.Sprintf("failed to start %q", m.spec.Name); !strings.Contains(err.Error(), named) {
+			// The built-in runners name the process themselves.
+			err = fmt.Errorf("%s: %w", named, err)
+		}
 		m.logger.Error("start failed", "error", res.err)
 		switch {
 		case m.shutdown || m.stopRequested:
