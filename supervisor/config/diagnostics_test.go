@@ -112,7 +112,14 @@ func TestLoadMissingFile(t *testing.T) {
 	assert.Equal(t, "Failed to read configuration file", diags[0].Summary)
 	assert.Equal(t, path, cfg.Path)
 
+	assert.Contains(t, diags[0].Detail, `"prox init" writes a commented one`, "a missing file points at prox init")
+
 	var buf bytes.Buffer
 	require.NoError(t, WriteDiagnostics(&buf, cfg.Files, diags, 0, false))
 	assert.Contains(t, buf.String(), "Failed to read configuration file")
+
+	// A file that exists but cannot be read gets no such advice.
+	_, diags = Load(t.TempDir())
+	require.True(t, diags.HasErrors())
+	assert.NotContains(t, diags[0].Detail, "prox init")
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,10 +70,14 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		cfg := newConfig(path)
+		detail := fmt.Sprintf("Cannot read %s: %s.", path, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			detail += " \"prox init\" writes a commented one (from the Procfile, if there is one); -config names another file."
+		}
 		return cfg, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Failed to read configuration file",
-			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, err),
+			Detail:   detail,
 		}}
 	}
 	return Parse(src, path)
