@@ -40,6 +40,17 @@ func ConfigureError(t testing.TB, c sdk.Configurable, values map[string]any) err
 	return c.Configure(cfg)
 }
 
+// AttributeNames returns the attributes that err's sdk.AttributeErrors are
+// about, in order (nil for none): what prox would point at, one diagnostic
+// each, when Configure returns err.
+func AttributeNames(err error) []string {
+	var names []string
+	for _, a := range sdk.AttributeErrors(err) {
+		names = append(names, a.Attribute)
+	}
+	return names
+}
+
 // Settings returns the per-process settings of r as prox would deliver them
 // in sdk.ProcessConfig.Settings, checked against r.ProcessSchema() like
 // Configure checks a config block.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -94,9 +94,7 @@ func TestConfigErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Equal(t, strings.ToLower(err.Error()[:1]), err.Error()[:1], "errors are lowercase")
-			attrs := sdk.AttributeErrors(err)
-			require.Len(t, attrs, 1, "one problem, named by its attribute")
-			assert.Equal(t, tc.attr, attrs[0].Attribute)
+			assert.Equal(t, []string{tc.attr}, sdktest.AttributeNames(err), "one problem, named by its attribute")
 
 			// Configure reports the same error, without connecting.
 			cerr := testSink(t).Configure(configValues(t, tc.set))
@@ -126,9 +124,5 @@ func TestSchemaDocumentsDefaults(t *testing.T) {
 
 func TestConfigReportsEveryProblem(t *testing.T) {
 	_, err := parseConfig(configValues(t, map[string]any{"address": "tcp://127.0.0.1", "format": "json", "facility": "local8", "max_queue": -1}))
-	var names []string
-	for _, a := range sdk.AttributeErrors(err) {
-		names = append(names, a.Attribute)
-	}
-	assert.Equal(t, []string{"address", "format", "facility", "max_queue"}, names)
+	assert.Equal(t, []string{"address", "format", "facility", "max_queue"}, sdktest.AttributeNames(err))
 }
