@@ -160,3 +160,50 @@ process "writer" {
 	assert.Contains(t, r.stderrString(), "sink reopened: sink=file.all")
 	requireNoneLeft(t, r.marker)
 }
+
+func TestUpRequestedStopIsNoCrash(t *testing.T) {
+	// Ctrl-C stops a process that ignores SIGTERM: it needs SIGKILL after
+	// its stop timeout, but the stop was asked for, so it ends stopped,
+	// with the reason, and raises no "crashed" alert.
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	script, err := filepath.Abs("testdata/scripts/ignore_sigterm.sh")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+sink "webhook" "alerts" {
+  url    = %q
+  events = ["started", "crashed"]
+}
+
+process "stubborn" {
+  command = [%q]
+  sinks   = ["webhook.alerts"]
+  stop { timeout = "200ms" }
+}
+`, srv.URL, script)), 0o644))
+	r := startUp(t, cfg)
+	r.waitOutput(t, `^stubborn \| ignore_sigterm started$`)
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+
+	stderr := r.stderrString()
+	assert.Contains(t, stderr, "stop timeout expired, sending SIGKILL: process=stubborn")
+	assert.Regexp(t, `exited: process=stubborn state=stopped .*reason="killed after the stop timeout \(200ms\)"`, stderr)
+	assert.NotContains(t, stderr, "state=crashed")
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(bodies, "\n")
+	assert.Contains(t, all, "started", "the webhook was reached: the absence of a crash alert means something")
+	assert.NotContains(t, all, "crashed", "a requested stop raises no crash alert")
+	requireNoneLeft(t, r.marker)
+}

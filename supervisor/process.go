@@ -150,10 +150,11 @@ type managedProcess struct {
 	lastExit      *ExitStatus
 	reason        string
 	nextRestart   time.Time
-	stopRequested bool // the current run is being stopped on request
-	killed        bool // ... and needed SIGKILL
-	pendingStart  bool // start again once the current run has ended
-	shutdown      bool // no restart from now on
+	stopRequested bool   // the current run is being stopped on request
+	killed        bool   // ... and needed SIGKILL
+	killReason    string // ... and why: the reason of the stopped state
+	pendingStart  bool   // start again once the current run has ended
+	shutdown      bool   // no restart from now on
 	waitStopped   []chan error
 	waitRunning   []chan error
 	backoffC      <-chan time.Time
@@ -232,7 +233,7 @@ func (m *managedProcess) loop(ctx context.Context) {
 			m.beginStart()
 		case <-m.stopC:
 			m.stopC, m.stopTimer = nil, nil
-			m.kill("stop timeout expired, sending SIGKILL")
+			m.kill("stop timeout expired, sending SIGKILL", fmt.Sprintf("killed after the stop timeout (%s)", m.spec.StopTimeout))
 		case res := <-m.healthC:
 			m.healthChanged(res)
 		}
@@ -352,7 +353,7 @@ func (m *managedProcess) handle(r request) {
 			if m.state == StateRunning {
 				m.transition(StateStopping, nil, "")
 			}
-			m.kill("killing at once")
+			m.kill("killing at once", "killed at once on request")
 		}
 		r.reply <- nil
 	}
@@ -377,7 +378,7 @@ func (m *managedProcess) beginStart() {
 
 // launch asks the runner to start a run; the state is already starting.
 func (m *managedProcess) launch() {
-	m.stopRequested, m.killed, m.unhealthy, m.reason = false, false, false, ""
+	m.stopRequested, m.killed, m.unhealthy, m.reason, m.killReason = false, false, false, "", ""
 	startCtx, cancel := context.WithCancel(m.ctx)
 	m.cancelStart = cancel
 	cfg := m.spec.Config
@@ -498,11 +499,13 @@ func (m *managedProcess) ended(st ExitStatus) {
 		return
 	}
 	if m.stopRequested {
+		// A stop that was asked for ends stopped, even when it needed
+		// SIGKILL: only an exit nobody asked for is a crash (and alerts).
+		reason := ""
 		if m.killed {
-			m.transition(StateCrashed, &st, "the stop needed SIGKILL")
-		} else {
-			m.transition(StateStopped, &st, "")
+			reason = m.killReason
 		}
+		m.transition(StateStopped, &st, reason)
 		m.logExit(st)
 		m.answer(&m.waitStopped, nil, true)
 		if m.pendingStart && !m.shutdown {
@@ -529,7 +532,17 @@ func (m *managedProcess) ended(st ExitStatus) {
 }
 
 func (m *managedProcess) logExit(st ExitStatus) {
-	m.logger.Info("exited", "state", m.state, "code", st.Code, "signal", st.Signal, "error", st.Error)
+	args := []any{"state", m.state, "code", st.Code}
+	if st.Signal != "" {
+		args = append(args, "signal", st.Signal)
+	}
+	if st.Error != "" {
+		args = append(args, "error", st.Error)
+	}
+	if m.reason != "" {
+		args = append(args, "reason", m.reason)
+	}
+	m.logger.Info("exited", args...)
 }
 
 // scheduleRestart moves to backoff, or to failed past the burst limit.
@@ -580,11 +593,13 @@ func (m *managedProcess) beginStop() {
 	m.stopC = m.stopTimer.C
 }
 
-func (m *managedProcess) kill(why string) {
+// kill sends SIGKILL to the current run: why is logged, reason becomes
+// the reason of the stopped state.
+func (m *managedProcess) kill(why, reason string) {
 	if m.proc == nil {
 		return
 	}
-	m.killed = true
+	m.killed, m.killReason = true, reason
 	m.cancelStop()
 	m.logger.Warn(why, "timeout", m.spec.StopTimeout)
 	proc := m.proc

@@ -20,7 +20,9 @@ const (
 	// StateStopping: the stop signal was sent; waiting for the exit.
 	StateStopping State = "stopping"
 	// StateCrashed: the process exited unexpectedly (not a success code, a
-	// signal, or its runner died), or a stop needed SIGKILL.
+	// signal, or its runner died), or it was stopped because its liveness
+	// check failed. A stop that was asked for never ends here, even when
+	// it needed SIGKILL: that is StateStopped, with the reason.
 	StateCrashed State = "crashed"
 	// StateBackoff: waiting to restart; ProcessInfo.NextRestart says when.
 	StateBackoff State = "backoff"

@@ -324,10 +324,13 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 	m := startManager(t, spec("stubborn", r, func(s *ProcessSpec) { s.StopTimeout = 20 * time.Millisecond }))
 	events := m.Subscribe()
 	require.NoError(t, m.StopProcess(context.Background(), "stubborn"))
-	info := requireState(t, m, "stubborn", StateCrashed)
+	// A stop that was asked for is a stop, even when it needed SIGKILL:
+	// only an exit nobody asked for is a crash (and alerts).
+	info := requireState(t, m, "stubborn", StateStopped)
 	assert.Equal(t, []string{"stubborn:SIGTERM", "stubborn:SIGKILL"}, r.signals.list())
 	assert.Equal(t, "SIGKILL", info.LastExit.Signal)
-	assert.Equal(t, []string{"running>stopping", "stopping>crashed"}, collect(t, events, "stubborn", StateCrashed))
+	assert.Equal(t, "killed after the stop timeout (20ms)", info.Reason)
+	assert.Equal(t, []string{"running>stopping", "stopping>stopped"}, collect(t, events, "stubborn", StateStopped))
 	assert.Equal(t, 1, r.count(), "a stop is never restarted, even when it needed SIGKILL")
 }
 
@@ -352,7 +355,8 @@ func TestStopSignalsEveryProcessBeforeAnyKill(t *testing.T) {
 		assert.True(t, strings.HasSuffix(s, ":SIGTERM"), "signal %d is %s: every SIGTERM goes out before any SIGKILL", i, s)
 	}
 	for _, p := range m.Processes() {
-		assert.Equal(t, StateCrashed, p.State)
+		assert.Equal(t, StateStopped, p.State, "a requested stop is no crash")
+		assert.Equal(t, "killed after the stop timeout (1s)", p.Reason)
 	}
 }
 
@@ -520,7 +524,7 @@ func TestSignalProcess(t *testing.T) {
 	assert.ErrorIs(t, m.SignalProcess(context.Background(), "nope", syscall.SIGHUP), ErrUnknownProcess)
 
 	require.NoError(t, m.StopProcess(context.Background(), "a"))
-	requireState(t, m, "a", StateCrashed) // it ignores SIGTERM: SIGKILL after the timeout
+	requireState(t, m, "a", StateStopped) // it ignores SIGTERM: SIGKILL after the timeout, still a stop
 	assert.True(t, m.ManuallyControlled())
 	assert.ErrorIs(t, m.SignalProcess(context.Background(), "a", syscall.SIGHUP), ErrNotRunningProcess)
 }
