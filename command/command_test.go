@@ -29,10 +29,34 @@ func TestCommandsHelpAndSynopsis(t *testing.T) {
 }
 
 func TestRunUnknownCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		suggest string
+	}{
+		{[]string{"frobnicate"}, ""},
+		{[]string{"down"}, `Did you mean "prox stop -all"?`},
+		{[]string{"valdiate", "-config", "x.hcl"}, `Did you mean "prox validate"?`},
+		{[]string{"pss"}, `Did you mean "prox ps"?`},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			var out, errb strings.Builder
+			code := RunWith(tc.args, &out, &errb)
+			assert.Equal(t, 2, code, "an unknown command is a usage error")
+			assert.Empty(t, out.String(), "no page of help on stdout")
+			msg := errb.String()
+			assert.Contains(t, msg, `prox: unknown command "`+tc.args[0]+`".`)
+			assert.Contains(t, msg, "The commands are: events, graph, init, logs, plugins, ps, restart, signal, start, stop, up, validate, version.")
+			if tc.suggest != "" {
+				assert.Contains(t, msg, tc.suggest)
+			} else {
+				assert.NotContains(t, msg, "Did you mean")
+			}
+		})
+	}
+	// Known commands, help and version are not usage errors.
 	var out, errb strings.Builder
-	code := RunWith([]string{"frobnicate"}, &out, &errb)
-	assert.Equal(t, 127, code)
-	assert.Contains(t, out.String()+errb.String(), "up")
+	assert.Equal(t, 0, RunWith([]string{"version"}, &out, &errb))
+	assert.Equal(t, 0, RunWith([]string{"-version"}, &out, &errb))
 }
 
 func TestRunHidesPluginServe(t *testing.T) {

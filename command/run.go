@@ -5,8 +5,10 @@ package command
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,11 +31,16 @@ func RunWith(args []string, stdout, stderr io.Writer) int {
 	defer plugin.CleanupClients()
 	ui := &cli.BasicUi{Reader: os.Stdin, Writer: stdout, ErrorWriter: stderr}
 	meta := Meta{Ui: ui, Stdout: stdout, Stderr: stderr}
+	commands := Commands(meta)
+	if msg, ok := unknownCommand(args, commands); ok {
+		ui.Error(msg)
+		return 2
+	}
 	c := &cli.CLI{
 		Name:           "prox",
 		Version:        version.Version,
 		Args:           args,
-		Commands:       Commands(meta),
+		Commands:       commands,
 		HiddenCommands: []string{"plugin-serve"},
 		// prox -autocomplete-install adds completion of commands, flags
 		// and process names to the user's bash, zsh or fish.
@@ -47,6 +54,77 @@ func RunWith(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// familiar maps the words of other tools (compose, foreman, supervisorctl)
+// to prox's commands, for the message of an unknown command.
+var familiar = map[string]string{
+	"down":   "stop -all",
+	"status": "ps",
+	"run":    "up",
+	"kill":   "signal NAME KILL",
+	"log":    "logs",
+	"check":  "validate",
+}
+
+// unknownCommand says, when args name no command, what was wrong and what
+// to type instead; hashicorp/cli would print the whole help and exit 127,
+// where prox's usage errors exit 2.
+func unknownCommand(args []string, commands map[string]cli.CommandFactory) (string, bool) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", false // help, version and completion flags: cli's own
+	}
+	name := args[0]
+	if _, ok := commands[name]; ok {
+		return "", false
+	}
+	var names []string
+	for n := range commands {
+		if !strings.Contains(n, " ") && n != "plugin-serve" {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	msg := fmt.Sprintf("prox: unknown command %q.", name)
+	if alt, ok := familiar[name]; ok && commands[strings.Fields(alt)[0]] != nil {
+		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", alt)
+	} else if best := closest(name, names); best != "" {
+		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", best)
+	}
+	return msg + "\nThe commands are: " + strings.Join(names, ", ") + ". Run \"prox -help\" for more.", true
+}
+
+// closest returns the name nearest to s by edit distance, when it is near
+// enough to be a typo (at most 2 edits, fewer than s has letters).
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD && d < len(s) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Commands returns the command factories of the CLI.
