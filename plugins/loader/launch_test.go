@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -393,4 +394,38 @@ func TestLoggerAtInfo(t *testing.T) {
 	assert.Equal(t, hclog.Info, logger.GetLevel())
 	assert.NotContains(t, buf.String(), "starting plugin")
 	assert.NotContains(t, buf.String(), "plugin process exited")
+}
+
+// A plugin's log line reaches prox's log with one time and one name: the
+// component's, not go-plugin's name of the binary, and without the
+// plugin's own timestamp and hclog's @module as arguments.
+func TestPluginLogLineHasOneTimeAndOneName(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	logger := hclog.New(&hclog.LoggerOptions{Name: "prox", Output: &buf, Level: hclog.Info, IndependentLevels: true})
+	opts := selfOptions(t, "exec")
+	opts.Logger = logger
+	l := newLoader(t, opts)
+	ctx := context.Background()
+	inst, err := l.Launch(ctx, sdk.KindSink, "syslog")
+	require.NoError(t, err)
+	// Port 1 on loopback: nobody listens, so the sink logs an error at once.
+	require.NoError(t, inst.Configure(ctx, []byte(`{"address":"tcp://127.0.0.1:1"}`)))
+	var line string
+	require.Eventually(t, func() bool {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			if strings.Contains(l, "syslog server unreachable") {
+				line = l
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the plugin's log line reaches the host's logger:\n%s", buf.String())
+	require.NoError(t, l.Close(ctx))
+	assert.Regexp(t, `^\S+ \[ERROR\] prox\.sink\.syslog: syslog server unreachable`, line)
+	assert.Len(t, regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`).FindAllString(line, -1), 1, "one timestamp: %s", line)
+	for _, noise := range []string{"timestamp=", "@module=", "component=", "prox.plugin"} {
+		assert.NotContains(t, line, noise)
+	}
+	assert.Contains(t, line, "address=tcp://127.0.0.1:1", "the plugin's own arguments stay")
 }

@@ -141,7 +141,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		// what it started. The thread that forks it is locked (see spawn).
 		Pdeathsig: syscall.SIGTERM,
 	}
-	logger := l.opts.Logger.Named("plugin").With("component", id)
+	logger := newPluginLogger(l.opts.Logger, id)
 	if logger.GetLevel() == hclog.Info {
 		// go-plugin reports every plugin start and exit at info: that is
 		// debug detail for a prox user. Needs IndependentLevels.
