@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	osexec "os/exec"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -426,4 +428,23 @@ func TestStartTimesOut(t *testing.T) {
 		}
 		return true
 	}, waitFor, tick)
+}
+
+// A normal stop closes the connections without a warning: only a
+// connection lost while in use is one.
+func TestShutdownLogsNoWarning(t *testing.T) {
+	srv := startSSHD(t)
+	var logs syncBuffer
+	r := newRunner(hclog.New(&hclog.LoggerOptions{Name: Name, Output: &logs, Level: hclog.Debug}))
+	raw, err := json.Marshal(srv.config(testUser))
+	require.NoError(t, err)
+	require.NoError(t, r.Configure(&sdk.Config{APIVersion: 1, Values: raw}))
+	p := start(t, r, &sdk.ProcessConfig{Command: []string{"sleep", "310"}})
+	waitForGroup(t, p.PID(), "sleep 310")
+
+	require.NoError(t, r.Shutdown())
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "connection closed") || strings.Contains(logs.String(), "connection ended")
+	}, waitFor, tick, "the end of the connection is logged:\n%s", logs.String())
+	assert.NotContains(t, logs.String(), "[WARN]", "a normal stop is no warning")
 }

@@ -248,17 +248,25 @@ func (r *Runner) connection(ctx context.Context) (*conn, error) {
 	}
 	r.failures, r.retryAt = 0, time.Time{}
 	if r.shut {
-		c.lose(errors.New("runner shut down"))
+		c.lose(errShutDown)
 		return nil, errors.New("runner is shut down")
 	}
 	r.conns = append(r.conns, c)
 	r.log.Info("connected", "addr", s.addr, "user", s.user, "connections", len(r.conns))
 	go func() {
 		<-c.done
-		r.log.Warn("connection ended", "addr", s.addr, "error", c.lostErr())
+		if err := c.lostErr(); errors.Is(err, errShutDown) {
+			r.log.Debug("connection closed", "addr", s.addr) // a normal stop
+		} else {
+			r.log.Warn("connection ended", "addr", s.addr, "error", err)
+		}
 	}()
 	return c, nil
 }
+
+// errShutDown is why Shutdown closes the connections: a normal stop, not
+// a lost connection.
+var errShutDown = errors.New("runner shut down")
 
 // backoff is the wait before the next connection attempt after failures
 // consecutive failed ones.
@@ -292,7 +300,7 @@ func (r *Runner) Shutdown() error {
 	}
 	defer func() {
 		for _, c := range conns {
-			c.lose(errors.New("runner shut down"))
+			c.lose(errShutDown)
 		}
 	}()
 
