@@ -52,7 +52,7 @@ func (c *GraphCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 2
 	}
-	cfg, diags := loadConfig(c.configPath, logger)
+	cfg, diags := loadConfig(c.configPath, c.envFile, logger)
 	if diags.HasErrors() {
 		c.writeDiagnostics(&stack{cfg: cfg}, diags)
 		return 1

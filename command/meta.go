@@ -29,6 +29,7 @@ type Meta struct {
 	Stderr io.Writer
 
 	configPath string
+	envFile    string
 	logLevel   string
 	noColor    bool
 	socket     string
@@ -40,6 +41,8 @@ type Meta struct {
 // metaHelp documents the flags of FlagSet.
 const metaHelp = `
   -config=FILE       The configuration file. Default: prox.hcl.
+  -env-file=FILE     The dotenv file to read instead of the .env beside the
+                     configuration (read even when it says dotenv = false).
   -log-level=LEVEL   prox's own log level on stderr: trace, debug, info,
                      warn, error or off. Default: info.
   -no-color          Never colour output (NO_COLOR in the environment
@@ -50,6 +53,7 @@ func (m *Meta) FlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&m.configPath, "config", "prox.hcl", "configuration file")
+	fs.StringVar(&m.envFile, "env-file", "", "dotenv file")
 	fs.StringVar(&m.logLevel, "log-level", "info", "log level")
 	fs.BoolVar(&m.noColor, "no-color", false, "disable colour")
 	return fs

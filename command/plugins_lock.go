@@ -50,7 +50,7 @@ func (c *PluginsLockCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 2
 	}
-	cfg, diags := loadConfig(c.configPath, logger)
+	cfg, diags := loadConfig(c.configPath, c.envFile, logger)
 	if diags.HasErrors() {
 		c.writeDiagnostics(&stack{cfg: cfg}, diags)
 		return 1

@@ -156,6 +156,7 @@ const completeTimeout = time.Second
 // takes to flags.
 func withCommonFlags(flags complete.Flags) complete.Flags {
 	flags["-config"] = complete.PredictFiles("*.hcl")
+	flags["-env-file"] = complete.PredictFiles("*")
 	flags["-socket"] = complete.PredictFiles("*")
 	flags["-log-level"] = complete.PredictSet("trace", "debug", "info", "warn", "error", "off")
 	flags["-no-color"] = complete.PredictNothing

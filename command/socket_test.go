@@ -30,7 +30,7 @@ func TestSocketOfUsesTheLoadedConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(path, []byte("socket = \"run/ctl.sock\"\nprocess \"a\" { command = [\"true\"] }\n"), 0o644))
-	cfg, diags := loadConfig(path, hclog.NewNullLogger())
+	cfg, diags := loadConfig(path, "", hclog.NewNullLogger())
 	require.False(t, diags.HasErrors(), diags.Error())
 	t.Setenv(socketEnv, "")
 	// Changing the file afterwards does not matter: `prox up` reads it once.

@@ -60,8 +60,8 @@ func (s *stack) closeRunners(ctx context.Context) error {
 // uses, decodes their blocks against their schemas and configures them.
 // All problems come back as diagnostics; the returned stack must be closed
 // even when there are errors.
-func loadStack(ctx context.Context, path string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
-	cfg, diags := loadConfig(path, logger)
+func loadStack(ctx context.Context, path, envFile string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
+	cfg, diags := loadConfig(path, envFile, logger)
 	return launchStack(ctx, cfg, diags, logger)
 }
 
@@ -252,16 +252,18 @@ const (
 
 // loadConfig loads path; in a folder without prox.hcl but with a
 // Procfile, it runs the Procfile as foreman would, and says so.
-func loadConfig(path string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
+// envFile is -env-file: "" for the .env beside the configuration.
+func loadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
+	opts := config.LoadOptions{EnvFile: envFile}
 	if path == DefaultConfig {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			if _, err := os.Stat(ProcfileName); err == nil {
 				logger.Info("no prox.hcl here: running the Procfile as foreman would (prox init writes a prox.hcl from it)")
-				return config.LoadProcfile(ProcfileName)
+				return config.LoadProcfileWith(ProcfileName, opts)
 			}
 		}
 	}
-	return config.Load(path)
+	return config.LoadWith(path, opts)
 }
 
 // newLoader returns the plugin loader of cfg: built-ins, the plugin

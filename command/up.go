@@ -77,7 +77,7 @@ func (c *UpCommand) Run(args []string) int {
 		return 2
 	}
 	// The configuration is read once: it may name the control socket.
-	cfg, cfgDiags := loadConfig(c.configPath, logger)
+	cfg, cfgDiags := loadConfig(c.configPath, c.envFile, logger)
 	socketCfg := cfg
 	if cfgDiags.HasErrors() {
 		socketCfg = nil

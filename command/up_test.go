@@ -110,3 +110,27 @@ process "p" {
 		assert.Less(t, i, exited, "%q comes after the exit:\n%s", line, out)
 	}
 }
+
+// A .env beside prox.hcl is read as foreman and compose read it: for env()
+// in the configuration and into every process's environment; -env-file
+// picks another file.
+func TestUpReadsDotenv(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+process "a" { command = ["sh", "-c", "echo \"greeting=$${PROX_TEST_GREETING} arg=$1\"", "sh", env("PROX_TEST_GREETING")] }
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".env"), []byte("PROX_TEST_GREETING=from-dotenv\n"), 0o644))
+	other := filepath.Join(dir, "other.env")
+	require.NoError(t, os.WriteFile(other, []byte("PROX_TEST_GREETING=from-other\n"), 0o644))
+
+	ui := cli.NewMockUi()
+	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 0, c.Run([]string{"-config", cfg}), "stderr: %s", ui.ErrorWriter.String())
+	assert.Contains(t, ui.OutputWriter.String(), "a | greeting=from-dotenv arg=from-dotenv")
+
+	ui = cli.NewMockUi()
+	c = &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
+	assert.Equal(t, 0, c.Run([]string{"-config", cfg, "-env-file", other}), "stderr: %s", ui.ErrorWriter.String())
+	assert.Contains(t, ui.OutputWriter.String(), "a | greeting=from-other arg=from-other")
+}

@@ -68,6 +68,13 @@ type Config struct {
 	Sinks []*PluginBlock
 	// Plugins are the plugin "NAME" blocks, in file order.
 	Plugins []*Plugin
+	// Dotenv holds the variables of the dotenv file (.env beside the file,
+	// or -env-file), nil when none was read. They are below every
+	// process's env_file and env, above prox's own environment; env()
+	// sees them below prox's environment.
+	Dotenv map[string]string
+	// DotenvFile is the absolute path of the dotenv file read; "" if none.
+	DotenvFile string
 	// Files maps the file name used in diagnostics to the parsed file, for
 	// rendering diagnostics with source snippets.
 	Files map[string]*hcl.File

@@ -2,11 +2,24 @@ package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 )
+
+// DotenvError is a malformed line of a dotenv file.
+type DotenvError struct {
+	// Line is the line's number, from 1.
+	Line int
+	// Err says what is wrong with it.
+	Err error
+}
+
+func (e *DotenvError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Err) }
+
+func (e *DotenvError) Unwrap() error { return e.Err }
 
 var dotenvKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
@@ -30,15 +43,15 @@ func ParseDotenv(r io.Reader) (map[string]string, error) {
 		}
 		key, raw, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("line %d: expected KEY=VALUE", n)
+			return nil, &DotenvError{Line: n, Err: errors.New("expected KEY=VALUE")}
 		}
 		key = strings.TrimSpace(key)
 		if !dotenvKeyRe.MatchString(key) {
-			return nil, fmt.Errorf("line %d: invalid variable name %q", n, key)
+			return nil, &DotenvError{Line: n, Err: fmt.Errorf("invalid variable name %q", key)}
 		}
 		val, err := dotenvValue(strings.TrimSpace(raw))
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %s: %w", n, key, err)
+			return nil, &DotenvError{Line: n, Err: fmt.Errorf("%s: %w", key, err)}
 		}
 		env[key] = val
 	}

@@ -8,11 +8,12 @@ import (
 )
 
 // Environ returns the environment of process p: base (usually
-// os.Environ()) overridden by the variables of p's env_file, overridden by
-// p's env. The result is a sorted list of "KEY=VALUE" entries without
-// duplicate keys; base entries without '=' or with an empty key are
-// dropped. An unreadable or malformed env_file is an error. The receiver
-// is not used and may be nil.
+// os.Environ()) overridden by the configuration's dotenv file (c.Dotenv,
+// foreman's habit), overridden by the variables of p's env_file,
+// overridden by p's env. The result is a sorted list of "KEY=VALUE"
+// entries without duplicate keys; base entries without '=' or with an
+// empty key are dropped. An unreadable or malformed env_file is an error.
+// The receiver may be nil: no dotenv file.
 func (c *Config) Environ(p *Process, base []string) ([]string, error) {
 	// env maps each key to its whole "KEY=VALUE" entry: an entry inherited
 	// unchanged from base is base's own string, shared by every process
@@ -24,6 +25,11 @@ func (c *Config) Environ(p *Process, base []string) ([]string, error) {
 			continue
 		}
 		env[k] = kv
+	}
+	if c != nil {
+		for k, v := range c.Dotenv {
+			env[k] = k + "=" + v
+		}
 	}
 	if p.EnvFile != "" {
 		f, err := os.Open(p.EnvFile)

@@ -19,15 +19,22 @@ import (
 // evalContext returns the evaluation context of a configuration whose
 // folder is dir: no variables, the env and file functions and a selection
 // of the go-cty standard library.
-func evalContext(dir string) *hcl.EvalContext {
-	return &hcl.EvalContext{Functions: Functions(dir)}
+func evalContext(dir string, dotenv map[string]string) *hcl.EvalContext {
+	return &hcl.EvalContext{Functions: FunctionsWith(dir, dotenv)}
 }
 
 // Functions returns the functions available to expressions of a
 // configuration whose folder is dir, keyed by name.
 func Functions(dir string) map[string]function.Function {
+	return FunctionsWith(dir, nil)
+}
+
+// FunctionsWith is Functions for a configuration whose dotenv file holds
+// dotenv: env("NAME") is prox's environment variable NAME when it is set,
+// else dotenv's NAME (docker compose's order).
+func FunctionsWith(dir string, dotenv map[string]string) map[string]function.Function {
 	return map[string]function.Function{
-		"env":  envFunc,
+		"env":  makeEnvFunc(dotenv),
 		"file": makeFileFunc(dir),
 
 		"abs":           stdlib.AbsoluteFunc,
@@ -84,15 +91,22 @@ func Functions(dir string) map[string]function.Function {
 	}
 }
 
-// envFunc returns the value of an environment variable, "" when unset.
-var envFunc = function.New(&function.Spec{
-	Description: "Returns the value of the named environment variable, or an empty string when it is not set.",
-	Params:      []function.Parameter{{Name: "name", Type: cty.String}},
-	Type:        function.StaticReturnType(cty.String),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		return cty.StringVal(os.Getenv(args[0].AsString())), nil
-	},
-})
+// makeEnvFunc returns env(): the value of an environment variable, else
+// of the dotenv file's variable, "" when neither is set.
+func makeEnvFunc(dotenv map[string]string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of the named environment variable (or, when it is not set, the .env file's), or an empty string.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			if v, ok := os.LookupEnv(name); ok {
+				return cty.StringVal(v), nil
+			}
+			return cty.StringVal(dotenv[name]), nil
+		},
+	})
+}
 
 // coalesceFunc returns its first argument that is neither null nor an
 // empty string, so that coalesce(env("X"), "default") works as expected.

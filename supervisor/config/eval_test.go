@@ -38,7 +38,7 @@ func TestFunctions(t *testing.T) {
 		{`tostring(length(["a", "b"]))`, "2"},
 		{`chomp(file("name.txt"))`, "prox"},
 	}
-	ctx := evalContext(dir)
+	ctx := evalContext(dir, nil)
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
 			expr, diags := hclsyntax.ParseExpression([]byte(tt.expr), "expr.hcl", hcl.InitialPos)
@@ -54,7 +54,7 @@ func TestFunctions(t *testing.T) {
 func TestFileFunctionMissing(t *testing.T) {
 	expr, diags := hclsyntax.ParseExpression([]byte(`file("missing.txt")`), "expr.hcl", hcl.InitialPos)
 	require.False(t, diags.HasErrors())
-	_, ok, diags := evalString(expr, evalContext(t.TempDir()), "value")
+	_, ok, diags := evalString(expr, evalContext(t.TempDir(), nil), "value")
 	assert.False(t, ok)
 	require.True(t, diags.HasErrors())
 	assert.Contains(t, diags.Error(), `cannot read "missing.txt"`)

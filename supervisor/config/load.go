@@ -16,7 +16,7 @@ import (
 )
 
 var rootSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "plugin_dir"}, {Name: "socket"}},
+	Attributes: []hcl.AttributeSchema{{Name: "plugin_dir"}, {Name: "socket"}, {Name: "dotenv"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "process", LabelNames: []string{"name"}},
 		{Type: "runner", LabelNames: []string{"kind", "name"}},
@@ -67,6 +67,11 @@ var pluginSchema = &hcl.BodySchema{
 // absolute. A Config is returned even when there are errors, so that its
 // Files can be used with WriteDiagnostics.
 func Load(path string) (*Config, hcl.Diagnostics) {
+	return LoadWith(path, LoadOptions{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		cfg := newConfig(path)
@@ -80,7 +85,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 			Detail:   detail,
 		}}
 	}
-	return Parse(src, path)
+	return ParseWith(src, path, opts)
 }
 
 // Parse is like Load but takes the file content from src; filename names
@@ -91,6 +96,11 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 // returned Config holds no blocks. Otherwise every decoding and validation
 // error is reported, sorted by position.
 func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
+	return ParseWith(src, filename, LoadOptions{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	cfg := newConfig(filename)
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if file != nil {
@@ -99,7 +109,10 @@ func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 	if diags.HasErrors() || file == nil {
 		return cfg, diags
 	}
-	d := &decoder{cfg: cfg, ctx: evalContext(cfg.Dir), src: src}
+	if dd := loadDotenv(file.Body, cfg, opts); dd.HasErrors() {
+		return cfg, append(diags, dd...)
+	}
+	d := &decoder{cfg: cfg, ctx: evalContext(cfg.Dir, cfg.Dotenv), src: src}
 	diags = append(diags, d.decodeRoot(file.Body)...)
 	diags = append(diags, validate(cfg, d.refs)...)
 	sortDiagnostics(diags)

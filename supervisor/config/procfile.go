@@ -111,6 +111,11 @@ func hclString(s string) string {
 // foreman user expects: PORT per process, and .env beside the Procfile
 // loaded when present. Problems are diagnostics at their Procfile line.
 func LoadProcfile(path string) (*Config, hcl.Diagnostics) {
+	return LoadProcfileWith(path, LoadOptions{})
+}
+
+// LoadProcfileWith is LoadProcfile with options.
+func LoadProcfileWith(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	f, err := os.Open(path)
 	if err != nil {
 		return newConfig(path), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the Procfile", Detail: err.Error()}}
@@ -122,6 +127,6 @@ func LoadProcfile(path string) (*Config, hcl.Diagnostics) {
 	}
 	_, err = os.Stat(filepath.Join(filepath.Dir(path), ".env"))
 	src := ProcfileHCL(entries, err == nil)
-	cfg, d := Parse(src, path+" (converted)")
+	cfg, d := ParseWith(src, path+" (converted)", opts)
 	return cfg, append(diags, d...)
 }
