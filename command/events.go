@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/posener/complete"
 	"github.com/prox-dev/prox/supervisor/control"
@@ -30,19 +31,22 @@ func (c *EventsCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: prox events [options]
 
-  Follows the running prox: prints every change of a process's state
-  (starting, running, stopping, stopped, crashed, backoff, failed) and of
-  its health, as it happens, until Ctrl-C or until prox stops. A line
-  reads "15:04:05.000 web running -> stopping", then how the process
-  exited, its restart count and the reason, when there are.
+  Follows the running prox: first prints the current state of every
+  process ("15:04:05.000 web is running, healthy"), then every change of
+  a process's state (starting, running, stopping, stopped, crashed,
+  backoff, failed) and of its health, as it happens, until Ctrl-C or
+  until prox stops. A change reads "15:04:05.000 web running -> stopping",
+  then how the process exited, its restart count and the reason, when
+  there are.
 
   Exits 0 when interrupted or when prox stops, 1 when no prox runs on the
   socket, 2 on a usage error.
 
 Options:
 
-  -json              One JSON object per event: {"time", "type" ("state"
-                     or "health"), "process", "from", "to", "health",
+  -json              One JSON object per event: {"time", "type" ("current"
+                     for the states first printed, then "state" or
+                     "health"), "process", "from", "to", "health",
                      "restarts", "reason", "exit" {"code", "signal",
                      "error"}, "next_restart"}; empty members are left out.
 ` + socketHelp + metaHelp)
@@ -81,10 +85,27 @@ func (c *EventsCommand) Run(args []string) int {
 		return c.controlError(err)
 	}
 	defer s.Close()
+	// Then the current state of every process, as kubectl get -w does:
+	// after the subscription, so that no change falls in between.
+	ps, err := client.Processes(ctx)
+	if err != nil {
+		return c.controlError(err)
+	}
 	if c.ready != nil {
 		close(c.ready)
 	}
 	w := c.stdout()
+	now := time.Now()
+	for _, p := range ps {
+		ev := currentEvent(p, now)
+		var line []byte
+		if c.json {
+			line, _ = json.Marshal(ev)
+		} else {
+			line = []byte(eventLine(ev))
+		}
+		_, _ = w.Write(append(line, '\n'))
+	}
 	for {
 		ev, err := s.Next()
 		switch {
@@ -106,13 +127,35 @@ func (c *EventsCommand) Run(args []string) int {
 	}
 }
 
+// currentType is the type of the events that give each process's state
+// before the changes.
+const currentType = "current"
+
+// currentEvent is the event that gives p's current state.
+func currentEvent(p control.Process, now time.Time) control.Event {
+	ev := control.Event{Time: now, Type: currentType, Process: p.Name, To: p.State, Restarts: p.Restarts, Reason: p.Reason}
+	if p.Health != nil {
+		ev.Health = p.Health.Status
+		if p.Health.Status == control.HealthUnhealthy && ev.Reason == "" {
+			ev.Reason = "health check: " + p.Health.Output
+		}
+	}
+	return ev
+}
+
 // eventLine renders an event for people.
 func eventLine(ev control.Event) string {
 	var b strings.Builder
 	b.WriteString(ev.Time.Local().Format("15:04:05.000") + " " + ev.Process + " ")
-	if ev.Type == "health" {
+	switch ev.Type {
+	case currentType:
+		b.WriteString("is " + ev.To)
+		if ev.Health != "" {
+			b.WriteString(", " + ev.Health)
+		}
+	case "health":
 		b.WriteString("health " + ev.Health)
-	} else {
+	default:
 		b.WriteString(ev.From + " -> " + ev.To)
 	}
 	if ev.Exit != nil {

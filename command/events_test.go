@@ -52,7 +52,11 @@ func TestEventsFollowsStateChanges(t *testing.T) {
 	out, stop := startEvents(t, rp)
 	code, _, errOut := rp.run(t, "restart", "b")
 	require.Equal(t, 0, code, errOut)
-	want := []string{"b running -> stopping", "b stopping -> stopped (SIGTERM)", "b stopped -> starting restarts=1", "b starting -> running restarts=1"}
+	want := []string{
+		// The current states first, as kubectl get -w prints them.
+		"a is running", "b is running", "c is running",
+		"b running -> stopping", "b stopping -> stopped (SIGTERM)", "b stopped -> starting restarts=1", "b starting -> running restarts=1",
+	}
 	require.Eventually(t, func() bool { return len(lines(out.String())) >= len(want) }, ctlWait, ctlTick)
 	assert.Equal(t, 0, stop())
 	rows := lines(out.String())
@@ -69,7 +73,7 @@ func TestEventsJSON(t *testing.T) {
 	out, stop := startEvents(t, rp, "-json")
 	code, _, errOut := rp.run(t, "stop", "c")
 	require.Equal(t, 0, code, errOut)
-	require.Eventually(t, func() bool { return len(lines(out.String())) >= 2 }, ctlWait, ctlTick)
+	require.Eventually(t, func() bool { return len(lines(out.String())) >= 5 }, ctlWait, ctlTick)
 	assert.Equal(t, 0, stop())
 	var evs []control.Event
 	for _, row := range lines(out.String()) {
@@ -77,7 +81,11 @@ func TestEventsJSON(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(row), &ev), row)
 		evs = append(evs, ev)
 	}
-	require.Len(t, evs, 2)
+	require.Len(t, evs, 5)
+	for i, name := range []string{"a", "b", "c"} {
+		assert.Equal(t, control.Event{Time: evs[i].Time, Type: "current", Process: name, To: "running"}, evs[i])
+	}
+	evs = evs[3:]
 	assert.Equal(t, "state", evs[0].Type)
 	assert.Equal(t, [3]string{"c", "running", "stopping"}, [3]string{evs[0].Process, evs[0].From, evs[0].To})
 	assert.Equal(t, [3]string{"c", "stopping", "stopped"}, [3]string{evs[1].Process, evs[1].From, evs[1].To})

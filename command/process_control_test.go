@@ -43,7 +43,7 @@ func testRestartChangesPIDAndRestartCount(t *testing.T, rp *runningProx) {
 
 	code, out, _ = rp.run(t, "ps", "a")
 	require.Equal(t, 0, code)
-	assert.Regexp(t, `a\s+running\s+`+strconv.Itoa(after.PID)+`\s+exec\s+\S+\s+1\s+SIGTERM`, out)
+	assert.Regexp(t, `a\s+running\s+-\s+`+strconv.Itoa(after.PID)+`\s+exec\s+\S+\s+1\s+SIGTERM`, out)
 }
 
 func testStopOneProcessLeavesTheOthers(t *testing.T, rp *runningProx) {

@@ -27,8 +27,11 @@ func (c *PsCommand) Help() string {
 Usage: prox ps [options] [NAME...]
 
   Lists the processes of the prox running on the control socket, in
-  configuration order (or only the NAMEd ones): name, state, PID, runner,
-  uptime, restart count and how the last run ended.
+  configuration order (or only the NAMEd ones): name, state, health (of a
+  process with a health check: checking, healthy or unhealthy), PID,
+  runner, uptime, restart count, how the last run ended, and the reason of
+  its state (what a starting process waits for, why it crashed or failed,
+  what its failing health check said).
 
   Exits 0 on success, 1 when no prox runs on the socket or a NAME is
   unknown, 2 on a usage error.
@@ -38,8 +41,9 @@ Options:
   -json              Print a JSON array of objects with the keys name,
                      state, pid, runner, restarts, started_at (RFC 3339,
                      null when not running), uptime_seconds and last_exit
-                     ({code, signal}, null before the first exit): the
-                     objects of the control API.
+                     ({code, signal}, null before the first exit),
+                     health ({status, output, checked_at}, null without a
+                     check) and reason: the objects of the control API.
 ` + socketHelp + metaHelp)
 }
 
@@ -107,19 +111,42 @@ func (c *PsCommand) Run(args []string) int {
 func psTable(ps []control.Process) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRUNNER\tUPTIME\tRESTARTS\tLAST EXIT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tHEALTH\tPID\tRUNNER\tUPTIME\tRESTARTS\tLAST EXIT\tREASON")
 	for _, p := range ps {
-		pid, uptime := "-", "-"
+		pid, uptime, health := "-", "-", "-"
 		if p.PID > 0 {
 			pid = fmt.Sprint(p.PID)
 		}
 		if p.StartedAt != nil {
 			uptime = humanDuration(time.Duration(p.UptimeSeconds * float64(time.Second)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.State, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit))
+		if p.Health != nil {
+			health = p.Health.Status
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.State, health, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit), psReason(p))
 	}
 	_ = tw.Flush()
 	return b.String()
+}
+
+// maxReason bounds the REASON column: a check's output can be long.
+const maxReason = 100
+
+// psReason is the REASON column: why the process is in its state, or
+// what its failing health check said.
+func psReason(p control.Process) string {
+	why := p.Reason
+	if p.Health != nil && p.Health.Status == control.HealthUnhealthy && why == "" {
+		why = "health check: " + p.Health.Output
+	}
+	why = strings.Join(strings.Fields(why), " ") // one line
+	if why == "" {
+		return "-"
+	}
+	if r := []rune(why); len(r) > maxReason {
+		why = string(r[:maxReason-1]) + "…"
+	}
+	return why
 }
 
 // exitText describes how a run ended: "-", "exit 0", "SIGTERM".

@@ -42,9 +42,9 @@ func testPsTable(t *testing.T, rp *runningProx) {
 	require.Equal(t, 0, code, errOut)
 	rows := lines(out)
 	require.Len(t, rows, 3, out)
-	assert.Regexp(t, `^NAME\s+STATE\s+PID\s+RUNNER\s+UPTIME\s+RESTARTS\s+LAST EXIT$`, rows[0])
-	assert.Regexp(t, `^web\s+running\s+`+strconv.Itoa(web.PID)+`\s+exec\s+\d+s\s+0\s+-$`, rows[1])
-	assert.Regexp(t, `^once\s+crashed\s+-\s+exec\s+-\s+0\s+exit 3$`, rows[2])
+	assert.Regexp(t, `^NAME\s+STATE\s+HEALTH\s+PID\s+RUNNER\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+REASON$`, rows[0])
+	assert.Regexp(t, `^web\s+running\s+-\s+`+strconv.Itoa(web.PID)+`\s+exec\s+\d+s\s+0\s+-\s+-$`, rows[1])
+	assert.Regexp(t, `^once\s+crashed\s+-\s+-\s+exec\s+-\s+0\s+exit 3\s+exited with code 3$`, rows[2])
 
 	// Only the named processes; an unknown name fails.
 	code, out, _ = rp.run(t, "ps", "once")
@@ -63,7 +63,7 @@ func testPsJSON(t *testing.T, rp *runningProx) {
 	require.NoError(t, json.Unmarshal([]byte(out), &raw), out)
 	require.Len(t, raw, 2)
 	for _, obj := range raw {
-		assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit"}, keysOf(obj))
+		assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason"}, keysOf(obj))
 	}
 	assert.Nil(t, raw[0]["last_exit"])
 	assert.ElementsMatch(t, []string{"code", "signal"}, keysOf(raw[1]["last_exit"].(map[string]any)))
@@ -178,4 +178,77 @@ func keysOf(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// prox ps says why: the health of a process with a check, with the failing
+// check's output, and what a starting process waits for; prox events first
+// prints each process's current state.
+func TestPsSaysWhy(t *testing.T) {
+	rp := startProx(t, `
+process "db" {
+  command = ["sleep", "600"]
+  health {
+    exec { command = ["sh", "-c", "echo connection refused; exit 1"] }
+    interval = "100ms"
+  }
+}
+process "worker" {
+  command = ["sleep", "600"]
+  depends_on "db" { condition = "healthy" }
+}
+process "cache" {
+  command = ["sleep", "600"]
+  health {
+    exec { command = ["true"] }
+    interval = "100ms"
+  }
+}
+process "once" { command = ["sh", "-c", "exit 3"] }
+`, "db", "cache")
+	rp.waitState(t, "once", "crashed")
+	var ps []control.Process
+	require.Eventually(t, func() bool {
+		var err error
+		ps, err = rp.client.Processes(context.Background())
+		require.NoError(t, err)
+		return ps[0].Health != nil && ps[0].Health.Status == "unhealthy" && ps[2].Health != nil && ps[2].Health.Status == "healthy"
+	}, ctlWait, ctlTick, "the checks reach a verdict")
+
+	// The API.
+	assert.Equal(t, "running", ps[0].State)
+	assert.Equal(t, "exit status 1: connection refused", ps[0].Health.Output, "the error and what the check printed")
+	assert.NotNil(t, ps[0].Health.CheckedAt)
+	assert.Equal(t, "starting", ps[1].State)
+	assert.Nil(t, ps[1].Health, "no check, no health")
+	assert.Equal(t, "waiting for db (healthy)", ps[1].Reason)
+	assert.Equal(t, "exited with code 3", ps[3].Reason)
+
+	// The table.
+	code, out, errOut := rp.run(t, "ps")
+	require.Equal(t, 0, code, errOut)
+	rows := lines(out)
+	require.Len(t, rows, 5, out)
+	assert.Regexp(t, `^NAME\s+STATE\s+HEALTH\s+PID\s+RUNNER\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+REASON$`, rows[0])
+	assert.Regexp(t, `^db\s+running\s+unhealthy\s+\d+\s+exec\s+\d+s\s+0\s+-\s+health check: exit status 1: connection refused$`, rows[1])
+	assert.Regexp(t, `^worker\s+starting\s+-\s+-\s+exec\s+-\s+0\s+-\s+waiting for db \(healthy\)$`, rows[2])
+	assert.Regexp(t, `^cache\s+running\s+healthy\s+\d+\s+exec\s+\d+s\s+0\s+-\s+-$`, rows[3])
+	assert.Regexp(t, `^once\s+crashed\s+-\s+-\s+exec\s+-\s+0\s+exit 3\s+exited with code 3$`, rows[4])
+
+	// ps -json: the same objects.
+	code, out, errOut = rp.run(t, "ps", "-json")
+	require.Equal(t, 0, code, errOut)
+	var got []control.Process
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, "waiting for db (healthy)", got[1].Reason)
+	assert.Equal(t, "unhealthy", got[0].Health.Status)
+
+	// prox events: the current states first.
+	evOut, stop := startEvents(t, rp)
+	require.Eventually(t, func() bool { return len(lines(evOut.String())) >= 4 }, ctlWait, ctlTick)
+	assert.Equal(t, 0, stop())
+	rows = lines(evOut.String())
+	assert.Equal(t, "db is running, unhealthy: health check: exit status 1: connection refused", rows[0][13:])
+	assert.Equal(t, "worker is starting: waiting for db (healthy)", rows[1][13:])
+	assert.Equal(t, "cache is running, healthy", rows[2][13:])
+	assert.Equal(t, "once is crashed: exited with code 3", rows[3][13:])
 }

@@ -217,7 +217,13 @@ func runHealth(ctx context.Context, spec HealthSpec, run uint64, out chan<- heal
 			return
 		}
 		if err != nil {
-			output = err.Error()
+			// The error, and what the check printed: "exit status 1:
+			// connection refused" says why.
+			if output == "" || strings.Contains(err.Error(), output) {
+				output = err.Error()
+			} else {
+				output = err.Error() + ": " + output
+			}
 			fails, passes = fails+1, 0
 		} else {
 			passes, fails = passes+1, 0

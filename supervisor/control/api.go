@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/base64"
+	"fmt"
 	"math"
 	"time"
 	"unicode/utf8"
@@ -35,7 +36,34 @@ type Process struct {
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	// LastExit is how the previous run ended; null if none has.
 	LastExit *Exit `json:"last_exit"`
+	// Health is the health check's view; null for a process without one.
+	Health *Health `json:"health"`
+	// Reason says why the process is in its state, when that is not
+	// obvious: what a starting process waits for ("waiting for db
+	// (healthy)"), why it failed or crashed, why a stop needed SIGKILL;
+	// "" otherwise.
+	Reason string `json:"reason"`
 }
+
+// Health is a process's health as its check sees it.
+type Health struct {
+	// Status is "checking" (running, no verdict yet), "healthy",
+	// "unhealthy", or "unknown" (not running).
+	Status string `json:"status"`
+	// Output is the last check's output or error, shortened; "" before
+	// the first check.
+	Output string `json:"output"`
+	// CheckedAt is when the last check ended; null before the first.
+	CheckedAt *time.Time `json:"checked_at"`
+}
+
+// Health statuses of the API.
+const (
+	HealthChecking  = "checking"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthUnknown   = "unknown"
+)
 
 // Exit is how a run ended.
 type Exit struct {
@@ -54,6 +82,10 @@ func ProcessFrom(p supervisor.ProcessInfo) Process {
 		PID:      p.PID,
 		Runner:   p.Runner,
 		Restarts: p.Restarts,
+		Reason:   p.Reason,
+	}
+	if p.Health != nil {
+		out.Health = healthFrom(p)
 	}
 	if !p.StartedAt.IsZero() {
 		t := p.StartedAt.UTC()
@@ -62,8 +94,43 @@ func ProcessFrom(p supervisor.ProcessInfo) Process {
 	}
 	if p.LastExit != nil {
 		out.LastExit = &Exit{Code: p.LastExit.Code, Signal: p.LastExit.Signal}
+		crashed := p.State == supervisor.StateCrashed || p.State == supervisor.StateBackoff
+		if out.Reason == "" && crashed {
+			// A plain crash: its exit is the reason.
+			out.Reason = exitReason(p.LastExit)
+		}
 	}
 	return out
+}
+
+// exitReason says how a run ended, as a reason: "exited with code 3",
+// "killed by SIGSEGV".
+func exitReason(e *supervisor.ExitStatus) string {
+	switch {
+	case e.Error != "":
+		return e.Error
+	case e.Signal != "":
+		return "killed by " + e.Signal
+	default:
+		return fmt.Sprintf("exited with code %d", e.Code)
+	}
+}
+
+// healthFrom is the API form of p's health: "checking" while a running
+// process has no verdict yet.
+func healthFrom(p supervisor.ProcessInfo) *Health {
+	h := &Health{Status: string(p.Health.Status), Output: p.Health.Output}
+	if p.Health.Status == supervisor.HealthUnknown {
+		h.Status = HealthUnknown
+		if p.State == supervisor.StateRunning || p.State == supervisor.StateStarting {
+			h.Status, h.Output = HealthChecking, ""
+		}
+	}
+	if !p.Health.CheckedAt.IsZero() {
+		t := p.Health.CheckedAt.UTC()
+		h.CheckedAt = &t
+	}
+	return h
 }
 
 // Status describes the running instance.
