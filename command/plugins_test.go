@@ -117,3 +117,27 @@ func TestPluginsInvalidConfig(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "plugins takes no arguments")
 }
+
+// A checksum mismatch is reported at the plugin block's sha256, where it
+// is fixed, not at the process that uses the plugin.
+func TestValidateChecksumMismatchAtThePluginBlock(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	writeTiny(t, filepath.Join(dir, "bin", "prox-plugin-tiny"))
+	config := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(config, []byte(`process "x" {
+  command = ["true"]
+  runner  = "tiny"
+}
+
+plugin "tiny" {
+  path   = "./bin/prox-plugin-tiny"
+  sha256 = "`+strings.Repeat("0", 64)+`"
+}
+`), 0o644))
+	code, _, errOut := runCommand(t, "validate", "-config", config, "-no-color")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "plugin checksum mismatch")
+	assert.Contains(t, errOut, `on `+config+` line 8, in plugin "tiny":`, errOut)
+}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,18 +57,20 @@ func (s *stack) closeRunners(ctx context.Context) error {
 	return s.loader.CloseKind(ctx, sdk.KindRunner)
 }
 
-// loadStack loads the configuration at path, launches only the plugins it
-// uses, decodes their blocks against their schemas and configures them.
-// All problems come back as diagnostics; the returned stack must be closed
-// even when there are errors.
-func loadStack(ctx context.Context, path, envFile string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
+// checkStack loads the configuration at path, launches only the plugins it
+// uses, decodes their blocks against their schemas and has them check
+// their values (sdk.Config.CheckOnly: they open and connect nothing): what
+// prox validate does. All problems come back as diagnostics; the returned
+// stack must be closed even when there are errors, and runs nothing.
+func checkStack(ctx context.Context, path, envFile string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
 	cfg, diags := loadConfig(path, envFile, logger)
-	return launchStack(ctx, cfg, diags, logger)
+	return launchStack(ctx, cfg, diags, logger, true)
 }
 
-// launchStack is loadStack for a configuration already loaded, with the
-// diagnostics of its loading.
-func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics, logger hclog.Logger) (*stack, hcl.Diagnostics) {
+// launchStack launches the plugins cfg uses, decodes their blocks and
+// configures them (only checks their values, with checkOnly), given the
+// diagnostics of cfg's loading.
+func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics, logger hclog.Logger, checkOnly bool) (*stack, hcl.Diagnostics) {
 	st := &stack{
 		cfg:         cfg,
 		runners:     map[string]*loader.Instance{},
@@ -87,7 +90,14 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot launch plugins", Detail: err.Error()})
 	}
 	st.loader = l
-	evalCtx := &hcl.EvalContext{Functions: config.Functions(cfg.Dir)}
+	evalCtx := &hcl.EvalContext{Functions: config.FunctionsWith(cfg.Dir, cfg.Dotenv)}
+	configure := func(inst *loader.Instance, values json.RawMessage) error {
+		if checkOnly {
+			return inst.Check(ctx, values)
+		}
+		return inst.Configure(ctx, values)
+	}
+	diags = append(diags, pluginPaths(cfg)...)
 
 	// One sink plugin instance per sink block that a process uses, one
 	// runner plugin instance per runner reference ("exec" or
@@ -131,7 +141,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		diags = append(diags, d...)
 		inst, err := sinkLaunches[i].inst, sinkLaunches[i].err
 		if err != nil {
-			diags = append(diags, pluginError(b.DeclRange, "sink", ref.String(), err))
+			diags = append(diags, pluginError(cfg, b.DeclRange, "sink", ref.String(), err))
 			continue
 		}
 		values, d := loader.Decode(body, inst.ConfigSchema, evalCtx, b.DeclRange, fmt.Sprintf("sink %q %q block", ref.Kind, ref.Name))
@@ -139,7 +149,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		if d.HasErrors() {
 			continue
 		}
-		if err := inst.Configure(ctx, values); err != nil {
+		if err := configure(inst, values); err != nil {
 			diags = append(diags, configureDiags(body, b.DeclRange, "sink", ref.String(), err)...)
 			continue
 		}
@@ -163,7 +173,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			inst, err = launches[key].inst, launches[key].err
 			if err != nil {
 				failed[key] = true
-				diags = append(diags, pluginError(p.RunnerRange, "runner", key, err))
+				diags = append(diags, pluginError(cfg, p.RunnerRange, "runner", key, err))
 				continue
 			}
 			var body hcl.Body
@@ -177,7 +187,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 				failed[key] = true
 				continue
 			}
-			if err := inst.Configure(ctx, values); err != nil {
+			if err := configure(inst, values); err != nil {
 				failed[key] = true
 				diags = append(diags, configureDiags(body, rng, "runner", key, err)...)
 				continue
@@ -359,7 +369,19 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 	}
 	env, err := cfg.Environ(p, base)
 	if err != nil {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: p.DeclRange.Ptr()})
+		at := p.EnvFileRange
+		if at.Filename == "" {
+			at = p.DeclRange
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: at.Ptr()})
+	}
+	if len(p.Command) == 0 && inst.Info.Command == sdk.CommandRequired {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing command",
+			Detail:  fmt.Sprintf("Process %q has no command, and the %s runner needs one: add command = [\"program\", \"arg\"].", p.Name, p.Runner),
+			Subject: p.DeclRange.Ptr()})
+	}
+	if local {
+		diags = append(diags, localWarnings(p, env, dir)...)
 	}
 	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: dir, Settings: settings}
 	for _, d := range p.DependsOn {
@@ -417,7 +439,7 @@ func healthSpec(p *config.Process, env []string, capabilities []string) (*superv
 func configureDiags(body hcl.Body, rng hcl.Range, kind, id string, err error) hcl.Diagnostics {
 	var ce *sdk.ConfigureError
 	if !errors.As(err, &ce) {
-		return hcl.Diagnostics{pluginError(rng, kind, id, err)}
+		return hcl.Diagnostics{pluginError(nil, rng, kind, id, err)}
 	}
 	var attrs hcl.Attributes
 	if body != nil {
@@ -437,13 +459,27 @@ func configureDiags(body hcl.Body, rng hcl.Range, kind, id string, err error) hc
 		})
 	}
 	for _, other := range ce.Others {
-		diags = append(diags, pluginError(rng, kind, id, errors.New(other)))
+		diags = append(diags, pluginError(nil, rng, kind, id, errors.New(other)))
 	}
 	return diags
 }
 
-// pluginError is a plugin problem as a diagnostic at the reference.
-func pluginError(rng hcl.Range, kind, id string, err error) *hcl.Diagnostic {
+// pluginError is a plugin problem as a diagnostic at the reference; a
+// checksum mismatch of an external plugin (cfg given) is at its plugin block (its
+// sha256, when the block gives one), where it is fixed.
+func pluginError(cfg *config.Config, rng hcl.Range, kind, id string, err error) *hcl.Diagnostic {
+	var pe *loader.PluginError
+	if cfg != nil && errors.Is(err, loader.ErrChecksum) && errors.As(err, &pe) {
+		for _, b := range cfg.Plugins {
+			if b.Name != pe.Plugin {
+				continue
+			}
+			rng = b.DeclRange
+			if b.SHA256Range.Filename != "" {
+				rng = b.SHA256Range
+			}
+		}
+	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Cannot use %s %q", kind, id),

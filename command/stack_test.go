@@ -49,7 +49,7 @@ process "d" {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, diags := loadStack(ctx, cfg, "", hclog.NewNullLogger())
+	st, diags := checkStack(ctx, cfg, "", hclog.NewNullLogger())
 	require.NotNil(t, st)
 	closed := false
 	defer func() {

@@ -120,7 +120,7 @@ func (c *UpCommand) Run(args []string) int {
 
 	startCtx, cancelStart := context.WithTimeout(context.Background(), startTimeout)
 	defer cancelStart()
-	st, diags := launchStack(startCtx, cfg, cfgDiags, logger)
+	st, diags := launchStack(startCtx, cfg, cfgDiags, logger, false)
 	defer func() {
 		start := time.Now()
 		if err := st.close(context.Background()); err != nil {

@@ -49,7 +49,7 @@ func (c *ValidateCommand) Run(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, diags := loadStack(ctx, c.configPath, c.envFile, logger)
+	st, diags := checkStack(ctx, c.configPath, c.envFile, logger)
 	defer func() { _ = st.close(context.Background()) }()
 	if len(diags) > 0 {
 		c.writeDiagnostics(st, diags)

@@ -1,10 +1,16 @@
 package command
 
 import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestValidate(t *testing.T) {
@@ -50,10 +56,10 @@ func TestValidate(t *testing.T) {
 				"match: invalid regular expression",
 				`Invalid sink attribute "max_size"`,
 				"on testdata/bad_sink_values.hcl line 14, in sink \"file\" \"all\":",
-				// Found when the sink opens its file.
+				// Found without creating anything: a file is in the way.
 				`Invalid sink attribute "path"`,
 				"on testdata/bad_sink_values.hcl line 18, in sink \"file\" \"blocked\":",
-				"/proc/no-such-dir",
+				"valid.hcl is not a folder",
 			},
 		},
 		{
@@ -98,4 +104,126 @@ func TestValidateFlags(t *testing.T) {
 	c = &ValidateCommand{Meta: newMeta(ui)}
 	assert.Equal(t, 2, c.Run([]string{"-config", "testdata/valid.hcl", "-log-level", "loud"}))
 	assert.Contains(t, ui.ErrorWriter.String(), `invalid -log-level "loud"`)
+}
+
+// validateIn writes prox.hcl into dir and runs prox validate on it.
+func validateIn(t *testing.T, dir, hcl string) (int, string, string) {
+	t.Helper()
+	path := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(path, []byte(hcl), 0o644))
+	ui := cli.NewMockUi()
+	c := &ValidateCommand{Meta: newMeta(ui)}
+	code := c.Run([]string{"-config", path, "-log-level", "warn", "-no-color"})
+	return code, ui.OutputWriter.String(), ui.ErrorWriter.String()
+}
+
+// validate catches what up would refuse, and reports it where it is.
+func TestValidateCatchesWhatUpWouldRefuse(t *testing.T) {
+	t.Run("no command on a runner that needs one", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+process "web" {
+  dir = "."
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "Missing command")
+		assert.Contains(t, errOut, "line 2")
+		assert.Contains(t, errOut, `Process "web" has no command, and the exec runner needs one: add command = ["program", "arg"].`)
+	})
+	t.Run("missing plugin binary", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+process "web" { command = ["true"] }
+plugin "mine" {
+  path = "./bin/prox-plugin-mine"
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "Plugin binary not found")
+		assert.Contains(t, errOut, "line 4")
+		assert.Contains(t, errOut, "bin/prox-plugin-mine, does not exist")
+	})
+	t.Run("unreadable env_file at its attribute", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+process "web" {
+  command  = ["true"]
+  env_file = "missing.env"
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "Invalid env_file")
+		assert.Contains(t, errOut, "line 4", "at the env_file attribute, not the block: %s", errOut)
+	})
+	t.Run("depends_on never suggests the process itself", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+process "web" {
+  command    = ["true"]
+  depends_on = ["wbe"]
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, `Process "web" depends on "wbe", but there is no process "wbe".`)
+		assert.NotContains(t, errOut, "Did you mean")
+	})
+	t.Run("missing dir and program are warnings", func(t *testing.T) {
+		code, out, errOut := validateIn(t, t.TempDir(), `
+process "web" {
+  command = ["no-such-program-for-prox"]
+}
+process "built" {
+  command = ["./bin/server"]
+}
+process "later" {
+  command = ["true"]
+  dir     = "./made-by-web"
+}
+`)
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "The configuration is valid")
+		assert.Contains(t, errOut, "Warning: Program not found")
+		assert.Contains(t, errOut, `"no-such-program-for-prox", is not on its PATH`)
+		assert.Contains(t, errOut, "bin/server, is not an executable file")
+		assert.Contains(t, errOut, "Warning: Working folder not found")
+		assert.Contains(t, errOut, "made-by-web, does not exist")
+	})
+}
+
+// validate creates no file and opens no connection: the file sink's log
+// and its folder are not made, the syslog server is not dialled.
+func TestValidateChangesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dir := t.TempDir()
+	code, out, errOut := validateIn(t, dir, fmt.Sprintf(`
+process "web" {
+  command = ["true"]
+  sinks   = ["file.all", "file.each", "syslog.central"]
+}
+sink "file" "all" {
+  path = "logs/all.log"
+}
+sink "file" "each" {
+  path = "per/{process}/out.log"
+}
+sink "syslog" "central" {
+  address = "tcp://%s"
+}
+`, ln.Addr()))
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "The configuration is valid")
+	assert.NotContains(t, errOut, "unreachable")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"prox.hcl"}, names, "validate made nothing beside the configuration")
+	// Had the syslog sink dialled, its connection would wait in the
+	// listener's backlog: Accept would return it at once.
+	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(200*time.Millisecond)))
+	if c, err := ln.Accept(); err == nil {
+		_ = c.Close()
+		t.Fatal("validate connected to the syslog server")
+	}
 }

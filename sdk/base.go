@@ -35,6 +35,12 @@ func (c *baseClient) Info(ctx context.Context) (*Info, error) {
 		return nil, fromGRPC("info", err)
 	}
 	info := &Info{Plugin: resp.Plugin, Name: resp.Name, Kind: Kind(resp.Kind), Version: resp.Version, Capabilities: resp.Capabilities}
+	switch resp.Command {
+	case proto.CommandRequirement_COMMAND_REQUIRED:
+		info.Command = CommandRequired
+	case proto.CommandRequirement_COMMAND_OPTIONAL:
+		info.Command = CommandOptional
+	}
 	for _, v := range resp.ApiVersions {
 		info.APIVersions = append(info.APIVersions, int(v))
 	}
@@ -54,6 +60,7 @@ func (c *baseClient) Configure(ctx context.Context, cfg *Config) error {
 	_, err := c.client.Configure(ctx, &proto.ConfigureRequest{
 		ApiVersion: uint32(cfg.APIVersion),
 		ValuesJson: cfg.Values,
+		CheckOnly:  cfg.CheckOnly,
 	})
 	if err == nil {
 		return nil
@@ -90,6 +97,12 @@ func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoRespo
 	if _, ok := s.component.(Execer); ok {
 		resp.Capabilities = append(resp.Capabilities, CapabilityExec)
 	}
+	if _, ok := s.component.(Runner); ok {
+		resp.Command = proto.CommandRequirement_COMMAND_REQUIRED
+		if d, ok := s.component.(DefaultCommander); ok && d.HasDefaultCommand() {
+			resp.Command = proto.CommandRequirement_COMMAND_OPTIONAL
+		}
+	}
 	return resp, nil
 }
 
@@ -110,7 +123,7 @@ func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (
 	if !ok {
 		return &proto.ConfigureResponse{}, nil
 	}
-	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: req.ValuesJson}); err != nil {
+	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: req.ValuesJson, CheckOnly: req.CheckOnly}); err != nil {
 		return nil, configureStatus(err)
 	}
 	return &proto.ConfigureResponse{}, nil

@@ -59,7 +59,26 @@ type Info struct {
 	// Capabilities lists the optional capabilities the component
 	// implements, e.g. CapabilityExec.
 	Capabilities []string `json:"capabilities,omitempty"`
+	// Command says whether a runner's processes need a command: the host
+	// reports a process without one (prox validate) for CommandRequired.
+	// CommandUnspecified for sinks, and for runners served by an older SDK.
+	Command CommandRequirement `json:"command,omitempty"`
 }
+
+// CommandRequirement says whether a runner's processes need a command.
+type CommandRequirement string
+
+// The command requirements.
+const (
+	// CommandUnspecified: not said (a sink, or an older SDK); the host
+	// checks nothing before Start.
+	CommandUnspecified CommandRequirement = ""
+	// CommandRequired: every process must have a command.
+	CommandRequired CommandRequirement = "required"
+	// CommandOptional: the runner has a default command (a container
+	// image's); it implements DefaultCommander.
+	CommandOptional CommandRequirement = "optional"
+)
 
 // NegotiateAPIVersion returns the highest version present in both lists, or
 // 0 when they share none.

@@ -27,6 +27,16 @@ type Runner interface {
 	Start(ctx context.Context, cfg *ProcessConfig) (Process, error)
 }
 
+// DefaultCommander is implemented by runners that can start a process
+// without a command, because they have a default of their own (the
+// container runner: the image's command). prox requires a command of
+// every process of a runner that does not implement it, or whose
+// HasDefaultCommand returns false, and `prox validate` reports one
+// without it.
+type DefaultCommander interface {
+	HasDefaultCommand() bool
+}
+
 // ProcessConfigurable is implemented by runners that take per-process
 // settings: a block named after the runner's kind inside a process block,
 // e.g. `container { image = "busybox" }`. The host decodes it against

@@ -41,6 +41,13 @@ type Config struct {
 	// Values is a JSON object keyed by attribute name; absent optional
 	// attributes are null. It is empty when the block was absent.
 	Values json.RawMessage
+	// CheckOnly is set when the host only checks the configuration
+	// (`prox validate`): Configure must report every problem of the
+	// values, as it would for real, but open, create and connect nothing
+	// (no file, no connection, no goroutine left running), and the
+	// component will not be used. The host may configure it for real
+	// later, in another process.
+	CheckOnly bool
 }
 
 // Decode unmarshals the values into v, typically a pointer to a struct

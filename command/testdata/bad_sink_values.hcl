@@ -15,5 +15,5 @@ sink "file" "all" {
 }
 
 sink "file" "blocked" {
-  path = "/proc/no-such-dir/all.log"
+  path = "valid.hcl/all.log"
 }

@@ -1,6 +1,22 @@
 package loader
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
+
+// PluginError is an error of one external plugin, named as its plugin
+// block (or its file in a plugin folder) names it.
+type PluginError struct {
+	// Plugin is the plugin's name.
+	Plugin string
+	// Err is what went wrong.
+	Err error
+}
+
+func (e *PluginError) Error() string { return fmt.Sprintf("plugin %q: %v", e.Plugin, e.Err) }
+
+func (e *PluginError) Unwrap() error { return e.Err }
 
 var (
 	// ErrNotFound means no plugin serves the requested component.

@@ -65,6 +65,16 @@ func (i *Instance) init(ctx context.Context, rpc plugin.ClientProtocol) error {
 // ID returns "KIND.NAME".
 func (i *Instance) ID() string { return string(i.Kind) + "." + i.Name }
 
+// Check has the plugin check the decoded config values without using them
+// (sdk.Config.CheckOnly): for prox validate. The instance is not
+// configured afterwards.
+func (i *Instance) Check(ctx context.Context, values json.RawMessage) error {
+	if err := i.Base.Configure(ctx, &sdk.Config{APIVersion: i.APIVersion, Values: values, CheckOnly: true}); err != nil {
+		return fmt.Errorf("failed to configure %s: %w", i.ID(), err)
+	}
+	return nil
+}
+
 // Configure hands the decoded config values to the plugin.
 func (i *Instance) Configure(ctx context.Context, values json.RawMessage) error {
 	if err := i.Base.Configure(ctx, &sdk.Config{APIVersion: i.APIVersion, Values: values}); err != nil {

@@ -74,12 +74,12 @@ func (l *Loader) source(ext External) (*Source, error) {
 	}
 	locked, ok := l.opts.Lock.Lookup(ext.Path)
 	if !ok {
-		return nil, fmt.Errorf("plugin %q: %w: %s is not in the lock file %s; run `prox plugins lock` to add it",
-			ext.Name, ErrChecksum, ext.Path, l.opts.Lock.Path)
+		return nil, &PluginError{Plugin: ext.Name, Err: fmt.Errorf("%w: %s is not in the lock file %s; run `prox plugins lock` to add it",
+			ErrChecksum, ext.Path, l.opts.Lock.Path)}
 	}
 	if src.SHA256 != "" && !strings.EqualFold(src.SHA256, locked) {
-		return nil, fmt.Errorf("plugin %q: %w: file %s: its plugin block says sha256 %s, the lock file %s says %s",
-			ext.Name, ErrChecksum, ext.Path, src.SHA256, l.opts.Lock.Path, locked)
+		return nil, &PluginError{Plugin: ext.Name, Err: fmt.Errorf("%w: file %s: its plugin block says sha256 %s, the lock file %s says %s",
+			ErrChecksum, ext.Path, src.SHA256, l.opts.Lock.Path, locked)}
 	}
 	src.SHA256 = locked
 	return src, nil

@@ -73,8 +73,8 @@ func verify(src *Source) error {
 		return fmt.Errorf("plugin %q: %w", src.Plugin, err)
 	}
 	if !strings.EqualFold(actual, src.SHA256) {
-		return fmt.Errorf("plugin %q: %w: file %s: expected sha256 %s, actual %s",
-			src.Plugin, ErrChecksum, src.Path, strings.ToLower(src.SHA256), actual)
+		return &PluginError{Plugin: src.Plugin, Err: fmt.Errorf("%w: file %s: expected sha256 %s, actual %s",
+			ErrChecksum, src.Path, strings.ToLower(src.SHA256), actual)}
 	}
 	return nil
 }

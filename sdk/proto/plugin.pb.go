@@ -27,6 +27,57 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CommandRequirement int32
+
+const (
+	CommandRequirement_COMMAND_UNSPECIFIED CommandRequirement = 0
+	// COMMAND_REQUIRED: every process must have a command.
+	CommandRequirement_COMMAND_REQUIRED CommandRequirement = 1
+	// COMMAND_OPTIONAL: the runner has a default (a container image's).
+	CommandRequirement_COMMAND_OPTIONAL CommandRequirement = 2
+)
+
+// Enum value maps for CommandRequirement.
+var (
+	CommandRequirement_name = map[int32]string{
+		0: "COMMAND_UNSPECIFIED",
+		1: "COMMAND_REQUIRED",
+		2: "COMMAND_OPTIONAL",
+	}
+	CommandRequirement_value = map[string]int32{
+		"COMMAND_UNSPECIFIED": 0,
+		"COMMAND_REQUIRED":    1,
+		"COMMAND_OPTIONAL":    2,
+	}
+)
+
+func (x CommandRequirement) Enum() *CommandRequirement {
+	p := new(CommandRequirement)
+	*p = x
+	return p
+}
+
+func (x CommandRequirement) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CommandRequirement) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugin_proto_enumTypes[0].Descriptor()
+}
+
+func (CommandRequirement) Type() protoreflect.EnumType {
+	return &file_plugin_proto_enumTypes[0]
+}
+
+func (x CommandRequirement) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CommandRequirement.Descriptor instead.
+func (CommandRequirement) EnumDescriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
 type Stream int32
 
 const (
@@ -60,11 +111,11 @@ func (x Stream) String() string {
 }
 
 func (Stream) Descriptor() protoreflect.EnumDescriptor {
-	return file_plugin_proto_enumTypes[0].Descriptor()
+	return file_plugin_proto_enumTypes[1].Descriptor()
 }
 
 func (Stream) Type() protoreflect.EnumType {
-	return &file_plugin_proto_enumTypes[0]
+	return &file_plugin_proto_enumTypes[1]
 }
 
 func (x Stream) Number() protoreflect.EnumNumber {
@@ -73,7 +124,7 @@ func (x Stream) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Stream.Descriptor instead.
 func (Stream) EnumDescriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{1}
 }
 
 type InfoRequest struct {
@@ -121,7 +172,10 @@ type InfoResponse struct {
 	Plugin      string                 `protobuf:"bytes,5,opt,name=plugin,proto3" json:"plugin,omitempty"`
 	// capabilities lists the optional capabilities the component implements
 	// (e.g. "exec"), so the host can check a configuration before running.
-	Capabilities  []string `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Capabilities []string `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// command says whether a runner's processes need a command; unspecified
+	// for sinks and for runners built with an SDK that predates it.
+	Command       CommandRequirement `protobuf:"varint,7,opt,name=command,proto3,enum=prox.plugin.v1.CommandRequirement" json:"command,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,6 +250,13 @@ func (x *InfoResponse) GetCapabilities() []string {
 		return x.Capabilities
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetCommand() CommandRequirement {
+	if x != nil {
+		return x.Command
+	}
+	return CommandRequirement_COMMAND_UNSPECIFIED
 }
 
 type Attribute struct {
@@ -399,9 +460,13 @@ func (x *ConfigSchemaResponse) GetProcess() *Schema {
 }
 
 type ConfigureRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiVersion    uint32                 `protobuf:"varint,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	ValuesJson    []byte                 `protobuf:"bytes,2,opt,name=values_json,json=valuesJson,proto3" json:"values_json,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion uint32                 `protobuf:"varint,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	ValuesJson []byte                 `protobuf:"bytes,2,opt,name=values_json,json=valuesJson,proto3" json:"values_json,omitempty"`
+	// check_only: the host only checks the values (prox validate); the
+	// component reports their problems but opens, creates and connects
+	// nothing. Older components ignore it and configure for real.
+	CheckOnly     bool `protobuf:"varint,3,opt,name=check_only,json=checkOnly,proto3" json:"check_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +513,13 @@ func (x *ConfigureRequest) GetValuesJson() []byte {
 		return x.ValuesJson
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetCheckOnly() bool {
+	if x != nil {
+		return x.CheckOnly
+	}
+	return false
 }
 
 type ConfigureResponse struct {
@@ -1854,14 +1926,15 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x0eprox.plugin.v1\"\r\n" +
-	"\vInfoRequest\"\xaf\x01\n" +
+	"\vInfoRequest\"\xed\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12!\n" +
 	"\fapi_versions\x18\x04 \x03(\rR\vapiVersions\x12\x16\n" +
 	"\x06plugin\x18\x05 \x01(\tR\x06plugin\x12\"\n" +
-	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\"q\n" +
+	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\x12<\n" +
+	"\acommand\x18\a \x01(\x0e2\".prox.plugin.v1.CommandRequirementR\acommand\"q\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -1874,12 +1947,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\x13ConfigSchemaRequest\"x\n" +
 	"\x14ConfigSchemaResponse\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.prox.plugin.v1.SchemaR\x06config\x120\n" +
-	"\aprocess\x18\x02 \x01(\v2\x16.prox.plugin.v1.SchemaR\aprocess\"T\n" +
+	"\aprocess\x18\x02 \x01(\v2\x16.prox.plugin.v1.SchemaR\aprocess\"s\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\rR\n" +
 	"apiVersion\x12\x1f\n" +
 	"\vvalues_json\x18\x02 \x01(\fR\n" +
-	"valuesJson\"\x13\n" +
+	"valuesJson\x12\x1d\n" +
+	"\n" +
+	"check_only\x18\x03 \x01(\bR\tcheckOnly\"\x13\n" +
 	"\x11ConfigureResponse\"i\n" +
 	"\x11AttributeProblems\x12<\n" +
 	"\bproblems\x18\x01 \x03(\v2 .prox.plugin.v1.AttributeProblemR\bproblems\x12\x16\n" +
@@ -1959,7 +2034,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\fFlushRequest\"\x0f\n" +
 	"\rFlushResponse\"\x0e\n" +
 	"\fCloseRequest\"\x0f\n" +
-	"\rCloseResponse*F\n" +
+	"\rCloseResponse*Y\n" +
+	"\x12CommandRequirement\x12\x17\n" +
+	"\x13COMMAND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10COMMAND_REQUIRED\x10\x01\x12\x14\n" +
+	"\x10COMMAND_OPTIONAL\x10\x02*F\n" +
 	"\x06Stream\x12\x16\n" +
 	"\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTREAM_STDOUT\x10\x01\x12\x11\n" +
@@ -1993,84 +2072,86 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_plugin_proto_goTypes = []any{
-	(Stream)(0),                  // 0: prox.plugin.v1.Stream
-	(*InfoRequest)(nil),          // 1: prox.plugin.v1.InfoRequest
-	(*InfoResponse)(nil),         // 2: prox.plugin.v1.InfoResponse
-	(*Attribute)(nil),            // 3: prox.plugin.v1.Attribute
-	(*Schema)(nil),               // 4: prox.plugin.v1.Schema
-	(*ConfigSchemaRequest)(nil),  // 5: prox.plugin.v1.ConfigSchemaRequest
-	(*ConfigSchemaResponse)(nil), // 6: prox.plugin.v1.ConfigSchemaResponse
-	(*ConfigureRequest)(nil),     // 7: prox.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),    // 8: prox.plugin.v1.ConfigureResponse
-	(*AttributeProblems)(nil),    // 9: prox.plugin.v1.AttributeProblems
-	(*AttributeProblem)(nil),     // 10: prox.plugin.v1.AttributeProblem
-	(*ShutdownRequest)(nil),      // 11: prox.plugin.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),     // 12: prox.plugin.v1.ShutdownResponse
-	(*ExecRequest)(nil),          // 13: prox.plugin.v1.ExecRequest
-	(*ExecResponse)(nil),         // 14: prox.plugin.v1.ExecResponse
-	(*StartRequest)(nil),         // 15: prox.plugin.v1.StartRequest
-	(*OutputHandover)(nil),       // 16: prox.plugin.v1.OutputHandover
-	(*StartResponse)(nil),        // 17: prox.plugin.v1.StartResponse
-	(*OutputRequest)(nil),        // 18: prox.plugin.v1.OutputRequest
-	(*OutputChunk)(nil),          // 19: prox.plugin.v1.OutputChunk
-	(*WaitRequest)(nil),          // 20: prox.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),         // 21: prox.plugin.v1.WaitResponse
-	(*SignalRequest)(nil),        // 22: prox.plugin.v1.SignalRequest
-	(*SignalResponse)(nil),       // 23: prox.plugin.v1.SignalResponse
-	(*ShareRequest)(nil),         // 24: prox.plugin.v1.ShareRequest
-	(*ShareResponse)(nil),        // 25: prox.plugin.v1.ShareResponse
-	(*LogBatch)(nil),             // 26: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 27: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 28: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 29: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 30: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 31: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 32: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 33: prox.plugin.v1.CloseResponse
+	(CommandRequirement)(0),      // 0: prox.plugin.v1.CommandRequirement
+	(Stream)(0),                  // 1: prox.plugin.v1.Stream
+	(*InfoRequest)(nil),          // 2: prox.plugin.v1.InfoRequest
+	(*InfoResponse)(nil),         // 3: prox.plugin.v1.InfoResponse
+	(*Attribute)(nil),            // 4: prox.plugin.v1.Attribute
+	(*Schema)(nil),               // 5: prox.plugin.v1.Schema
+	(*ConfigSchemaRequest)(nil),  // 6: prox.plugin.v1.ConfigSchemaRequest
+	(*ConfigSchemaResponse)(nil), // 7: prox.plugin.v1.ConfigSchemaResponse
+	(*ConfigureRequest)(nil),     // 8: prox.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),    // 9: prox.plugin.v1.ConfigureResponse
+	(*AttributeProblems)(nil),    // 10: prox.plugin.v1.AttributeProblems
+	(*AttributeProblem)(nil),     // 11: prox.plugin.v1.AttributeProblem
+	(*ShutdownRequest)(nil),      // 12: prox.plugin.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),     // 13: prox.plugin.v1.ShutdownResponse
+	(*ExecRequest)(nil),          // 14: prox.plugin.v1.ExecRequest
+	(*ExecResponse)(nil),         // 15: prox.plugin.v1.ExecResponse
+	(*StartRequest)(nil),         // 16: prox.plugin.v1.StartRequest
+	(*OutputHandover)(nil),       // 17: prox.plugin.v1.OutputHandover
+	(*StartResponse)(nil),        // 18: prox.plugin.v1.StartResponse
+	(*OutputRequest)(nil),        // 19: prox.plugin.v1.OutputRequest
+	(*OutputChunk)(nil),          // 20: prox.plugin.v1.OutputChunk
+	(*WaitRequest)(nil),          // 21: prox.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),         // 22: prox.plugin.v1.WaitResponse
+	(*SignalRequest)(nil),        // 23: prox.plugin.v1.SignalRequest
+	(*SignalResponse)(nil),       // 24: prox.plugin.v1.SignalResponse
+	(*ShareRequest)(nil),         // 25: prox.plugin.v1.ShareRequest
+	(*ShareResponse)(nil),        // 26: prox.plugin.v1.ShareResponse
+	(*LogBatch)(nil),             // 27: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 28: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 29: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 30: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 31: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 32: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 33: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 34: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
-	3,  // 0: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
-	4,  // 1: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
-	4,  // 2: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
-	10, // 3: prox.plugin.v1.AttributeProblems.problems:type_name -> prox.plugin.v1.AttributeProblem
-	16, // 4: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
-	0,  // 5: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	26, // 6: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	27, // 7: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
-	1,  // 8: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
-	5,  // 9: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
-	7,  // 10: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
-	11, // 11: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
-	15, // 12: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
-	18, // 13: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
-	20, // 14: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
-	22, // 15: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
-	13, // 16: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
-	28, // 17: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	30, // 18: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	32, // 19: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	24, // 20: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
-	2,  // 21: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	6,  // 22: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	8,  // 23: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	12, // 24: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	17, // 25: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	19, // 26: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	21, // 27: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	23, // 28: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	14, // 29: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
-	29, // 30: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	31, // 31: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	33, // 32: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	25, // 33: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
-	21, // [21:34] is the sub-list for method output_type
-	8,  // [8:21] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 0: prox.plugin.v1.InfoResponse.command:type_name -> prox.plugin.v1.CommandRequirement
+	4,  // 1: prox.plugin.v1.Schema.attributes:type_name -> prox.plugin.v1.Attribute
+	5,  // 2: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
+	5,  // 3: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
+	11, // 4: prox.plugin.v1.AttributeProblems.problems:type_name -> prox.plugin.v1.AttributeProblem
+	17, // 5: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
+	1,  // 6: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
+	27, // 7: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	28, // 8: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	2,  // 9: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
+	6,  // 10: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
+	8,  // 11: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
+	12, // 12: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
+	16, // 13: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
+	19, // 14: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
+	21, // 15: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
+	23, // 16: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
+	14, // 17: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
+	29, // 18: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	31, // 19: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	33, // 20: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	25, // 21: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
+	3,  // 22: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	7,  // 23: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	9,  // 24: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	13, // 25: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	18, // 26: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	20, // 27: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	22, // 28: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	24, // 29: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	15, // 30: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	30, // 31: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	32, // 32: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	34, // 33: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	26, // 34: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
+	22, // [22:35] is the sub-list for method output_type
+	9,  // [9:22] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2083,7 +2164,7 @@ func file_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   3,

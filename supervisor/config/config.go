@@ -125,6 +125,9 @@ type Process struct {
 	RunnerBody hcl.Body
 	// RunnerBodyRange is the DefRange of that block; zero when RunnerBody is nil.
 	RunnerBodyRange hcl.Range
+	// CommandRange, EnvFileRange and DirRange are the ranges of the
+	// command, env_file and dir values; zero when the attribute is absent.
+	CommandRange, EnvFileRange, DirRange hcl.Range
 	// DeclRange is the process block's DefRange.
 	DeclRange hcl.Range
 }
@@ -192,6 +195,9 @@ type Plugin struct {
 	// Override lets this plugin replace a built-in runner or sink of the
 	// same name (override); default false: the built-in wins.
 	Override bool
+	// PathRange and SHA256Range are the ranges of the path and sha256
+	// values; zero when absent.
+	PathRange, SHA256Range hcl.Range
 	// DeclRange is the block's DefRange.
 	DeclRange hcl.Range
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -93,7 +94,8 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 				continue
 			case !ok:
 				msg := fmt.Sprintf("Process %q depends on %q, but there is no process %q.", p.Name, dep.Name, dep.Name)
-				if s := suggest(dep.Name, keys(byName)); s != "" {
+				others := slices.DeleteFunc(keys(byName), func(n string) bool { return n == p.Name })
+				if s := suggest(dep.Name, others); s != "" {
 					msg += fmt.Sprintf(" Did you mean %q?", s)
 				}
 				diags = append(diags, errorAt(dep.Range, "Unknown dependency", msg))

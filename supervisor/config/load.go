@@ -215,6 +215,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 	diags = append(diags, dd...)
 
 	if attr := content.Attributes["command"]; attr != nil {
+		p.CommandRange = attr.Expr.Range()
 		cmd, ok, dd := evalStringList(attr.Expr, d.ctx, "command")
 		diags = append(diags, dd...)
 		if ok {
@@ -235,6 +236,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		}
 	}
 	if attr := content.Attributes["env_file"]; attr != nil {
+		p.EnvFileRange = attr.Expr.Range()
 		if s, ok, dd := d.evalPath(attr, "env_file"); ok {
 			p.EnvFile = s
 		} else {
@@ -242,6 +244,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		}
 	}
 	if attr := content.Attributes["dir"]; attr != nil {
+		p.DirRange = attr.Expr.Range()
 		if raw, ok, _ := evalString(attr.Expr, d.ctx, "dir"); ok {
 			p.DirRaw = raw
 		}
@@ -560,6 +563,7 @@ func (d *decoder) decodePlugin(block *hcl.Block) (*Plugin, hcl.Diagnostics) {
 	content, dd := block.Body.Content(pluginSchema)
 	diags = append(diags, dd...)
 	if attr := content.Attributes["path"]; attr != nil {
+		p.PathRange = attr.Expr.Range()
 		if s, ok, dd := d.evalPath(attr, "path"); ok {
 			p.Path = s
 		} else {
@@ -567,6 +571,7 @@ func (d *decoder) decodePlugin(block *hcl.Block) (*Plugin, hcl.Diagnostics) {
 		}
 	}
 	if attr := content.Attributes["sha256"]; attr != nil {
+		p.SHA256Range = attr.Expr.Range()
 		s, ok, dd := evalString(attr.Expr, d.ctx, "sha256")
 		diags = append(diags, dd...)
 		if ok {

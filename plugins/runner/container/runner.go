@@ -77,12 +77,17 @@ func New() *Runner {
 // ConfigSchema returns the schema of the runner block.
 func (r *Runner) ConfigSchema() *sdk.Schema { return configSchema }
 
+// HasDefaultCommand implements sdk.DefaultCommander: a process without a
+// command runs its image's.
+func (r *Runner) HasDefaultCommand() bool { return true }
+
 // ProcessSchema returns the schema of the per-process `container` block.
 func (r *Runner) ProcessSchema() *sdk.Schema { return processSchema }
 
 // Configure connects to the engine (see the package documentation for the
 // address), then removes the leftovers of a previous run: every container
-// labelled with this runner's config label.
+// labelled with this runner's config label. With cfg.CheckOnly it only
+// checks the values.
 func (r *Runner) Configure(cfg *sdk.Config) error {
 	var rc runnerConfig
 	if err := cfg.Decode(&rc); err != nil {
@@ -97,6 +102,9 @@ func (r *Runner) Configure(cfg *sdk.Config) error {
 		if label, err = defaultLabel(); err != nil {
 			return err
 		}
+	}
+	if cfg.CheckOnly {
+		return nil // prox validate: neither connect nor sweep
 	}
 	c, err := connect(context.Background(), addr)
 	if err != nil {

@@ -2,7 +2,10 @@ package file
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -119,5 +122,36 @@ func parseConfig(c *sdk.Config) (*config, error) {
 func setBool(dst *bool, v *bool) {
 	if v != nil {
 		*dst = *v
+	}
+}
+
+// checkCreatable says, without creating anything, why the files of cfg
+// could not be written: the nearest folder of the path that exists must
+// be a folder (not a file), and an existing file must be a regular file.
+func checkCreatable(cfg *config) error {
+	path := cfg.path
+	if cfg.perProcess {
+		path = filepath.Dir(path[:strings.Index(path, ProcessPlaceholder)] + "x")
+	} else if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", path)
+		}
+		return nil
+	} else {
+		path = filepath.Dir(path)
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("cannot create %s: %s is not a folder", path, p)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("cannot create %s: %w", path, err)
+		}
+		if parent := filepath.Dir(p); parent == p {
+			return nil
+		}
 	}
 }

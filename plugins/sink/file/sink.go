@@ -79,10 +79,18 @@ func (s *Sink) ConfigSchema() *sdk.Schema { return schema }
 // Configure validates the block's values. For a combined file it opens the
 // file (creating its directory); for per-process files it creates the
 // directory part of the path that does not depend on the process name.
+// With c.CheckOnly it only validates the values.
 func (s *Sink) Configure(c *sdk.Config) error {
 	cfg, err := parseConfig(c)
 	if err != nil {
 		return err
+	}
+	if c.CheckOnly {
+		// prox validate: no folder, no file; only what would stop them.
+		if err := checkCreatable(cfg); err != nil {
+			return sdk.AttributeErrorf("path", "%w", err)
+		}
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -65,10 +65,11 @@ func (s *Sink) ConfigSchema() *sdk.Schema { return schema }
 // Configure validates the block and connects to the server: an
 // unreachable server (connection refused, no socket, TLS handshake failed
 // or not done within connect_timeout) is an error naming its address.
+// With cfg.CheckOnly it only validates the block.
 func (s *Sink) Configure(cfg *sdk.Config) error {
 	c, err := parseConfig(cfg)
-	if err != nil {
-		return err
+	if err != nil || cfg.CheckOnly {
+		return err // prox validate: no connection
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,105 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/supervisor/config"
+)
+
+// pluginPaths reports every plugin block whose binary is missing: an
+// error, whether or not a process uses the plugin, at its path.
+func pluginPaths(cfg *config.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, b := range cfg.Plugins {
+		if b.Path == "" {
+			continue
+		}
+		st, err := os.Stat(b.Path)
+		what := ""
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			what = "does not exist"
+		case err != nil:
+			what = "cannot be read: " + err.Error()
+		case st.IsDir():
+			what = "is a folder"
+		default:
+			continue
+		}
+		at := b.PathRange
+		if at.Filename == "" {
+			at = b.DeclRange
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin binary not found",
+			Detail:  fmt.Sprintf("The binary of plugin %q, %s, %s. A relative path is relative to the configuration's folder: build the plugin there, or correct the path.", b.Name, b.Path, what),
+			Subject: at.Ptr()})
+	}
+	return diags
+}
+
+// localWarnings checks what a local process needs on this machine: its
+// working folder, and its program (on its PATH, or at its path). Both are
+// warnings, not errors: a process that runs first may create them.
+func localWarnings(p *config.Process, env []string, dir string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	later := " A process that runs before it may create it; otherwise its start will fail."
+	if p.DirRange.Filename != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Working folder not found",
+				Detail:  fmt.Sprintf("The working folder of process %q, %s, does not exist or is not a folder."+later, p.Name, dir),
+				Subject: p.DirRange.Ptr()})
+			return diags // the program's path may be relative to it
+		}
+	}
+	if len(p.Command) == 0 || p.CommandRange.Filename == "" {
+		return diags
+	}
+	prog := p.Command[0]
+	if strings.Contains(prog, "/") {
+		path := prog
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Program not found",
+				Detail:  fmt.Sprintf("The program of process %q, %s, is not an executable file (a relative path is relative to the process's working folder, %s)."+later, p.Name, path, dir),
+				Subject: p.CommandRange.Ptr()})
+		}
+		return diags
+	}
+	pathVar := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	if !onPath(prog, pathVar, dir) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Program not found",
+			Detail:  fmt.Sprintf("The program of process %q, %q, is not on its PATH (%s)."+later, p.Name, prog, pathVar),
+			Subject: p.CommandRange.Ptr()})
+	}
+	return diags
+}
+
+// onPath reports whether prog is an executable file in a folder of
+// pathVar (relative folders are relative to dir).
+func onPath(prog, pathVar, dir string) bool {
+	for _, d := range filepath.SplitList(pathVar) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		if st, err := os.Stat(filepath.Join(d, prog)); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
+}
