@@ -56,7 +56,7 @@
 //	      "trigger": "event",
 //	      "summary": "process web crashed (exit 1, restarts 2)",
 //	      "event": {
-//	        "type": "exited", "state": "crashed", "previous_state": "running",
+//	        "type": "crashed", "state": "crashed", "previous_state": "running",
 //	        "exit_code": 1, "signal": "", "message": "", "restarts": 2,
 //	        "time": "2024-05-06T07:08:09.123456789Z"
 //	      },
