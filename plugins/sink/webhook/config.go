@@ -1,9 +1,12 @@
 package webhook
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,11 +28,23 @@ const (
 	DefaultCooldown = 5 * time.Minute
 	// DefaultTimeout is the default timeout of one HTTP request.
 	DefaultTimeout = 10 * time.Second
-	// DefaultMaxRetries is the default max_retries.
-	DefaultMaxRetries = 5
+	// DefaultRetryFor is the default retry_for: how long a failed
+	// delivery is retried before its alerts are dropped.
+	DefaultRetryFor = time.Hour
+	// DefaultSpoolMaxAlerts is the default spool_max_alerts.
+	DefaultSpoolMaxAlerts = 1000
 	// DefaultContextLines is the default context_lines.
 	DefaultContextLines = 20
 )
+
+// SpoolRoot is the folder, relative to the configuration's folder (the
+// working directory of the sink's plugin), that holds the default spool
+// of every webhook sink: SpoolRoot/HASH, where HASH is the first 16 hex
+// digits of the SHA-256 of the sink's url.
+const SpoolRoot = ".prox/webhook"
+
+// maxSpoolMaxAlerts bounds spool_max_alerts.
+const maxSpoolMaxAlerts = 1_000_000
 
 // defaultEvents are the events that trigger alerts when neither match nor
 // events is set.
@@ -45,7 +60,10 @@ var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "secret", Type: sdk.TypeString, Description: `Signs each request: header X-Prox-Signature is "sha256=" and the hex HMAC-SHA256 of the body with this key. Default: none (unsigned).`},
 	{Name: "headers", Type: sdk.TypeMapString, Description: "Extra HTTP headers sent with every request, e.g. an Authorization header. Default: none."},
 	{Name: "timeout", Type: sdk.TypeString, Description: `Timeout of one HTTP request, as a duration. Default "10s".`},
-	{Name: "max_retries", Type: sdk.TypeNumber, Description: "How many times a request that failed with a network error, a 5xx or a 429 is retried (exponential backoff from 200ms to 10s, with jitter) before its alerts are dropped. Default 5."},
+	{Name: "retry_for", Type: sdk.TypeString, Description: `How long alerts whose delivery fails (a network error, a 5xx, a 408 or a 429) are retried, counted from when they were raised; then they are dropped, counted and logged at ERROR. Retries back off from 100ms to 1s while the webhook cannot be reached, to 10s while it answers an error status. "0" retries nothing. Default "1h".`},
+	{Name: "spool", Type: sdk.TypeString, Description: `The folder where alerts wait for their delivery, relative to the configuration's folder; one per sink. Default ".prox/webhook/" followed by 16 hex digits of the SHA-256 of url.`},
+	{Name: "spool_max_alerts", Type: sdk.TypeNumber, Description: "How many alerts the spool holds; the alerts of a batch that find it full are dropped, counted and logged at ERROR. Default 1000."},
+	{Name: "max_retries", Type: sdk.TypeNumber, Description: "Ignored (a warning says so): a failed delivery is retried for retry_for."},
 	{Name: "context_lines", Type: sdk.TypeNumber, Description: "How many of the process's last log lines an event alert carries. Default 20."},
 }}
 
@@ -60,6 +78,9 @@ type rawConfig struct {
 	Secret       *string           `json:"secret"`
 	Headers      map[string]string `json:"headers"`
 	Timeout      *string           `json:"timeout"`
+	RetryFor     *string           `json:"retry_for"`
+	Spool        *string           `json:"spool"`
+	SpoolMax     *float64          `json:"spool_max_alerts"`
 	MaxRetries   *float64          `json:"max_retries"`
 	ContextLines *float64          `json:"context_lines"`
 }
@@ -68,16 +89,23 @@ type rawConfig struct {
 type config struct {
 	url *url.URL
 	// endpoint is the URL without user info, path or query: safe to log.
-	endpoint     string
-	format       string
-	match        *regexp.Regexp
-	events       map[string]bool
-	cooldown     time.Duration
-	secret       []byte
-	headers      map[string]string
-	timeout      time.Duration
-	maxRetries   int
+	endpoint string
+	format   string
+	match    *regexp.Regexp
+	events   map[string]bool
+	cooldown time.Duration
+	secret   []byte
+	headers  map[string]string
+	timeout  time.Duration
+	retryFor time.Duration
+	// spool is the spool's folder; spoolSet says it was configured (not
+	// the default).
+	spool        string
+	spoolSet     bool
+	spoolMax     int
 	contextLines int
+	// ignored names the attributes set but ignored (max_retries).
+	ignored []string
 }
 
 // parseConfig decodes and validates the values of the block; it reports
@@ -94,7 +122,8 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		format:       FormatJSON,
 		cooldown:     DefaultCooldown,
 		timeout:      DefaultTimeout,
-		maxRetries:   DefaultMaxRetries,
+		retryFor:     DefaultRetryFor,
+		spoolMax:     DefaultSpoolMaxAlerts,
 		contextLines: DefaultContextLines,
 	}
 	var problems []error
@@ -108,6 +137,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 	check(err)
 	if cfg.url != nil {
 		cfg.endpoint = cfg.url.Scheme + "://" + cfg.url.Host
+		cfg.spool = defaultSpool(cfg.url)
 	}
 	if raw.Format != nil {
 		switch f := strings.ToLower(*raw.Format); f {
@@ -150,9 +180,24 @@ func parseConfig(c *sdk.Config) (*config, error) {
 	}
 	check(checkHeaders(raw.Headers))
 	cfg.headers = raw.Headers
-	cfg.maxRetries, err = wholeNumber("max_retries", raw.MaxRetries, DefaultMaxRetries, 100)
+	cfg.retryFor, err = parseDuration("retry_for", raw.RetryFor, DefaultRetryFor, true)
 	check(err)
-	cfg.contextLines, err = wholeNumber("context_lines", raw.ContextLines, DefaultContextLines, 1000)
+	if raw.Spool != nil {
+		if strings.TrimSpace(*raw.Spool) == "" {
+			check(sdk.AttributeErrorf("spool", "is empty"))
+		} else {
+			cfg.spool, cfg.spoolSet = filepath.Clean(*raw.Spool), true
+		}
+	}
+	cfg.spoolMax, err = wholeNumber("spool_max_alerts", raw.SpoolMax, DefaultSpoolMaxAlerts, 1, maxSpoolMaxAlerts)
+	check(err)
+	if raw.MaxRetries != nil {
+		// Its value no longer means anything: a failed delivery is retried
+		// for retry_for. Accepted, so that a configuration written for an
+		// older prox still starts, and named in a warning by Configure.
+		cfg.ignored = append(cfg.ignored, "max_retries")
+	}
+	cfg.contextLines, err = wholeNumber("context_lines", raw.ContextLines, DefaultContextLines, 0, 1000)
 	check(err)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
@@ -195,15 +240,24 @@ func parseDuration(name string, s *string, def time.Duration, zeroOK bool) (time
 	return d, nil
 }
 
-func wholeNumber(name string, v *float64, def, maxValue int) (int, error) {
+func wholeNumber(name string, v *float64, def, minValue, maxValue int) (int, error) {
 	if v == nil {
 		return def, nil
 	}
 	n := *v
-	if n < 0 || n != math.Trunc(n) || n > float64(maxValue) {
-		return 0, sdk.AttributeErrorf(name, "must be a whole number from 0 to %d; got %v", maxValue, n)
+	if n < float64(minValue) || n != math.Trunc(n) || n > float64(maxValue) {
+		return 0, sdk.AttributeErrorf(name, "must be a whole number from %d to %d; got %v", minValue, maxValue, n)
 	}
 	return int(n), nil
+}
+
+// defaultSpool is the spool folder of a sink that does not set one: the
+// plugin cannot know its block's name, so the folder is named after the
+// URL, hashed (a URL may carry a token). Two sinks of one prox with the
+// same url need a spool each; Configure says so.
+func defaultSpool(u *url.URL) string {
+	sum := sha256.Sum256([]byte(u.String()))
+	return filepath.Join(SpoolRoot, hex.EncodeToString(sum[:8]))
 }
 
 // checkHeaders validates header names and values without ever quoting a

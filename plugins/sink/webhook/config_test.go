@@ -21,8 +21,16 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Nil(t, cfg.secret)
 	assert.Empty(t, cfg.headers)
 	assert.Equal(t, 10*time.Second, cfg.timeout)
-	assert.Equal(t, 5, cfg.maxRetries)
+	assert.Equal(t, time.Hour, cfg.retryFor)
+	assert.Equal(t, 1000, cfg.spoolMax)
+	assert.Regexp(t, `^\.prox/webhook/[0-9a-f]{16}$`, cfg.spool, "the default spool, named after the url")
+	assert.False(t, cfg.spoolSet)
 	assert.Equal(t, 20, cfg.contextLines)
+	assert.Empty(t, cfg.ignored)
+
+	other, err := parseConfig(hostConfig(t, map[string]any{"url": "https://hooks.example.com/y"}))
+	require.NoError(t, err)
+	assert.NotEqual(t, cfg.spool, other.spool, "another url, another spool")
 
 	cfg, err = parseConfig(hostConfig(t, map[string]any{"url": "http://127.0.0.1:9093/hook", "match": "panic", "format": "Alertmanager"}))
 	require.NoError(t, err)
@@ -48,10 +56,14 @@ func TestConfigErrors(t *testing.T) {
 		{"bad cooldown", map[string]any{"url": "http://h", "cooldown": "5 minutes"}, "cooldown: time: unknown unit"},
 		{"negative cooldown", map[string]any{"url": "http://h", "cooldown": "-1s"}, "cooldown: must be positive"},
 		{"zero timeout", map[string]any{"url": "http://h", "timeout": "0s"}, "timeout: must be positive"},
-		{"fractional retries", map[string]any{"url": "http://h", "max_retries": 1.5}, "max_retries: must be a whole number"},
+		{"bad retry_for", map[string]any{"url": "http://h", "retry_for": "an hour"}, "retry_for: time: invalid duration"},
+		{"negative retry_for", map[string]any{"url": "http://h", "retry_for": "-1h"}, "retry_for: must be positive"},
+		{"empty spool", map[string]any{"url": "http://h", "spool": " "}, "spool: is empty"},
+		{"no spool room", map[string]any{"url": "http://h", "spool_max_alerts": 0}, "spool_max_alerts: must be a whole number from 1 to 1000000"},
+		{"fractional spool room", map[string]any{"url": "http://h", "spool_max_alerts": 2.5}, "spool_max_alerts: must be a whole number"},
 		{"negative context", map[string]any{"url": "http://h", "context_lines": -1}, "context_lines: must be a whole number"},
 		{"bad header name", map[string]any{"url": "http://h", "headers": map[string]string{"X Bad": "v"}}, `headers: invalid header name "X Bad"`},
-		{"wrong type", map[string]any{"url": "http://h", "max_retries": "five"}, "failed to decode config"},
+		{"wrong type", map[string]any{"url": "http://h", "spool_max_alerts": "five"}, "failed to decode config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,21 +80,39 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestConfigReportsEveryProblem(t *testing.T) {
-	err := New().Configure(hostConfig(t, map[string]any{"url": "example.com/x", "match": "([a-", "cooldown": "soon", "max_retries": -1}))
-	assert.Equal(t, []string{"url", "match", "cooldown", "max_retries"}, sdktest.AttributeNames(err))
+	err := New().Configure(hostConfig(t, map[string]any{"url": "example.com/x", "match": "([a-", "cooldown": "soon", "retry_for": "-1s"}))
+	assert.Equal(t, []string{"url", "match", "cooldown", "retry_for"}, sdktest.AttributeNames(err))
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	for attempt, want := range []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond} {
+	for attempt, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
 		for range 20 {
-			d := backoff(attempt)
+			d := backoff(attempt, maxFailingBackoff)
 			assert.GreaterOrEqual(t, d, want/2)
 			assert.LessOrEqual(t, d, want)
 		}
 	}
-	for _, attempt := range []int{6, 10, 50} {
-		d := backoff(attempt)
-		assert.GreaterOrEqual(t, d, maxBackoff/2)
-		assert.LessOrEqual(t, d, maxBackoff)
+	for _, attempt := range []int{7, 10, 50} {
+		d := backoff(attempt, maxFailingBackoff)
+		assert.GreaterOrEqual(t, d, maxFailingBackoff/2)
+		assert.LessOrEqual(t, d, maxFailingBackoff)
 	}
+}
+
+// TestBackoffWhileUnreachableIsAtMostASecond pins what makes the first
+// alert reach a webhook that comes back within about a second: while it
+// cannot be reached, no wait between attempts exceeds 1s.
+func TestBackoffWhileUnreachableIsAtMostASecond(t *testing.T) {
+	for attempt := range 100 {
+		d := backoff(attempt, maxUnreachableBackoff)
+		require.LessOrEqual(t, d, time.Second, "attempt %d", attempt)
+		require.Positive(t, d)
+	}
+}
+
+func TestMaxRetriesIsIgnoredWithAWarning(t *testing.T) {
+	w := newWebhook(t)
+	s, logs := newSink(t, map[string]any{"url": w.URL, "max_retries": 2})
+	assert.Contains(t, logs.String(), `"@level":"warn","@message":"max_retries is ignored: a failed delivery is retried for retry_for (default 1h); remove it"`)
+	assert.Equal(t, time.Hour, s.cfg.retryFor)
 }

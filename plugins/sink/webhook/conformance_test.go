@@ -9,8 +9,10 @@ import (
 
 // TestConformance runs the SDK's sink conformance suite against the
 // webhook sink, through the gRPC adapters as prox uses it, with a real
-// webhook on loopback. Configured to alert on every event of the suite,
-// without cooldown, the alerts it receives tell back the events.
+// webhook on loopback. Flush returns once the webhook has accepted what
+// the spool holds, so the alerts are there to read. Configured to alert
+// on every event of the suite, without cooldown, the alerts it receives
+// tell back the events.
 func TestConformance(t *testing.T) {
 	hooks := map[sdk.Sink]*webhook{}
 	sdktest.SinkSuite(t, func(t *testing.T) sdk.Sink {
@@ -18,6 +20,7 @@ func TestConformance(t *testing.T) {
 		s := New()
 		sdktest.Configure(t, s, map[string]any{
 			"url": w.URL + "/alerts", "events": []string{"started", "exited", "crashed"}, "cooldown": "0",
+			"spool": t.TempDir(),
 		})
 		hooks[s] = w
 		return s

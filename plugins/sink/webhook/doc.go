@@ -21,17 +21,66 @@
 //
 // # Delivery
 //
-// All alerts raised by one Write go in one request (POST, Content-Type
-// application/json). A network error, a 5xx or a 429 is retried up to
-// `max_retries` times with exponential backoff (200ms doubling up to 10s,
-// with jitter, at least the Retry-After seconds when the server sends
-// them); any other status, a redirect included, is not retried. Alerts that
-// are refused or still failing after the retries are logged, counted
-// (Stats) and dropped, and Write returns nil: a dead webhook never holds
-// up the processes' logs for longer than the retries take. With a
-// `secret`, the header X-Prox-Signature is "sha256=" followed by the hex
-// HMAC-SHA256 of the body keyed with the secret, so a receiver can check
-// the request:
+// The alerts raised by one Write make one request (POST, Content-Type
+// application/json), and Write spools it before it returns: a file in the
+// sink's spool folder, written, synced and renamed into place, so that an
+// alert prox has been told about survives a crash of the plugin, of prox
+// or of the machine. Write never waits for the webhook: a dead webhook
+// never holds up the processes' logs. A goroutine delivers the spooled
+// requests in order, one at a time: the oldest until it is delivered,
+// refused or expired, the later ones queued behind it.
+//
+// Every request carries the header Idempotency-Key: a random UUID given
+// when it is spooled, the same on every attempt, before and after a
+// restart. A request whose answer was lost is sent again (delivery is at
+// least once); a receiver that remembers the keys it has processed
+// processes each alert once.
+//
+// A network error, a 5xx, a 408 or a 429 is retried. The wait doubles from
+// 100ms up to 1s while the webhook cannot be reached: an attempt then
+// costs one connection attempt, no more than a separate probe would, and
+// the first request reaches a webhook that comes back within about a
+// second. While the webhook answers an error status, the wait goes up to
+// 10s, and is at least its Retry-After (up to a minute). Waits are drawn
+// from their upper half. The first failure is logged at WARN, then once a
+// minute while it lasts, the recovery at INFO. At a failure, the requests
+// spooled more than `retry_for` ago (default 1h) are dropped, logged at
+// ERROR and counted (Stats.Dropped). Any other status, a redirect
+// included, is not retried: its alerts are dropped, logged at ERROR and
+// counted.
+//
+// The spool holds at most `spool_max_alerts` alerts (default 1000). The
+// alerts of a batch that do not fit are dropped, logged at ERROR and
+// counted; the ones already spooled stay.
+//
+// Flush makes an attempt at once and waits while the webhook accepts,
+// returning at the first failure; Close stops the delivery and leaves the
+// spool as it is. What the webhook has not taken when prox stops is
+// delivered by the next prox on the same configuration, from its first
+// batch on (prox sends one as soon as a process starts); Configure alone
+// sends nothing, since `prox validate` calls it too.
+//
+// # The spool
+//
+// `spool` names the folder, relative to the configuration's folder. One
+// sink uses a spool at a time: it holds a lock (flock) in it, which the
+// kernel releases when the sink's process ends, however it ends. The
+// plugin does not know its block's name, so the default spool is
+// .prox/webhook/ followed by 16 hex digits of the SHA-256 of `url`: two
+// sinks of one prox with the same url need a `spool` each, and Configure
+// says so. A spool held by another prox (a `prox validate` while prox up
+// runs) is locked again at the first Write. Each request is a file
+// NNNNNNNNNNNNNNNNNNNN.alert (its sequence number): a line of JSON
+// ({"key", "time", "alerts"}), then the request body.
+//
+// `max_retries`, from earlier versions, is accepted and ignored, with a
+// warning: a failed delivery is retried for `retry_for`.
+//
+// # Signature
+//
+// With a `secret`, the header X-Prox-Signature is "sha256=" followed by the
+// hex HMAC-SHA256 of the body keyed with the secret, so a receiver can
+// check the request:
 //
 //	mac := hmac.New(sha256.New, secret)
 //	mac.Write(body)

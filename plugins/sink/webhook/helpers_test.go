@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -27,13 +29,22 @@ type request struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	// At is when it arrived.
+	At time.Time
 }
 
 // webhook is a real HTTP server on loopback that records requests and
-// answers with the statuses it is told to, then 200.
+// answers with the statuses it is told to, then 200. It can go away and
+// come back on the same address (stop, restart).
 type webhook struct {
-	*httptest.Server
+	URL  string
+	addr string
+	// respond, when set, answers instead of the statuses: given the
+	// request, it returns the status.
+	respond func(request) int
+
 	mu       sync.Mutex
+	srv      *httptest.Server
 	requests []request
 	statuses []int
 }
@@ -43,23 +54,59 @@ type webhook struct {
 func newWebhook(t *testing.T, statuses ...int) *webhook {
 	t.Helper()
 	w := &webhook{statuses: statuses}
-	w.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			rw.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		w.mu.Lock()
-		w.requests = append(w.requests, request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		status := http.StatusOK
-		if len(w.statuses) > 0 {
-			status, w.statuses = w.statuses[0], w.statuses[1:]
-		}
-		w.mu.Unlock()
-		rw.WriteHeader(status)
-	}))
-	t.Cleanup(w.Close)
+	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
+	w.URL, w.addr = w.srv.URL, w.srv.Listener.Addr().String()
+	t.Cleanup(w.stop)
 	return w
+}
+
+func (w *webhook) serve(rw http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		rw.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	req := request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: time.Now()}
+	w.mu.Lock()
+	w.requests = append(w.requests, req)
+	status := http.StatusOK
+	switch {
+	case w.respond != nil:
+		status = w.respond(req)
+	case len(w.statuses) > 0:
+		status, w.statuses = w.statuses[0], w.statuses[1:]
+	}
+	w.mu.Unlock()
+	rw.WriteHeader(status)
+}
+
+// stop makes the webhook go away: its address refuses connections until
+// restart.
+func (w *webhook) stop() {
+	w.mu.Lock()
+	srv := w.srv
+	w.srv = nil
+	w.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// restart makes the webhook come back on its address and returns when it
+// listens again.
+func (w *webhook) restart(t *testing.T) time.Time {
+	t.Helper()
+	l, err := net.Listen("tcp", w.addr)
+	require.NoError(t, err, "listening again on %s", w.addr)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(w.serve))
+	require.NoError(t, srv.Listener.Close())
+	srv.Listener = l
+	back := time.Now()
+	srv.Start()
+	w.mu.Lock()
+	w.srv = srv
+	w.mu.Unlock()
+	return back
 }
 
 func (w *webhook) received() []request {
@@ -117,9 +164,13 @@ func hostConfig(t *testing.T, values map[string]any) *sdk.Config {
 }
 
 // newSink returns a configured sink whose logs (all levels) go to the
-// returned buffer; it is closed when the test ends.
+// returned buffer; it is closed when the test ends. Its spool is a
+// folder of the test's unless values name one.
 func newSink(t *testing.T, values map[string]any) (*Sink, *logBuffer) {
 	t.Helper()
+	if _, ok := values["spool"]; !ok {
+		values["spool"] = t.TempDir()
+	}
 	logs := &logBuffer{}
 	s := New()
 	s.logger = hclog.New(&hclog.LoggerOptions{Name: "sink.webhook", Level: hclog.Trace, JSONFormat: true, Output: logs})
@@ -144,10 +195,21 @@ func line(process string, i int, text string) sdk.LogEntry {
 }
 
 func crashed(process string, i int) sdk.Event {
-	return sdk.Event{Timestamp: at(i), Process: process, Type: "exited", State: "crashed", PreviousState: "running", ExitCode: 1}
+	return sdk.Event{Timestamp: at(i), Process: process, Type: "crashed", State: "crashed", PreviousState: "running", ExitCode: 1}
 }
 
+// write writes b and flushes: what it raised is delivered when write
+// returns, unless the webhook failed.
 func write(t *testing.T, s *Sink, b *sdk.Batch) {
 	t.Helper()
 	require.NoError(t, s.Write(context.Background(), b))
+	require.NoError(t, s.Flush(context.Background()))
+}
+
+// spoolRecords returns the names of the records in a spool folder.
+func spoolRecords(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*"+recordExt))
+	require.NoError(t, err)
+	return names
 }

@@ -9,15 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // SignatureHeader carries the request's signature when a secret is set:
@@ -25,30 +22,27 @@ import (
 // secret.
 const SignatureHeader = "X-Prox-Signature"
 
-// Backoff between attempts: it doubles from minBackoff up to maxBackoff,
-// and each wait is drawn at random from its upper half.
-const (
-	minBackoff = 200 * time.Millisecond
-	maxBackoff = 10 * time.Second
-)
+// IdempotencyHeader carries a request's idempotency key: a random UUID
+// given to the alerts of one batch when they are spooled, the same on
+// every attempt to deliver them, before and after a restart, so that a
+// receiver can de-duplicate.
+const IdempotencyHeader = "Idempotency-Key"
 
 // maxDrain is how much of a response body is read (and discarded) so that
 // the connection can be reused.
 const maxDrain = 64 << 10
 
-// sender POSTs bodies to the webhook with retries. Nothing it logs or
-// returns contains the URL's path, query or user info, the secret or a
-// header value.
+// sender POSTs bodies to the webhook, one attempt at a time. Nothing it
+// logs or returns contains the URL's path, query or user info, the secret
+// or a header value.
 type sender struct {
-	client     *http.Client
-	url        string
-	endpoint   string
-	host       string // a Host header, if configured
-	headers    http.Header
-	secret     []byte
-	maxRetries int
-	logger     hclog.Logger
-	counters   *counters
+	client   *http.Client
+	url      string
+	endpoint string
+	host     string // a Host header, if configured
+	headers  http.Header
+	secret   []byte
+	counters *counters
 }
 
 // counters are the sink's statistics.
@@ -56,7 +50,7 @@ type counters struct {
 	sent, dropped, suppressed, requests, retries atomic.Int64
 }
 
-func newSender(cfg *config, logger hclog.Logger, c *counters) *sender {
+func newSender(cfg *config, c *counters) *sender {
 	s := &sender{
 		client: &http.Client{
 			Timeout:   cfg.timeout,
@@ -65,13 +59,11 @@ func newSender(cfg *config, logger hclog.Logger, c *counters) *sender {
 			// GET would lose the alert silently.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		url:        cfg.url.String(),
-		endpoint:   cfg.endpoint,
-		headers:    http.Header{},
-		secret:     cfg.secret,
-		maxRetries: cfg.maxRetries,
-		logger:     logger,
-		counters:   c,
+		url:      cfg.url.String(),
+		endpoint: cfg.endpoint,
+		headers:  http.Header{},
+		secret:   cfg.secret,
+		counters: c,
 	}
 	s.headers.Set("Content-Type", "application/json")
 	s.headers.Set("User-Agent", "prox-webhook/"+Version)
@@ -85,63 +77,56 @@ func newSender(cfg *config, logger hclog.Logger, c *counters) *sender {
 	return s
 }
 
-// errDropped means the alerts were given up on (and logged).
-var errDropped = errors.New("alerts dropped")
+// outcome is what became of one attempt.
+type outcome int
 
-// post delivers body, which holds n alerts. It returns nil once the
-// webhook accepted it (2xx), errDropped when it was refused (a status
-// other than 5xx or 429) or when every retry failed, and ctx's error when
-// ctx ended first.
-func (s *sender) post(ctx context.Context, body []byte, n int) error {
+const (
+	// delivered: the webhook accepted the request (2xx).
+	delivered outcome = iota
+	// refused: the webhook answered a status that a retry will not
+	// change (3xx, 4xx other than 408 and 429).
+	refused
+	// unreachable: no answer (connection refused or reset, DNS, timeout).
+	unreachable
+	// failing: the webhook answered 5xx, 408 or 429.
+	failing
+)
+
+// result is the outcome of one attempt.
+type result struct {
+	outcome outcome
+	status  int
+	// retryAfter is the response's Retry-After, in seconds, or 0.
+	retryAfter time.Duration
+	// reason says why it was not delivered, without the URL.
+	reason string
+}
+
+// post makes one attempt to deliver body under the idempotency key.
+func (s *sender) post(ctx context.Context, body []byte, key string) result {
 	var signature string
 	if s.secret != nil {
 		mac := hmac.New(sha256.New, s.secret)
 		mac.Write(body)
 		signature = "sha256=" + hex.EncodeToString(mac.Sum(nil))
 	}
-	for attempt := 0; ; attempt++ {
-		status, retryAfter, err := s.attempt(ctx, body, signature)
-		if err == nil && status >= 200 && status < 300 {
-			s.counters.sent.Add(int64(n))
-			s.logger.Debug("alerts delivered", "endpoint", s.endpoint, "alerts", n, "status", status)
-			return nil
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		reason := ""
-		switch {
-		case err != nil:
-			reason = err.Error()
-		case status >= 500 || status == http.StatusTooManyRequests:
-			reason = "status " + strconv.Itoa(status)
-		default:
-			s.counters.dropped.Add(int64(n))
-			s.logger.Error("webhook refused the alerts; dropping them", "endpoint", s.endpoint, "alerts", n, "status", status)
-			return errDropped
-		}
-		if attempt >= s.maxRetries {
-			s.counters.dropped.Add(int64(n))
-			s.logger.Error("webhook request failed; dropping the alerts", "endpoint", s.endpoint, "alerts", n,
-				"attempts", attempt+1, "error", reason)
-			return errDropped
-		}
-		wait := max(backoff(attempt), min(retryAfter, maxBackoff))
-		s.logger.Warn("webhook request failed; retrying", "endpoint", s.endpoint, "attempt", attempt+1,
-			"error", reason, "retry_in", wait.String())
-		s.counters.retries.Add(1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	status, retryAfter, err := s.attempt(ctx, body, key, signature)
+	r := result{status: status, retryAfter: retryAfter}
+	switch {
+	case err != nil:
+		r.outcome, r.reason = unreachable, err.Error()
+	case status >= 200 && status < 300:
+		r.outcome = delivered
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		r.outcome, r.reason = failing, "status "+strconv.Itoa(status)
+	default:
+		r.outcome, r.reason = refused, "status "+strconv.Itoa(status)
 	}
+	return r
 }
 
 // attempt sends one request and returns its status and Retry-After.
-func (s *sender) attempt(ctx context.Context, body []byte, signature string) (int, time.Duration, error) {
+func (s *sender) attempt(ctx context.Context, body []byte, key, signature string) (int, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, errors.New("failed to build the request")
@@ -150,6 +135,7 @@ func (s *sender) attempt(ctx context.Context, body []byte, signature string) (in
 	if s.host != "" {
 		req.Host = s.host
 	}
+	req.Header.Set(IdempotencyHeader, key)
 	if signature != "" {
 		req.Header.Set(SignatureHeader, signature)
 	}
@@ -174,14 +160,4 @@ func redact(err error) error {
 		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
 	}
 	return err
-}
-
-// backoff is the wait after attempt (from 0): minBackoff doubled per
-// attempt up to maxBackoff, drawn from its upper half.
-func backoff(attempt int) time.Duration {
-	d := maxBackoff
-	if attempt < 16 {
-		d = min(minBackoff<<attempt, maxBackoff)
-	}
-	return d/2 + rand.N(d/2+1)
 }

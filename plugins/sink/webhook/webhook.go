@@ -25,9 +25,10 @@ var (
 	_ sdk.Shutdowner   = (*Sink)(nil)
 )
 
-// Sink raises alerts from log lines and process events and POSTs them to
-// a webhook. It is safe for concurrent use; Writes are handled one at a
-// time. The zero value is not usable; call New.
+// Sink raises alerts from log lines and process events, spools them on
+// disk and POSTs them to a webhook from there. It is safe for concurrent
+// use; Writes are handled one at a time. The zero value is not usable;
+// call New.
 type Sink struct {
 	logger hclog.Logger
 	now    func() time.Time
@@ -37,16 +38,20 @@ type Sink struct {
 	cfg      *config
 	detector *detector
 	sender   *sender
+	spool    *spool
+	// delivery runs from the first Write or Flush on: not from Configure,
+	// which `prox validate` calls too.
+	delivery *delivery
 	closed   bool
-	// pending are alerts whose delivery was interrupted by the end of a
-	// Write's context; pendingSeq is that batch's number. A resend of the
-	// batch delivers them instead of scanning it again.
+	// pending are alerts that a Write could not spool; pendingSeq is that
+	// batch's number. The host's resend of the batch spools them instead
+	// of scanning it again.
 	pending    []*alert
 	pendingSeq uint64
+	// spooledSeq is the number of the last batch spooled: a resend of it
+	// (its acknowledgement was lost on the way) is acknowledged again.
+	spooledSeq uint64
 
-	// stop ends the retries of a Write in progress when the sink closes.
-	stop     context.Context
-	stopFunc context.CancelFunc
 	counters counters
 }
 
@@ -54,8 +59,8 @@ type Sink struct {
 type Stats struct {
 	// Sent counts the alerts the webhook accepted.
 	Sent int64
-	// Dropped counts the alerts given up on: refused by the webhook, or
-	// still failing after max_retries.
+	// Dropped counts the alerts given up on: refused by the webhook, not
+	// delivered within retry_for, or finding the spool full.
 	Dropped int64
 	// Suppressed counts the triggers not sent as alerts of their own
 	// (repeats within the cooldown or within one batch).
@@ -63,24 +68,28 @@ type Stats struct {
 	// Requests counts the HTTP requests made; Retries those that were
 	// retries.
 	Requests, Retries int64
+	// Spooled is the number of alerts waiting in the spool.
+	Spooled int64
 }
 
 // New returns an unconfigured Sink that logs to stderr.
 func New() *Sink {
-	stop, cancel := context.WithCancel(context.Background())
 	return &Sink{
-		logger:   hclog.New(&hclog.LoggerOptions{Name: "sink." + Name, JSONFormat: true, Output: os.Stderr}),
-		now:      time.Now,
-		stop:     stop,
-		stopFunc: cancel,
+		logger: hclog.New(&hclog.LoggerOptions{Name: "sink." + Name, JSONFormat: true, Output: os.Stderr}),
+		now:    time.Now,
 	}
 }
 
 // ConfigSchema returns the schema of the `sink "webhook" "NAME"` block.
 func (s *Sink) ConfigSchema() *sdk.Schema { return schema }
 
-// Configure validates the block's values. Its errors never contain the
-// secret, header values or the URL.
+// Configure validates the block's values and takes the spool's lock. Its
+// errors never contain the secret, header values or the URL.
+//
+// A spool held by another sink of the same prox is an error of the spool
+// attribute. One held by another prox (a `prox validate` while prox up
+// runs, or a prox still stopping) is not: the lock is taken again at the
+// first Write or Flush.
 func (s *Sink) Configure(c *sdk.Config) error {
 	cfg, err := parseConfig(c)
 	if err != nil {
@@ -91,24 +100,75 @@ func (s *Sink) Configure(c *sdk.Config) error {
 	if s.cfg != nil {
 		return errors.New("already configured")
 	}
+	sp := newSpool(cfg.spool, cfg.spoolMax)
+	if err := sp.lock(); err != nil {
+		var busy *spoolBusyError
+		if !errors.As(err, &busy) || busy.sameProx() {
+			return spoolError(cfg, err)
+		}
+		s.logger.Debug("the spool is in use by another prox; it is locked again at the first write", "spool", cfg.spool, "holder", busy.pid)
+	}
+	for _, name := range cfg.ignored {
+		s.logger.Warn(name+" is ignored: a failed delivery is retried for retry_for (default 1h); remove it", "endpoint", cfg.endpoint)
+	}
 	s.cfg = cfg
+	s.spool = sp
 	s.detector = newDetector(cfg, s.now, &s.counters.suppressed)
-	s.sender = newSender(cfg, s.logger, &s.counters)
-	s.logger.Debug("configured", "endpoint", cfg.endpoint, "format", cfg.format)
+	s.sender = newSender(cfg, &s.counters)
+	s.logger.Debug("configured", "endpoint", cfg.endpoint, "format", cfg.format, "spool", cfg.spool)
 	return nil
 }
 
-// Write scans the batch for triggers and delivers the alerts they raise in
-// one request. It returns nil once the alerts are delivered or dropped
-// (refused, or failing after max_retries), so a dead webhook delays the
-// batch by the retries and no more. When ctx ends first, the alerts are
-// kept and Write returns ctx's error: the host's resend of the batch
-// delivers them.
+// spoolError is a spool problem as an error of the spool attribute.
+func spoolError(cfg *config, err error) error {
+	var busy *spoolBusyError
+	if errors.As(err, &busy) && !cfg.spoolSet {
+		return sdk.AttributeErrorf("spool", "the default spool %s, named after the url, is %w: give each webhook sink with this url a spool of its own", cfg.spool, err)
+	}
+	return sdk.AttributeErrorf("spool", "%s: %w", cfg.spool, err)
+}
+
+// open locks the spool if Configure could not, loads the records an
+// earlier sink left and starts their delivery, once.
+func (s *Sink) open() error {
+	if s.delivery != nil {
+		return nil
+	}
+	if err := s.spool.lock(); err != nil {
+		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
+	}
+	unreadable, err := s.spool.load(s.logger)
+	s.counters.dropped.Add(int64(unreadable))
+	if err != nil {
+		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
+	}
+	if records, alerts := s.spool.counts(); records > 0 {
+		s.logger.Info("delivering the alerts left in the spool", "spool", s.cfg.spool, "alerts", alerts)
+	}
+	s.delivery = startDelivery(s.cfg, s.spool, s.sender, s.logger, &s.counters, s.now)
+	return nil
+}
+
+// Write scans the batch for triggers and spools the alerts they raise, as
+// one request, before it returns: nil means they are on disk (synced),
+// and are delivered from there, in order, after the alerts spooled before
+// them. When the spool is full, the alerts that do not fit are dropped,
+// logged at ERROR and counted, and Write returns nil. A Write whose ctx
+// has ended does nothing and returns ctx's error.
 func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.open(); err != nil {
+		return err
+	}
+	if b.Seq != 0 && b.Seq == s.spooledSeq {
+		return nil
 	}
 	var alerts []*alert
 	if len(s.pending) > 0 && b.Seq == s.pendingSeq {
@@ -117,18 +177,28 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 		alerts = append(s.pending, s.detector.scan(b)...)
 	}
 	s.pending, s.pendingSeq = nil, 0
-	if err := s.deliver(ctx, alerts); err != nil {
+	if err := s.spoolAlerts(alerts); err != nil {
 		s.pending, s.pendingSeq = alerts, b.Seq
 		return err
 	}
+	s.spooledSeq = b.Seq
 	return nil
 }
 
-// deliver sends alerts in one request; it fails only when ctx (or the
-// sink's closing) interrupts it.
-func (s *Sink) deliver(ctx context.Context, alerts []*alert) error {
+// spoolAlerts appends alerts to the spool as one record, as many as fit.
+func (s *Sink) spoolAlerts(alerts []*alert) error {
 	if len(alerts) == 0 {
 		return nil
+	}
+	if room := s.spool.room(); len(alerts) > room {
+		lost := alerts[room:]
+		alerts = alerts[:room]
+		s.counters.dropped.Add(int64(len(lost)))
+		s.logger.Error("the alert spool is full; dropping new alerts", "spool", s.cfg.spool, "alerts", len(lost),
+			"spool_max_alerts", s.cfg.spoolMax, "endpoint", s.cfg.endpoint)
+		if len(alerts) == 0 {
+			return nil
+		}
 	}
 	body, err := encode(s.cfg.format, alerts)
 	if err != nil {
@@ -136,14 +206,10 @@ func (s *Sink) deliver(ctx context.Context, alerts []*alert) error {
 		s.logger.Error("dropping alerts", "alerts", len(alerts), "error", err)
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.stop, cancel)()
-	err = s.sender.post(ctx, body, len(alerts))
-	if err == nil || errors.Is(err, errDropped) {
-		return nil
+	if _, err := s.spool.append(body, len(alerts), s.now()); err != nil {
+		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
 	}
-	return fmt.Errorf("alerts not delivered: %w", err)
+	return nil
 }
 
 func (s *Sink) usable() error {
@@ -156,35 +222,52 @@ func (s *Sink) usable() error {
 	return nil
 }
 
-// Flush delivers alerts left over from an interrupted Write.
+// Flush makes an attempt at once to deliver what the spool holds and
+// waits while the webhook accepts: it returns once the spool is empty, or
+// as soon as an attempt fails (the alerts are safe in the spool: the
+// delivery goes on, and a later prox on this spool delivers what is left),
+// or when ctx ends. It fails only when the spool cannot be opened.
 func (s *Sink) Flush(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
+		s.mu.Unlock()
 		return err
 	}
-	if err := s.deliver(ctx, s.pending); err != nil {
+	if err := s.open(); err != nil {
+		s.mu.Unlock()
 		return err
 	}
-	s.pending, s.pendingSeq = nil, 0
+	d := s.delivery
+	s.mu.Unlock()
+	d.flush(ctx)
 	return nil
 }
 
-// Close ends the retries of a Write in progress, drops (and logs) alerts
-// not delivered, and releases the HTTP connections. Later Writes fail;
-// closing twice is not an error.
+// Close ends the delivery, an attempt in flight included, and releases the
+// spool and the HTTP connections. Spooled alerts stay on disk for the next
+// sink on this spool (prox's next start). Later Writes fail; closing twice
+// is not an error.
 func (s *Sink) Close(context.Context) error {
-	s.stopFunc()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	if s.delivery != nil {
+		s.delivery.stop()
+		if _, alerts := s.spool.counts(); alerts > 0 {
+			s.logger.Warn("closing with undelivered alerts; they stay in the spool for the next start", "spool", s.cfg.spool,
+				"alerts", alerts, "endpoint", s.cfg.endpoint)
+		}
+	}
 	if n := len(s.pending); n > 0 {
 		s.counters.dropped.Add(int64(n))
-		s.logger.Error("closing with undelivered alerts; dropping them", "alerts", n)
+		s.logger.Error("closing with alerts that could not be spooled; dropping them", "alerts", n)
 		s.pending = nil
+	}
+	if s.spool != nil {
+		s.spool.unlock()
 	}
 	if s.sender != nil {
 		s.sender.client.CloseIdleConnections()
@@ -205,6 +288,13 @@ func (s *Sink) Stats() Stats {
 		Requests:   s.counters.requests.Load(),
 		Retries:    s.counters.retries.Load(),
 		Suppressed: s.counters.suppressed.Load(),
+	}
+	s.mu.Lock()
+	sp := s.spool
+	s.mu.Unlock()
+	if sp != nil {
+		_, alerts := sp.counts()
+		st.Spooled = int64(alerts)
 	}
 	return st
 }

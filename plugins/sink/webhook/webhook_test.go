@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -209,26 +210,26 @@ func TestExtraHeaders(t *testing.T) {
 
 func TestRetriesOn5xxThenDelivers(t *testing.T) {
 	w := newWebhook(t, http.StatusServiceUnavailable, http.StatusInternalServerError)
-	s, _ := newSink(t, map[string]any{"url": w.URL, "max_retries": 3})
-	write(t, s, &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}})
+	s, _ := newSink(t, map[string]any{"url": w.URL})
+	require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
 
+	require.Eventually(t, func() bool { return s.Stats().Sent == 1 }, waitFor, tick)
 	reqs := w.received()
 	require.Len(t, reqs, 3, "two failures, then the delivery")
 	assert.Equal(t, reqs[0].Body, reqs[2].Body, "the same alert is resent")
-	assert.Len(t, w.jsonAlerts(t), 3)
 	st := s.Stats()
-	assert.EqualValues(t, 1, st.Sent)
 	assert.EqualValues(t, 0, st.Dropped)
 	assert.EqualValues(t, 3, st.Requests)
 	assert.EqualValues(t, 2, st.Retries)
+	assert.EqualValues(t, 0, st.Spooled)
 }
 
 func TestRetriesOn429(t *testing.T) {
 	w := newWebhook(t, http.StatusTooManyRequests)
 	s, _ := newSink(t, map[string]any{"url": w.URL})
-	write(t, s, &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}})
+	require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
+	require.Eventually(t, func() bool { return s.Stats().Sent == 1 }, waitFor, tick)
 	assert.Len(t, w.received(), 2)
-	assert.EqualValues(t, 1, s.Stats().Sent)
 }
 
 func Test4xxIsNotRetried(t *testing.T) {
@@ -253,46 +254,44 @@ func Test4xxIsNotRetried(t *testing.T) {
 	}
 }
 
-func TestDeadWebhookDropsAfterMaxRetries(t *testing.T) {
-	// A port nothing listens on: connections are refused.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-
-	s, logs := newSink(t, map[string]any{"url": "http://" + addr + "/hook", "max_retries": 2})
-	require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}),
-		"a dead webhook does not fail the batch")
-	st := s.Stats()
-	assert.EqualValues(t, 1, st.Dropped)
-	assert.EqualValues(t, 3, st.Requests)
-	assert.EqualValues(t, 2, st.Retries)
-	assert.Contains(t, logs.String(), "dropping the alerts")
-	assert.Contains(t, logs.String(), "connection refused")
-}
-
-func TestInterruptedWriteDeliversOnResend(t *testing.T) {
-	w := newWebhook(t, http.StatusBadGateway, http.StatusBadGateway, http.StatusBadGateway)
-	s, _ := newSink(t, map[string]any{"url": w.URL, "max_retries": 10, "context_lines": 5})
+func TestCancelledWriteSpoolsOnResend(t *testing.T) {
+	w := newWebhook(t)
+	s, _ := newSink(t, map[string]any{"url": w.URL, "context_lines": 5})
 	batch := &sdk.Batch{Seq: 7, Entries: []sdk.LogEntry{line("web", 0, "last words")}, Events: []sdk.Event{crashed("web", 1)}}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Write(ctx, batch) }()
-	require.Eventually(t, func() bool { return len(w.received()) >= 1 }, waitFor, tick)
 	cancel()
-	err := <-done
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, s.Write(ctx, batch), context.Canceled)
+	assert.Zero(t, s.Stats().Spooled, "a cancelled Write spools nothing")
 
 	// The host sends the batch again: the alert goes out once, its context
 	// not doubled by a second scan.
 	write(t, s, batch)
-	reqs := w.received()
 	alerts := w.jsonAlerts(t)
-	last := alerts[len(alerts)-1]
-	assert.Equal(t, []string{"last words"}, last.Context)
+	require.Len(t, alerts, 1)
+	assert.Equal(t, []string{"last words"}, alerts[0].Context)
+}
+
+func TestWriteThatCannotSpoolFailsAndIsResent(t *testing.T) {
+	w := newWebhook(t)
+	dir := t.TempDir()
+	s, logs := newSink(t, map[string]any{"url": w.URL, "spool": dir, "context_lines": 5})
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{line("web", 0, "first")}})
+
+	// The spool's folder goes away: a record cannot be written.
+	require.NoError(t, os.RemoveAll(dir))
+	batch := &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{line("web", 1, "last words")}, Events: []sdk.Event{crashed("web", 2)}}
+	err := s.Write(context.Background(), batch)
+	require.ErrorContains(t, err, "alert spool", "not acknowledged: prox sends the batch again")
+	assert.Empty(t, w.received())
+
+	// It comes back; the resend spools the alerts of the first scan.
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	write(t, s, batch)
+	alerts := w.jsonAlerts(t)
+	require.Len(t, alerts, 1, "logs:\n%s", logs)
+	assert.Equal(t, []string{"first", "last words"}, alerts[0].Context, "the context is not doubled by a second scan")
 	assert.EqualValues(t, 1, s.Stats().Sent)
-	assert.Equal(t, reqs[0].Body, reqs[len(reqs)-1].Body)
 }
 
 func TestSecretsNeverLogged(t *testing.T) {
@@ -303,7 +302,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	)
 	values := func(url string) map[string]any {
 		return map[string]any{
-			"url": url, "secret": secret, "max_retries": 1,
+			"url": url, "secret": secret, "retry_for": "0",
 			"headers": map[string]string{"Authorization": token},
 		}
 	}
@@ -317,8 +316,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	t.Run("5xx then 4xx", func(t *testing.T) {
 		w := newWebhook(t, http.StatusInternalServerError, http.StatusForbidden)
-		s, logs := newSink(t, values(w.URL+path))
-		write(t, s, &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}})
+		v := values(w.URL + path)
+		delete(v, "retry_for")
+		s, logs := newSink(t, v)
+		require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
+		require.Eventually(t, func() bool { return s.Stats().Dropped == 1 }, waitFor, tick, "dropped at the 403")
 		require.Len(t, w.received(), 2)
 		assert.Equal(t, token, w.received()[0].Header.Get("Authorization"))
 		check(t, logs.String())
@@ -329,8 +331,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 		addr := l.Addr().String()
 		require.NoError(t, l.Close())
 		s, logs := newSink(t, values("http://user:password-5b1@"+addr+path+"?token=url-token-9d2e"))
-		write(t, s, &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}})
-		assert.EqualValues(t, 1, s.Stats().Dropped)
+		require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
+		require.Eventually(t, func() bool { return s.Stats().Dropped == 1 }, waitFor, tick, "dropped: retry_for is 0")
 		check(t, logs.String())
 		assert.NotContains(t, logs.String(), "password-5b1")
 		assert.Contains(t, logs.String(), "http://"+addr, "the endpoint is named")
@@ -349,17 +351,16 @@ func TestSecretsNeverLogged(t *testing.T) {
 	})
 }
 
-func TestCloseEndsRetries(t *testing.T) {
-	w := newWebhook(t, http.StatusBadGateway, http.StatusBadGateway, http.StatusBadGateway, http.StatusBadGateway)
-	s, _ := newSink(t, map[string]any{"url": w.URL, "max_retries": 10})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}})
-	}()
+func TestCloseEndsRetriesAndKeepsTheAlerts(t *testing.T) {
+	w := newWebhook(t)
+	w.respond = func(request) int { return http.StatusBadGateway }
+	s, _ := newSink(t, map[string]any{"url": w.URL})
+	require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
 	require.Eventually(t, func() bool { return len(w.received()) >= 1 }, waitFor, tick)
 	require.NoError(t, s.Close(context.Background()))
-	require.ErrorIs(t, <-done, context.Canceled)
-	assert.EqualValues(t, 1, s.Stats().Dropped, "the undelivered alert is counted as dropped")
+	st := s.Stats()
+	assert.EqualValues(t, 0, st.Dropped, "the undelivered alert is not dropped")
+	assert.EqualValues(t, 1, st.Spooled, "it stays in the spool for the next start")
 	assert.ErrorContains(t, s.Write(context.Background(), &sdk.Batch{Seq: 2}), "closed")
 	assert.NoError(t, s.Close(context.Background()), "a second Close is not an error")
 }
