@@ -197,7 +197,10 @@ func TestValidateChangesNothing(t *testing.T) {
 	code, out, errOut := validateIn(t, dir, fmt.Sprintf(`
 process "web" {
   command = ["true"]
-  sinks   = ["file.all", "file.each", "syslog.central"]
+  sinks   = ["file.all", "file.each", "syslog.central", "webhook.alerts"]
+}
+sink "webhook" "alerts" {
+  url = "http://%s/hook"
 }
 sink "file" "all" {
   path = "logs/all.log"
@@ -208,7 +211,7 @@ sink "file" "each" {
 sink "syslog" "central" {
   address = "tcp://%s"
 }
-`, ln.Addr()))
+`, ln.Addr(), ln.Addr()))
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "The configuration is valid")
 	assert.NotContains(t, errOut, "unreachable")

@@ -89,11 +89,11 @@ func (s *Sink) ConfigSchema() *sdk.Schema { return schema }
 // A spool held by another sink of the same prox is an error of the spool
 // attribute. One held by another prox (a `prox validate` while prox up
 // runs, or a prox still stopping) is not: the lock is taken again at the
-// first Write or Flush.
+// first Write or Flush. With c.CheckOnly it only validates the values.
 func (s *Sink) Configure(c *sdk.Config) error {
 	cfg, err := parseConfig(c)
-	if err != nil {
-		return err
+	if err != nil || c.CheckOnly {
+		return err // prox validate: no spool folder, no lock
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
