@@ -29,7 +29,9 @@ const (
 	ProcfilePortStep = 100
 )
 
-var procfileLine = regexp.MustCompile(`^([A-Za-z0-9_.-]+):\s?(.*)$`)
+// procfileLine splits a line at its first colon; the name is checked
+// against the rule of every process name.
+var procfileLine = regexp.MustCompile(`^([^:]*):\s?(.*)$`)
 
 // ParseProcfile reads a Procfile as foreman does: `name: command` lines;
 // blank lines and lines starting with # are skipped. filename names the
@@ -56,9 +58,12 @@ func ParseProcfile(r io.Reader, filename string) ([]ProcfileEntry, hcl.Diagnosti
 			diags = append(diags, errorAt(rng, "Invalid Procfile line",
 				fmt.Sprintf("Line %d has no colon: a Procfile line is \"name: command\".", n)))
 			continue
-		case m == nil:
-			diags = append(diags, errorAt(rng, "Invalid Procfile line",
-				fmt.Sprintf("Line %d: a process name uses letters, digits, '-', '_' and '.' only.", n)))
+		case m == nil || !validProcessName(m[1]):
+			name := line
+			if m != nil {
+				name = m[1]
+			}
+			diags = append(diags, errorAt(rng, "Invalid process name", fmt.Sprintf("Line %d: %s", n, processNameDetail(name))))
 			continue
 		case strings.TrimSpace(m[2]) == "":
 			diags = append(diags, errorAt(rng, "Invalid Procfile line", fmt.Sprintf("Line %d: process %q has no command.", n, m[1])))

@@ -62,13 +62,29 @@ func checkSHA256(s string) error {
 	return nil
 }
 
+// processNameRule says which process names are allowed. A name is one
+// segment of the control API's paths (/v1/processes/NAME/stop) and a word
+// on prox's command line (prox stop NAME): "." and ".." would be read as
+// path navigation, a leading '-' as a flag, and '/', spaces and control
+// characters have no place in either.
+const processNameRule = "A process name must be non-empty, contain only letters, digits, '-', '_' and '.', must not start with '-', and must be neither \".\" nor \"..\""
+
+// validProcessName reports whether name follows processNameRule.
+func validProcessName(name string) bool {
+	return processNameRe.MatchString(name) && name[0] != '-' && name != "." && name != ".."
+}
+
+// processNameDetail is the diagnostic's detail for a refused name.
+func processNameDetail(name string) string {
+	return fmt.Sprintf("%s; got %q.", processNameRule, name)
+}
+
 func checkProcessName(block *hcl.Block) hcl.Diagnostics {
 	name := block.Labels[0]
-	if processNameRe.MatchString(name) {
+	if validProcessName(name) {
 		return nil
 	}
-	return hcl.Diagnostics{errorAt(block.LabelRanges[0], "Invalid process name",
-		fmt.Sprintf("A process name must be non-empty and contain only letters, digits, '-', '_' and '.'; got %q.", name))}
+	return hcl.Diagnostics{errorAt(block.LabelRanges[0], "Invalid process name", processNameDetail(name))}
 }
 
 func checkPluginName(block *hcl.Block) hcl.Diagnostics {
