@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,7 +42,30 @@ func NewClient(socket string) *Client {
 		IdleConnTimeout:    30 * time.Second,
 		DisableCompression: true,
 	}
-	return &Client{socket: socket, transport: t, http: &http.Client{Transport: t}}
+	return &Client{socket: socket, transport: t, http: &http.Client{
+		Transport: t,
+		// A redirect is never followed: the answer comes back as it is
+		// and is an error naming it (see redirectError).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// processPath returns the path of the named process's route, with the
+// name as one escaped segment; "." and ".." are sent as escaped dots, so
+// that no server reads them as path navigation.
+func processPath(name string, action ...string) (string, error) {
+	if name == "" {
+		return "", errors.New("no process name")
+	}
+	seg := url.PathEscape(name)
+	if name == "." || name == ".." {
+		seg = strings.Repeat("%2E", len(name))
+	}
+	p := "/v1/processes/" + seg
+	for _, a := range action {
+		p += "/" + a
+	}
+	return p, nil
 }
 
 // Socket returns the socket's path.
@@ -111,8 +135,12 @@ func (c *Client) Processes(ctx context.Context) ([]Process, error) {
 
 // Process returns one process.
 func (c *Client) Process(ctx context.Context, name string) (*Process, error) {
+	path, err := processPath(name)
+	if err != nil {
+		return nil, err
+	}
 	var p Process
-	return &p, c.do(ctx, http.MethodGet, "/v1/processes/"+url.PathEscape(name), nil, &p)
+	return &p, c.do(ctx, http.MethodGet, path, nil, &p)
 }
 
 // Start starts a process and returns it once it runs.
@@ -131,8 +159,12 @@ func (c *Client) Restart(ctx context.Context, name string) (*Process, error) {
 }
 
 func (c *Client) action(ctx context.Context, action, name string) (*Process, error) {
+	path, err := processPath(name, action)
+	if err != nil {
+		return nil, err
+	}
 	var p Process
-	return &p, c.do(ctx, http.MethodPost, "/v1/processes/"+url.PathEscape(name)+"/"+action, nil, &p)
+	return &p, c.do(ctx, http.MethodPost, path, nil, &p)
 }
 
 // All runs action ("start", "stop" or "restart") on every process at once
@@ -145,12 +177,16 @@ func (c *Client) All(ctx context.Context, action string) ([]Process, error) {
 // Signal sends sig (a name such as "HUP" or "SIGHUP", or a number) to a
 // running process.
 func (c *Client) Signal(ctx context.Context, name, sig string) (*Process, error) {
+	path, err := processPath(name, "signal")
+	if err != nil {
+		return nil, err
+	}
 	body, err := json.Marshal(SignalRequest{Signal: sig})
 	if err != nil {
 		return nil, err
 	}
 	var p Process
-	return &p, c.do(ctx, http.MethodPost, "/v1/processes/"+url.PathEscape(name)+"/signal", body, &p)
+	return &p, c.do(ctx, http.MethodPost, path, body, &p)
 }
 
 // Logs returns the kept lines that match q, oldest first.
@@ -288,8 +324,18 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	return nil
 }
 
-// decodeError reads an error answer.
+// decodeError reads an error answer. A redirect is an error too: the API
+// never redirects, and following one could reach another route.
 func decodeError(resp *http.Response) error {
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		what := "a request"
+		if req := resp.Request; req != nil {
+			what = req.Method + " " + req.URL.RequestURI()
+		}
+		return &APIError{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf(
+			"the control API answered %s with a redirect (%s) to %q, which prox does not follow",
+			what, resp.Status, resp.Header.Get("Location"))}
+	}
 	var body errorBody
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodySize))
 	if err := json.Unmarshal(b, &body); err != nil || body.Error.Code == "" {
