@@ -27,6 +27,8 @@ const (
 	CodeUnavailable = "unavailable"
 	// CodeNotFound: no such route (404).
 	CodeNotFound = "not_found"
+	// CodeMethodNotAllowed: the route takes another method (405).
+	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeInternal: a bug (500).
 	CodeInternal = "internal"
 )

@@ -126,19 +126,18 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.HandleFunc("GET /v1/processes", s.handleProcesses)
-	mux.HandleFunc("GET /v1/processes/{name}", s.handleProcess)
+	// The routes of one process, /v1/processes/NAME[/ACTION], are
+	// matched by exactPaths.
 	for _, action := range []string{"start", "stop", "restart"} {
-		mux.HandleFunc("POST /v1/processes/{name}/"+action, s.handleAction(action))
 		mux.HandleFunc("POST /v1/"+action, s.handleActionAll(action))
 	}
-	mux.HandleFunc("POST /v1/processes/{name}/signal", s.handleSignal)
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs/follow", s.handleLogsFollow)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiErrorf(http.StatusNotFound, CodeNotFound, "no route %s %s: see docs/api.md", r.Method, r.URL.Path))
+		writeError(w, noRoute(r))
 	})
-	return mux
+	return s.exactPaths(mux)
 }
 
 // handleStatus answers GET /v1/status.
