@@ -38,8 +38,10 @@ func NewClient(socket string) *Client {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, "unix", socket)
 		},
-		MaxIdleConns:       4,
-		IdleConnTimeout:    30 * time.Second,
+		MaxIdleConns: 4,
+		// Below the server's idle timeout, so the client gives up an idle
+		// connection before the server closes it under a new request.
+		IdleConnTimeout:    DefaultIdleTimeout / 2,
 		DisableCompression: true,
 	}
 	return &Client{socket: socket, transport: t, http: &http.Client{

@@ -41,7 +41,26 @@ type Options struct {
 	// Config is the configuration file's path, reported by /v1/status;
 	// default "".
 	Config string
+	// ReadTimeout bounds the reading of a request, header and body; a
+	// connection whose request stalls longer is closed. Default
+	// DefaultReadTimeout. It never cuts an answer: once a request is read,
+	// net/http lifts the connection's read deadline, so the streams
+	// (/v1/logs/follow, /v1/events) last as long as their clients read.
+	ReadTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request before the server closes it. Default
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// The server's default timeouts. There is no write timeout: the streams
+// last as long as their clients read.
+const (
+	// DefaultReadTimeout is Options.ReadTimeout's default.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultIdleTimeout is Options.IdleTimeout's default.
+	DefaultIdleTimeout = 10 * time.Second
+)
 
 // Server serves the control API on a Listener.
 type Server struct {
@@ -67,6 +86,12 @@ func Serve(ln *Listener, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	if opts.Signaller == nil {
 		if s, ok := opts.Supervisor.(Signaller); ok {
 			opts.Signaller = s
@@ -89,10 +114,11 @@ func Serve(ln *Listener, opts Options) *Server {
 		started: time.Now(),
 	}
 	s.http = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          s.logger.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
+		Handler:     s.routes(),
+		ReadTimeout: opts.ReadTimeout, // header and body
+		IdleTimeout: opts.IdleTimeout,
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog:    s.logger.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
 	}
 	go func() {
 		defer close(s.served)
