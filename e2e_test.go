@@ -92,6 +92,13 @@ func startUpEnv(t *testing.T, config string, env ...string) *run {
 // startUpVia is startUpEnv with prox run through a command, e.g. nohup.
 func startUpVia(t *testing.T, via []string, config string, env ...string) *run {
 	t.Helper()
+	return startUpWith(t, nil, via, config, env...)
+}
+
+// startUpWith is startUpVia with files prox (or via) inherits as
+// descriptors 3, 4 and on.
+func startUpWith(t *testing.T, extra []*os.File, via []string, config string, env ...string) *run {
+	t.Helper()
 	bin := buildProx(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -99,6 +106,7 @@ func startUpVia(t *testing.T, via []string, config string, env ...string) *run {
 	argv := append(append(via[:len(via):len(via)], bin), "up", "-config", config)
 	r.cmd = exec.Command(argv[0], argv[1:]...)
 	r.cmd.Env = append(append(os.Environ(), r.marker, "NO_COLOR=1"), env...)
+	r.cmd.ExtraFiles = extra
 	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
 	out, err := r.cmd.StdoutPipe()
 	require.NoError(t, err)

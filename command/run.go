@@ -20,8 +20,13 @@ import (
 )
 
 // Run runs the prox CLI with args (without the program name) and returns
-// the exit code.
+// the exit code. It is prox's entry point in every mode (plugin-serve too),
+// so it first marks every descriptor prox inherited above 2 close-on-exec:
+// none reaches a plugin or a process.
 func Run(args []string) int {
+	if err := markInheritedCloseOnExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "prox: warning: descriptors inherited from the parent process may reach the processes prox starts: %v\n", err)
+	}
 	return RunWith(args, os.Stdout, os.Stderr)
 }
 
