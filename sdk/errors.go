@@ -21,6 +21,9 @@ var (
 	// RPCs (ConfigSchema, Configure, Shutdown) treats it as absence and
 	// returns nil instead: no schema, no configuration, nothing to release.
 	ErrUnimplemented = errors.New("not implemented by the plugin")
+	// ErrOutputClosed is returned by the reads of a process's output after
+	// the host gave up on it (OutputCloser).
+	ErrOutputClosed = errors.New("output closed before its end")
 )
 
 // ExitError reports a process that ended unsuccessfully: with a non-zero

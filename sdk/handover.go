@@ -391,11 +391,15 @@ var bigPipes atomic.Int32
 
 // pipeReader reads a handed-over pipe on the host. It closes the pipe at
 // EOF, so a drained process leaves no descriptor behind, and keeps
-// returning io.EOF afterwards. It is used by one reader at a time.
+// returning io.EOF afterwards. It is used by one reader at a time, and
+// abandon may be called from any goroutine.
 type pipeReader struct {
 	f     *os.File
 	eof   atomic.Bool
 	close sync.Once
+	// abandoned: the host gave up on the pipe (abandon); reads end with
+	// ErrOutputClosed.
+	abandoned atomic.Bool
 	// end, when set, is called once at EOF and returns the error to report
 	// instead of io.EOF (nil: io.EOF).
 	end    func() error
@@ -413,7 +417,10 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.f.Read(b)
 	if err != nil {
-		if errors.Is(err, os.ErrClosed) {
+		switch {
+		case r.abandoned.Load():
+			err = fmt.Errorf("output: %w", ErrOutputClosed)
+		case errors.Is(err, os.ErrClosed):
 			err = io.EOF
 		}
 		if errors.Is(err, io.EOF) && r.end != nil {
@@ -435,6 +442,16 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 		r.maybeGrow(n)
 	}
 	return n, err
+}
+
+// abandon closes the pipe at once, whatever is left in it or still to
+// come: a Read blocked in it returns (Go's poller wakes it), and every
+// Read from now on, with ErrOutputClosed. The reading goroutine's next Read
+// does the rest of the release (the count of big pipes), so no field it
+// owns is touched here.
+func (r *pipeReader) abandon() {
+	r.abandoned.Store(true)
+	_ = r.f.Close()
 }
 
 // Readable reports whether a Read would not block: data, the end of the

@@ -1,12 +1,15 @@
 package sdk
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -192,4 +195,34 @@ func TestWaitReadableReturnsForDataAlreadyThereLaterAndAtEOF(t *testing.T) {
 	assert.True(t, pr.Readable(), "the end is readable")
 	_, err = pr.Read(buf)
 	assert.ErrorIs(t, err, io.EOF)
+}
+
+// The host gives up on handed-over pipes that a process's descendant keeps
+// open after the exit: a blocked read returns ErrOutputClosed at once and
+// the pipes are closed.
+func TestCloseOutputAbandonsHandedOverPipes(t *testing.T) {
+	runner, _ := runnerConn(t, &pipeRunner{})
+	p, err := runner.Start(context.Background(), &ProcessConfig{Name: "esc", Command: []string{"sh", "-c", "sleep 3600 & echo $!; exit 3"}})
+	require.NoError(t, err)
+	pc := p.(*processClient)
+	require.IsType(t, &pipeReader{}, pc.stdout)
+	line, err := await(t, async(func() (string, error) { return bufio.NewReader(p.Stdout()).ReadString('\n') }), "the descendant's PID")
+	require.NoError(t, err)
+	descendant, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Kill(descendant, syscall.SIGKILL) })
+
+	var exitErr *ExitError
+	require.ErrorAs(t, p.Wait(), &exitErr)
+	assert.Equal(t, 3, exitErr.Code)
+	out, errOut := readAllAsync(p.Stdout()), readAllAsync(p.Stderr())
+	p.(OutputCloser).CloseOutput()
+	_, err = await(t, out, "stdout")
+	require.ErrorIs(t, err, ErrOutputClosed)
+	_, err = await(t, errOut, "stderr")
+	require.ErrorIs(t, err, ErrOutputClosed)
+	for _, r := range []io.Reader{pc.stdout, pc.stderr} {
+		assert.Equal(t, ^uintptr(0), r.(*pipeReader).f.Fd(), "the pipe is closed")
+	}
+	assert.NoError(t, syscall.Kill(descendant, 0), "the descendant still holds the pipes: they did not end by themselves")
 }

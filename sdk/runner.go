@@ -67,7 +67,10 @@ type ProcessConfig struct {
 // return io.EOF; a reader that stops reading eventually stalls the process's
 // output (backpressure), it never loses it. The process group is the unit:
 // when the process exits, whatever it left running in its group is ended
-// too, so that the streams reach EOF and nothing outlives it.
+// too, so that the streams reach EOF and nothing outlives it. The host
+// learns of the exit from Wait alone, never from the end of the output: a
+// descendant that left the group may hold the streams open, and prox then
+// gives up on them shortly after the exit (see OutputCloser).
 type Process interface {
 	// PID returns the process ID as the runner sees it (on a remote host or
 	// in a container it is that system's PID; 0 when unknown).
@@ -93,6 +96,19 @@ type Process interface {
 	Stdout() io.Reader
 	// Stderr returns the process's standard error, like Stdout.
 	Stderr() io.Reader
+}
+
+// OutputCloser is implemented by the processes of the host's Runner, the
+// one that talks to a runner plugin (a plugin's own processes need not
+// implement it). CloseOutput gives up on the process's output before it
+// has ended: a Read blocked in Stdout or Stderr returns at once, as does
+// every later one, with an error wrapping ErrOutputClosed; what the host
+// had not read by then is lost. prox calls it when a process has exited
+// but its output has not ended a while later because something the process
+// left running outside its group (a `setsid` descendant) still holds it
+// open. It may be called more than once, and concurrently with reads.
+type OutputCloser interface {
+	CloseOutput()
 }
 
 // LocalProcessGroup is implemented by processes that run in their own

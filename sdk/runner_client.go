@@ -64,6 +64,7 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	stdoutR, stdoutW := io.Pipe()
 	stderrR, stderrW := io.Pipe()
 	p.stdout, p.stderr = stdoutR, stderrR
+	p.stdoutW, p.stderrW = stdoutW, stderrW
 	go p.demux(stream, stdoutW, stderrW)
 	return p, nil
 }
@@ -77,6 +78,9 @@ type processClient struct {
 	stdout       io.Reader // an io.Pipe fed by demux, or a handed-over pipe
 	stderr       io.Reader
 	cancelOutput context.CancelFunc
+	// stdoutW and stderrW feed stdout and stderr when the output is
+	// streamed (nil after a hand-over).
+	stdoutW, stderrW *io.PipeWriter
 
 	waitOnce    sync.Once
 	waitStarted atomic.Bool
@@ -178,6 +182,27 @@ func (p *processClient) Signal(sig os.Signal) error {
 
 func (p *processClient) Stdout() io.Reader { return p.stdout }
 func (p *processClient) Stderr() io.Reader { return p.stderr }
+
+var _ OutputCloser = (*processClient)(nil)
+
+// CloseOutput implements OutputCloser. A handed-over pipe is closed; a
+// streamed output ends its pipes with ErrOutputClosed first (so that the
+// reader sees that, not the cancellation) and then cancels the Output
+// call, which ends demux and tells the plugin to stop sending.
+func (p *processClient) CloseOutput() {
+	closed := fmt.Errorf("output: %w", ErrOutputClosed)
+	for _, r := range []io.Reader{p.stdout, p.stderr} {
+		if pr, ok := r.(*pipeReader); ok {
+			pr.abandon()
+		}
+	}
+	for _, w := range []*io.PipeWriter{p.stdoutW, p.stderrW} {
+		if w != nil {
+			_ = w.CloseWithError(closed)
+		}
+	}
+	p.cancelOutput()
+}
 
 // toBytes converts strings to the protocol's bytes fields.
 func toBytes(ss []string) [][]byte {

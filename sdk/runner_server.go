@@ -174,15 +174,23 @@ func (s *runnerServer) Output(req *proto.OutputRequest, stream proto.Runner_Outp
 		wg.Wait()
 		close(chunks)
 	}()
-	for c := range chunks {
-		if err := stream.Send(c); err != nil {
-			// The host went away; drain so the readers can finish.
-			for range chunks {
+	for {
+		select {
+		case c, ok := <-chunks:
+			if !ok {
+				return nil
 			}
-			return err
+			if err := stream.Send(c); err != nil {
+				// The host went away; the readers stop at their next chunk.
+				return err
+			}
+		case <-stream.Context().Done():
+			// The host gave up on the output (OutputCloser) or went away.
+			// Returning releases the handle; a reader blocked in a Read
+			// that a descendant holds open returns with that Read.
+			return status.FromContextError(stream.Context().Err()).Err()
 		}
 	}
-	return nil
 }
 
 func (s *runnerServer) Wait(ctx context.Context, req *proto.WaitRequest) (*proto.WaitResponse, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -520,3 +521,44 @@ type fakeSignal struct{}
 
 func (fakeSignal) String() string { return "fake" }
 func (fakeSignal) Signal()        {}
+
+// The host gives up on a streamed output that a process's descendant keeps
+// open after the exit: its reads end with ErrOutputClosed at once, what
+// arrived before is kept, and the plugin's Output call ends too, releasing
+// the handle, although its reader still waits on the open stream.
+func TestCloseOutputAbandonsAStreamedOutput(t *testing.T) {
+	h := newRunnerHarness(t)
+	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	require.NoError(t, err)
+	fp := h.runner.proc(t, "p")
+	_, err = fp.outW.Write([]byte("before\n"))
+	require.NoError(t, err)
+	first := make([]byte, len("before\n"))
+	_, err = await(t, async(func() (int, error) { return io.ReadFull(proc.Stdout(), first) }), "the first line")
+	require.NoError(t, err)
+	assert.Equal(t, "before\n", string(first))
+
+	fp.finish(nil) // the output stays open
+	_, err = await(t, waitAsync(proc), "Wait")
+	require.NoError(t, err)
+	out, errOut := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
+	require.Len(t, h.handles(), 1, "the output holds the handle")
+
+	oc, ok := proc.(OutputCloser)
+	require.True(t, ok, "the host's processes can be abandoned")
+	oc.CloseOutput()
+	rest, err := await(t, out, "stdout")
+	require.ErrorIs(t, err, ErrOutputClosed)
+	assert.Empty(t, rest)
+	_, err = await(t, errOut, "stderr")
+	require.ErrorIs(t, err, ErrOutputClosed)
+	require.Eventually(t, func() bool { return len(h.handles()) == 0 }, testTimeout, time.Millisecond,
+		"the plugin's Output call never ended")
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("(*processClient).demux"))
+	}, testTimeout, time.Millisecond, "the host's reader of the Output stream never ended")
+	oc.CloseOutput() // again: nothing happens
+	_, err = proc.Stdout().Read(first)
+	require.ErrorIs(t, err, ErrOutputClosed)
+}
