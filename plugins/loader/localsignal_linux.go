@@ -43,6 +43,7 @@ type localGroupProcess struct {
 var (
 	_ sdk.Process       = (*localGroupProcess)(nil)
 	_ sdk.ProcessExecer = (*localGroupProcess)(nil)
+	_ sdk.OutputCloser  = (*localGroupProcess)(nil)
 )
 
 // signalLocally wraps p so that its signals go straight to its process
@@ -119,6 +120,13 @@ func (p *localGroupProcess) Exec(ctx context.Context, command []string) (sdk.Exe
 		return sdk.ExecResult{}, fmt.Errorf("exec: %w", sdk.ErrUnimplemented)
 	}
 	return ex.Exec(ctx, command)
+}
+
+// CloseOutput implements sdk.OutputCloser through the plugin's process.
+func (p *localGroupProcess) CloseOutput() {
+	if oc, ok := p.Process.(sdk.OutputCloser); ok {
+		oc.CloseOutput()
+	}
 }
 
 // exited reports whether the process of pidfd has exited: its pidfd is

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -171,4 +173,31 @@ func TestSignalLocallyChecksTheProcess(t *testing.T) {
 	require.NoError(t, p.Signal(syscall.SIGTERM))
 	assert.EqualValues(t, 1, f.signals.Load())
 	require.NoError(t, p.Wait())
+}
+
+// A built-in runner's process, wrapped to be signalled locally, can still
+// have its output abandoned: a descendant that left the process group
+// holds the pipes open after the exit, and the host gives up on them.
+func TestLocalGroupOutputCanBeAbandoned(t *testing.T) {
+	t.Parallel()
+	_, p := startThrough(t, "sh", "-c", "setsid sh -c 'echo $$; exec sleep 3600' & sleep 1; exit 3")
+	require.IsType(t, &localGroupProcess{}, p)
+	line, err := bufio.NewReader(p.Stdout()).ReadString('\n')
+	require.NoError(t, err)
+	descendant, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Kill(descendant, syscall.SIGKILL) })
+
+	var exitErr *sdk.ExitError
+	require.ErrorAs(t, waitResult(t, waitAsync(p)), &exitErr)
+	assert.Equal(t, 3, exitErr.Code)
+	requireAlive(t, descendant, "the escaped descendant")
+	out, errOut := collect(p.Stdout()), collect(p.Stderr())
+	oc, ok := p.(sdk.OutputCloser)
+	require.True(t, ok, "the wrapper passes CloseOutput on")
+	oc.CloseOutput()
+	_, err = out.result(t)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
+	_, err = errOut.result(t)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
 }
