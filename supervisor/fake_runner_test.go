@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -23,10 +24,13 @@ type fakeRunner struct {
 	ignoreTERM bool
 	// exitAtOnce, when set, makes every new process exit with it at once.
 	exitAtOnce *sdk.ExitError
-	started    chan *fakeProc
-	live       atomic.Int32
-	maxLive    atomic.Int32
-	signals    *signalLog
+	// noOutputCloser makes new processes hide their sdk.OutputCloser, as
+	// a runner whose output cannot be abandoned.
+	noOutputCloser bool
+	started        chan *fakeProc
+	live           atomic.Int32
+	maxLive        atomic.Int32
+	signals        *signalLog
 }
 
 // signalLog orders the signals of all processes of a test.
@@ -62,7 +66,7 @@ func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Proce
 	p.outR, p.outW = io.Pipe()
 	p.errR, p.errW = io.Pipe()
 	r.procs = append(r.procs, p)
-	exitAtOnce := r.exitAtOnce
+	exitAtOnce, noOutputCloser := r.exitAtOnce, r.noOutputCloser
 	r.mu.Unlock()
 	n := r.live.Add(1)
 	for {
@@ -77,6 +81,9 @@ func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Proce
 	}
 	if exitAtOnce != nil {
 		p.exit(exitAtOnce)
+	}
+	if noOutputCloser {
+		return struct{ sdk.Process }{p}, nil
 	}
 	return p, nil
 }
@@ -108,7 +115,11 @@ type fakeProc struct {
 	once       sync.Once
 	done       chan struct{}
 	err        error
+	// outputClosed counts the calls of CloseOutput.
+	outputClosed atomic.Int32
 }
+
+var _ sdk.OutputCloser = (*fakeProc)(nil)
 
 func (p *fakeProc) PID() int          { return p.pid }
 func (p *fakeProc) Stdout() io.Reader { return p.outR }
@@ -119,15 +130,31 @@ func (p *fakeProc) Wait() error {
 	return p.err
 }
 
-// exit ends the process with err (nil: exit code 0).
+// exit ends the process with err (nil: exit code 0), and its output.
 func (p *fakeProc) exit(err error) {
+	p.outW.Close()
+	p.errW.Close()
+	p.finish(err)
+}
+
+// finish ends the process with err but leaves its output open, as a
+// descendant that left the process group and holds the pipes does: Wait
+// returns, the output goes on.
+func (p *fakeProc) finish(err error) {
 	p.once.Do(func() {
 		p.err = err
-		p.outW.Close()
-		p.errW.Close()
 		p.runner.live.Add(-1)
 		close(p.done)
 	})
+}
+
+// CloseOutput implements sdk.OutputCloser as the SDK's host side does: the
+// reads end with sdk.ErrOutputClosed.
+func (p *fakeProc) CloseOutput() {
+	p.outputClosed.Add(1)
+	err := fmt.Errorf("output: %w", sdk.ErrOutputClosed)
+	p.outW.CloseWithError(err)
+	p.errW.CloseWithError(err)
 }
 
 func (p *fakeProc) Signal(sig os.Signal) error {

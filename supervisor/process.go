@@ -137,6 +137,8 @@ type managedProcess struct {
 	notify func()
 	now    func() time.Time
 	reqs   chan request
+	// outputGrace: how long the output may take to end after the exit.
+	outputGrace time.Duration
 
 	// Owned by loop.
 	ctx           context.Context // the loop's; runs' start contexts derive from it
@@ -197,6 +199,8 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs
 		state:     StateStopped,
 		startDone: make(chan startResult, 1),
 		exited:    make(chan ExitStatus, 1),
+
+		outputGrace: DefaultOutputGrace,
 	}
 	if spec.Health != nil {
 		spec.Health.withDefaults()
@@ -423,44 +427,6 @@ func (m *managedProcess) started(res startResult) {
 	if m.stopRequested {
 		m.beginStop()
 	}
-}
-
-// watch captures one run's output and reports its end to the loop.
-func (m *managedProcess) watch(proc sdk.Process) {
-	var wg sync.WaitGroup
-	for _, s := range []struct {
-		stream sdk.Stream
-		r      func() error
-	}{
-		{sdk.Stdout, func() error { return m.framer(sdk.Stdout).Run(proc.Stdout()) }},
-		{sdk.Stderr, func() error { return m.framer(sdk.Stderr).Run(proc.Stderr()) }},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.r(); err != nil {
-				m.logger.Debug("output ended with an error", "stream", s.stream, "error", err)
-			}
-		}()
-	}
-	waitErr := proc.Wait()
-	wg.Wait()
-	m.exited <- exitStatus(waitErr, m.now())
-}
-
-func (m *managedProcess) framer(stream sdk.Stream) *logs.Framer {
-	emit := m.output
-	if m.spec.Health != nil {
-		if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
-			emit = func(entries []logs.LogEntry) {
-				for i := range entries {
-					lc.observe(entries[i].Line)
-				}
-				m.output(entries)
-			}
-		}
-	}
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, EmitBatch: emit, KeepLines: true}
 }
 
 // exitStatus turns a Process.Wait error into an ExitStatus.

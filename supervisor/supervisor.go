@@ -68,6 +68,10 @@ type Options struct {
 	// without a copy (logs.Manager.WriteStableBatch does); the slice is
 	// valid only during the call, and the callee may overwrite its entries.
 	OutputBatch func([]logs.LogEntry)
+	// OutputGrace is how long the output of a process may take to end
+	// after the process has exited; then prox gives up on it (see
+	// DefaultOutputGrace, the default).
+	OutputGrace time.Duration
 }
 
 // Errors of the Supervisor.
@@ -123,6 +127,9 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	if output == nil {
 		output = func([]logs.LogEntry) {}
 	}
+	if opts.OutputGrace <= 0 {
+		opts.OutputGrace = DefaultOutputGrace
+	}
 	s := &Manager{
 		logger:  opts.Logger.Named("supervisor"),
 		byName:  make(map[string]*managedProcess, len(specs)),
@@ -134,6 +141,7 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	}
 	for _, spec := range specs {
 		m := newManagedProcess(spec, s.logger, output, s.bus, s.notify)
+		m.outputGrace = opts.OutputGrace
 		s.procs = append(s.procs, m)
 		s.byName[spec.Name] = m
 	}

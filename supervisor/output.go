@@ -1,0 +1,160 @@
+package supervisor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prox-dev/prox/logs"
+	"github.com/prox-dev/prox/sdk"
+)
+
+// DefaultOutputGrace is how long, by default, the output of a process may
+// take to end once the process has exited (Options.OutputGrace). The exit
+// is known from Wait; the output normally ends with it, since the runner
+// ends the rest of the process group. When it does not, something the
+// process left running outside its group (a `setsid` descendant) holds
+// the pipe open, and prox gives up on the output after the grace rather
+// than report the exit never. A second is long enough for the tail of a
+// remote process's output to arrive, and short enough not to hold up a
+// restart or a stop.
+const DefaultOutputGrace = time.Second
+
+// watch captures one run's output and reports its end to the loop. The
+// end is the exit that Wait reports, not the end of the output: once Wait
+// has returned, the output gets the grace to end, then is abandoned
+// (sdk.OutputCloser), so that a descendant holding the pipes open delays
+// neither the exit, nor the restart, nor a stop by more than the grace.
+func (m *managedProcess) watch(proc sdk.Process) {
+	d := &outputDrain{changed: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		stream sdk.Stream
+		r      func() error
+	}{
+		{sdk.Stdout, func() error { return m.framer(sdk.Stdout, d).Run(proc.Stdout()) }},
+		{sdk.Stderr, func() error { return m.framer(sdk.Stderr, d).Run(proc.Stderr()) }},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.r(); err != nil {
+				m.logger.Debug("output ended with an error", "stream", s.stream, "error", err)
+			}
+		}()
+	}
+	ended := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ended)
+	}()
+	st := exitStatus(proc.Wait(), m.now())
+	if !d.drain(ended, m.outputGrace) {
+		if oc, ok := proc.(sdk.OutputCloser); ok {
+			// Ends the reads; the lines read so far are handed over
+			// before the framers return.
+			oc.CloseOutput()
+			<-ended
+			m.logger.Warn("output cut off: the process has exited, but something it started outside its process group still holds its output open",
+				"grace", m.outputGrace)
+		} else {
+			// The runner cannot be told: its streams are read on in the
+			// background until they end.
+			m.logger.Warn("output not ended: the process has exited, but something it started outside its process group still holds its output open",
+				"grace", m.outputGrace)
+		}
+	}
+	m.exited <- st
+}
+
+func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain) *logs.Framer {
+	emit := m.output
+	if m.spec.Health != nil {
+		if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
+			emit = func(entries []logs.LogEntry) {
+				for i := range entries {
+					lc.observe(entries[i].Line)
+				}
+				m.output(entries)
+			}
+		}
+	}
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, KeepLines: true, EmitBatch: func(entries []logs.LogEntry) {
+		d.enter()
+		emit(entries)
+		d.leave()
+	}}
+}
+
+// outputDrain follows the framers of one run, so that the grace after the
+// exit counts only the time they wait for the pipes: the time they spend
+// handing lines to the log manager (a full sink queue with overflow
+// "block" pauses them) is the log manager's, and what is still in the
+// pipes then is the process's output, not a descendant's.
+type outputDrain struct {
+	emitting atomic.Int32 // framers inside their EmitBatch
+	exited   atomic.Bool  // drain has begun: enter and leave report
+	changed  chan struct{}
+}
+
+func (d *outputDrain) enter() {
+	d.emitting.Add(1)
+	d.report()
+}
+
+func (d *outputDrain) leave() {
+	d.emitting.Add(-1)
+	d.report()
+}
+
+// report wakes drain after a change of emitting. Before the exit it costs
+// an atomic load. A wake-up may stand for several changes: drain reads
+// emitting after it, so it never misses the latest.
+func (d *outputDrain) report() {
+	if d.exited.Load() {
+		select {
+		case d.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain waits until ended is closed (both framers have returned) and
+// reports true, or reports false once the framers have spent grace, in
+// total since it was called, waiting for the pipes rather than handing
+// lines over.
+func (d *outputDrain) drain(ended <-chan struct{}, grace time.Duration) bool {
+	d.exited.Store(true)
+	idle := d.emitting.Load() == 0
+	var waited time.Duration // idle time so far
+	last := time.Now()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for {
+		if !idle {
+			timer.Stop()
+		} else {
+			timer.Reset(grace - waited)
+		}
+		select {
+		case <-ended:
+			return true
+		case <-d.changed:
+		case <-timer.C:
+		}
+		now := time.Now()
+		if idle {
+			waited += now.Sub(last)
+		}
+		last = now
+		idle = d.emitting.Load() == 0
+		if idle && waited >= grace {
+			select {
+			case <-ended:
+				return true
+			default:
+				return false
+			}
+		}
+	}
+}
