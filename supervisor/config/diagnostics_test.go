@@ -29,6 +29,8 @@ var invalidCases = map[string]int{
 	"many_errors.hcl":            21,
 	"missing_file.hcl":           1,
 	"negative_duration.hcl":      1,
+	"shell_directive.hcl":        1,
+	"shell_variable.hcl":         2,
 	"syntax.hcl":                 1,
 	"unknown_attribute.hcl":      1,
 	"unknown_block.hcl":          1,

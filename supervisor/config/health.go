@@ -229,6 +229,7 @@ func (d *decoder) decodeCheck(h *Health, b *hcl.Block) hcl.Diagnostics {
 		chk := &ExecCheck{}
 		if attr := c.Attributes["command"]; attr != nil {
 			cmd, ok, dd := evalStringList(attr.Expr, d.ctx, "command")
+			hintInterpolatedVariables(dd, attr.Expr, d.src)
 			diags = append(diags, dd...)
 			if ok && len(cmd) == 0 {
 				diags = append(diags, errorAt(attr.Expr.Range(), "Empty command", "The exec check needs a command to run."))

@@ -107,6 +107,9 @@ func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diag
 		cfg.Files[filename] = file
 	}
 	if diags.HasErrors() || file == nil {
+		if file != nil {
+			hintTemplateSyntax(diags, file.Body, src)
+		}
 		return cfg, diags
 	}
 	if dd := loadDotenv(file.Body, cfg, opts); dd.HasErrors() {
@@ -217,6 +220,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 	if attr := content.Attributes["command"]; attr != nil {
 		p.CommandRange = attr.Expr.Range()
 		cmd, ok, dd := evalStringList(attr.Expr, d.ctx, "command")
+		hintInterpolatedVariables(dd, attr.Expr, d.src)
 		diags = append(diags, dd...)
 		if ok {
 			if len(cmd) == 0 {
@@ -229,6 +233,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 	}
 	if attr := content.Attributes["env"]; attr != nil {
 		env, ok, dd := evalStringMap(attr.Expr, d.ctx, "env")
+		hintInterpolatedVariables(dd, attr.Expr, d.src)
 		diags = append(diags, dd...)
 		if ok {
 			diags = append(diags, checkEnvKeys(env, attr.Expr.Range())...)

@@ -1,0 +1,4 @@
+process "backup" {
+  command = ["sh", "-c", "tar czf ${HOME}/backup.tgz ."]
+  env     = { GREETING = "hello ${USER}" }
+}
