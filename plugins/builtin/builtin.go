@@ -83,3 +83,32 @@ func Serve(kind, name string) error {
 	}
 	return sdk.ServeComponent(cfg, k, name)
 }
+
+// Schemas returns the schemas the built-in component kind.name declares:
+// of its block and, for a runner, of a process's per-process block (nil
+// when it declares none); ok is false when there is no such component. The
+// component is created for the question only: nothing is served,
+// configured or connected to.
+func Schemas(kind sdk.Kind, name string) (config, process *sdk.Schema, ok bool) {
+	var component any
+	switch kind {
+	case sdk.KindRunner:
+		if newRunner, found := runners[name]; found {
+			component = newRunner()
+		}
+	case sdk.KindSink:
+		if newSink, found := sinks[name]; found {
+			component = newSink()
+		}
+	}
+	if component == nil {
+		return nil, nil, false
+	}
+	if c, is := component.(sdk.Configurable); is {
+		config = c.ConfigSchema()
+	}
+	if p, is := component.(sdk.ProcessConfigurable); is {
+		process = p.ProcessSchema()
+	}
+	return config, process, true
+}
