@@ -559,3 +559,32 @@ func TestDocsCommandTable(t *testing.T) {
 		})
 	}
 }
+
+// A relative path in a file sink block is relative to the configuration
+// file's folder, as docs/configuration.md and the sink's schema say, not to
+// the folder prox is started from.
+func TestUpFileSinkPathIsRelativeToTheConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+sink "file" "all" {
+  path = "sink-output/{process}.log"
+}
+
+process "hello" {
+  command = ["echo", "hello from the sink"]
+  sinks   = ["file.all"]
+}
+`), 0o644))
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	require.NotEqual(t, dir, wd)
+	u := startUp(t, cfg) // from this test's folder, the repository's root
+	require.Equal(t, 0, u.wait(t), "output:\n%s", u.output())
+	data, err := os.ReadFile(filepath.Join(dir, "sink-output", "hello.log"))
+	require.NoError(t, err, "the log file is not in the config file's folder")
+	assert.Contains(t, string(data), "hello from the sink")
+	assert.NoDirExists(t, filepath.Join(wd, "sink-output"), "the log file went to prox's working directory")
+	requireNoneLeft(t, u.marker)
+}
