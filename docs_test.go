@@ -5,14 +5,19 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/hcl/v2"
@@ -587,4 +592,90 @@ process "hello" {
 	assert.Contains(t, string(data), "hello from the sink")
 	assert.NoDirExists(t, filepath.Join(wd, "sink-output"), "the log file went to prox's working directory")
 	requireNoneLeft(t, u.marker)
+}
+
+// The json payload of the webhook sink, as docs/configuration.md shows it
+// (the block marked "output: webhook"): a real run of prox sends alerts
+// with the same fields and, times aside, the same values.
+func TestDocsWebhookPayload(t *testing.T) {
+	t.Parallel()
+	var doc []docFence
+	for _, f := range readFences(t, "docs/configuration.md") {
+		if f.marker == "output: webhook" {
+			doc = append(doc, f)
+		}
+	}
+	require.Len(t, doc, 1, "docs/configuration.md has no block marked \"output: webhook\"")
+	var want struct {
+		Alerts []map[string]any `json:"alerts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.Join(doc[0].lines, "\n")), &want), doc[0].where())
+	require.Len(t, want.Alerts, 2, "%s: an event alert and a match alert", doc[0].where())
+
+	var mu sync.Mutex
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Alerts []map[string]any `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, body.Alerts...)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, `
+sink "webhook" "alerts" {
+  url           = %q
+  events        = ["crashed"]
+  match         = "^panic:"
+  context_lines = 2
+}
+
+process "web" {
+  command = ["sh", "-c", "echo first line; echo last line but one; echo last line; exit 1"]
+  sinks   = ["webhook.alerts"]
+}
+
+process "api" {
+  command = ["sh", "-c", "echo 'panic: runtime error: index out of range'"]
+  sinks   = ["webhook.alerts"]
+}
+`, srv.URL), 0o644))
+	u := startUp(t, cfg)
+	require.Equal(t, 1, u.wait(t), "web crashed; output:\n%s", u.output())
+	requireNoneLeft(t, u.marker)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2, "one alert per trigger: %v", got)
+	for _, w := range want.Alerts {
+		i := slices.IndexFunc(got, func(g map[string]any) bool { return g["trigger"] == w["trigger"] })
+		require.GreaterOrEqual(t, i, 0, "no alert with trigger %v: %v", w["trigger"], got)
+		g := got[i]
+		// Times differ from run to run: both are RFC 3339.
+		for _, alert := range []map[string]any{w, g} {
+			for _, m := range []map[string]any{alert, asMap(alert["event"])} {
+				if ts, ok := m["time"].(string); ok {
+					_, err := time.Parse(time.RFC3339Nano, ts)
+					assert.NoError(t, err, "time %q", ts)
+					m["time"] = "TIME"
+				}
+			}
+		}
+		assert.Equal(t, w, g, "%s: the documented %v alert differs from the one prox sends", doc[0].where(), w["trigger"])
+	}
+}
+
+// asMap returns v as a JSON object, or an empty one.
+func asMap(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	return map[string]any{}
 }
