@@ -62,9 +62,10 @@ process "d" {
 	for _, d := range diags {
 		errs = append(errs, fmt.Sprintf("line %d: %s: %s", d.Subject.Start.Line, d.Summary, d.Detail))
 	}
-	require.Len(t, errs, 2, strings.Join(errs, "\n"))
-	assert.Contains(t, errs[0], `line 5: Cannot use sink "broken.x"`)
-	assert.Contains(t, errs[1], `line 19: Cannot use runner "teleport"`, "reported once, at its first use")
+	require.Len(t, errs, 3, strings.Join(errs, "\n"))
+	assert.Contains(t, errs[0], `line 2: Plugin binary not found`, "at the plugin block")
+	assert.Contains(t, errs[1], `line 5: Cannot use sink "broken.x"`)
+	assert.Contains(t, errs[2], `line 19: Cannot use runner "teleport"`, "reported once, at its first use")
 
 	require.Contains(t, st.sinks, "file.ok")
 	require.Contains(t, st.runners, "exec")

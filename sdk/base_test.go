@@ -57,12 +57,45 @@ func TestBaseInfo(t *testing.T) {
 	c, _ := newConfigurableHarness(t)
 	info, err := c.Base.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, &Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}}, info)
+	assert.Equal(t, &Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}, Command: CommandRequired}, info)
 
 	s := newSinkHarness(t, &recordingSink{})
 	info, err = s.Base.Info(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, &Info{Plugin: "myplugin", Name: "rec", Kind: KindSink, Version: "0.1.0", APIVersions: APIVersions}, info)
+}
+
+// defaultCommandRunner is a runner with a default command.
+type defaultCommandRunner struct{ *fakeRunner }
+
+func (defaultCommandRunner) HasDefaultCommand() bool { return true }
+
+// A runner says whether its processes need a command; a DefaultCommander
+// makes it optional.
+func TestBaseInfoCommand(t *testing.T) {
+	r := defaultCommandRunner{newFakeRunner(t)}
+	base := &baseServer{info: Info{Plugin: "p", Name: "img", Kind: KindRunner, APIVersions: APIVersions}, component: r}
+	c := connect(t, KindRunner, map[string]plugin.Plugin{
+		pluginBase:   &basePlugin{server: base},
+		pluginRunner: &runnerPlugin{server: newRunnerServer(r)},
+	})
+	info, err := c.Base.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, CommandOptional, info.Command)
+}
+
+// Configure tells a check (prox validate) from the real thing.
+func TestBaseConfigureCheckOnly(t *testing.T) {
+	c, cr := newConfigurableHarness(t)
+	values := []byte(`{"image":"busybox","cpus":null,"privileged":null,"ports":null,"labels":null}`)
+	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: values, CheckOnly: true}))
+	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: values}))
+	cr.mu.Lock()
+	got := cr.configs
+	cr.mu.Unlock()
+	require.Len(t, got, 2)
+	assert.True(t, got[0].CheckOnly)
+	assert.False(t, got[1].CheckOnly)
 }
 
 func TestBaseSchemas(t *testing.T) {

@@ -145,7 +145,7 @@ func TestServeDebugServesUntilTheHostIsDone(t *testing.T) {
 	rpc, d := attach(t, rc)
 	info, err := d.Base.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, &Info{Plugin: "dbg", Name: "vm", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}, info)
+	assert.Equal(t, &Info{Plugin: "dbg", Name: "vm", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions, Command: CommandRequired}, info)
 	p, err := d.Runner.Start(context.Background(), &ProcessConfig{Name: "web", Command: []string{"true"}})
 	require.NoError(t, err)
 	assert.Equal(t, fr.proc(t, "web").pid, p.PID())

@@ -54,7 +54,7 @@ func TestExternalPluginBlock(t *testing.T) {
 			assert.False(t, inst.Source.Builtin)
 			assert.Equal(t, "tiny", inst.Source.Plugin)
 			assert.Equal(t, path, inst.Source.Path)
-			assert.Equal(t, &sdk.Info{Plugin: "tiny", Name: "tiny", Kind: sdk.KindRunner, Version: "0.0.1", APIVersions: sdk.APIVersions}, inst.Info)
+			assert.Equal(t, &sdk.Info{Plugin: "tiny", Name: "tiny", Kind: sdk.KindRunner, Version: "0.0.1", APIVersions: sdk.APIVersions, Command: sdk.CommandRequired}, inst.Info)
 			assert.Equal(t, 1, inst.APIVersion)
 			require.NotNil(t, inst.ConfigSchema)
 			assert.Equal(t, "greeting", inst.ConfigSchema.Attributes[0].Name)
