@@ -156,8 +156,8 @@ process "writer" {
 		}
 	}
 	assert.Equal(t, n, next, "every line reached the file")
-	assert.Contains(t, r.stderrString(), "sink failed; reopening it and resending the batch: sink=file.all")
-	assert.Contains(t, r.stderrString(), "sink reopened: sink=file.all")
+	assert.Contains(t, r.stderrString(), "sink plugin died; relaunching it and resending the batch: sink=file.all")
+	assert.Contains(t, r.stderrString(), "sink plugin relaunched: sink=file.all")
 	requireNoneLeft(t, r.marker)
 }
 

@@ -29,8 +29,10 @@ type recorder struct {
 	calls    []string    // "open", "write <seq>", "flush", "close", in order
 	acked    []sdk.Batch // acknowledged batches, in order
 	attempts []uint64    // the Seq of every Write call
+	times    []time.Time // when each Write call began
 	opens    int
 	failNext int           // the next failNext Write calls fail
+	failWith error         // what they fail with; default errFake
 	hold     chan struct{} // when set, Write waits for a receive on it
 	entered  chan uint64   // when set, Write reports its Seq here before holding
 }
@@ -54,11 +56,16 @@ func (s *fakeSink) Write(ctx context.Context, b *sdk.Batch) error {
 	r := s.rec
 	r.mu.Lock()
 	r.attempts = append(r.attempts, b.Seq)
+	r.times = append(r.times, time.Now())
 	r.calls = append(r.calls, fmt.Sprintf("write %d", b.Seq))
 	hold, entered := r.hold, r.entered
 	fail := r.failNext > 0
 	if fail {
 		r.failNext--
+	}
+	failWith := r.failWith
+	if failWith == nil {
+		failWith = errFake
 	}
 	r.mu.Unlock()
 	if entered != nil {
@@ -72,7 +79,7 @@ func (s *fakeSink) Write(ctx context.Context, b *sdk.Batch) error {
 		}
 	}
 	if fail {
-		return errFake
+		return failWith
 	}
 	r.mu.Lock()
 	// Keep a copy of the slices' headers: the batch is ours once
@@ -213,4 +220,12 @@ func (m *Manager) runner(t *testing.T, name string) *sinkRunner {
 	r, ok := m.sinks[name]
 	require.True(t, ok, "sink %s", name)
 	return r
+}
+
+// length returns the number of entries in the queue, the batch the
+// consumer holds excluded.
+func (q *sinkQueue) length() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -57,7 +58,10 @@ type Manager struct {
 	subByID   map[uint64]*subscriber
 	lastSubID uint64
 	sinks     map[string]*sinkRunner
+	stopping  bool // Stopping was called
 	closed    bool
+
+	sinkEvents sinkEvents
 }
 
 // NewManager returns a Manager with opts applied over the defaults.
@@ -232,15 +236,17 @@ func (m *Manager) Processes() []string {
 }
 
 // Close stops delivery: subscribers' channels are closed; every sink's
-// queue is drained into the sink (retrying a failed sink), then the sink
+// queue is drained into the sink (retrying a failing sink), then the sink
 // is flushed and closed. Everything written before Close was called
-// reaches every sink it was meant for, unless ctx ends first: then the
-// remaining entries are dropped (counted in SinkStats) and Close returns
-// an error. After Close, Write only fills the ring buffers (Query still
-// works) and Subscribe returns a closed channel.
+// reaches every sink it was meant for, unless the sink's DrainTimeout
+// (counted from the call) or ctx ends first: then what the sink has not
+// acknowledged is given up on (counted in SinkStats.Undelivered). After
+// Close, Write only fills the ring buffers (Query still works) and
+// Subscribe returns a closed channel.
 //
-// Close returns the sinks' flush and close errors, joined. Calling it
-// again returns nil.
+// Close returns, joined, an *UndeliveredError for each sink that did not
+// get everything (lines refused while Stopping included), and the sinks'
+// flush and close errors. Calling it again returns nil.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -248,6 +254,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
+	m.stopping = true
 	runners := slices.SortedFunc(maps.Values(m.sinks), func(a, b *sinkRunner) int { return cmp.Compare(a.name, b.name) })
 	for _, p := range *m.procs.Load() {
 		p.sinks.Store(nil)
@@ -260,20 +267,32 @@ func (m *Manager) Close(ctx context.Context) error {
 	for _, s := range subs {
 		s.close()
 	}
+	start := time.Now()
 	for _, r := range runners {
+		r.queue.setStopping()
 		r.queue.beginClose()
 	}
 	var errs []error
 	for _, r := range runners {
+		drain := time.NewTimer(time.Until(start.Add(r.opts.DrainTimeout)))
 		select {
 		case <-r.done:
-		case <-ctx.Done():
-			r.abort()
+		case <-drain.C:
+			r.abort(fmt.Errorf("not drained within its drain timeout (%s)", r.opts.DrainTimeout))
 			<-r.done
+		case <-ctx.Done():
+			r.abort(fmt.Errorf("the drain was cut short: %w", context.Cause(ctx)))
+			<-r.done
+		}
+		drain.Stop()
+		st := r.stats()
+		if st.Undelivered > 0 || st.UndeliveredEvents > 0 {
+			errs = append(errs, &UndeliveredError{Sink: r.name, Entries: st.Undelivered, Events: st.UndeliveredEvents, Err: r.cause()})
 		}
 		if r.err != nil {
 			errs = append(errs, fmt.Errorf("sink %s: %w", r.name, r.err))
 		}
 	}
+	m.closeSinkEvents()
 	return errors.Join(errs...)
 }

@@ -35,9 +35,21 @@ type sinkQueue struct {
 	signalled bool
 	closing   bool // no more items will come (but waiting writers may still push)
 	stopped   bool // the consumer is gone: pushes are ignored
+	// stopping is set once prox stops its processes, failing while the
+	// sink's last attempt failed: together they release writers that wait
+	// for room (see released).
+	stopping, failing bool
+	// pending and pendingEvents are the batch the consumer took and has
+	// not had acknowledged yet.
+	pending, pendingEvents int
 
-	dropped       uint64
+	dropped       uint64 // entries dropped by OverflowDropOldest
 	droppedEvents uint64
+	// undelivered and undeliveredEvents are the items given up on: still
+	// queued or pending when the consumer stopped, or refused by a full
+	// queue while released.
+	undelivered       uint64
+	undeliveredEvents uint64
 
 	// wake tells the consumer to look at the queue again.
 	wake chan struct{}
@@ -66,13 +78,19 @@ func (q *sinkQueue) push(e *LogEntry) {
 			q.dropped++
 		} else {
 			q.waiting++
-			for q.n == q.size && !q.stopped {
+			for q.n == q.size && !q.stopped && !q.released() {
 				q.notFull.Wait()
 			}
 			q.waiting--
 		}
 	}
 	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
+	if q.n == q.size {
+		// Released: no room, and none will come before the stop ends.
+		q.undelivered++
 		q.mu.Unlock()
 		return
 	}
@@ -132,7 +150,7 @@ func (q *sinkQueue) pushBatch(entries []LogEntry) {
 				// before waiting for it.
 				q.signal(true)
 				q.waiting++
-				for q.n == q.size && !q.stopped {
+				for q.n == q.size && !q.stopped && !q.released() {
 					q.notFull.Wait()
 				}
 				q.waiting--
@@ -140,6 +158,11 @@ func (q *sinkQueue) pushBatch(entries []LogEntry) {
 		}
 		if q.stopped {
 			return
+		}
+		if q.n == q.size {
+			// Released: no room, and none will come before the stop ends.
+			q.undelivered++
+			continue
 		}
 		if q.n == len(q.buf) {
 			q.grow()
@@ -175,6 +198,30 @@ func (q *sinkQueue) pushEvent(ev sdk.Event) {
 		q.firstAt = time.Now()
 		q.signal(true)
 	}
+}
+
+// released reports whether writers stop waiting for room in a full
+// queue: prox is stopping and the sink is failing, so nothing would make
+// room before the stop ends. q.mu must be held.
+func (q *sinkQueue) released() bool { return q.stopping && q.failing }
+
+// setStopping marks the queue as stopping (see released).
+func (q *sinkQueue) setStopping() {
+	q.mu.Lock()
+	q.stopping = true
+	q.notFull.Broadcast()
+	q.mu.Unlock()
+}
+
+// setFailing records whether the sink's last attempt failed (see
+// released).
+func (q *sinkQueue) setFailing(failing bool) {
+	q.mu.Lock()
+	q.failing = failing
+	if q.released() {
+		q.notFull.Broadcast()
+	}
+	q.mu.Unlock()
 }
 
 // signal wakes the consumer if cond holds and it was not woken already
@@ -228,12 +275,13 @@ func (q *sinkQueue) beginClose() {
 }
 
 // stop makes the queue refuse everything, releases waiting writers and
-// counts what was still queued as dropped.
+// counts what was still queued as undelivered. (The pending batch is the
+// consumer's: acked or dropPending.)
 func (q *sinkQueue) stop() {
 	q.mu.Lock()
 	q.stopped = true
-	q.dropped += uint64(q.n)
-	q.droppedEvents += uint64(len(q.events))
+	q.undelivered += uint64(q.n)
+	q.undeliveredEvents += uint64(len(q.events))
 	for q.n > 0 {
 		q.removeOldest()
 	}
@@ -306,26 +354,47 @@ func (q *sinkQueue) take(dst []LogEntry) ([]LogEntry, []sdk.Event) {
 	q.bytes -= size
 	events := q.events
 	q.events = nil
+	q.pending, q.pendingEvents = k, len(events)
 	if q.waiting > 0 {
 		q.notFull.Broadcast()
 	}
 	return dst, events
 }
 
-// countDropped adds entries and events lost outside the queue (a batch
-// that could not be delivered).
-func (q *sinkQueue) countDropped(entries, events int) {
+// acked tells the queue that the pending batch was acknowledged.
+func (q *sinkQueue) acked() {
 	q.mu.Lock()
-	q.dropped += uint64(entries)
-	q.droppedEvents += uint64(events)
+	q.pending, q.pendingEvents = 0, 0
 	q.mu.Unlock()
 }
 
-// counts returns the queue's drop counters and current length.
-func (q *sinkQueue) counts() (dropped, droppedEvents uint64, queued int) {
+// dropPending counts the pending batch as undelivered: the consumer gave
+// up on it.
+func (q *sinkQueue) dropPending() {
+	q.mu.Lock()
+	q.undelivered += uint64(q.pending)
+	q.undeliveredEvents += uint64(q.pendingEvents)
+	q.pending, q.pendingEvents = 0, 0
+	q.mu.Unlock()
+}
+
+// queueCounts is a snapshot of a queue's counters.
+type queueCounts struct {
+	dropped, droppedEvents         uint64
+	undelivered, undeliveredEvents uint64
+	// queued and queuedEvents include the pending batch: the backlog.
+	queued, queuedEvents int
+}
+
+// counts returns the queue's counters.
+func (q *sinkQueue) counts() queueCounts {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.dropped, q.droppedEvents, q.n
+	return queueCounts{
+		dropped: q.dropped, droppedEvents: q.droppedEvents,
+		undelivered: q.undelivered, undeliveredEvents: q.undeliveredEvents,
+		queued: q.n + q.pending, queuedEvents: len(q.events) + q.pendingEvents,
+	}
 }
 
 // waiters returns the number of writers blocked in push.

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prox-dev/prox/sdk"
@@ -19,7 +22,11 @@ import (
 // are never reused and may be kept; the SDK's gRPC client packs a batch
 // during Write and keeps nothing.)
 type SinkTarget interface {
-	// Open returns a connected sink; it is called again after the sink failed (its plugin died), to relaunch it.
+	// Open returns a connected sink. It is called again only after a
+	// sink's plugin died (a call failed with sdk.ErrPluginUnavailable, or
+	// timed out with its outcome unknown), to relaunch it; a sink that
+	// answers a Write with an error keeps its plugin and gets the batch
+	// again.
 	Open(ctx context.Context) (sdk.Sink, error)
 }
 
@@ -66,6 +73,8 @@ const (
 	DefaultRetryMin = 100 * time.Millisecond
 	// DefaultRetryMax is the default SinkOptions.RetryMax.
 	DefaultRetryMax = 5 * time.Second
+	// DefaultDrainTimeout is the default SinkOptions.DrainTimeout.
+	DefaultDrainTimeout = 10 * time.Second
 )
 
 // SinkOptions configures how entries reach one sink. Zero fields take
@@ -88,22 +97,28 @@ type SinkOptions struct {
 	FlushInterval time.Duration
 	// Overflow is the policy for a full queue. Default OverflowBlock.
 	Overflow OverflowPolicy
-	// WriteTimeout bounds one Write call; a Write that takes longer is a
-	// failure (the sink is reopened and the batch resent). Default
+	// WriteTimeout bounds one Write call; a Write that takes longer has
+	// an unknown outcome, as if the plugin had died: the sink is reopened
+	// (its plugin relaunched) and the batch resent. Default
 	// DefaultWriteTimeout (30 s).
 	WriteTimeout time.Duration
-	// RetryMin is the wait before the first reopen after a failure; it
+	// RetryMin is the wait before the first retry after a failure; it
 	// doubles with each further failure up to RetryMax, and is reset by a
 	// successful Write. Default DefaultRetryMin (100 ms).
 	RetryMin time.Duration
-	// RetryMax caps the wait between reopens. Default DefaultRetryMax (5 s).
+	// RetryMax caps the wait between retries. Default DefaultRetryMax
+	// (5 s).
 	RetryMax time.Duration
+	// DrainTimeout bounds the sink's drain at Close, counted from the
+	// call: what it has not acknowledged by then is given up on, counted
+	// and reported (UndeliveredError). Default DefaultDrainTimeout (10 s).
+	DrainTimeout time.Duration
 }
 
 // withDefaults checks o and fills in its zero fields.
 func (o SinkOptions) withDefaults() (SinkOptions, error) {
 	if o.QueueSize < 0 || o.MaxBatchEntries < 0 || o.MaxBatchBytes < 0 || o.FlushInterval < 0 ||
-		o.WriteTimeout < 0 || o.RetryMin < 0 || o.RetryMax < 0 {
+		o.WriteTimeout < 0 || o.RetryMin < 0 || o.RetryMax < 0 || o.DrainTimeout < 0 {
 		return o, errors.New("sink options must not be negative")
 	}
 	policy, err := ParseOverflowPolicy(string(o.Overflow))
@@ -128,32 +143,199 @@ func (o SinkOptions) withDefaults() (SinkOptions, error) {
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.RetryMin, DefaultRetryMin)
 	defDur(&o.RetryMax, DefaultRetryMax)
+	defDur(&o.DrainTimeout, DefaultDrainTimeout)
 	o.MaxBatchEntries = min(o.MaxBatchEntries, o.QueueSize)
 	o.RetryMax = max(o.RetryMax, o.RetryMin)
 	return o, nil
 }
 
-// SinkStats counts what happened to one sink's traffic.
+// SinkState is the health of a sink.
+type SinkState string
+
+// The sink states.
+const (
+	// SinkOK: the sink acknowledges batches (or has not failed yet).
+	SinkOK SinkState = "ok"
+	// SinkFailing: the sink's plugin answered the last Write (or Open)
+	// with an error; the batch is retried with backoff, the plugin kept.
+	SinkFailing SinkState = "failing"
+	// SinkRelaunching: the sink's plugin died (or a call's outcome is
+	// unknown); it is being relaunched, and the batch will be resent.
+	SinkRelaunching SinkState = "relaunching"
+	// SinkClosed: Close is done with the sink.
+	SinkClosed SinkState = "closed"
+)
+
+// SinkStats is the state of one sink and counts what happened to its
+// traffic.
 type SinkStats struct {
+	// Name is the sink's name.
+	Name string
+	// State is the sink's health.
+	State SinkState
+	// Since is when the sink became ok, or when its failures began (the
+	// first failure since the last acknowledged batch) while failing or
+	// relaunching, or when it was closed.
+	Since time.Time
+	// LastError is the last failure while failing or relaunching, or what
+	// Close gave up on; "" otherwise.
+	LastError string
 	// Sent is the number of entries the sink acknowledged.
 	Sent uint64
 	// SentEvents is the number of events the sink acknowledged.
 	SentEvents uint64
-	// Dropped is the number of entries lost: dropped by OverflowDropOldest,
-	// or still queued when Close gave up.
+	// Dropped is the number of entries dropped by OverflowDropOldest.
 	Dropped uint64
-	// DroppedEvents is the number of events lost the same ways.
+	// DroppedEvents is the number of events dropped by OverflowDropOldest.
 	DroppedEvents uint64
+	// Undelivered is the number of entries given up on while prox stopped:
+	// still queued or in flight when Close gave up, or refused by the full
+	// queue of a failing sink once Stopping was called.
+	Undelivered uint64
+	// UndeliveredEvents is the number of events given up on.
+	UndeliveredEvents uint64
 	// Batches is the number of acknowledged batches (a resent batch counts
 	// once).
 	Batches uint64
 	// Failures is the number of failed Write and Open calls.
 	Failures uint64
-	// Reopens is the number of Open calls made to relaunch the sink after
-	// a failure.
-	Reopens uint64
-	// Queued is the number of entries waiting now.
+	// Relaunches is the number of Open calls made to relaunch the sink's
+	// plugin after it died.
+	Relaunches uint64
+	// Queued is the number of entries waiting now, the batch in flight
+	// included: the backlog.
 	Queued int
+	// QueuedEvents is the number of events waiting now, in flight
+	// included.
+	QueuedEvents int
+}
+
+// SinkEvent is a change of a sink's state.
+type SinkEvent struct {
+	// Time is when it happened.
+	Time time.Time
+	// Sink is the sink's name.
+	Sink string
+	// From and To are the states before and after.
+	From, To SinkState
+	// Error is the failure, when To is failing or relaunching.
+	Error string
+	// Queued and QueuedEvents are the backlog at the change.
+	Queued, QueuedEvents int
+}
+
+// sinkEventBuffer is the capacity of a sink event subscriber's channel;
+// a subscriber that falls further behind misses events.
+const sinkEventBuffer = 64
+
+// sinkEvents fans sink events out to subscribers, never waiting.
+type sinkEvents struct {
+	mu     sync.Mutex
+	subs   map[<-chan SinkEvent]chan SinkEvent
+	closed bool
+}
+
+// publish offers ev to every subscriber.
+func (b *sinkEvents) publish(ev SinkEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+// SubscribeSinkEvents returns a channel of every change of a sink's
+// state from now on. A subscriber that falls 64 events behind misses
+// events. The channel is closed by UnsubscribeSinkEvents, or by Close once
+// every sink is closed.
+func (m *Manager) SubscribeSinkEvents() <-chan SinkEvent {
+	b := &m.sinkEvents
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan SinkEvent, sinkEventBuffer)
+	if b.closed {
+		close(ch)
+		return ch
+	}
+	if b.subs == nil {
+		b.subs = map[<-chan SinkEvent]chan SinkEvent{}
+	}
+	b.subs[ch] = ch
+	return ch
+}
+
+// UnsubscribeSinkEvents ends a subscription of SubscribeSinkEvents.
+func (m *Manager) UnsubscribeSinkEvents(ch <-chan SinkEvent) {
+	b := &m.sinkEvents
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c, ok := b.subs[ch]; ok {
+		delete(b.subs, ch)
+		close(c)
+	}
+}
+
+// closeSinkEvents closes every subscriber's channel.
+func (m *Manager) closeSinkEvents() {
+	b := &m.sinkEvents
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for k, c := range b.subs {
+		delete(b.subs, k)
+		close(c)
+	}
+}
+
+// UndeliveredError reports what a sink never acknowledged before Close
+// gave up on it, and why.
+type UndeliveredError struct {
+	// Sink is the sink's name.
+	Sink string
+	// Entries and Events count what was not delivered (SinkStats'
+	// Undelivered and UndeliveredEvents).
+	Entries, Events uint64
+	// Err is the sink's last failure, or why Close gave up on a sink that
+	// was not failing.
+	Err error
+}
+
+// Error returns e.g. "sink file.small: 12,288 lines and 1 event not
+// delivered: write: ...: no space left on device".
+func (e *UndeliveredError) Error() string {
+	var what string
+	switch {
+	case e.Entries > 0 && e.Events > 0:
+		what = Quantity(e.Entries, "line") + " and " + Quantity(e.Events, "event")
+	case e.Events > 0:
+		what = Quantity(e.Events, "event")
+	default:
+		what = Quantity(e.Entries, "line")
+	}
+	return fmt.Sprintf("sink %s: %s not delivered: %v", e.Sink, what, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UndeliveredError) Unwrap() error { return e.Err }
+
+// Quantity returns n and noun for people, with a comma between groups of
+// three digits and a plural "s": "1 line", "12,288 lines".
+func Quantity(n uint64, noun string) string {
+	if n != 1 {
+		noun += "s"
+	}
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String() + " " + noun
 }
 
 // AttachSink starts delivering the output of processes (every process when
@@ -181,7 +363,10 @@ func (m *Manager) AttachSink(name string, processes []string, target SinkTarget,
 	if _, ok := m.sinks[name]; ok {
 		return fmt.Errorf("attach sink %s: a sink with this name is already attached", name)
 	}
-	r := newSinkRunner(name, processes, target, opts, m.logger.With("sink", name))
+	r := newSinkRunner(name, processes, target, opts, m.logger.With("sink", name), m.sinkEvents.publish)
+	if m.stopping {
+		r.queue.setStopping()
+	}
 	m.sinks[name] = r
 	for pname, p := range *m.procs.Load() {
 		p.sinks.Store(m.sinksFor(pname))
@@ -214,8 +399,38 @@ func (m *Manager) WriteEvent(ev sdk.Event) {
 	}
 }
 
-// SinkStats returns the named sink's counters, and false when no such
-// sink was attached.
+// Stopping tells the manager that prox is stopping its processes. From
+// then on a writer no longer waits for room in the full queue of an
+// OverflowBlock sink while that sink is failing or relaunching: nothing
+// would make room before the stop ends, and the processes' output must
+// still be read for them to end. The lines it has no room for are counted
+// as undelivered to that sink (they still reach the log buffer and every
+// other subscriber and sink). Writers still wait for a sink that delivers.
+// Close implies Stopping.
+func (m *Manager) Stopping() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stopping = true
+	for _, r := range m.sinks {
+		r.queue.setStopping()
+	}
+}
+
+// AllSinkStats returns the state and counters of every attached sink,
+// sorted by name.
+func (m *Manager) AllSinkStats() []SinkStats {
+	m.mu.Lock()
+	runners := slices.SortedFunc(maps.Values(m.sinks), func(a, b *sinkRunner) int { return cmp.Compare(a.name, b.name) })
+	m.mu.Unlock()
+	out := make([]SinkStats, len(runners))
+	for i, r := range runners {
+		out[i] = r.stats()
+	}
+	return out
+}
+
+// SinkStats returns the named sink's state and counters, and false when
+// no such sink was attached.
 func (m *Manager) SinkStats(name string) (SinkStats, bool) {
 	m.mu.Lock()
 	r, ok := m.sinks[name]

@@ -10,14 +10,16 @@ import (
 //
 // The host calls Write with one batch at a time per sink, in order, and waits
 // for its return: nil acknowledges the batch (the sink has taken
-// responsibility for it); an error makes the host retry it, so delivery is
-// at least once. Flush and Close are called on shutdown, in that order, after
+// responsibility for it); an error makes the host retry it, with backoff, so
+// delivery is at least once. An error the sink answers with (a full disk, a
+// refused connection) keeps the plugin; only a plugin that died or did not
+// answer in time is relaunched. Flush and Close are called on shutdown, in that order, after
 // the last Write. A sink never sees two calls at once (Shutdown, for a
 // Shutdowner, comes after Close).
 type Sink interface {
-	// Write delivers one batch, after Configure. Batches come numbered
-	// from 1 (Batch.Seq); a batch whose Write failed is sent again with
-	// the same Seq, so a sink may see a batch twice. ctx bounds the call:
+	// Write delivers one batch, after Configure. Batches come numbered,
+	// increasing (Batch.Seq); a batch whose Write failed is sent again
+	// with the same Seq, so a sink may see a batch twice. ctx bounds the call:
 	// when it is cancelled, Write returns promptly, with an error unless
 	// it delivered the batch. Write must not keep b or its slices after it
 	// returns (the bytes of the lines may be kept).
@@ -79,7 +81,10 @@ type Event struct {
 
 // Batch is what one Write delivers.
 type Batch struct {
-	// Seq numbers batches per sink from 1; a resent batch keeps its number.
+	// Seq numbers the batches of one sink, one more per batch. A resend
+	// carries the same Seq, to the same plugin or to a relaunched one; Seq
+	// never repeats for a different batch, also across runs of prox (the
+	// host starts from the wall clock in nanoseconds).
 	Seq     uint64
 	Entries []LogEntry
 	Events  []Event

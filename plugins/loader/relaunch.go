@@ -116,9 +116,9 @@ func NewSinkTarget(l *Loader, inst *Instance) *SinkTarget {
 }
 
 // Open returns the sink. The log manager opens a sink once, and again
-// only after it failed (and the manager closed it): then the plugin is
-// relaunched, whether it died or not, since a closed sink takes no more
-// writes.
+// only after its plugin died or stopped answering (and the manager closed
+// it): then the plugin is relaunched. A sink that answers with an error
+// keeps its plugin: the manager retries the batch without calling Open.
 func (t *SinkTarget) Open(ctx context.Context) (sdk.Sink, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
