@@ -229,7 +229,6 @@ func (r *sinkRunner) run() {
 				r.lost()
 				return
 			}
-			r.queue.acked()
 		}
 	}
 }
@@ -254,6 +253,7 @@ func (r *sinkRunner) deliver(b *sdk.Batch) error {
 	for {
 		err := r.writeOnce(b)
 		if err == nil {
+			r.queue.acked()
 			r.sent.Add(uint64(len(b.Entries)))
 			r.sentEvents.Add(uint64(len(b.Events)))
 			r.batches.Add(1)
