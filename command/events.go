@@ -34,10 +34,12 @@ Usage: prox events [options]
   Follows the running prox: first prints the current state of every
   process ("15:04:05.000 web is running, healthy"), then every change of
   a process's state (starting, running, stopping, stopped, crashed,
-  backoff, failed) and of its health, as it happens, until Ctrl-C or
-  until prox stops. A change reads "15:04:05.000 web running -> stopping",
-  then how the process exited, its restart count and the reason, when
-  there are.
+  backoff, failed) and of its health, and of a sink's state (ok,
+  failing, relaunching, closed), as it happens, until Ctrl-C or until
+  prox stops. A change reads "15:04:05.000 web running -> stopping", then
+  how the process exited, its restart count and the reason, when there
+  are; or "15:04:05.000 sink file.small ok -> failing: REASON (12,288
+  lines waiting)".
 
   Exits 0 when interrupted or when prox stops, 1 when no prox runs on the
   socket, 2 on a usage error.
@@ -45,10 +47,11 @@ Usage: prox events [options]
 Options:
 
   -json              One JSON object per event: {"time", "type" ("current"
-                     for the states first printed, then "state" or
-                     "health"), "process", "from", "to", "health",
+                     for the states first printed, then "state", "health"
+                     or "sink"), "process", "sink", "from", "to", "health",
                      "restarts", "reason", "exit" {"code", "signal",
-                     "error"}, "next_restart"}; empty members are left out.
+                     "error"}, "next_restart", "queued", "queued_events"};
+                     empty members are left out.
 ` + socketHelp + metaHelp)
 }
 
@@ -146,7 +149,23 @@ func currentEvent(p control.Process, now time.Time) control.Event {
 // eventLine renders an event for people.
 func eventLine(ev control.Event) string {
 	var b strings.Builder
-	b.WriteString(ev.Time.Local().Format("15:04:05.000") + " " + ev.Process + " ")
+	b.WriteString(ev.Time.Local().Format("15:04:05.000") + " ")
+	if ev.Type == control.EventSink {
+		// "sink file.small ok -> failing: ...: no space left on device
+		// (12,288 lines waiting)"
+		b.WriteString("sink " + ev.Sink + " " + ev.From + " -> " + ev.To)
+		switch {
+		case ev.To == "ok":
+			b.WriteString(": recovered")
+		case ev.Reason != "":
+			b.WriteString(": " + ev.Reason)
+		}
+		if ev.Queued > 0 || ev.QueuedEvents > 0 {
+			b.WriteString(" (" + backlog(ev.Queued, ev.QueuedEvents) + " waiting)")
+		}
+		return b.String()
+	}
+	b.WriteString(ev.Process + " ")
 	switch ev.Type {
 	case currentType:
 		b.WriteString("is " + ev.To)

@@ -19,9 +19,6 @@ import (
 // terminal never stalls the processes.
 const terminalBuffer = 16384
 
-// sinkCloseTimeout bounds the final drain of every sink at shutdown.
-const sinkCloseTimeout = 30 * time.Second
-
 // terminalSyncWait bounds how long one of prox's log lines waits for the
 // process output before it to be printed: a stalled terminal delays prox's
 // logs by this much at most.
@@ -166,8 +163,10 @@ func (p *pipeline) forwardEvents(sup *supervisor.Manager) {
 }
 
 // close drains the pipeline: the remaining events, every sink (Flush and
-// Close), the terminal. It is safe to call more than once.
-func (p *pipeline) close(logger hclog.Logger) {
+// Close, each within its drain timeout, or until ctx ends), the terminal.
+// What a sink never got is said in one line per sink. It is safe to call
+// more than once.
+func (p *pipeline) close(ctx context.Context, logger hclog.Logger) {
 	p.once.Do(func() {
 		if p.sup != nil {
 			if lost := p.sup.Unsubscribe(p.events); lost > 0 {
@@ -180,14 +179,21 @@ func (p *pipeline) close(logger hclog.Logger) {
 				logger.Warn("the terminal fell behind and skipped lines (the sinks have them)", "lines", n)
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), sinkCloseTimeout)
-		defer cancel()
-		if err := p.logs.Close(ctx); err != nil {
-			logger.Error("sinks", "error", err)
+		err := p.logs.Close(ctx)
+		// One line per sink: "sink file.small: 12,288 lines and 1 event
+		// not delivered: ...", or its flush or close error.
+		errs := []error{err}
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = joined.Unwrap()
 		}
-		for _, name := range p.logs.Sinks() {
-			if s, ok := p.logs.SinkStats(name); ok && (s.Dropped > 0 || s.DroppedEvents > 0) {
-				logger.Warn("sink dropped entries", "sink", name, "lines", s.Dropped, "events", s.DroppedEvents)
+		for _, err := range errs {
+			if err != nil {
+				logger.Error(err.Error())
+			}
+		}
+		for _, s := range p.logs.AllSinkStats() {
+			if s.Dropped > 0 || s.DroppedEvents > 0 {
+				logger.Warn("sink dropped entries (overflow = \"drop_oldest\")", "sink", s.Name, "lines", s.Dropped, "events", s.DroppedEvents)
 			}
 		}
 		<-p.termDone

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,7 +65,7 @@ func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 	assert.Equal(t, "p | one\np | two\np | three\n", got.String(), "printed before syncTerminal returned")
 
 	close(gate)
-	p.close(hclog.NewNullLogger())
+	p.close(context.Background(), hclog.NewNullLogger())
 	assert.Equal(t, "p | one\np | two\np | three\n", got.String())
 	p.syncTerminal() // after close: returns at once
 }
@@ -76,7 +77,7 @@ func TestSyncTerminalWithoutATerminal(t *testing.T) {
 	require.NoError(t, err)
 	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("one")})
 	p.syncTerminal()
-	p.close(hclog.NewNullLogger())
+	p.close(context.Background(), hclog.NewNullLogger())
 	assert.Empty(t, got.String(), "quiet")
 }
 
@@ -111,7 +112,7 @@ func TestTerminalSaysWhereItSkippedLines(t *testing.T) {
 	dropped := p.logs.Dropped(p.termID)
 	require.Positive(t, dropped, "the terminal fell behind")
 	close(gate)
-	p.close(hclog.NewNullLogger())
+	p.close(context.Background(), hclog.NewNullLogger())
 
 	text := got.String()
 	assert.Contains(t, text, fmt.Sprintf("(prox: %d lines not shown here: the terminal fell behind; the sinks and `prox logs` have them)\n", dropped))

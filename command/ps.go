@@ -31,7 +31,8 @@ Usage: prox ps [options] [NAME...]
   process with a health check: checking, healthy or unhealthy), PID,
   runner, uptime, restart count, how the last run ended, and the reason of
   its state (what a starting process waits for, why it crashed or failed,
-  what its failing health check said).
+  what its failing health check said). Under the table, a line for each
+  sink that is failing or relaunching (see prox sinks).
 
   Exits 0 on success, 1 when no prox runs on the socket or a NAME is
   unknown, 2 on a usage error.
@@ -104,6 +105,13 @@ func (c *PsCommand) Run(args []string) int {
 		return exitOK
 	}
 	c.Ui.Output(strings.TrimRight(psTable(ps), "\n"))
+	// A sink that fails is said under the table. (A prox without sinks
+	// in its API, an older one, says nothing.)
+	if sinks, err := client.Sinks(ctx); err == nil {
+		for _, line := range unhealthySinks(sinks, time.Now()) {
+			c.Ui.Output(line)
+		}
+	}
 	return exitOK
 }
 

@@ -149,6 +149,7 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"restart":      func() (cli.Command, error) { return newActionCommand(meta, "restart"), nil },
 		"signal":       func() (cli.Command, error) { return &SignalCommand{Meta: meta}, nil },
 		"events":       func() (cli.Command, error) { return &EventsCommand{Meta: meta}, nil },
+		"sinks":        func() (cli.Command, error) { return &SinksCommand{Meta: meta}, nil },
 		"plugins":      func() (cli.Command, error) { return &PluginsCommand{Meta: meta}, nil },
 	}
 }

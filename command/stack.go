@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -218,9 +219,10 @@ func launch(ctx context.Context, l *loader.Loader, kind sdk.Kind, name string) l
 }
 
 // sinkHostSchema holds the attributes of a sink block that belong to
-// prox, not to the plugin: how the host queues entries for the sink.
+// prox, not to the plugin: how the host queues entries for the sink, and
+// how long it drains them at shutdown.
 var sinkHostSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "overflow"}, {Name: "queue_size"},
+	{Name: "overflow"}, {Name: "queue_size"}, {Name: "drain_timeout"},
 }}
 
 // sinkHostOptions takes prox's own attributes out of a sink block and
@@ -248,6 +250,17 @@ func sinkHostOptions(b *config.PluginBlock, evalCtx *hcl.EvalContext) (logs.Sink
 				Detail: "queue_size must be at least 1.", Subject: attr.Expr.Range().Ptr()})
 		} else {
 			opts.QueueSize = n
+		}
+	}
+	if attr := content.Attributes["drain_timeout"]; attr != nil {
+		var text string
+		if d := gohcl.DecodeExpression(attr.Expr, evalCtx, &text); d.HasErrors() {
+			diags = append(diags, d...)
+		} else if d, err := time.ParseDuration(text); err != nil || d <= 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid drain timeout",
+				Detail: fmt.Sprintf("drain_timeout must be a positive duration such as \"10s\" or \"1m\"; %q is not.", text), Subject: attr.Expr.Range().Ptr()})
+		} else {
+			opts.DrainTimeout = d
 		}
 	}
 	return opts, rest, diags

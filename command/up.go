@@ -38,8 +38,10 @@ Usage: prox up [options]
   runner plugin, and prints their output as "name | line". On SIGINT
   (Ctrl-C) or SIGTERM it stops them all gracefully: the stop signal to
   every process group at once, up to each process's stop timeout, then
-  SIGKILL; then it shuts its plugins down. A second Ctrl-C kills what is
-  left at once.
+  SIGKILL; then each sink gets what is still queued for it, for at most
+  its drain_timeout (10s by default), and what a sink never got is
+  reported; then it shuts its plugins down. A second Ctrl-C kills what is
+  left at once and gives up on the sinks' backlog.
 
   prox up also returns when every process has exited by itself and none is
   due to restart (not after processes were stopped through prox stop: it
@@ -153,7 +155,7 @@ func (c *UpCommand) Run(args []string) int {
 	defer c.logOut.setBefore(nil)
 	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteStableBatch})
 	pipe.forwardEvents(sup)
-	defer pipe.close(logger)
+	defer pipe.close(context.Background(), logger)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -189,30 +191,35 @@ wait:
 		}
 	}
 
-	// A second signal during the graceful stop kills what is left.
+	// A second signal during the graceful stop kills what is left, and
+	// gives up on what the sinks have not received yet.
 	stopCtx, cancelStop := context.WithCancel(context.Background())
 	defer cancelStop()
+	drained := make(chan struct{})
 	go func() {
 		select {
 		case sig := <-sigs:
-			logger.Warn("second signal: killing every process", "signal", sig.String())
+			logger.Warn("second signal: killing every process and giving up on the sinks' backlog", "signal", sig.String())
 			cancelStop()
-		case <-stopCtx.Done():
+		case <-drained:
 		}
 	}()
 	stopping := time.Now()
+	// A failing sink's full queue must not hold the processes' output
+	// readers: the processes could not end.
+	pipe.logs.Stopping()
 	if err := sup.Stop(stopCtx); err != nil {
 		logger.Error("stop", "error", err)
 		code = 1
 	}
-	cancelStop()
 	logger.Debug("processes stopped", "elapsed", time.Since(stopping))
 	// Nothing starts any more: the runner plugins shut down while
 	// everything the processes wrote reaches every sink, which happens
-	// before prox exits.
+	// before prox exits, each sink within its drain timeout.
 	runnersClosed := make(chan error, 1)
 	go func() { runnersClosed <- st.closeRunners(context.Background()) }()
-	pipe.close(logger)
+	pipe.close(stopCtx, logger)
+	close(drained)
 	logger.Debug("the sinks are drained", "elapsed", time.Since(stopping))
 	if err := <-runnersClosed; err != nil {
 		logger.Warn("plugin shutdown", "error", err)

@@ -232,17 +232,24 @@ type FollowMessage struct {
 }
 
 // Event is one change in the life of one process, as the events stream
-// sends it: of its state, or of its health.
+// sends it: of its state, or of its health; or a change of a sink's
+// state.
 type Event struct {
 	// Time is when the change happened.
 	Time time.Time `json:"time"`
-	// Type is "state" (From -> To) or "health" (Health).
+	// Type is "state" (From -> To), "health" (Health) or "sink" (the
+	// sink's From -> To).
 	Type string `json:"type"`
-	// Process is the process's name.
+	// Process is the process's name ("" for a sink event).
 	Process string `json:"process"`
+	// Sink is the sink's name, for a sink event.
+	Sink string `json:"sink,omitempty"`
 	// From and To are the states before and after a state change.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+	// Queued and QueuedEvents are a sink's backlog at the change.
+	Queued       int `json:"queued,omitempty"`
+	QueuedEvents int `json:"queued_events,omitempty"`
 	// Health is the new health status of a health change: healthy,
 	// unhealthy or unknown.
 	Health string `json:"health,omitempty"`

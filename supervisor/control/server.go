@@ -160,6 +160,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs/follow", s.handleLogsFollow)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/sinks", s.handleSinks)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, noRoute(r))
 	})
