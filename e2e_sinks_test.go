@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -205,5 +206,115 @@ process "stubborn" {
 	all := strings.Join(bodies, "\n")
 	assert.Contains(t, all, "started", "the webhook was reached: the absence of a crash alert means something")
 	assert.NotContains(t, all, "crashed", "a requested stop raises no crash alert")
+}
+
+// proxCommand runs a control command of the prox binary on config and
+// returns its stdout; it fails the test when the command fails.
+func proxCommand(t *testing.T, config string, args ...string) string {
+	t.Helper()
+	out, err := tryProxCommand(t, config, args...)
+	require.NoError(t, err)
+	return out
+}
+
+// tryProxCommand runs a control command of the prox binary on config and
+// returns its stdout, or an error with its stderr.
+func tryProxCommand(t *testing.T, config string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(buildProx(t), append(append(args[:1:1], "-config", config), args[1:]...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("prox %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// sinkJSON is what the tests read of `prox sinks -json`.
+type sinkJSON struct {
+	Name       string `json:"name"`
+	State      string `json:"state"`
+	LastError  string `json:"last_error"`
+	Queued     int    `json:"queued"`
+	Sent       int    `json:"sent"`
+	Failures   int    `json:"failures"`
+	Relaunches int    `json:"relaunches"`
+}
+
+// waitSink polls `prox sinks -json` until the only sink satisfies ok.
+func waitSink(t *testing.T, r *run, config string, what string, ok func(sinkJSON) bool) sinkJSON {
+	t.Helper()
+	var last []sinkJSON
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// Until prox up listens, the command fails.
+		out, err := tryProxCommand(t, config, "sinks", "-json")
+		if err == nil {
+			last = nil
+			require.NoError(t, json.Unmarshal([]byte(out), &last), out)
+			if len(last) == 1 && ok(last[0]) {
+				return last[0]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink never was %s: %+v %v\nstderr:\n%s", what, last, err, r.stderrString())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUpFailingSinkNeverHangsTheStop runs a file sink on /dev/full, where
+// every write fails with "no space left on device" as on a full disk:
+// prox keeps the sink's plugin and retries; `prox sinks` and `prox ps`
+// show it failing with its backlog; Ctrl-C ends prox within the stop
+// timeout and the sink's drain timeout, saying how much the sink never
+// got.
+func TestUpFailingSinkNeverHangsTheStop(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("/dev/full is needed for a sink whose writes fail: %v", err)
+		}
+		t.Skipf("no /dev/full, needed for a sink whose writes fail: %v", err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+sink "file" "small" {
+  path          = "/dev/full"
+  drain_timeout = "2s"
+}
+
+process "writer" {
+  command = ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done; exec sleep 600"]
+  sinks   = ["file.small"]
+  stop { timeout = "3s" }
+}
+`), 0o644))
+	r := startUp(t, cfg)
+	s := waitSink(t, r, cfg, "failing with a backlog, retried", func(s sinkJSON) bool {
+		return s.State == "failing" && s.Queued > 0 && s.Failures >= 3
+	})
+	assert.Contains(t, s.LastError, "no space left on device")
+	sinkPlugins := pidsOf(r.marker, "plugin-serve sink file")
+	require.Len(t, sinkPlugins, 1)
+
+	table := proxCommand(t, cfg, "sinks")
+	assert.Regexp(t, `(?m)^file\.small\s+failing\s+\d+s\s+[\d,]+ lines and \d+ events?\s+0\s+\d+\s+0\s+0\s+write: .*no space left on device$`, table)
+	ps := proxCommand(t, cfg, "ps")
+	assert.Regexp(t, `(?m)^sink file\.small: failing for \d+s, [\d,]+ lines and \d+ events? waiting: write: .*no space left on device \(prox sinks\)$`, ps)
+
+	// More failures, on the same plugin process: it is alive, it answers.
+	s = waitSink(t, r, cfg, "retried more", func(next sinkJSON) bool { return next.Failures > s.Failures+2 })
+	assert.Zero(t, s.Relaunches)
+	assert.Equal(t, sinkPlugins, pidsOf(r.marker, "plugin-serve sink file"), "the sink's plugin was not relaunched")
+
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+	stderr := r.stderrString()
+	assert.Regexp(t, `\[ERROR\] prox: sink file\.small: [\d,]+ lines and \d+ events not delivered: write: failed to write log file: write /dev/full: no space left on device\n`, stderr)
+	assert.Equal(t, 1, strings.Count(stderr, "not delivered"), "one line for the one sink")
+	assert.NotContains(t, stderr, "relaunch")
 	requireNoneLeft(t, r.marker)
 }
