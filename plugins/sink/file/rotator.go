@@ -14,13 +14,14 @@ import (
 // Buffers are also written out at the end of every batch.
 const bufferSize = 256 << 10
 
-// rotator is one log file with size-based rotation: before a record would
+// rotator is one log file with size-based rotation: before a batch would
 // make the file larger than maxSize, the file is renamed PATH.1 (PATH.1
 // becomes PATH.2, and so on up to maxBackups; the oldest is removed) and
-// a new file is started. Rotation happens only between records, so a line
-// is never split across files; a record larger than maxSize gets a file of
-// its own. Everything is synchronous: when a call returns, the files on
-// disk are in their final state.
+// a new file is started. Rotation happens only between batches, so a line
+// is never split across files and a batch's lines for the file are in one
+// file, where a resent batch finds them (see state.go); a batch larger
+// than maxSize gets a file of its own. Everything is synchronous: when a
+// call returns, the files on disk are in their final state.
 //
 // A rotator is not safe for concurrent use.
 type rotator struct {
@@ -33,16 +34,22 @@ type rotator struct {
 	f *os.File
 	// size is the file's size including the bytes still in buf.
 	size int64
+	// dev and ino identify the open file (0 where unknown).
+	dev, ino uint64
 	// buf holds records not yet written to f. Records are appended to it
 	// directly by the caller after reserve.
 	buf []byte
-	// dirty is set while buf holds bytes of the current batch.
-	dirty bool
+	// inBatch is set while the current batch writes to the file; pending
+	// is then how many bytes it writes to it in all.
+	inBatch bool
+	pending int64
 	// unsynced is set once bytes were written to f since its last sync:
 	// a sync of a file with nothing new costs an fsync for nothing.
 	unsynced bool
 	// fsync commits f; (*os.File).Sync, or a test's counter.
 	fsync func(*os.File) error
+	// write writes to f; (*os.File).Write, or a test's failing writer.
+	write func(*os.File, []byte) (int, error)
 	// special is set when the path is not a regular file (a device such
 	// as /dev/stdout or /dev/null, a named pipe): it is written to, never
 	// rotated (renaming /dev/null would replace it with a regular file for
@@ -67,6 +74,7 @@ func (r *rotator) open() error {
 		return fmt.Errorf("failed to open log file: %w", err)
 	}
 	r.f, r.size, r.unsynced = f, fi.Size(), false
+	r.dev, r.ino = fileID(fi)
 	r.special = !fi.Mode().IsRegular()
 	if r.special {
 		return nil
@@ -74,21 +82,28 @@ func (r *rotator) open() error {
 	return r.removeExpired()
 }
 
-// reserve makes room for a record of n bytes: it opens the file if needed,
-// rotates it when the record would not fit, and writes the buffer out when
-// the record would overflow it. The caller then appends exactly n bytes to
-// r.buf.
+// ensureOpen opens the file if it is not open.
+func (r *rotator) ensureOpen() error {
+	if r.f != nil {
+		return nil
+	}
+	return r.open()
+}
+
+// rotateFor rotates the file when n more bytes would make it larger than
+// maxSize, unless it is empty: a batch's bytes for the file, n, then go
+// into one file. The buffer must be empty.
+func (r *rotator) rotateFor(n int64) error {
+	if r.maxSize > 0 && !r.special && r.size > 0 && r.size+n > r.maxSize {
+		return r.rotate()
+	}
+	return nil
+}
+
+// reserve makes room for a record of n bytes in the buffer, writing it
+// out when the record would overflow it. The caller then appends exactly
+// n bytes to r.buf.
 func (r *rotator) reserve(n int) error {
-	if r.f == nil {
-		if err := r.open(); err != nil {
-			return err
-		}
-	}
-	if r.maxSize > 0 && !r.special && r.size > 0 && r.size+int64(n) > r.maxSize {
-		if err := r.rotate(); err != nil {
-			return err
-		}
-	}
 	if len(r.buf) > 0 && len(r.buf)+n > bufferSize {
 		if err := r.flush(); err != nil {
 			return err
@@ -98,7 +113,6 @@ func (r *rotator) reserve(n int) error {
 		r.buf = make([]byte, 0, min(max(n, 4<<10), bufferSize))
 	}
 	r.size += int64(n)
-	r.dirty = true
 	return nil
 }
 
@@ -107,7 +121,11 @@ func (r *rotator) flush() error {
 	if len(r.buf) == 0 {
 		return nil
 	}
-	_, err := r.f.Write(r.buf)
+	write := r.write
+	if write == nil {
+		write = (*os.File).Write
+	}
+	_, err := write(r.f, r.buf)
 	r.buf = r.buf[:0]
 	r.unsynced = true
 	if err != nil {
@@ -144,7 +162,6 @@ func (r *rotator) sync() error {
 func (r *rotator) discard() {
 	r.size -= int64(len(r.buf))
 	r.buf = r.buf[:0]
-	r.dirty = false
 }
 
 // close writes the buffer out and closes the file.
@@ -171,6 +188,12 @@ func (r *rotator) closeFile() {
 
 // rotate moves the current file to PATH.1, shifting older backups up and
 // dropping those beyond maxBackups, and starts a new file.
+//
+// The renames go from the oldest backup down, and only up to the first
+// missing backup: the backups above a gap stay where they are. So a
+// rotation cut short (the plugin killed between two renames) is completed,
+// not repeated, by the next one: the gap it left is where the shift stops,
+// and no backup is removed twice.
 func (r *rotator) rotate() error {
 	if err := r.flush(); err != nil {
 		return err
@@ -184,18 +207,27 @@ func (r *rotator) rotate() error {
 		if err := os.Remove(r.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("failed to rotate log file: %w", err)
 		}
-	} else {
-		if err := os.Remove(r.backup(r.maxBackups)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return r.open()
+	}
+	gap := 1
+	for ; gap <= r.maxBackups; gap++ {
+		if _, err := os.Lstat(r.backup(gap)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	if gap > r.maxBackups {
+		gap = r.maxBackups
+		if err := os.Remove(r.backup(gap)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("failed to remove old log file: %w", err)
 		}
-		for i := r.maxBackups - 1; i >= 1; i-- {
-			if err := os.Rename(r.backup(i), r.backup(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("failed to rotate log file: %w", err)
-			}
-		}
-		if err := os.Rename(r.path, r.backup(1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	}
+	for i := gap - 1; i >= 1; i-- {
+		if err := os.Rename(r.backup(i), r.backup(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("failed to rotate log file: %w", err)
 		}
+	}
+	if err := os.Rename(r.path, r.backup(1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("failed to rotate log file: %w", err)
 	}
 	return r.open()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +60,7 @@ func TestRotationLosesAndSplitsNoLine(t *testing.T) {
 	const maxSize = 4000
 	s := newSink(t, map[string]any{"path": path, "max_size": "4KB", "max_backups": 1000, "process_prefix": false})
 	const n = 3000 // ~210 KB: about 50 rotations
-	writeNumbered(t, s, 0, n, 97)
+	writeNumbered(t, s, 0, n, 13)
 
 	files := rotatedFiles(t, path, maxSize)
 	require.Greater(t, len(files), 40)
@@ -80,7 +81,7 @@ func TestRotationKeepsMaxBackups(t *testing.T) {
 	const maxSize = 2048
 	s := newSink(t, map[string]any{"path": path, "max_size": "2KiB", "max_backups": 3, "process_prefix": false})
 	const n = 2000
-	writeNumbered(t, s, 0, n, 50)
+	writeNumbered(t, s, 0, n, 7)
 
 	files := rotatedFiles(t, path, maxSize)
 	require.Equal(t, []string{path + ".3", path + ".2", path + ".1", path}, files)
@@ -106,14 +107,64 @@ func TestRotationWithoutBackups(t *testing.T) {
 	assert.Equal(t, numberedLine(199), ls[len(ls)-1])
 }
 
-func TestOversizedLineGetsAFileOfItsOwn(t *testing.T) {
+func TestOversizedBatchGetsAFileOfItsOwn(t *testing.T) {
 	path := inDir(t, "web.log")
 	s := newSink(t, map[string]any{"path": path, "max_size": "100B", "max_backups": 5, "process_prefix": false})
 	long := strings.Repeat("L", 250)
-	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, "short 1"), entry("web", 1, long), entry("web", 2, "short 2")}})
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, "short 1")}})
+	write(t, s, &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{entry("web", 1, long)}})
+	write(t, s, &sdk.Batch{Seq: 3, Entries: []sdk.LogEntry{entry("web", 2, "short 2")}})
 	assert.Equal(t, "short 1\n", readFile(t, path+".2"))
 	assert.Equal(t, long+"\n", readFile(t, path+".1"))
 	assert.Equal(t, "short 2\n", readFile(t, path))
+}
+
+func TestRotationOnlyBetweenBatches(t *testing.T) {
+	// A batch's lines for a file go into one file, so that a resent batch
+	// finds them there (state.go): the file rotates before the batch that
+	// would overfill it, and a batch larger than max_size is the whole of
+	// its file.
+	path := inDir(t, "web.log")
+	s := newSink(t, map[string]any{"path": path, "max_size": "100B", "max_backups": 5, "process_prefix": false})
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, strings.Repeat("a", 59))}})
+	write(t, s, &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{entry("web", 1, strings.Repeat("b", 39)), entry("web", 2, strings.Repeat("c", 39))}})
+	write(t, s, &sdk.Batch{Seq: 3, Entries: []sdk.LogEntry{entry("web", 3, strings.Repeat("d", 9))}})
+	assert.Equal(t, strings.Repeat("a", 59)+"\n", readFile(t, path+".1"), "60 + 80 bytes > 100: rotated before batch 2")
+	assert.Equal(t, strings.Repeat("b", 39)+"\n"+strings.Repeat("c", 39)+"\n"+strings.Repeat("d", 9)+"\n", readFile(t, path))
+
+	big := &sdk.Batch{Seq: 4}
+	for i := range 5 {
+		big.Entries = append(big.Entries, entry("web", 4+i, strings.Repeat("e", 49)))
+	}
+	write(t, s, big)
+	assert.Equal(t, strings.Repeat(strings.Repeat("e", 49)+"\n", 5), readFile(t, path), "a 250-byte batch: a file of its own")
+	assert.Equal(t, strings.Repeat("b", 39)+"\n"+strings.Repeat("c", 39)+"\n"+strings.Repeat("d", 9)+"\n", readFile(t, path+".1"))
+}
+
+func TestInterruptedRotationIsCompleted(t *testing.T) {
+	// A plugin killed in the middle of a rotation's renames left web.log,
+	// web.log.1 and web.log.3: web.log.2 was renamed web.log.3, web.log.3
+	// (the oldest) was removed before. The next rotation completes it:
+	// every backup moves up once, none is removed.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "web.log")
+	for name, content := range map[string]string{"web.log": "current\n", "web.log.1": "one\n", "web.log.3": "two\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	s := newSink(t, map[string]any{"path": path, "max_size": "10B", "max_backups": 3, "process_prefix": false})
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("web", 0, "new")}})
+	assert.Equal(t, "new\n", readFile(t, path))
+	assert.Equal(t, "current\n", readFile(t, path+".1"))
+	assert.Equal(t, "one\n", readFile(t, path+".2"))
+	assert.Equal(t, "two\n", readFile(t, path+".3"))
+	assert.NoFileExists(t, path+".4")
+
+	// Without a gap, the oldest goes.
+	write(t, s, &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{entry("web", 1, "newer 12345")}})
+	assert.Equal(t, "newer 12345\n", readFile(t, path))
+	assert.Equal(t, "new\n", readFile(t, path+".1"))
+	assert.Equal(t, "current\n", readFile(t, path+".2"))
+	assert.Equal(t, "one\n", readFile(t, path+".3"))
 }
 
 func TestNoRotationWhenMaxSizeIsZero(t *testing.T) {
@@ -164,12 +215,14 @@ func TestSpecialFilesAreNeverRotated(t *testing.T) {
 func TestPerProcessFilesRotateIndependently(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, map[string]any{"path": dir + "/{process}.log", "max_size": "1KB", "max_backups": 10})
-	b := &sdk.Batch{Seq: 1}
-	for i := range 100 {
-		b.Entries = append(b.Entries, entry("chatty", i, numberedLine(i)))
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("quiet", 0, "hello")}})
+	for i := 0; i < 100; i += 5 {
+		b := &sdk.Batch{Seq: uint64(2 + i)}
+		for j := i; j < i+5; j++ {
+			b.Entries = append(b.Entries, entry("chatty", j, numberedLine(j)))
+		}
+		write(t, s, b)
 	}
-	b.Entries = append(b.Entries, entry("quiet", 100, "hello"))
-	write(t, s, b)
 	_, err := os.Stat(dir + "/chatty.log.1")
 	assert.NoError(t, err)
 	_, err = os.Stat(dir + "/quiet.log.1")

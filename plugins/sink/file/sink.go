@@ -6,12 +6,14 @@
 // included), each followed by a newline and optionally prefixed with a
 // timestamp, the process name and the stream. Files rotate by size with
 // numbered backups (PATH.1 is the newest) that can also expire by age.
-// Rotation is done synchronously, between lines, by the sink itself, so a
+// Rotation is done synchronously, between batches, by the sink itself, so a
 // line is never split across files and no background work outlives a call.
 //
-// Delivery is at least once: a batch whose Write fails is sent again by the
-// host, so a failing disk can lead to lines written twice, never to lines
-// lost without an error.
+// Delivery is exactly once into regular files: a batch whose Write failed
+// (a full disk) or went unanswered (the plugin killed part way through) is
+// sent again by the host with the same Seq, and the sink first takes back
+// whatever an earlier attempt of it wrote, using the state file it keeps
+// beside the logs (see state.go).
 package file
 
 import (
@@ -54,14 +56,29 @@ type Sink struct {
 	combined *rotator
 	// files are the per-process files by process name.
 	files map[string]*rotator
-	// dirty lists the files the current batch wrote to.
+	// dirty lists the files the current batch writes to.
 	dirty []*rotator
-	// stamp and event hold a formatted timestamp and event line.
-	stamp, event []byte
-	stamper      stamper
-	closed       bool
+	// state is the open state file; nil until the first Write, or when
+	// the sink cannot keep one (then a resent batch may repeat lines).
+	state      *stateFile
+	stateTried bool
+	// last is the record of the last batch recorded (or read back from
+	// the state file); next is reused to build the following one.
+	last, next stateRecord
+	stateBuf   []byte
+	// host is the PID of the prox process: the plugin's parent.
+	host uint64
+	// event holds a formatted event line.
+	event   []byte
+	stamper stamper
+	closed  bool
 	// fsync commits a file (nil: (*os.File).Sync); tests count calls.
 	fsync func(*os.File) error
+	// writeFile writes to a log file (nil: (*os.File).Write); tests make
+	// it fail, or kill the plugin, part way.
+	writeFile func(*os.File, []byte) (int, error)
+	// writeState writes a state record (nil: at offset 0); tests cut it.
+	writeState func(*os.File, []byte) error
 }
 
 // New returns an unconfigured Sink that logs to stderr.
@@ -70,6 +87,7 @@ func New() *Sink {
 		logger: hclog.New(&hclog.LoggerOptions{Name: "sink." + Name, JSONFormat: true, Output: os.Stderr}),
 		now:    time.Now,
 		files:  make(map[string]*rotator),
+		host:   uint64(os.Getppid()),
 	}
 }
 
@@ -115,22 +133,27 @@ func (s *Sink) Configure(c *sdk.Config) error {
 }
 
 func (s *Sink) newRotator(cfg *config, path string) *rotator {
-	return &rotator{path: path, maxSize: cfg.maxSize, maxBackups: cfg.maxBackups, maxAge: cfg.maxAge, now: s.now, fsync: s.fsync}
+	return &rotator{path: path, maxSize: cfg.maxSize, maxBackups: cfg.maxBackups, maxAge: cfg.maxAge, now: s.now, fsync: s.fsync, write: s.writeFile}
 }
 
 // Write appends the batch's lines and events to their files and writes the
 // buffers out before it returns. Within the batch, an event is written
-// after the lines that are not younger than it. Per-process files are
-// opened (and their directories created) before anything is written, so a
+// after the lines that are not younger than it. Every file of the batch is
+// opened (and its directory created) before anything is written, so a
 // file that cannot be opened fails the batch without writing any of it.
-func (s *Sink) Write(_ context.Context, b *sdk.Batch) error {
+// A batch with the Seq of the last one recorded is an earlier attempt
+// sent again: what that attempt wrote is taken back first.
+func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if s.cfg.perProcess {
-		if err := s.openAll(b); err != nil {
+	if err := s.openState(ctx); err != nil {
+		return err
+	}
+	if s.last.valid && s.last.seq == b.Seq {
+		if err := s.takeBack(); err != nil {
 			return err
 		}
 	}
@@ -139,10 +162,8 @@ func (s *Sink) Write(_ context.Context, b *sdk.Batch) error {
 		if err != nil {
 			// The host sends the batch again.
 			r.discard()
-			continue
 		}
-		r.dirty = false
-		err = r.flush()
+		r.inBatch, r.pending = false, 0
 	}
 	s.dirty = s.dirty[:0]
 	return err
@@ -163,9 +184,121 @@ func (s *Sink) usable() error {
 	return nil
 }
 
-// writeBatch merges entries and events by time and formats them into the
-// files' buffers.
+// openState opens the state file at the first Write, and reads back the
+// record left there by an earlier plugin of the same prox. A sink that
+// cannot keep the state file writes at least once, and says so once.
+func (s *Sink) openState(ctx context.Context) error {
+	if s.stateTried {
+		return nil
+	}
+	if !stateSupported || !s.cfg.perProcess && s.combined.special {
+		// Nothing to truncate: /dev/stdout, a pipe.
+		s.stateTried = true
+		return nil
+	}
+	path := statePath(s.cfg.path, s.cfg.perProcess)
+	st, data, err := openStateFile(ctx, path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err // try again with the resent batch
+		}
+		s.stateTried = true
+		s.logger.Warn("cannot keep the state file: a batch sent again after a failure may repeat lines", "state_file", path, "error", err)
+		return nil
+	}
+	s.stateTried = true
+	st.write = s.writeState
+	s.state = st
+	rec, err := decodeState(data)
+	switch {
+	case err != nil:
+		// None yet, or one cut by a kill before its batch began.
+	case rec.host != s.host:
+		s.logger.Debug("state file of an earlier prox ignored", "state_file", path, "seq", rec.seq, "prox_pid", rec.host)
+	default:
+		s.last = rec
+	}
+	return nil
+}
+
+// takeBack truncates the files of the recorded batch back to their sizes
+// before it.
+func (s *Sink) takeBack() error {
+	for i := range s.last.files {
+		e := &s.last.files[i]
+		// A file open here is reopened at its new size.
+		s.each(func(r *rotator) {
+			if r.path == e.path && r.f != nil {
+				r.closeFile()
+			}
+		})
+		n, warning, err := truncateBack(e)
+		if err != nil {
+			return err
+		}
+		if warning != "" {
+			s.logger.Warn(warning, "path", e.path, "seq", s.last.seq)
+		} else if n > 0 {
+			s.logger.Info("batch sent again: its earlier attempt taken back", "path", e.path, "seq", s.last.seq, "bytes", n, "offset", e.start)
+		}
+	}
+	return nil
+}
+
+// writeBatch writes the batch in four steps: measure what it writes to
+// each file (opening them all), rotate the files it would overfill,
+// record the batch in the state file, then format and write it.
 func (s *Sink) writeBatch(b *sdk.Batch) error {
+	if err := s.walk(b, true); err != nil {
+		return err
+	}
+	for _, r := range s.dirty {
+		if err := r.rotateFor(r.pending); err != nil {
+			return err
+		}
+	}
+	if err := s.record(b.Seq); err != nil {
+		return err
+	}
+	if err := s.walk(b, false); err != nil {
+		return err
+	}
+	for _, r := range s.dirty {
+		if err := r.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record writes the state record of batch seq: its regular files, each
+// with its size before and after the batch.
+func (s *Sink) record(seq uint64) error {
+	if s.state == nil {
+		return nil
+	}
+	rec := &s.next
+	rec.seq, rec.host, rec.files, rec.valid = seq, s.host, rec.files[:0], true
+	for _, r := range s.dirty {
+		if !r.special {
+			rec.files = append(rec.files, stateEntry{path: r.path, dev: r.dev, ino: r.ino, start: r.size, end: r.size + r.pending})
+		}
+	}
+	if len(rec.files) == 0 {
+		return nil
+	}
+	s.stateBuf = rec.appendTo(s.stateBuf[:0])
+	if err := s.state.store(s.stateBuf); err != nil {
+		return fmt.Errorf("failed to write the state file: %w", err)
+	}
+	s.last, s.next = s.next, s.last
+	return nil
+}
+
+// walk merges entries and events by time and, when measuring, adds up
+// what each record writes to its file (opening the files); otherwise it
+// formats them into the files' buffers.
+func (s *Sink) walk(b *sdk.Batch, measuring bool) error {
 	events := b.Events
 	if !s.cfg.events {
 		events = nil
@@ -177,39 +310,47 @@ func (s *Sink) writeBatch(b *sdk.Batch) error {
 		last     *rotator
 	)
 	for i < len(entries) || j < len(events) {
+		var (
+			r       *rotator
+			err     error
+			ts      time.Time
+			process string
+			stream  string
+			line    []byte
+		)
 		if j < len(events) && (i == len(entries) || events[j].Timestamp.Before(entries[i].Timestamp)) {
 			ev := &events[j]
 			j++
-			r, err := s.fileFor(ev.Process, &lastName, &last)
-			if err != nil {
-				return err
-			}
 			s.event = appendEvent(s.event[:0], ev)
-			if err := s.writeRecord(r, ev.Timestamp, ev.Process, "", s.event); err != nil {
-				return err
-			}
-			continue
+			ts, process, line = ev.Timestamp, ev.Process, s.event
+		} else {
+			e := &entries[i]
+			i++
+			ts, process, stream, line = e.Timestamp, e.Process, e.Stream.String(), e.Line
 		}
-		e := &entries[i]
-		i++
-		r, err := s.fileFor(e.Process, &lastName, &last)
-		if err != nil {
+		if r, err = s.fileFor(process, &lastName, &last); err != nil {
 			return err
 		}
-		if err := s.writeRecord(r, e.Timestamp, e.Process, e.Stream.String(), e.Line); err != nil {
+		if measuring {
+			if !r.inBatch {
+				r.inBatch = true
+				s.dirty = append(s.dirty, r)
+			}
+			r.pending += int64(s.recordLen(ts, process, stream, line))
+			continue
+		}
+		if err := s.writeRecord(r, ts, process, stream, line); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeRecord formats one line with its prefixes into r's buffer. stream is
-// empty for events, which get no stream prefix.
-func (s *Sink) writeRecord(r *rotator, ts time.Time, process, stream string, line []byte) error {
+// recordLen is the length of a record as writeRecord formats it.
+func (s *Sink) recordLen(ts time.Time, process, stream string, line []byte) int {
 	n := len(line) + 1
 	if s.cfg.timestamp {
-		s.stamp = s.stamper.append(s.stamp[:0], ts)
-		n += len(s.stamp) + 1
+		n += s.stamper.len(ts) + 1
 	}
 	if s.cfg.processPrefix {
 		n += len(process) + len(" | ")
@@ -217,16 +358,18 @@ func (s *Sink) writeRecord(r *rotator, ts time.Time, process, stream string, lin
 	if s.cfg.streamPrefix && stream != "" {
 		n += len(stream) + 1
 	}
-	inBatch := r.dirty
-	if err := r.reserve(n); err != nil {
+	return n
+}
+
+// writeRecord formats one line with its prefixes into r's buffer. stream is
+// empty for events, which get no stream prefix.
+func (s *Sink) writeRecord(r *rotator, ts time.Time, process, stream string, line []byte) error {
+	if err := r.reserve(s.recordLen(ts, process, stream, line)); err != nil {
 		return err
-	}
-	if !inBatch {
-		s.dirty = append(s.dirty, r)
 	}
 	buf := r.buf
 	if s.cfg.timestamp {
-		buf = append(buf, s.stamp...)
+		buf = s.stamper.append(buf, ts)
 		buf = append(buf, ' ')
 	}
 	if s.cfg.processPrefix {
@@ -247,6 +390,9 @@ func (s *Sink) writeRecord(r *rotator, ts time.Time, process, stream string, lin
 // consecutive lines mostly come from the same process.
 func (s *Sink) fileFor(process string, lastName *string, last **rotator) (*rotator, error) {
 	if !s.cfg.perProcess {
+		if err := s.combined.ensureOpen(); err != nil {
+			return nil, err
+		}
 		return s.combined, nil
 	}
 	if *last != nil && *lastName == process {
@@ -273,27 +419,6 @@ func (s *Sink) perProcessFile(process string) (*rotator, error) {
 		}
 	}
 	return r, nil
-}
-
-// openAll opens the files of every process in the batch.
-func (s *Sink) openAll(b *sdk.Batch) error {
-	var (
-		lastName string
-		last     *rotator
-	)
-	for i := range b.Entries {
-		if _, err := s.fileFor(b.Entries[i].Process, &lastName, &last); err != nil {
-			return err
-		}
-	}
-	if s.cfg.events {
-		for i := range b.Events {
-			if _, err := s.fileFor(b.Events[i].Process, &lastName, &last); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // fileName makes a process name safe as one path element.
@@ -332,7 +457,15 @@ func (s *Sink) Close(context.Context) error {
 		return nil
 	}
 	s.closed = true
-	return s.all((*rotator).close)
+	err := s.all((*rotator).close)
+	if s.state != nil {
+		// Unlocks it for the plugin that may replace this one.
+		if cerr := s.state.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to close the state file: %w", cerr))
+		}
+		s.state = nil
+	}
+	return err
 }
 
 // syncParallelism bounds the files synced at once by Flush and Close: an
