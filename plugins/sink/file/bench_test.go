@@ -22,13 +22,19 @@ func benchBatch() *sdk.Batch {
 	return b
 }
 
-func benchmarkWrite(b *testing.B, values map[string]any) {
+func benchmarkWrite(b *testing.B, values map[string]any, state bool) {
 	s := newSink(b, values)
+	if !state {
+		// As if the state file could not be kept: no record per batch.
+		s.stateTried = true
+	}
 	batch := benchBatch()
 	b.SetBytes(int64(len(batch.Entries) * 100))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
+		// Each batch a new one: the same Seq again would be a resend.
+		batch.Seq++
 		if err := s.Write(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
@@ -37,19 +43,26 @@ func benchmarkWrite(b *testing.B, values map[string]any) {
 
 // BenchmarkWrite measures the hot path: batches of 4096 lines of 100 bytes
 // into one combined file with the default settings (process prefix,
-// rotation at 100 MiB).
+// rotation at 100 MiB). The no-state cases leave out the state record
+// written before each batch (state.go), to tell its cost.
 func BenchmarkWrite(b *testing.B) {
 	b.Run("combined", func(b *testing.B) {
-		benchmarkWrite(b, map[string]any{"path": inDir(b, "all.log")})
+		benchmarkWrite(b, map[string]any{"path": inDir(b, "all.log")}, true)
+	})
+	b.Run("combined-no-state", func(b *testing.B) {
+		benchmarkWrite(b, map[string]any{"path": inDir(b, "all.log")}, false)
 	})
 	b.Run("per-process", func(b *testing.B) {
-		benchmarkWrite(b, map[string]any{"path": b.TempDir() + "/{process}.log"})
+		benchmarkWrite(b, map[string]any{"path": b.TempDir() + "/{process}.log"}, true)
+	})
+	b.Run("per-process-no-state", func(b *testing.B) {
+		benchmarkWrite(b, map[string]any{"path": b.TempDir() + "/{process}.log"}, false)
 	})
 	// The sink's own cost, without the disk: /dev/null, no rotation.
 	b.Run("devnull", func(b *testing.B) {
-		benchmarkWrite(b, map[string]any{"path": "/dev/null", "max_size": "0"})
+		benchmarkWrite(b, map[string]any{"path": "/dev/null", "max_size": "0"}, true)
 	})
 	b.Run("all-prefixes", func(b *testing.B) {
-		benchmarkWrite(b, map[string]any{"path": inDir(b, "all.log"), "timestamp": true, "stream_prefix": true})
+		benchmarkWrite(b, map[string]any{"path": inDir(b, "all.log"), "timestamp": true, "stream_prefix": true}, true)
 	})
 }

@@ -249,7 +249,7 @@ func (s *Sink) takeBack() error {
 // each file (opening them all), rotate the files it would overfill,
 // record the batch in the state file, then format and write it.
 func (s *Sink) writeBatch(b *sdk.Batch) error {
-	if err := s.walk(b, true); err != nil {
+	if err := s.measure(b); err != nil {
 		return err
 	}
 	for _, r := range s.dirty {
@@ -268,6 +268,63 @@ func (s *Sink) writeBatch(b *sdk.Batch) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// measure adds up what the batch writes to each file, opening them all,
+// and lists them in s.dirty. A batch of lines only (the usual one) takes
+// a loop of its own, without walk's merge.
+func (s *Sink) measure(b *sdk.Batch) error {
+	if len(b.Events) > 0 && s.cfg.events {
+		return s.walk(b, true)
+	}
+	if len(b.Entries) == 0 {
+		return nil
+	}
+	var (
+		r        *rotator
+		lastName string
+	)
+	if !s.cfg.perProcess {
+		if err := s.combined.ensureOpen(); err != nil {
+			return err
+		}
+		r = s.combined
+		r.inBatch = true
+		s.dirty = append(s.dirty, r)
+	}
+	perProcess, timestamp, processPrefix, streamPrefix := s.cfg.perProcess, s.cfg.timestamp, s.cfg.processPrefix, s.cfg.streamPrefix
+	pending := int64(0)
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		if perProcess && (r == nil || e.Process != lastName) {
+			if r != nil {
+				r.pending += pending
+				pending = 0
+			}
+			var err error
+			if r, err = s.perProcessFile(e.Process); err != nil {
+				return err
+			}
+			lastName = e.Process
+			if !r.inBatch {
+				r.inBatch = true
+				s.dirty = append(s.dirty, r)
+			}
+		}
+		n := len(e.Line) + 1
+		if timestamp {
+			n += s.stamper.len(e.Timestamp) + 1
+		}
+		if processPrefix {
+			n += len(e.Process) + len(" | ")
+		}
+		if streamPrefix {
+			n += len(e.Stream.String()) + 1
+		}
+		pending += int64(n)
+	}
+	r.pending += pending
 	return nil
 }
 
@@ -296,8 +353,8 @@ func (s *Sink) record(seq uint64) error {
 }
 
 // walk merges entries and events by time and, when measuring, adds up
-// what each record writes to its file (opening the files); otherwise it
-// formats them into the files' buffers.
+// what each record writes to its file (opening the files; see measure);
+// otherwise it formats them into the files' buffers.
 func (s *Sink) walk(b *sdk.Batch, measuring bool) error {
 	events := b.Events
 	if !s.cfg.events {
