@@ -311,3 +311,34 @@ func TestSecondSinkOnTheSameFilesWritesAtLeastOnce(t *testing.T) {
 	write(t, a, &sdk.Batch{Seq: 2, Entries: []sdk.LogEntry{entry("api", 2, "a2")}})
 	assert.Equal(t, "a1\nb1\nb1\na2\n", readFile(t, path), "b's resend repeats; a's lines are untouched")
 }
+
+// TestCutLineOfAnEarlierProxIsRemoved: prox was killed while its plugin
+// wrote a batch (the plugin died with it, part way through a record).
+// That batch never comes again; the next prox's sink removes the cut
+// record at the end of the file and keeps the whole lines before it.
+func TestCutLineOfAnEarlierProxIsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "all.log")
+	values := map[string]any{"path": path, "process_prefix": false}
+	processes := []string{"api"}
+	disk := &faultyDisk{}
+	s := newFaultySink(t, values, disk)
+	write(t, s, numberedBatch(31, processes, 0, 100))
+	cut := numberedBatch(32, processes, 100, 200)
+	disk.arm(batchBytes(numberedBatch(32, processes, 100, 150)) + 10) // 50 lines and 10 bytes
+	require.Error(t, s.Write(context.Background(), cut))
+	disk.disarm()
+	require.NoError(t, s.Close(context.Background()))
+
+	s = New()
+	s.logger = hclog.New(&hclog.LoggerOptions{Name: "sink.file", Output: t.Output()})
+	s.host++ // the next prox
+	require.NoError(t, s.Configure(hostConfig(t, values)))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	write(t, s, &sdk.Batch{Seq: 1, Entries: []sdk.LogEntry{entry("api", 0, "next run")}})
+	var want []string
+	for i := range 150 {
+		want = append(want, batchLine(processes, i))
+	}
+	assert.Equal(t, append(want, "next run"), lines(t, readFile(t, path)))
+}

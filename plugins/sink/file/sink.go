@@ -214,7 +214,18 @@ func (s *Sink) openState(ctx context.Context) error {
 	case err != nil:
 		// None yet, or one cut by a kill before its batch began.
 	case rec.host != s.host:
-		s.logger.Debug("state file of an earlier prox ignored", "state_file", path, "seq", rec.seq, "prox_pid", rec.host)
+		// An earlier prox ended (killed) while its plugin wrote this
+		// batch: prox will not send it again, but a line it cut stays
+		// at the end of the file. Cut it off.
+		for i := range rec.files {
+			e := &rec.files[i]
+			n, err := cutTornTail(e)
+			if err != nil {
+				s.logger.Warn("cannot remove the cut line an earlier prox left", "path", e.path, "error", err)
+			} else if n > 0 {
+				s.logger.Warn("removed the cut line an earlier prox left at the end of the file", "path", e.path, "bytes", n)
+			}
+		}
 	default:
 		s.last = rec
 	}

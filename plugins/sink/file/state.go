@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -42,7 +43,10 @@ import (
 // touched the file (rotated, truncated or appended to it), and the batch
 // is then appended, with a warning. A record is only taken from disk when
 // it was written under the same prox process (its PID, the plugin's
-// parent): a Seq of an earlier run of prox never matches.
+// parent): a Seq of an earlier run of prox never matches. A record of an
+// earlier prox whose batch is only partly in a file (that prox was killed
+// while its plugin wrote) gets the cut line at the end of the file
+// removed, and nothing else: prox will not send that batch again.
 //
 // The state file lives beside the logs (see statePath) and is locked
 // (flock) while the sink uses it; a second sink with the same path (another
@@ -246,6 +250,52 @@ func (st *stateFile) store(b []byte) error {
 
 func (st *stateFile) close() error {
 	return st.f.Close()
+}
+
+// maxTail bounds how far back from the end of a file cutTornTail looks
+// for the end of the last whole line: more than the longest line (64 KiB)
+// with its prefixes.
+const maxTail = 1 << 20
+
+// cutTornTail removes the incomplete line at the end of a file that the
+// recorded batch was only partly written to: it truncates the file after
+// the last newline the batch wrote (or to the batch's start). It does
+// nothing to a file that is not the one recorded or whose size is not
+// strictly between the batch's start and end.
+func cutTornTail(e *stateEntry) (int64, error) {
+	f, err := os.OpenFile(e.path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	dev, ino := fileID(fi)
+	size := fi.Size()
+	if dev != e.dev || ino != e.ino || size <= e.start || size >= e.end {
+		return 0, nil
+	}
+	from := max(e.start, size-maxTail)
+	buf := make([]byte, size-from)
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return 0, err
+	}
+	if buf[len(buf)-1] == '\n' {
+		return 0, nil
+	}
+	cut := e.start
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		cut = from + int64(i) + 1
+	}
+	if err := f.Truncate(cut); err != nil {
+		return 0, err
+	}
+	return size - cut, nil
 }
 
 // truncateBack undoes an earlier attempt of the recorded batch on one of
