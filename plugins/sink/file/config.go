@@ -28,7 +28,7 @@ const (
 // schema is the sink's block in prox.hcl.
 var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "path", Type: sdk.TypeString, Required: true, Description: `The file to write; "{process}" in it gives one file per process, otherwise all processes share one file. A relative path is relative to the folder of the configuration file (prox runs its plugins there). Missing directories are created (mode 0755).`},
-	{Name: "max_size", Type: sdk.TypeString, Description: `Rotate a file before it grows beyond this size, e.g. "10MiB", "500KB", "1GB" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); "0" never rotates. Default "100MiB".`},
+	{Name: "max_size", Type: sdk.TypeString, Description: `Rotate a file before a batch of lines would make it grow beyond this size (a batch larger than it gets a file of its own), e.g. "10MiB", "500KB", "1GB" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); "0" never rotates. Default "100MiB".`},
 	{Name: "max_backups", Type: sdk.TypeNumber, Description: "How many rotated files to keep (PATH.1 is the newest); 0 keeps none. Default 3."},
 	{Name: "max_age", Type: sdk.TypeString, Description: `Remove rotated files last written longer ago than this duration, e.g. "168h". Default: none (age does not matter).`},
 	{Name: "timestamp", Type: sdk.TypeBool, Description: "Prefix each line with its RFC 3339 timestamp (nanoseconds). Default false."},
