@@ -318,3 +318,33 @@ process "writer" {
 	assert.NotContains(t, stderr, "relaunch")
 	requireNoneLeft(t, r.marker)
 }
+
+// TestUpBinaryOutputAndUnterminatedLine: bytes that are not text (NUL,
+// invalid UTF-8, a carriage return) reach the file sink untouched, a line
+// longer than the 64 KiB maximum is split at it with nothing lost, and a
+// last line without a newline is delivered when the process exits.
+func TestUpBinaryOutputAndUnterminatedLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	long := strings.Repeat("x", 70000)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "long.txt"), []byte(long+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+sink "file" "raw" {
+  path   = "logs/{process}.log"
+  events = false
+}
+
+process "bin" {
+  command = ["sh", "-c", "printf 'a\\000b\\377c\\r\\n'; cat long.txt; printf 'last without newline'"]
+  sinks   = ["file.raw"]
+}
+`), 0o644))
+	r := startUp(t, cfg)
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+	got, err := os.ReadFile(filepath.Join(dir, "logs", "bin.log"))
+	require.NoError(t, err)
+	want := "a\x00b\xffc\r\n" + long[:65536] + "\n" + long[65536:] + "\n" + "last without newline\n"
+	assert.Equal(t, len(want), len(got))
+	assert.True(t, string(got) == want, "the file holds the bytes as written, the long line split at 64 KiB, the last line whole")
+	requireNoneLeft(t, r.marker)
+}
