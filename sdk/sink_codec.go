@@ -349,9 +349,9 @@ func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 	var base int64
 	hasLogs := false
 	for len(raw) > 0 {
-		num, typ, n := protowire.ConsumeTag(raw)
-		if n < 0 {
-			return nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		num, typ, n, err := consumeTag(raw)
+		if err != nil {
+			return nil, err
 		}
 		raw = raw[n:]
 		switch {
@@ -361,8 +361,7 @@ func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 			var logs []byte
 			if logs, n = protowire.ConsumeBytes(raw); n >= 0 {
 				hasLogs = true
-				var err error
-				if base, data, streams, err = d.decodeLogs(logs); err != nil {
+				if base, data, streams, err = d.decodeLogs(logs, base, data, streams); err != nil {
 					return nil, err
 				}
 			}
@@ -422,13 +421,31 @@ func (d *batchDecoder) decode(raw []byte) (*Batch, error) {
 	return b, nil
 }
 
+// consumeTag parses the field tag at the start of raw. A field number
+// beyond protobuf's range is an error, as in the generated code, rather
+// than an unknown field: protowire.ConsumeTag lets it through.
+func consumeTag(raw []byte) (protowire.Number, protowire.Type, int, error) {
+	num, typ, n := protowire.ConsumeTag(raw)
+	if n < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	}
+	if num > protowire.MaxValidNumber {
+		return 0, 0, 0, fmt.Errorf("%w: field number %d out of range", errMalformed, num)
+	}
+	return num, typ, n, nil
+}
+
 // decodeLogs parses a proto.LogBatch into d's lists; data and streams
-// point into raw.
-func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte, err error) {
+// point into raw. A LogBatch that occurs more than once in a request is
+// merged, as protobuf's rule for a message field says (and the generated
+// code does): base, data and streams are those of the last occurrence that
+// has them (decodeLogs is given the earlier ones), repeated fields are
+// appended to.
+func (d *batchDecoder) decodeLogs(raw []byte, base int64, data, streams []byte) (int64, []byte, []byte, error) {
 	for len(raw) > 0 {
-		num, typ, n := protowire.ConsumeTag(raw)
-		if n < 0 {
-			return 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		num, typ, n, err := consumeTag(raw)
+		if err != nil {
+			return 0, nil, nil, err
 		}
 		raw = raw[n:]
 		switch {
@@ -436,9 +453,11 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 			var v uint64
 			v, n = protowire.ConsumeVarint(raw)
 			base = int64(v)
-		case num == 2:
+		// A field of another wire type than its own is an unknown field,
+		// skipped as the generated code does.
+		case num == 2 && isVarints(typ):
 			d.deltas, n = appendVarints(d.deltas, raw, typ, true)
-		case num == 3:
+		case num == 3 && isVarints(typ):
 			d.lengths, n = appendVarints(d.lengths, raw, typ, false)
 		case num == 4 && typ == protowire.BytesType:
 			data, n = protowire.ConsumeBytes(raw)
@@ -447,7 +466,7 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 			if name, n = protowire.ConsumeBytes(raw); n >= 0 {
 				d.names = append(d.names, d.name(name))
 			}
-		case num == 6:
+		case num == 6 && isVarints(typ):
 			d.index, n = appendVarints(d.index, raw, typ, false)
 		case num == 7 && typ == protowire.BytesType:
 			streams, n = protowire.ConsumeBytes(raw)
@@ -465,6 +484,12 @@ func (d *batchDecoder) decodeLogs(raw []byte) (base int64, data, streams []byte,
 // The repeated varint fields of a LogBatch (lengths, process indexes,
 // timestamp deltas) hold one number per line, mostly of one byte:
 // appendVarints takes a one-byte varint without a call.
+
+// isVarints reports whether typ is a wire type of a repeated varint
+// field: one element, or packed.
+func isVarints(typ protowire.Type) bool {
+	return typ == protowire.VarintType || typ == protowire.BytesType
+}
 
 // decodeVarint converts a varint's value to T, from zigzag when zigzag is
 // set.

@@ -105,6 +105,74 @@ func TestBatchDecoderReadsUnpackedFields(t *testing.T) {
 	}}, got)
 }
 
+func TestBatchDecoderMergesARepeatedLogBatch(t *testing.T) {
+	// A message field that occurs twice is merged (protobuf's rule, which
+	// the generated code follows): a scalar or bytes field from the last
+	// occurrence that has it, repeated fields end to end. Here one batch
+	// is split across two occurrences of WriteRequest.logs.
+	b := testBatch(1, 3)
+	b.Events = nil
+	raw := splitLogsRequest(b)
+	var req proto.WriteRequest
+	require.NoError(t, gproto.Unmarshal(raw, &req))
+	want, err := unpackBatch(&req)
+	require.NoError(t, err)
+	requireSameBatch(t, b, want) // the generated code's reading
+
+	var dec batchDecoder
+	got, err := dec.decode(raw)
+	require.NoError(t, err)
+	requireSameBatch(t, b, got)
+}
+
+// splitLogsRequest encodes b, without its events, as a WriteRequest whose
+// logs are split across two occurrences of the field.
+func splitLogsRequest(b *Batch) []byte {
+	lb := packBatch(b).Logs
+	parts := []*proto.LogBatch{
+		{BaseUnixNano: lb.BaseUnixNano, Data: lb.Data, Processes: lb.Processes, TsDeltas: lb.TsDeltas[:1]},
+		{TsDeltas: lb.TsDeltas[1:], Lengths: lb.Lengths, ProcessIndex: lb.ProcessIndex, Streams: lb.Streams},
+	}
+	raw := protowire.AppendTag(nil, 1, protowire.VarintType)
+	raw = protowire.AppendVarint(raw, b.Seq)
+	for _, part := range parts {
+		m, err := gproto.Marshal(part)
+		if err != nil {
+			panic(err)
+		}
+		raw = protowire.AppendTag(raw, 2, protowire.BytesType)
+		raw = protowire.AppendBytes(raw, m)
+	}
+	return raw
+}
+
+func TestBatchDecoderSkipsFieldsOfAnotherWireType(t *testing.T) {
+	// A known field number with another wire type than its own is an
+	// unknown field to the generated code, skipped, not an error.
+	b := testBatch(1, 3)
+	b.Events = nil
+	logs, err := gproto.Marshal(packBatch(b).Logs)
+	require.NoError(t, err)
+	for _, num := range []protowire.Number{2, 3, 6} {
+		logs = protowire.AppendTag(logs, num, protowire.Fixed32Type)
+		logs = protowire.AppendFixed32(logs, 7)
+	}
+	raw := protowire.AppendTag(nil, 1, protowire.VarintType)
+	raw = protowire.AppendVarint(raw, b.Seq)
+	raw = protowire.AppendTag(raw, 2, protowire.BytesType)
+	raw = protowire.AppendBytes(raw, logs)
+	var req proto.WriteRequest
+	require.NoError(t, gproto.Unmarshal(raw, &req))
+	want, err := unpackBatch(&req)
+	require.NoError(t, err)
+	requireSameBatch(t, b, want) // the generated code's reading
+
+	var dec batchDecoder
+	got, err := dec.decode(raw)
+	require.NoError(t, err)
+	requireSameBatch(t, b, got)
+}
+
 func TestBatchDecoderRejectsMalformedBatches(t *testing.T) {
 	valid := func() *proto.WriteRequest {
 		return packBatch(&Batch{Seq: 1, Entries: []LogEntry{
@@ -146,6 +214,26 @@ func TestBatchDecoderRejectsMalformedBatches(t *testing.T) {
 		}
 		_, err = dec.decode(raw[:len(raw)-3])
 		require.ErrorIs(t, err, errMalformed)
+	})
+	t.Run("field-number-out-of-range", func(t *testing.T) {
+		// Protobuf field numbers stop at 2^29-1: a larger one is not
+		// an unknown field to skip but invalid data, as the generated
+		// code says (found by FuzzBatchCodec).
+		bad := protowire.AppendTag(nil, protowire.MaxValidNumber+1, protowire.Fixed32Type)
+		bad = protowire.AppendFixed32(bad, 0)
+		raw, err := gproto.Marshal(valid())
+		require.NoError(t, err)
+		var logs []byte
+		logs, err = gproto.Marshal(valid().Logs)
+		require.NoError(t, err)
+		inLogs := protowire.AppendTag(nil, 2, protowire.BytesType)
+		inLogs = protowire.AppendBytes(inLogs, append(logs, bad...))
+		for name, raw := range map[string][]byte{"request": append(raw, bad...), "logs": inLogs} {
+			require.Error(t, gproto.Unmarshal(raw, &proto.WriteRequest{}), name)
+			_, err = dec.decode(raw)
+			require.ErrorIs(t, err, errMalformed, name)
+			assert.Contains(t, err.Error(), "field number", name)
+		}
 	})
 }
 
