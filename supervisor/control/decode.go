@@ -57,7 +57,9 @@ func (d *lineDecoder) decode(b []byte) (FollowMessage, error) {
 			dropped = n
 			return !quoted && err == nil
 		}
-		return true // unknown members are ignored, as encoding/json does
+		// Another member: encoding/json ignores it, unless it names one
+		// of the above in other case ("Line"), which it matches too.
+		return false
 	})
 	if !ok {
 		var raw struct {
@@ -76,7 +78,7 @@ func (d *lineDecoder) decode(b []byte) (FollowMessage, error) {
 }
 
 // scanFlatObject walks a JSON object whose member values are strings
-// without escapes or plain numbers, calling member for each (raw is a
+// without escapes or integers, calling member for each (raw is a
 // string's content or a number's text). It returns false as soon as the
 // input is anything else, or member returns false; the caller then decodes
 // it properly.
@@ -113,10 +115,10 @@ func scanFlatObject(b []byte, member func(key, raw []byte, quoted bool) bool) bo
 			start := i
 			for next = i; next < len(b) && (b[next] >= '0' && b[next] <= '9' || b[next] == '-'); next++ {
 			}
-			if next == start {
+			raw = b[start:next]
+			if !jsonInteger(raw) {
 				return false
 			}
-			raw = b[start:next]
 		}
 		if !member(key, raw, quoted) {
 			return false
@@ -134,6 +136,23 @@ func scanFlatObject(b []byte, member func(key, raw []byte, quoted bool) bool) bo
 			return false
 		}
 	}
+}
+
+// jsonInteger reports whether b, made of digits and '-', is a JSON
+// integer: an optional '-', then 0 or digits not starting with 0.
+func jsonInteger(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // plainString returns the content of the JSON string at b[i] if it has no

@@ -27,6 +27,11 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		`{ "time" : "2025-01-02T03:04:05Z" , "process":"x", "extra": 1, "line": "spaced" }`,
 		`{"time":"2025-01-02T03:04:05Z","process":"x","line":"nested","more":{"a":[1,2]}}`,
 		"{\"time\":\"2025-01-02T03:04:05Z\",\"process\":\"x\",\"line\":\"raw \xff byte\"}",
+		// encoding/json matches member names without regard to case
+		// (as FuzzDecodeFollowLine checks).
+		`{"time":"2025-01-02T03:04:05Z","Process":"x","LINE":"shouted"}`,
+		`{"time":"2025-01-02T03:04:05Z","line":"first","Line":"last"}`,
+		`{"time":"2025-01-02T03:04:05Z","proceſſ":"long s","line":"x"}`,
 	)
 	var d lineDecoder
 	for _, in := range inputs {
@@ -46,4 +51,17 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	}
 	_, err := d.decode([]byte(`{"time": 12`))
 	assert.Error(t, err)
+}
+
+// TestDecodeRefusesInvalidJSON: a message that is not JSON is an error,
+// as with encoding/json, also when its members look flat.
+func TestDecodeRefusesInvalidJSON(t *testing.T) {
+	var d lineDecoder
+	for _, in := range []string{
+		`{"dropped":007}`, `{"dropped":-}`, `{"line":"x","n":--}`, `{"line":"x","n":1-2}`, `{"line":"x","n":-01}`,
+	} {
+		require.Error(t, json.Unmarshal([]byte(in), &struct{}{}), in)
+		_, err := d.decode([]byte(in))
+		assert.Error(t, err, in)
+	}
 }
