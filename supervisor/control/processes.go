@@ -99,18 +99,9 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) {
 		writeError(w, supervisorError(err, "signal"))
 		return
 	}
-	var req SignalRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize))
-	if err == nil {
-		err = json.Unmarshal(body, &req)
-	}
-	if err != nil {
-		writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, `the body must be {"signal": "NAME"}: %v`, err))
-		return
-	}
-	sig, err := parseSignal(req.Signal)
-	if err != nil {
-		writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidSignal, "%v", err))
+	sig, apiErr := decodeSignalRequest(r.Body)
+	if apiErr != nil {
+		writeError(w, apiErr)
 		return
 	}
 	if s.opts.Signaller == nil {
@@ -128,6 +119,23 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) {
 	sigName, _ := sdk.SignalName(sig)
 	s.logger.Info("signal sent through the API", "process", name, "signal", sigName)
 	s.handleProcess(w, r)
+}
+
+// decodeSignalRequest reads a SignalRequest body and its signal.
+func decodeSignalRequest(body io.Reader) (syscall.Signal, *APIError) {
+	var req SignalRequest
+	b, err := io.ReadAll(io.LimitReader(body, maxBodySize))
+	if err == nil {
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
+		return 0, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, `the body must be {"signal": "NAME"}: %v`, err)
+	}
+	sig, err := parseSignal(req.Signal)
+	if err != nil {
+		return 0, apiErrorf(http.StatusBadRequest, CodeInvalidSignal, "%v", err)
+	}
+	return sig, nil
 }
 
 // parseSignal accepts a signal name ("SIGHUP", "HUP", "hup") or number.
