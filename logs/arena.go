@@ -23,7 +23,10 @@ type arena struct {
 func (a *arena) copy(line []byte) []byte {
 	n := len(line)
 	if n > maxArenaLine {
-		return append([]byte(nil), line...)
+		// Not append, which may round the capacity up.
+		own := make([]byte, n)
+		copy(own, line)
+		return own
 	}
 	if cap(a.chunk)-len(a.chunk) < n || a.chunk == nil {
 		size := min(max(2*cap(a.chunk), minChunk), maxChunk)
