@@ -57,9 +57,9 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Contains(t, cfg.Files, cfg.Path)
 }
 
-func TestLoadFull(t *testing.T) {
-	t.Setenv("PROX_TEST_GREETING", "hello")
-	src := `
+// fullConfig sets every setting of the file (TestLoadFull; a seed of
+// FuzzParse).
+const fullConfig = `
 plugin_dir = ".prox/plugins"
 
 runner "container" "docker" {
@@ -116,7 +116,10 @@ process "job.1" {
   dir     = "/abs/dir"
 }
 `
-	path := writeConfig(t, src)
+
+func TestLoadFull(t *testing.T) {
+	t.Setenv("PROX_TEST_GREETING", "hello")
+	path := writeConfig(t, fullConfig)
 	dir := filepath.Dir(path)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cmd.txt"), []byte("  run --fast \n"), 0o644))
 
@@ -202,33 +205,36 @@ func TestParseUsesFilenameAsGiven(t *testing.T) {
 	assert.Equal(t, filepath.Join(wd, "some", "dir"), cfg.Dir)
 }
 
+// loadErrorCases are files with one error each: its summary and line
+// (TestLoadErrors; seeds of FuzzParse).
+var loadErrorCases = []struct {
+	name    string
+	src     string
+	summary string
+	line    int
+}{
+	{"unknown top-level block", "server {}\n", "Unsupported block type", 1},
+	{"runner ref syntax", "process \"a\" {\n  runner = \"a.b.c\"\n}\n", "Invalid runner reference", 2},
+	{"runner ref type", "process \"a\" {\n  runner = [\"exec\"]\n}\n", "Invalid runner", 2},
+	{"sink without name", "process \"a\" {\n  sinks = [\"file\"]\n}\n", "Invalid sink reference", 2},
+	{"sinks from function", "process \"a\" {\n  sinks = concat([\"file.x\"])\n}\n", "Unknown sink", 2},
+	{"duplicate sink block", "sink \"f\" \"a\" {}\nsink \"f\" \"a\" {}\n", "Duplicate sink", 2},
+	{"duplicate plugin", "plugin \"p\" { path = \"a\" }\nplugin \"p\" { path = \"b\" }\n", "Duplicate plugin", 2},
+	{"empty plugin path", "plugin \"p\" {\n  path = \"\"\n}\n", "Invalid path", 2},
+	{"empty process name", "process \"\" {}\n", "Invalid process name", 1},
+	{"bad runner block kind", "runner \"1x\" \"a\" {}\n", "Invalid runner kind", 1},
+	{"duplicate stop", "process \"a\" {\n  stop {}\n  stop {}\n}\n", "Duplicate stop block", 3},
+	{"fractional max_restarts", "process \"a\" {\n  restart {\n    max_restarts = 1.5\n  }\n}\n", "Invalid restart max_restarts", 3},
+	{"negative success code", "process \"a\" {\n  restart {\n    success_codes = [-1]\n  }\n}\n", "Invalid restart success_codes", 3},
+	{"zero window", "process \"a\" {\n  restart {\n    window = \"0s\"\n  }\n}\n", "Invalid restart window", 3},
+	{"env not a map", "process \"a\" {\n  env = \"X=1\"\n}\n", "Invalid env", 2},
+	{"unknown function", "process \"a\" {\n  command = [nope()]\n}\n", "Call to unknown function", 2},
+	{"variables not allowed", "process \"a\" {\n  command = [var.x]\n}\n", "Variables not allowed", 2},
+	{"typo suggestion", "process \"a\" {\n  restrat {}\n}\n", "Unsupported block type", 2},
+}
+
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		src     string
-		summary string
-		line    int
-	}{
-		{"unknown top-level block", "server {}\n", "Unsupported block type", 1},
-		{"runner ref syntax", "process \"a\" {\n  runner = \"a.b.c\"\n}\n", "Invalid runner reference", 2},
-		{"runner ref type", "process \"a\" {\n  runner = [\"exec\"]\n}\n", "Invalid runner", 2},
-		{"sink without name", "process \"a\" {\n  sinks = [\"file\"]\n}\n", "Invalid sink reference", 2},
-		{"sinks from function", "process \"a\" {\n  sinks = concat([\"file.x\"])\n}\n", "Unknown sink", 2},
-		{"duplicate sink block", "sink \"f\" \"a\" {}\nsink \"f\" \"a\" {}\n", "Duplicate sink", 2},
-		{"duplicate plugin", "plugin \"p\" { path = \"a\" }\nplugin \"p\" { path = \"b\" }\n", "Duplicate plugin", 2},
-		{"empty plugin path", "plugin \"p\" {\n  path = \"\"\n}\n", "Invalid path", 2},
-		{"empty process name", "process \"\" {}\n", "Invalid process name", 1},
-		{"bad runner block kind", "runner \"1x\" \"a\" {}\n", "Invalid runner kind", 1},
-		{"duplicate stop", "process \"a\" {\n  stop {}\n  stop {}\n}\n", "Duplicate stop block", 3},
-		{"fractional max_restarts", "process \"a\" {\n  restart {\n    max_restarts = 1.5\n  }\n}\n", "Invalid restart max_restarts", 3},
-		{"negative success code", "process \"a\" {\n  restart {\n    success_codes = [-1]\n  }\n}\n", "Invalid restart success_codes", 3},
-		{"zero window", "process \"a\" {\n  restart {\n    window = \"0s\"\n  }\n}\n", "Invalid restart window", 3},
-		{"env not a map", "process \"a\" {\n  env = \"X=1\"\n}\n", "Invalid env", 2},
-		{"unknown function", "process \"a\" {\n  command = [nope()]\n}\n", "Call to unknown function", 2},
-		{"variables not allowed", "process \"a\" {\n  command = [var.x]\n}\n", "Variables not allowed", 2},
-		{"typo suggestion", "process \"a\" {\n  restrat {}\n}\n", "Unsupported block type", 2},
-	}
-	for _, tt := range tests {
+	for _, tt := range loadErrorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			_, diags := Parse([]byte(tt.src), "prox.hcl")
 			require.True(t, diags.HasErrors())
