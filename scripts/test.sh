@@ -41,3 +41,38 @@ go test -race -count=1 -timeout 15m "$@" ./...
 if [ $# -eq 0 ]; then
 	go test -race -count=1 -timeout 10m -run '^$' -bench . -benchtime=1x ./...
 fi
+
+# Every fuzz target briefly (PROX_FUZZTIME each, default 8s), also only
+# for a full run; `go test` fuzzes one target of one package at a time.
+# Their seed corpora (f.Add and testdata/fuzz/NAME/) already ran with the
+# tests above. An input that fails is kept by Go in the package's
+# testdata/fuzz/NAME/: this names the file and prints it, since CI's tree
+# is thrown away. To fuzz one target longer:
+#   go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10m ./supervisor/config
+if [ $# -eq 0 ]; then
+	fuzzlog=$(mktemp)
+	trap 'rm -f "$fuzzlog"' EXIT
+	for file in $(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do
+		file=${file#./}
+		case "$file" in
+		*testdata/*) continue ;;
+		*/*) pkg=./${file%/*} ;;
+		*) pkg=. ;;
+		esac
+		for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+			echo "test.sh: fuzzing $name in $pkg for ${PROX_FUZZTIME:-8s}"
+			if go test -run '^$' -fuzz "^$name\$" -fuzztime "${PROX_FUZZTIME:-8s}" -fuzzminimizetime 10s "$pkg" >"$fuzzlog" 2>&1; then
+				continue
+			fi
+			cat "$fuzzlog"
+			input=$(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^ ]*\).*/\1/p' "$fuzzlog" | head -n 1)
+			if [ -n "$input" ] && [ -f "$pkg/$input" ]; then
+				echo "test.sh: $name failed on an input kept in ${pkg#./}/$input:" >&2
+				cat "$pkg/$input" >&2
+			else
+				echo "test.sh: fuzzing $name in $pkg failed" >&2
+			fi
+			exit 1
+		done
+	done
+fi
