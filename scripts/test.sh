@@ -35,7 +35,20 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
-go test -race -count=1 -timeout 15m "$@" ./...
+
+# The tests, through internal/testsum: each package's result line, the
+# output of the tests that fail, and a count line ("N passed, N failed,
+# N skipped"), printed again as the script's last line.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/testsum" ./internal/testsum
+failed=0
+{ go test -race -count=1 -timeout 15m -json "$@" ./...; echo $? >"$work/go-test-status"; } |
+	"$work/testsum" -summary "$work/summary" || failed=1
+if [ "$failed" != 0 ] || [ "$(cat "$work/go-test-status")" != 0 ]; then
+	echo "test.sh: the tests failed: $(cat "$work/summary" 2>/dev/null)" >&2
+	exit 1
+fi
 # Every benchmark once, so that they keep compiling and checking what they
 # measure (docs/performance.md); only for a full run, not a filtered one.
 if [ $# -eq 0 ]; then
@@ -50,8 +63,7 @@ fi
 # is thrown away. To fuzz one target longer:
 #   go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10m ./supervisor/config
 if [ $# -eq 0 ]; then
-	fuzzlog=$(mktemp)
-	trap 'rm -f "$fuzzlog"' EXIT
+	fuzzlog=$work/fuzz.log
 	for file in $(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go'); do
 		file=${file#./}
 		case "$file" in
@@ -75,4 +87,8 @@ if [ $# -eq 0 ]; then
 			exit 1
 		done
 	done
+fi
+
+if [ $# -eq 0 ]; then
+	cat "$work/summary" # the last line of a full run
 fi
