@@ -161,12 +161,12 @@ func checkDocHCL(t *testing.T, f docFence) (hcl.Diagnostics, map[string]*hcl.Fil
 }
 
 // sinkHostAttributes are the attributes of a sink block that prox keeps
-// for itself (command/stack.go's sinkHostSchema): not the plugin's.
+// for itself (agent/stack.go's sinkHostSchema): not the plugin's.
 var sinkHostAttributes = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "overflow"}, {Name: "queue_size"}}}
 
 // decodeBuiltinBlocks decodes the blocks of cfg that belong to built-in
 // plugins against the schemas the plugins declare, as prox validate does
-// once it has launched them (see command/stack.go): every runner and sink
+// once it has launched them (see agent/stack.go): every runner and sink
 // block, a process's runner reference without a block, and a process's
 // per-process runner block. Nothing is launched or configured.
 func decodeBuiltinBlocks(cfg *config.Config) hcl.Diagnostics {

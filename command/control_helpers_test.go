@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/cli"
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/control"
 	"github.com/stretchr/testify/require"
 )
@@ -43,7 +44,7 @@ func startProx(t *testing.T, hcl string, running ...string) *runningProx {
 // startProxIn is startProx with the configuration in dir.
 func startProxIn(t *testing.T, dir, hcl string, running ...string) *runningProx {
 	t.Helper()
-	t.Setenv(socketEnv, "") // the default socket, whatever the environment says
+	t.Setenv(agent.SocketEnv, "") // the default socket, whatever the environment says
 	rp := &runningProx{
 		dir:    dir,
 		config: filepath.Join(dir, "prox.hcl"),

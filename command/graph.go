@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/config"
 )
 
@@ -52,9 +53,9 @@ func (c *GraphCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 2
 	}
-	cfg, diags := loadConfig(c.configPath, c.envFile, logger)
+	cfg, diags := agent.LoadConfig(c.configPath, c.envFile, logger)
 	if diags.HasErrors() {
-		c.writeDiagnostics(&stack{cfg: cfg}, diags)
+		c.writeDiagnostics(cfg, diags)
 		return 1
 	}
 	if *format == "dot" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/config"
 )
 
@@ -84,8 +85,8 @@ func (c *InitCommand) Run(args []string) int {
 	}
 	content := []byte(starterConfig)
 	from := "a starter configuration"
-	if f, err := os.Open(ProcfileName); err == nil {
-		entries, diags := config.ParseProcfile(f, ProcfileName)
+	if f, err := os.Open(agent.ProcfileName); err == nil {
+		entries, diags := config.ParseProcfile(f, agent.ProcfileName)
 		f.Close()
 		if diags.HasErrors() {
 			c.writeDiagnostics(nil, diags)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/config"
 	"github.com/prox-dev/prox/supervisor/control"
 )
@@ -40,7 +41,7 @@ type Meta struct {
 
 // metaHelp documents the flags of FlagSet.
 const metaHelp = `
-  -config=FILE       The configuration file. Default: prox.hcl.
+  -config=FILE       The configuration file. Default: ` + agent.DefaultConfig + `.
   -env-file=FILE     The dotenv file to read instead of the .env beside the
                      configuration (read even when it says dotenv = false).
   -log-level=LEVEL   prox's own log level on stderr: trace, debug, info,
@@ -52,7 +53,7 @@ const metaHelp = `
 func (m *Meta) FlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&m.configPath, "config", "prox.hcl", "configuration file")
+	fs.StringVar(&m.configPath, "config", agent.DefaultConfig, "configuration file")
 	fs.StringVar(&m.envFile, "env-file", "", "dotenv file")
 	fs.StringVar(&m.logLevel, "log-level", "info", "log level")
 	fs.BoolVar(&m.noColor, "no-color", false, "disable colour")
@@ -117,11 +118,12 @@ func (m *Meta) parseFlags(fs *flag.FlagSet, args []string, help string) bool {
 	return true
 }
 
-// writeDiagnostics renders diags with source snippets on stderr.
-func (m *Meta) writeDiagnostics(st *stack, diags hcl.Diagnostics) {
+// writeDiagnostics renders diags with source snippets of cfg's files
+// (none when cfg is nil) on stderr.
+func (m *Meta) writeDiagnostics(cfg *config.Config, diags hcl.Diagnostics) {
 	files := map[string]*hcl.File{}
-	if st != nil && st.cfg != nil {
-		files = st.cfg.Files
+	if cfg != nil {
+		files = cfg.Files
 	}
 	if err := config.WriteDiagnostics(m.stderr(), files, diags, 0, m.useColor(m.stderr())); err != nil {
 		m.Ui.Error(err.Error())
@@ -134,9 +136,6 @@ const (
 	exitFailure = 1 // the command failed (or, for ps and friends, no prox runs)
 	exitUsage   = 2 // bad flags or arguments
 )
-
-// socketEnv names the environment variable that sets the control socket.
-const socketEnv = "PROX_SOCKET"
 
 // socketHelp documents the flag of socketFlag.
 const socketHelp = `
@@ -153,45 +152,7 @@ func (m *Meta) socketFlag(fs *flag.FlagSet) {
 // .prox/prox.sock beside the -config file. `prox up` listens there and
 // every control command connects there, so in a project folder they meet.
 func (m *Meta) socketPath() string {
-	return findSocket(m.socket, m.configPath)
-}
-
-// findSocket is socketPath for explicit values of -socket and -config.
-func findSocket(flagValue, configPath string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if env := os.Getenv(socketEnv); env != "" {
-		return env
-	}
-	if configPath == "" {
-		configPath = "prox.hcl"
-	}
-	// The configuration's own `socket`, when it sets one and parses.
-	cfg, diags := config.Load(configPath)
-	if diags.HasErrors() {
-		cfg = nil
-	}
-	return socketOf(flagValue, configPath, cfg)
-}
-
-// socketOf is findSocket with the configuration already loaded (nil when
-// it does not parse): -socket, else $PROX_SOCKET, else the configuration's
-// `socket`, else .prox/prox.sock beside it.
-func socketOf(flagValue, configPath string, cfg *config.Config) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if env := os.Getenv(socketEnv); env != "" {
-		return env
-	}
-	if configPath == "" {
-		configPath = "prox.hcl"
-	}
-	if cfg != nil && cfg.Socket != "" {
-		return cfg.Socket
-	}
-	return control.DefaultSocket(configPath)
+	return agent.SocketPath(m.socket, m.configPath)
 }
 
 // controlClient returns a client of the running prox's control socket.
@@ -203,7 +164,7 @@ func (m *Meta) controlClient() *control.Client {
 // the exit code (1).
 func (m *Meta) controlError(err error) int {
 	if errors.Is(err, control.ErrNoServer) {
-		m.Ui.Error(fmt.Sprintf("prox is not running here: nothing listens on %s. Start it with \"prox up\", or name its socket with -socket, -config or %s.", m.socketPath(), socketEnv))
+		m.Ui.Error(fmt.Sprintf("prox is not running here: nothing listens on %s. Start it with \"prox up\", or name its socket with -socket, -config or %s.", m.socketPath(), agent.SocketEnv))
 		return exitFailure
 	}
 	m.Ui.Error(err.Error())

@@ -170,7 +170,7 @@ func (c *PluginsCommand) pluginSources(fs *flag.FlagSet) ([]loader.External, []s
 	if explicit || !errors.Is(err, os.ErrNotExist) {
 		cfg, diags := config.Load(c.configPath)
 		if diags.HasErrors() {
-			c.writeDiagnostics(&stack{cfg: cfg}, diags)
+			c.writeDiagnostics(cfg, diags)
 			return nil, nil, false
 		}
 		for _, p := range cfg.Plugins {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/plugins/loader"
 )
 
@@ -50,20 +51,20 @@ func (c *PluginsLockCommand) Run(args []string) int {
 		c.Ui.Error(err.Error())
 		return 2
 	}
-	cfg, diags := loadConfig(c.configPath, c.envFile, logger)
+	cfg, diags := agent.LoadConfig(c.configPath, c.envFile, logger)
 	if diags.HasErrors() {
-		c.writeDiagnostics(&stack{cfg: cfg}, diags)
+		c.writeDiagnostics(cfg, diags)
 		return 1
 	}
 	// Resolve without the old lock: relocking is how a changed binary is
 	// accepted.
-	l, err := newLoader(cfg, logger, nil)
+	l, err := agent.NewLoader(cfg, logger, nil)
 	if err != nil {
 		c.Ui.Error(err.Error())
 		return 1
 	}
 	var srcs []*loader.Source
-	for _, comp := range usedComponents(cfg) {
+	for _, comp := range agent.UsedComponents(cfg) {
 		src, err := l.Resolve(comp.Kind, comp.Name)
 		if err != nil {
 			c.Ui.Error(err.Error())

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,7 +89,7 @@ func testPsJSON(t *testing.T, rp *runningProx) {
 }
 
 func TestControlCommandsWithoutProx(t *testing.T) {
-	t.Setenv(socketEnv, "")
+	t.Setenv(agent.SocketEnv, "")
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(config, []byte(twoProcesses), 0o644))
@@ -112,7 +113,7 @@ func testSocketFromFlagAndEnvironment(t *testing.T, rp *runningProx) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "web")
 
-	t.Setenv(socketEnv, rp.socket)
+	t.Setenv(agent.SocketEnv, rp.socket)
 	code, out, errOut = runCommand(t, "ps", "-config", filepath.Join(elsewhere, "prox.hcl"))
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "web")
@@ -154,7 +155,7 @@ func testSecondUpIsRefusedWithThePID(t *testing.T, rp *runningProx) {
 }
 
 func TestStaleSocketIsReplaced(t *testing.T) {
-	t.Setenv(socketEnv, "")
+	t.Setenv(agent.SocketEnv, "")
 	dir := t.TempDir()
 	socket := filepath.Join(dir, ".prox", "prox.sock")
 	require.NoError(t, os.Mkdir(filepath.Dir(socket), 0o700))

@@ -1,6 +1,7 @@
 // Package command is prox's CLI, on github.com/hashicorp/cli (the
-// maintained continuation of mitchellh/cli). It is the composition root:
-// only here are config, plugin loader, supervisor and logs wired together.
+// maintained continuation of mitchellh/cli). It parses flags and prints;
+// package agent, the composition root, wires config, plugins, supervisor,
+// logs and control together.
 package command
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-plugin"
 	"github.com/posener/complete"
+	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/internal/version"
 	"github.com/prox-dev/prox/supervisor/control"
 )
@@ -174,7 +176,7 @@ func withCommonFlags(flags complete.Flags) complete.Flags {
 // default one.
 func predictProcesses() complete.Predictor {
 	return complete.PredictFunc(func(a complete.Args) []string {
-		socket := findSocket(flagValue(a.All, "socket"), flagValue(a.All, "config"))
+		socket := agent.SocketPath(flagValue(a.All, "socket"), flagValue(a.All, "config"))
 		ctx, cancel := context.WithTimeout(context.Background(), completeTimeout)
 		defer cancel()
 		client := control.NewClient(socket)

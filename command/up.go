@@ -4,19 +4,12 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/prox-dev/prox/internal/profile"
-	"github.com/prox-dev/prox/internal/version"
-	"github.com/prox-dev/prox/supervisor"
-	"github.com/prox-dev/prox/supervisor/control"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/agent"
 )
-
-// startTimeout bounds launching the plugins and starting the processes.
-const startTimeout = time.Minute
 
 // UpCommand starts every process of the configuration and supervises them
 // until it is interrupted.
@@ -63,176 +56,93 @@ func (c *UpCommand) Synopsis() string {
 
 // Run implements cli.Command.
 func (c *UpCommand) Run(args []string) int {
+	logger, code := c.parse(args)
+	if logger == nil {
+		return code
+	}
+	sigs, stopSignals := c.interrupts()
+	defer stopSignals()
+	a, ok := c.start(logger)
+	if a != nil {
+		defer a.Close()
+	}
+	if !ok {
+		return exitFailure
+	}
+	// prox's log lines follow the process output received before them.
+	c.logOut.setBefore(a.SyncTerminal)
+	defer c.logOut.setBefore(nil)
+	return a.Run(sigs)
+}
+
+// parse parses the flags and makes the logger; nil and the exit code when
+// the command stops there.
+func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 	fs := c.FlagSet("up")
 	c.socketFlag(fs)
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print process output")
 	if !c.parseFlags(fs, args, c.Help()) {
-		return 2
+		return nil, exitUsage
 	}
 	if fs.NArg() > 0 {
 		c.Ui.Error("up takes no arguments; name the file with -config")
-		return 2
+		return nil, exitUsage
 	}
 	logger, err := c.Logger()
 	if err != nil {
 		c.Ui.Error(err.Error())
-		return 2
+		return nil, exitUsage
 	}
-	// The configuration is read once: it may name the control socket.
-	cfg, cfgDiags := loadConfig(c.configPath, c.envFile, logger)
-	socketCfg := cfg
-	if cfgDiags.HasErrors() {
-		socketCfg = nil
-	}
-	// The control socket before any plugin: a second prox up on it stops
-	// here.
-	ln, err := control.Listen(socketOf(c.socket, c.configPath, socketCfg))
-	if err != nil {
-		c.Ui.Error(err.Error())
-		return 1
-	}
-	defer ln.Close()
-	stopProfile, err := profile.Start("prox-up")
-	if err != nil {
-		c.Ui.Error(err.Error())
-		return 1
-	}
-	defer func() { _ = stopProfile() }()
+	return logger, exitOK
+}
 
-	sigs := c.signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
-		stops := []os.Signal{os.Interrupt, syscall.SIGTERM}
-		// SIGHUP: the terminal went away; stop as on Ctrl-C. Unless it is
-		// ignored (nohup prox up): a handler would undo that.
-		if !signal.Ignored(syscall.SIGHUP) {
-			stops = append(stops, syscall.SIGHUP)
+// start builds the agent and prints what it reports; false when it must
+// not run. A non-nil agent must be closed.
+func (c *UpCommand) start(logger hclog.Logger) (*agent.Agent, bool) {
+	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger}
+	if !c.quiet {
+		opts.Terminal = func(names []string) agent.Terminal {
+			out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
+			out.onGone = func(err error) {
+				logger.Warn("stdout is closed: process output is no longer printed (the sinks and `prox logs` still have it)", "error", err)
+			}
+			return out
 		}
-		signal.Notify(ch, stops...)
-		defer signal.Stop(ch)
-		sigs = ch
 	}
+	a, diags, err := agent.New(context.Background(), opts)
+	if len(diags) > 0 {
+		c.writeDiagnostics(a.Config(), diags)
+	}
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return a, false
+	}
+	return a, !diags.HasErrors()
+}
+
+// interrupts returns the signals that stop prox up (c.signals in tests):
+// SIGINT, SIGTERM and SIGHUP. It also keeps SIGPIPE from killing prox;
+// stop undoes both.
+func (c *UpCommand) interrupts() (sigs <-chan os.Signal, stop func()) {
 	// A write to a stdout nobody reads any more (`prox up | head`, or tee
 	// gone at Ctrl-C) must fail with EPIPE, not kill prox in the middle of
 	// its processes' graceful stop. Notify, not Ignore: an ignored signal
 	// would stay ignored in every process prox starts.
 	brokenPipes := make(chan os.Signal, 1)
 	signal.Notify(brokenPipes, syscall.SIGPIPE)
-	defer signal.Stop(brokenPipes)
-
-	startCtx, cancelStart := context.WithTimeout(context.Background(), startTimeout)
-	defer cancelStart()
-	st, diags := launchStack(startCtx, cfg, cfgDiags, logger, false)
-	defer func() {
-		start := time.Now()
-		if err := st.close(context.Background()); err != nil {
-			logger.Warn("plugin shutdown", "error", err)
-		}
-		logger.Debug("the plugins have exited", "elapsed", time.Since(start))
-	}()
-	if len(diags) > 0 {
-		c.writeDiagnostics(st, diags)
+	if c.signals != nil {
+		return c.signals, func() { signal.Stop(brokenPipes) }
 	}
-	if diags.HasErrors() {
-		return 1
+	ch := make(chan os.Signal, 4)
+	stops := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	// SIGHUP: the terminal went away; stop as on Ctrl-C. Unless it is
+	// ignored (nohup prox up): a handler would undo that.
+	if !signal.Ignored(syscall.SIGHUP) {
+		stops = append(stops, syscall.SIGHUP)
 	}
-
-	names := make([]string, len(st.specs))
-	for i, s := range st.specs {
-		names[i] = s.Name
+	signal.Notify(ch, stops...)
+	return ch, func() {
+		signal.Stop(ch)
+		signal.Stop(brokenPipes)
 	}
-	out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
-	out.onGone = func(err error) {
-		logger.Warn("stdout is closed: process output is no longer printed (the sinks and `prox logs` still have it)", "error", err)
-	}
-	pipe, err := startPipeline(st, logger, out, c.quiet)
-	if err != nil {
-		c.Ui.Error(err.Error())
-		return 1
-	}
-	// prox's log lines follow the process output received before them.
-	c.logOut.setBefore(pipe.syncTerminal)
-	defer c.logOut.setBefore(nil)
-	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteStableBatch})
-	pipe.forwardEvents(sup)
-	defer pipe.close(context.Background(), logger)
-
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	code := 0
-	if err := sup.Start(runCtx); err != nil {
-		logger.Error("some processes did not start", "error", err)
-		code = 1
-	}
-	// The start is over. What it left behind (the configuration's
-	// evaluation, the plugins' launch, a start request per process) is
-	// garbage that Go's scavenger would keep mapped for as long as prox
-	// runs: 3 to 4 MB with 200 processes. Give it back now.
-	go debug.FreeOSMemory()
-	ctl := control.Serve(ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: c.configPath})
-	defer func() { _ = ctl.Close(context.Background()) }()
-
-	interrupted := false
-wait:
-	for {
-		select {
-		case sig := <-sigs:
-			logger.Info("shutting down", "signal", sig.String())
-			interrupted = true
-			break wait
-		case <-sup.Changed():
-			// Everything exited by itself and nothing will restart. Once a
-			// user steered processes through the control API, prox keeps
-			// running for them until it is interrupted.
-			if sup.Settled() && !sup.ManuallyControlled() {
-				logger.Info("every process has exited")
-				break wait
-			}
-		}
-	}
-
-	// A second signal during the graceful stop kills what is left, and
-	// gives up on what the sinks have not received yet.
-	stopCtx, cancelStop := context.WithCancel(context.Background())
-	defer cancelStop()
-	drained := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigs:
-			logger.Warn("second signal: killing every process and giving up on the sinks' backlog", "signal", sig.String())
-			cancelStop()
-		case <-drained:
-		}
-	}()
-	stopping := time.Now()
-	// A failing sink's full queue must not hold the processes' output
-	// readers: the processes could not end.
-	pipe.logs.Stopping()
-	if err := sup.Stop(stopCtx); err != nil {
-		logger.Error("stop", "error", err)
-		code = 1
-	}
-	logger.Debug("processes stopped", "elapsed", time.Since(stopping))
-	// Nothing starts any more: the runner plugins shut down while
-	// everything the processes wrote reaches every sink, which happens
-	// before prox exits, each sink within its drain timeout.
-	runnersClosed := make(chan error, 1)
-	go func() { runnersClosed <- st.closeRunners(context.Background()) }()
-	pipe.close(stopCtx, logger)
-	close(drained)
-	logger.Debug("the sinks are drained", "elapsed", time.Since(stopping))
-	if err := <-runnersClosed; err != nil {
-		logger.Warn("plugin shutdown", "error", err)
-	}
-	logger.Debug("the runner plugins have exited", "elapsed", time.Since(stopping))
-
-	for _, p := range sup.Processes() {
-		if p.State == supervisor.StateFailed {
-			code = 1
-		}
-		if !interrupted && p.LastExit != nil && (p.LastExit.Code != 0 || p.LastExit.Signal != "" || p.LastExit.Error != "") {
-			code = 1
-		}
-	}
-	return code
 }

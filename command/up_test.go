@@ -38,20 +38,6 @@ func TestUpRunsAndStopsOnInterrupt(t *testing.T) {
 	assert.Contains(t, ui.ErrorWriter.String(), "shutting down: signal=interrupt")
 }
 
-func TestUpReturnsWhenEverythingExited(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prox.hcl")
-	require.NoError(t, os.WriteFile(cfg, []byte(`
-process "a" { command = ["sh", "-c", "echo a done"] }
-process "b" { command = ["sh", "-c", "echo b failed; exit 2"] }
-`), 0o644))
-	ui := cli.NewMockUi()
-	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
-	assert.Equal(t, 1, c.Run([]string{"-config", cfg}), "b failed")
-	assert.Contains(t, ui.OutputWriter.String(), "a | a done")
-	assert.Contains(t, ui.OutputWriter.String(), "b | b failed")
-}
-
 func TestUpInvalidConfigAndFlags(t *testing.T) {
 	ui := cli.NewMockUi()
 	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
@@ -63,17 +49,6 @@ func TestUpInvalidConfigAndFlags(t *testing.T) {
 	c = &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
 	assert.Equal(t, 2, c.Run([]string{"extra"}))
 	assert.Contains(t, ui.ErrorWriter.String(), "up takes no arguments")
-}
-
-func TestUpProcessThatCannotStart(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prox.hcl")
-	require.NoError(t, os.WriteFile(cfg, []byte(`process "ghost" { command = ["no-such-program-here"] }`), 0o644))
-	ui := cli.NewMockUi()
-	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
-	assert.Equal(t, 1, c.Run([]string{"-config", cfg}))
-	assert.Contains(t, ui.ErrorWriter.String(), `no-such-program-here`)
-	assert.Contains(t, ui.ErrorWriter.String(), "executable file not found")
 }
 
 // slowWriter is a terminal that takes d to take each write.
@@ -109,28 +84,4 @@ process "p" {
 		require.GreaterOrEqual(t, i, 0, "%q missing:\n%s", line, out)
 		assert.Less(t, i, exited, "%q comes after the exit:\n%s", line, out)
 	}
-}
-
-// A .env beside prox.hcl is read as foreman and compose read it: for env()
-// in the configuration and into every process's environment; -env-file
-// picks another file.
-func TestUpReadsDotenv(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prox.hcl")
-	require.NoError(t, os.WriteFile(cfg, []byte(`
-process "a" { command = ["sh", "-c", "echo \"greeting=$${PROX_TEST_GREETING} arg=$1\"", "sh", env("PROX_TEST_GREETING")] }
-`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, ".env"), []byte("PROX_TEST_GREETING=from-dotenv\n"), 0o644))
-	other := filepath.Join(dir, "other.env")
-	require.NoError(t, os.WriteFile(other, []byte("PROX_TEST_GREETING=from-other\n"), 0o644))
-
-	ui := cli.NewMockUi()
-	c := &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
-	assert.Equal(t, 0, c.Run([]string{"-config", cfg}), "stderr: %s", ui.ErrorWriter.String())
-	assert.Contains(t, ui.OutputWriter.String(), "a | greeting=from-dotenv arg=from-dotenv")
-
-	ui = cli.NewMockUi()
-	c = &UpCommand{Meta: newMeta(ui), signals: make(chan os.Signal)}
-	assert.Equal(t, 0, c.Run([]string{"-config", cfg, "-env-file", other}), "stderr: %s", ui.ErrorWriter.String())
-	assert.Contains(t, ui.OutputWriter.String(), "a | greeting=from-other arg=from-other")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/prox-dev/prox/agent"
 )
 
 // ValidateCommand checks a configuration file, its plugins and their
@@ -49,10 +51,9 @@ func (c *ValidateCommand) Run(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, diags := checkStack(ctx, c.configPath, c.envFile, logger)
-	defer func() { _ = st.close(context.Background()) }()
+	cfg, diags := agent.Check(ctx, agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Logger: logger})
 	if len(diags) > 0 {
-		c.writeDiagnostics(st, diags)
+		c.writeDiagnostics(cfg, diags)
 	}
 	if diags.HasErrors() {
 		return 1

@@ -1,4 +1,4 @@
-package command
+package agent
 
 import (
 	"os"
@@ -14,25 +14,25 @@ func TestFindSocketOrder(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(cfg, []byte("socket = \"run/ctl.sock\"\nprocess \"a\" { command = [\"true\"] }\n"), 0o644))
-	t.Setenv(socketEnv, "")
-	assert.Equal(t, filepath.Join(dir, "run", "ctl.sock"), findSocket("", cfg), "the configuration's socket, beside it")
-	t.Setenv(socketEnv, "/tmp/from-env.sock")
-	assert.Equal(t, "/tmp/from-env.sock", findSocket("", cfg), "PROX_SOCKET beats the configuration")
-	assert.Equal(t, "/tmp/flag.sock", findSocket("/tmp/flag.sock", cfg), "-socket beats everything")
+	t.Setenv(SocketEnv, "")
+	assert.Equal(t, filepath.Join(dir, "run", "ctl.sock"), SocketPath("", cfg), "the configuration's socket, beside it")
+	t.Setenv(SocketEnv, "/tmp/from-env.sock")
+	assert.Equal(t, "/tmp/from-env.sock", SocketPath("", cfg), "PROX_SOCKET beats the configuration")
+	assert.Equal(t, "/tmp/flag.sock", SocketPath("/tmp/flag.sock", cfg), "-socket beats everything")
 
-	t.Setenv(socketEnv, "")
+	t.Setenv(SocketEnv, "")
 	plain := filepath.Join(dir, "plain.hcl")
 	require.NoError(t, os.WriteFile(plain, []byte("process \"a\" { command = [\"true\"] }\n"), 0o644))
-	assert.Equal(t, filepath.Join(dir, ".prox", "prox.sock"), findSocket("", plain), "the default beside the file")
+	assert.Equal(t, filepath.Join(dir, ".prox", "prox.sock"), SocketPath("", plain), "the default beside the file")
 }
 
 func TestSocketOfUsesTheLoadedConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(path, []byte("socket = \"run/ctl.sock\"\nprocess \"a\" { command = [\"true\"] }\n"), 0o644))
-	cfg, diags := loadConfig(path, "", hclog.NewNullLogger())
+	cfg, diags := LoadConfig(path, "", hclog.NewNullLogger())
 	require.False(t, diags.HasErrors(), diags.Error())
-	t.Setenv(socketEnv, "")
+	t.Setenv(SocketEnv, "")
 	// Changing the file afterwards does not matter: `prox up` reads it once.
 	require.NoError(t, os.WriteFile(path, []byte("socket = \"elsewhere.sock\"\n"), 0o644))
 	assert.Equal(t, filepath.Join(dir, "run", "ctl.sock"), socketOf("", path, cfg))

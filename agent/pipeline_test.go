@@ -1,4 +1,4 @@
-package command
+package agent
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func (w gatedWriter) Write(p []byte) (int, error) {
 func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 	var got syncBuffer
 	gate := make(chan struct{}, 1)
-	out := newPrinter(gatedWriter{gate, &got}, []string{"p"}, false)
+	out := newLineTerminal(gatedWriter{gate, &got})
 	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, false)
 	require.NoError(t, err)
 
@@ -72,7 +72,7 @@ func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 
 func TestSyncTerminalWithoutATerminal(t *testing.T) {
 	var got syncBuffer
-	out := newPrinter(&got, []string{"p"}, false)
+	out := newLineTerminal(&got)
 	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, true)
 	require.NoError(t, err)
 	p.logs.Write(logs.LogEntry{Timestamp: time.Now(), Process: "p", Line: []byte("one")})
@@ -81,26 +81,10 @@ func TestSyncTerminalWithoutATerminal(t *testing.T) {
 	assert.Empty(t, got.String(), "quiet")
 }
 
-func TestLogOutputRunsItsHookFirst(t *testing.T) {
-	var got syncBuffer
-	o := &logOutput{w: &got, color: true}
-	assert.True(t, o.SupportsColor())
-	_, err := o.Write([]byte("a\n"))
-	require.NoError(t, err)
-	o.setBefore(func() { _, _ = got.Write([]byte("hook\n")) })
-	_, err = o.Write([]byte("b\n"))
-	require.NoError(t, err)
-	o.setBefore(nil)
-	_, err = o.Write([]byte("c\n"))
-	require.NoError(t, err)
-	assert.Equal(t, "a\nhook\nb\nc\n", got.String())
-	assert.False(t, (&logOutput{}).SupportsColor())
-}
-
 func TestTerminalSaysWhereItSkippedLines(t *testing.T) {
 	var got syncBuffer
 	gate := make(chan struct{})
-	out := newPrinter(gatedWriter{gate, &got}, []string{"p"}, false)
+	out := newLineTerminal(gatedWriter{gate, &got})
 	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, false)
 	require.NoError(t, err)
 

@@ -1,4 +1,4 @@
-package command
+package agent
 
 import (
 	"context"
@@ -45,7 +45,7 @@ type pipeline struct {
 
 // startPipeline builds the log manager, attaches every sink of the stack
 // and starts the terminal printer (unless quiet).
-func startPipeline(st *stack, logger hclog.Logger, out *printer, quiet bool) (*pipeline, error) {
+func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*pipeline, error) {
 	sizes := map[string]int{}
 	for _, proc := range st.cfg.Processes {
 		sizes[proc.Name] = proc.LogLines

@@ -1,4 +1,4 @@
-package command
+package agent
 
 import (
 	"context"

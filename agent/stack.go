@@ -1,4 +1,4 @@
-package command
+package agent
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func (s *stack) closeRunners(ctx context.Context) error {
 // prox validate does. All problems come back as diagnostics; the returned
 // stack must be closed even when there are errors, and runs nothing.
 func checkStack(ctx context.Context, path, envFile string, logger hclog.Logger) (*stack, hcl.Diagnostics) {
-	cfg, diags := loadConfig(path, envFile, logger)
+	cfg, diags := LoadConfig(path, envFile, logger)
 	return launchStack(ctx, cfg, diags, logger, true)
 }
 
@@ -86,7 +86,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 	if err != nil {
 		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid lock file", Detail: err.Error()})
 	}
-	l, err := newLoader(cfg, logger, lock)
+	l, err := NewLoader(cfg, logger, lock)
 	if err != nil {
 		return st, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot launch plugins", Detail: err.Error()})
 	}
@@ -273,15 +273,15 @@ const (
 	ProcfileName  = "Procfile"
 )
 
-// loadConfig loads path; in a folder without prox.hcl but with a
+// LoadConfig loads path; in a folder without prox.hcl but with a
 // Procfile, it runs the Procfile as foreman would, and says so.
 // envFile is -env-file: "" for the .env beside the configuration.
-func loadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
+func LoadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
 	opts := config.LoadOptions{EnvFile: envFile}
 	if path == DefaultConfig {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			if _, err := os.Stat(ProcfileName); err == nil {
-				logger.Info("no prox.hcl here: running the Procfile as foreman would (prox init writes a prox.hcl from it)")
+				logger.Info("no " + DefaultConfig + " here: running the Procfile as foreman would (prox init writes a " + DefaultConfig + " from it)")
 				return config.LoadProcfileWith(ProcfileName, opts)
 			}
 		}
@@ -289,9 +289,9 @@ func loadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.
 	return config.LoadWith(path, opts)
 }
 
-// newLoader returns the plugin loader of cfg: built-ins, the plugin
+// NewLoader returns the plugin loader of cfg: built-ins, the plugin
 // blocks, plugin_dir and ~/.prox/plugins, with the lock when there is one.
-func newLoader(cfg *config.Config, logger hclog.Logger, lock *loader.Lock) (*loader.Loader, error) {
+func NewLoader(cfg *config.Config, logger hclog.Logger, lock *loader.Lock) (*loader.Loader, error) {
 	var externals []loader.External
 	for _, p := range cfg.Plugins {
 		externals = append(externals, loader.External{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Override: p.Override})
@@ -314,8 +314,8 @@ func newLoader(cfg *config.Config, logger hclog.Logger, lock *loader.Lock) (*loa
 	})
 }
 
-// usedComponents lists the runner and sink components cfg uses.
-func usedComponents(cfg *config.Config) []builtin.Component {
+// UsedComponents lists the runner and sink components cfg uses.
+func UsedComponents(cfg *config.Config) []builtin.Component {
 	seen := map[builtin.Component]bool{}
 	var out []builtin.Component
 	add := func(c builtin.Component) {
