@@ -179,11 +179,16 @@ func (m *Meta) usageError(msg, help string) int {
 	return exitUsage
 }
 
-// interruptible returns ctx (tests), or a context that ends on SIGINT or
-// SIGTERM.
+// interruptible returns ctx (tests), or when ctx is nil a context that
+// ends on SIGINT or SIGTERM.
 func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	if ctx != nil {
 		return context.WithCancel(ctx)
 	}
+	return signalContext()
+}
+
+// signalContext returns a context that ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }

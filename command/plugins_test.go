@@ -36,12 +36,12 @@ exit 1
 func TestPluginsBuiltins(t *testing.T) {
 	t.Setenv("HOME", t.TempDir()) // no ~/.prox/plugins
 	dir := t.TempDir()            // no prox.hcl: built-ins only
-	code, out, errOut := runCommand(t, "plugins", "-config", filepath.Join(dir, "prox.hcl"), "-json")
+	code, _, errOut := runCommand(t, "plugins", "-config", filepath.Join(dir, "prox.hcl"), "-json")
 	require.Equal(t, 1, code, "an explicit -config must exist")
 	assert.Contains(t, errOut, "prox.hcl")
 
 	t.Chdir(dir)
-	code, out, errOut = runCommand(t, "plugins", "-json")
+	code, out, errOut := runCommand(t, "plugins", "-json")
 	require.Equal(t, 0, code, errOut)
 	var got PluginsOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &got), out)

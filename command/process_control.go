@@ -96,7 +96,7 @@ func (c *ActionCommand) Run(args []string) int {
 	case !c.all && len(names) == 0:
 		return c.usageError(c.action+" needs process names, or -all", c.Help())
 	}
-	ctx, cancel := interruptible(nil)
+	ctx, cancel := signalContext()
 	defer cancel()
 	client := c.controlClient()
 	defer client.Close()

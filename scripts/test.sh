@@ -35,6 +35,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# staticcheck at a pinned version (built by go run, cached after the first run).
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The tests, through internal/testsum: each package's result line, the
 # output of the tests that fail, and a count line ("N passed, N failed,

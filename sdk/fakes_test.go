@@ -175,10 +175,9 @@ type configurableRunner struct {
 	configureErr                error
 	shutdownErr                 error
 
-	mu         sync.Mutex
-	configs    []*Config
-	shutdowns  int
-	shutdownCh chan struct{}
+	mu        sync.Mutex
+	configs   []*Config
+	shutdowns int
 }
 
 var (

@@ -100,13 +100,3 @@ func (b *eventBus) publish(ev SupervisorEvent) {
 		}
 	}
 }
-
-// droppedBy returns the events a subscriber has lost so far.
-func (b *eventBus) droppedBy(ch <-chan SupervisorEvent) uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s, ok := b.subs[ch]; ok {
-		return s.dropped.Load()
-	}
-	return 0
-}

@@ -613,10 +613,7 @@ func tupleElements(expr hcl.Expression) []hcl.Expression {
 	for i, e := range tuple.Exprs {
 		out[i] = e
 	}
-	if out == nil {
-		out = []hcl.Expression{}
-	}
-	return out
+	return out // never nil: an empty list gives an empty slice
 }
 
 func duplicateBlock(dup, first *hcl.Block) *hcl.Diagnostic {

@@ -194,7 +194,7 @@ func TestSignal(t *testing.T) {
 	assert.True(t, IsCode(err, CodeNotRunning), "%v", err)
 
 	// A number works too: 15 is SIGTERM, which ends the loop.
-	p, err = inst.client.Signal(ctx, "trap", "15")
+	_, err = inst.client.Signal(ctx, "trap", "15")
 	require.NoError(t, err)
 	inst.waitState(t, "trap", supervisor.StateCrashed)
 }

@@ -1,10 +1,10 @@
 package peers
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -151,9 +151,11 @@ func TestMain(m *testing.M) {
 func buildProx(t *testing.T) string {
 	t.Helper()
 	proxOnce.Do(func() {
+		// go test puts its own GOROOT/bin first on PATH.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			proxErr = fmt.Errorf("go command not found on PATH: %w", err)
+			return
 		}
 		proxDir, proxErr = os.MkdirTemp("", "peers-test-prox-")
 		if proxErr != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -45,9 +44,11 @@ func goBuild(t *testing.T, pkg, name string) string {
 	v, _ := builds.LoadOrStore(pkg, &buildResult{})
 	b := v.(*buildResult)
 	b.once.Do(func() {
+		// go test puts its own GOROOT/bin first on PATH.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			b.err = fmt.Errorf("go command not found on PATH: %w", err)
+			return
 		}
 		b.path = filepath.Join(binDir, name)
 		cmd := exec.Command(goBin, "build", "-o", b.path, pkg)

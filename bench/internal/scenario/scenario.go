@@ -80,13 +80,6 @@ func (e *Env) grace() time.Duration {
 	return 3 * time.Second
 }
 
-func (e *Env) log() hclog.Logger {
-	if e.Log != nil {
-		return e.Log
-	}
-	return hclog.NewNullLogger()
-}
-
 // Kind says how a figure is summarised.
 type Kind int
 

@@ -44,9 +44,9 @@ func engineAddress(host string) (string, error) {
 }
 
 // connect returns a client of the engine at addr once the engine has
-// answered a ping, with the API version negotiated.
+// answered a ping (the client negotiates the API version by default).
 func connect(ctx context.Context, addr string) (*client.Client, error) {
-	opts := []client.Opt{client.WithHost(addr), client.WithAPIVersionNegotiation()}
+	opts := []client.Opt{client.WithHost(addr)}
 	if os.Getenv("DOCKER_CERT_PATH") != "" {
 		opts = append(opts, client.WithTLSClientConfigFromEnv())
 	}

@@ -288,7 +288,7 @@ func busyboxTar() ([]byte, error) {
 // checks.
 func engineClient(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.New(client.WithHost(engineAddr(t)), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(engineAddr(t)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -149,9 +149,6 @@ func readHolder(f *os.File) *spoolBusyError {
 	return e
 }
 
-// locked reports whether this spool holds its lock.
-func (sp *spool) locked() bool { return sp.lockFile != nil }
-
 // unlock releases the lock; the records stay for the next sink.
 func (sp *spool) unlock() {
 	if sp.lockFile != nil {
