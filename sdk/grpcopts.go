@@ -16,10 +16,11 @@ import (
 // batches). gRPC's default pool has tiers of 256 B, 4, 16 and 32 KiB, then
 // 1 MiB, and zeroes every buffer it hands out: each such message costs a
 // 1 MiB clear on both sides of the connection (in the marshalling, in the
-// frames' reassembly, in the unmarshalling), which on S1 was up to two
-// thirds of a plugin's CPU. bufferPool has fine tiers (four per octave, so
-// at most a quarter of a buffer is unused) and never clears: gRPC writes
-// every byte of a buffer before reading it.
+// frames' reassembly, in the unmarshalling), which in the log-throughput
+// benchmark (docs/performance.md) was up to two thirds of a plugin's CPU.
+// bufferPool has fine tiers (four per octave, so at most a quarter of a
+// buffer is unused) and never clears: gRPC writes every byte of a buffer
+// before reading it.
 //
 // The pool must be installed on both ends. In grpc v1.85 (pinned in go.mod,
 // and grpcopts_test.go checks these facts):

@@ -6,8 +6,7 @@ import (
 	"os"
 )
 
-// Runner starts processes: locally, in a container, on another host. It is
-// the seed's ProcessRunner contract.
+// Runner starts processes: locally, in a container, on another host.
 //
 // prox calls Start only after Configure (if the runner is Configurable),
 // concurrently, for many processes, and again for a process it restarts.

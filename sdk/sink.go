@@ -6,7 +6,7 @@ import (
 )
 
 // Sink receives a copy of the output and events of the processes that name
-// it: the seed's Subscriber, out of process.
+// it, out of process.
 //
 // The host calls Write with one batch at a time per sink, in order, and waits
 // for its return: nil acknowledges the batch (the sink has taken

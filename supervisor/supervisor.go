@@ -13,7 +13,7 @@ import (
 	"github.com/prox-dev/prox/logs"
 )
 
-// Supervisor runs a set of processes: the seed's contract.
+// Supervisor runs a set of processes.
 type Supervisor interface {
 	// Start starts every process in parallel and returns once each is
 	// running or has failed to start (their start errors, joined).

@@ -1,6 +1,6 @@
 // Package scenario runs the benchmark's scenarios against one supervisor
-// at a time: S1 to S4 of BENCH.md (log throughput, start fan-out, stubborn
-// shutdown and grandchildren, crash loop) and prox's own (time to the first
+// at a time: S1 to S4 of docs/performance.md (log throughput, start
+// fan-out, stubborn shutdown and grandchildren, crash loop) and prox's own (time to the first
 // process with 1 and 6 plugins, idle cost). Each run writes its supervisor's
 // configuration into a folder of its own, runs it under procwatch, and
 // returns its figures as a Result.
@@ -43,7 +43,7 @@ type Params struct {
 	IdleDuration time.Duration
 }
 
-// DefaultParams are BENCH.md's sizes.
+// DefaultParams are the sizes of the scenarios docs/performance.md reports.
 func DefaultParams() Params {
 	return Params{
 		S1Procs: 4, S1Lines: 500000, S1Size: 100,

@@ -35,8 +35,7 @@ const (
 	tick      = 20 * time.Millisecond
 )
 
-// containersConf is what Podman needs on these machines (see
-// ENVIRONMENT.md): runc (crun refuses the hybrid cgroups), cgroupfs, no
+// containersConf is what Podman needs on the test machines: runc (crun refuses the hybrid cgroups), cgroupfs, no
 // journald, and rlimits root may set.
 const containersConf = `[containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
