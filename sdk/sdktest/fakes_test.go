@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -25,6 +26,53 @@ type localRunner struct {
 	keepGroup bool
 	// exitOne reports every failure as exit code 1.
 	exitOne bool
+	// execLeave leaves a command whose context ended running (in the test
+	// binary's process group, which the test that sets it kills).
+	execLeave bool
+}
+
+// Exec runs command beside p, with p's folder and environment, in a
+// process group of its own that is killed when ctx ends.
+func (r *localRunner) Exec(ctx context.Context, p sdk.Process, command []string) (sdk.ExecResult, error) {
+	lp, ok := p.(*localProcess)
+	if !ok {
+		return sdk.ExecResult{}, errors.New("exec: not a process of the local runner")
+	}
+	if len(command) == 0 {
+		return sdk.ExecResult{}, errors.New("exec: command is required")
+	}
+	select {
+	case <-lp.done:
+		return sdk.ExecResult{}, errors.New("exec: the process has exited")
+	default:
+	}
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Env, cmd.Dir = lp.cmd.Env, lp.cmd.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !r.execLeave}
+	out := &sdk.CappedOutput{Limit: 64 << 10}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return sdk.ExecResult{ExitCode: 127, Output: []byte(err.Error() + "\n")}, nil
+		}
+		return sdk.ExecResult{}, err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return sdk.ExecResult{}, err
+		}
+		return sdk.ExecResult{ExitCode: cmd.ProcessState.ExitCode(), Output: out.Bytes()}, nil
+	case <-ctx.Done():
+		if !r.execLeave {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-waited
+		}
+		return sdk.ExecResult{}, fmt.Errorf("exec %q: the command did not finish: %w", command[0], ctx.Err())
+	}
 }
 
 func (r *localRunner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {

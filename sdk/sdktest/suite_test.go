@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +20,14 @@ func TestRunnerSuiteThroughHarness(t *testing.T) {
 
 func TestRunnerSuiteDirect(t *testing.T) {
 	RunnerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{} }, RunnerSuiteOptions{Direct: true})
+}
+
+func TestExecerSuiteThroughHarness(t *testing.T) {
+	ExecerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{} }, ExecerSuiteOptions{HostProcesses: true})
+}
+
+func TestExecerSuiteDirect(t *testing.T) {
+	ExecerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{} }, ExecerSuiteOptions{HostProcesses: true, Direct: true})
 }
 
 func TestSinkSuiteThroughHarness(t *testing.T) {
@@ -56,6 +65,8 @@ func TestBrokenComponent(t *testing.T) {
 		RunnerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{keepGroup: true} }, RunnerSuiteOptions{Timeout: timeout})
 	case "exit-one":
 		RunnerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{exitOne: true} }, RunnerSuiteOptions{Timeout: timeout})
+	case "exec-leave":
+		ExecerSuite(t, func(*testing.T) sdk.Runner { return &localRunner{execLeave: true} }, ExecerSuiteOptions{HostProcesses: true, Timeout: timeout})
 	case "reverse", "mangle", "lose-on-close", "wrong-exit":
 		SinkSuite(t, func(*testing.T) sdk.Sink {
 			return &memSink{reverse: flaw == "reverse", mangle: flaw == "mangle", loseOnClose: flaw == "lose-on-close", wrongExit: flaw == "wrong-exit"}
@@ -76,6 +87,7 @@ func TestSuitesCatchBrokenComponents(t *testing.T) {
 		{"leader-only", []string{"SignalsReachTheGroup"}, []string{"OutputIntactAndSeparated", "ExitCode", "NoLeftoverProcess"}},
 		{"keep-group", []string{"NoLeftoverProcess"}, []string{"OutputIntactAndSeparated", "SignalsReachTheGroup", "StopEscalation"}},
 		{"exit-one", []string{"ExitCode"}, []string{"OutputIntactAndSeparated", "SignalsReachTheGroup", "NoLeftoverProcess"}},
+		{"exec-leave", []string{"ContextEnds"}, []string{"ExitCodesAndOutput", "DirAndEnv", "Concurrent", "OutputCapped", "AfterExit"}},
 		{"reverse", []string{"BatchesInOrderAndAcknowledged", "TenThousandEntriesIntact", "FlushThenClose"}, nil},
 		{"mangle", []string{"TenThousandEntriesIntact"}, []string{"BatchesInOrderAndAcknowledged", "FlushThenClose"}},
 		{"lose-on-close", []string{"FlushThenClose"}, []string{"BatchesInOrderAndAcknowledged", "TenThousandEntriesIntact"}},
@@ -86,9 +98,15 @@ func TestSuitesCatchBrokenComponents(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenComponent$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+tt.flaw)
+			// A group of its own, killed at the end: what a flawed
+			// component leaves running goes with it.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
+			if cmd.Process != nil {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
 			text := out.String()
 			require.Error(t, err, "the suite passed a component with the flaw %q:\n%s", tt.flaw, text)
 			for _, name := range tt.failed {

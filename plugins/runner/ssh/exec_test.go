@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/sdktest"
@@ -18,9 +16,34 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestExec checks Runner.Exec against one private sshd, with one runner
-// (and so one connection) for all the checks but the last, which reaches
-// a runner of its own through the SDK's gRPC harness.
+// TestExecerSuite runs the SDK's Execer suite against the ssh runner,
+// through the gRPC adapters as prox uses it, with one private sshd and a
+// fresh runner (and so connection) per check. The remote host is this
+// machine, so the suite checks in /proc that a command outliving its
+// context is killed with its child.
+func TestExecerSuite(t *testing.T) {
+	srv := startSSHD(t)
+	sdktest.ExecerSuite(t, func(t *testing.T) sdk.Runner {
+		r := New()
+		sdktest.Configure(t, r, map[string]any(srv.config(testUser)))
+		return r
+	}, sdktest.ExecerSuiteOptions{
+		// A folder the test user may enter, with a quote in its name.
+		Dir: func(t *testing.T) string {
+			dir := filepath.Join(srv.dir, "it's "+strings.ReplaceAll(t.Name(), "/", "_"))
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			resolved, err := filepath.EvalSymlinks(dir)
+			require.NoError(t, err)
+			return resolved
+		},
+		OutputLimit:   execOutputLimit,
+		HostProcesses: true,
+	})
+}
+
+// TestExec checks the ssh runner's own Exec properties (ExecerSuite has
+// the ones every Execer shares) against one private sshd, with one runner
+// (and so one connection) for all the checks.
 func TestExec(t *testing.T) {
 	srv := startSSHD(t)
 	r := newTestRunner(t, srv.config(testUser))
@@ -31,13 +54,10 @@ func TestExec(t *testing.T) {
 		{"ExitCodesAndOutput", testExecExitCodesAndOutput},
 		{"RunsLikeTheProcess", testExecRunsLikeTheProcess},
 		{"OnTheProcessConnection", testExecOnTheProcessConnection},
-		{"OutputCapped", testExecOutputCapped},
-		{"TimeoutKillsTheCommandGroup", testExecTimeoutKillsTheCommandGroup},
 		{"StragglersKilledWhenCommandExits", testExecStragglersKilledWhenCommandExits},
 		{"FailuresBeforeTheCommand", testExecFailuresBeforeTheCommand},
 		{"DirGone", testExecDirGone},
 		{"AfterExit", testExecAfterExit},
-		{"ThroughTheHarness", testExecThroughTheHarness},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.check(t, srv, r) })
 	}
@@ -79,13 +99,9 @@ func remotePIDs(t *testing.T, cmd string) []int {
 func testExecExitCodesAndOutput(t *testing.T, _ *sshd, r *Runner) {
 	p := running(t, r, &sdk.ProcessConfig{})
 
-	res, err := execCtx(t, r, p.Process, "sh", "-c", "echo healthy")
-	require.NoError(t, err)
-	assert.Equal(t, sdk.ExecResult{ExitCode: 0, Output: []byte("healthy\n")}, res)
-
 	// Standard output and standard error come combined, in the order the
 	// command wrote them.
-	res, err = execCtx(t, r, p.Process, "sh", "-c", "echo one; echo two >&2; echo three; echo four >&2; exit 3")
+	res, err := execCtx(t, r, p.Process, "sh", "-c", "echo one; echo two >&2; echo three; echo four >&2; exit 3")
 	require.NoError(t, err)
 	assert.Equal(t, 3, res.ExitCode)
 	assert.Equal(t, "one\ntwo\nthree\nfour\n", string(res.Output))
@@ -94,11 +110,6 @@ func testExecExitCodesAndOutput(t *testing.T, _ *sshd, r *Runner) {
 	res, err = execCtx(t, r, p.Process, "sh", "-c", "kill -s KILL $$")
 	require.NoError(t, err)
 	assert.Equal(t, 128+9, res.ExitCode)
-
-	// The argv is quoted like a process's: nothing is interpolated.
-	res, err = execCtx(t, r, p.Process, "printf", "[%s]", "$HOME", "it's", "a b", "`id`")
-	require.NoError(t, err)
-	assert.Equal(t, "[$HOME][it's][a b][`id`]", string(res.Output))
 
 	// The process is untouched by the commands beside it.
 	assert.False(t, p.isDone())
@@ -135,69 +146,6 @@ func testExecOnTheProcessConnection(t *testing.T, srv *sshd, r *Runner) {
 	}
 	wg.Wait()
 	assert.Len(t, srv.logins(testUser), 1, "the commands ran over the process's connection")
-}
-
-func testExecOutputCapped(t *testing.T, _ *sshd, r *Runner) {
-	p := running(t, r, &sdk.ProcessConfig{})
-
-	// 200,000 bytes are written; the first 64 KiB are kept.
-	res, err := execCtx(t, r, p.Process, "sh", "-c", `i=0; while [ $i -lt 20000 ]; do echo 123456789; i=$((i+1)); done; exit 4`)
-	require.NoError(t, err)
-	assert.Equal(t, 4, res.ExitCode)
-	require.Len(t, res.Output, execOutputLimit)
-	assert.Equal(t, strings.Repeat("123456789\n", 20000)[:execOutputLimit], string(res.Output))
-}
-
-func testExecTimeoutKillsTheCommandGroup(t *testing.T, _ *sshd, r *Runner) {
-	p := running(t, r, &sdk.ProcessConfig{})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		res sdk.ExecResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := r.Exec(ctx, p.Process, []string{"sh", "-c", "sleep 321 & exec sleep 320"})
-		done <- result{res, err}
-	}()
-	// The command and its background child run.
-	require.Eventually(t, func() bool {
-		return len(remotePIDs(t, "sleep 320")) == 1 && len(remotePIDs(t, "sleep 321")) == 1
-	}, waitFor, tick)
-	select {
-	case <-done:
-		t.Fatal("Exec returned while its command ran")
-	default:
-	}
-
-	cancel()
-	var got result
-	select {
-	case got = <-done:
-	case <-time.After(waitFor):
-		t.Fatal("Exec did not return after its context was cancelled")
-	}
-	require.ErrorIs(t, got.err, context.Canceled)
-	assert.Contains(t, got.err.Error(), "did not finish")
-	// The whole group is gone: the command and its child.
-	require.Eventually(t, func() bool {
-		return len(remotePIDs(t, "sleep 320")) == 0 && len(remotePIDs(t, "sleep 321")) == 0
-	}, waitFor, tick, "the command's group outlived the cancelled Exec")
-	assert.False(t, p.isDone(), "the process runs on")
-
-	// A deadline ends a command the same way.
-	dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
-	defer dcancel()
-	_, err := r.Exec(dctx, p.Process, []string{"sleep", "322"})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Eventually(t, func() bool { return len(remotePIDs(t, "sleep 322")) == 0 }, waitFor, tick)
-
-	// The connection is still fine for the next check.
-	res, err := execCtx(t, r, p.Process, "echo", "next")
-	require.NoError(t, err)
-	assert.Equal(t, "next\n", string(res.Output))
 }
 
 func testExecStragglersKilledWhenCommandExits(t *testing.T, _ *sshd, r *Runner) {
@@ -245,32 +193,6 @@ func testExecAfterExit(t *testing.T, _ *sshd, r *Runner) {
 	_, err := execCtx(t, r, p.Process, "echo", "hello")
 	require.ErrorIs(t, err, errNotRunning)
 	assert.EqualError(t, err, `exec "echo" beside remote process group `+strconv.Itoa(p.PID())+`: the process has exited`)
-}
-
-func testExecThroughTheHarness(t *testing.T, srv *sshd, _ *Runner) {
-	runner := newTestRunner(t, srv.config(testUser))
-	host := sdktest.NewRunnerHarness(t, runner)
-
-	p, err := host.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: sh("echo ready; exec sleep 3600")})
-	require.NoError(t, err)
-	out := collect(p.Stdout())
-	collect(p.Stderr())
-	require.Eventually(t, func() bool { return out.contains("ready\n") }, waitFor, tick)
-
-	// prox sees the process as one it can run commands beside.
-	ex, ok := p.(sdk.ProcessExecer)
-	require.True(t, ok, "the host's process is a ProcessExecer")
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	res, err := ex.Exec(ctx, []string{"sh", "-c", "echo fine; exit 2"})
-	require.NoError(t, err)
-	assert.Equal(t, sdk.ExecResult{ExitCode: 2, Output: []byte("fine\n")}, res)
-
-	require.NoError(t, p.Signal(syscall.SIGKILL))
-	require.Error(t, p.Wait())
-	// Once it has exited, there is nothing to run a command beside.
-	_, err = ex.Exec(ctx, []string{"true"})
-	require.Error(t, err)
 }
 
 // fakeProcess is a process of another runner.
