@@ -123,7 +123,11 @@ func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (
 	if !ok {
 		return &proto.ConfigureResponse{}, nil
 	}
-	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: req.ValuesJson, CheckOnly: req.CheckOnly}); err != nil {
+	values, err := c.ConfigSchema().ApplyDefaults(req.ValuesJson)
+	if err != nil {
+		return nil, configureStatus(fmt.Errorf("the plugin's schema: %w", err))
+	}
+	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: values, CheckOnly: req.CheckOnly}); err != nil {
 		return nil, configureStatus(err)
 	}
 	return &proto.ConfigureResponse{}, nil

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -85,8 +87,15 @@ func (s *runnerServer) release(sp *serverProcess) {
 
 func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*proto.StartResponse, error) {
 	cfg := &ProcessConfig{Name: req.Name, Command: fromBytes(req.Command), Env: fromBytes(req.Env), Dir: string(req.Dir)}
-	if len(req.SettingsJson) > 0 {
-		cfg.Settings = &Config{Values: req.SettingsJson}
+	settings := json.RawMessage(req.SettingsJson)
+	if pc, ok := s.impl.(ProcessConfigurable); ok {
+		var err error
+		if settings, err = pc.ProcessSchema().ApplyDefaults(settings); err != nil {
+			return nil, status.Error(codes.Unknown, fmt.Sprintf("the plugin's process schema: %v", err))
+		}
+	}
+	if len(settings) > 0 {
+		cfg.Settings = &Config{Values: settings}
 		if s.base != nil {
 			cfg.Settings.APIVersion = int(s.base.apiVersion.Load())
 		}

@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Attribute types a Schema can declare. The host decodes HCL values of these
@@ -13,6 +14,15 @@ const (
 	TypeBool       = "bool"
 	TypeListString = "list(string)"
 	TypeMapString  = "map(string)"
+	// TypeDuration is a Go duration written as a string ("30s", "1m30s";
+	// spaces around it ignored, an empty string is as if unset). The host
+	// checks it, reporting a bad one at its line, and delivers it as a
+	// JSON integer of nanoseconds, which decodes into a time.Duration.
+	TypeDuration = "duration"
+	// TypeInteger is a whole number. The host checks it, reporting a
+	// fraction or a number out of int64's range at its line, and delivers
+	// it as a JSON integer, which decodes into an int or int64.
+	TypeInteger = "integer"
 )
 
 // Schema declares the attributes a component accepts in a block of prox.hcl.
@@ -32,6 +42,76 @@ type Attribute struct {
 	Required bool `json:"required,omitempty"`
 	// Description is shown in documentation and errors.
 	Description string `json:"description,omitempty"`
+	// Default, when set, is the value of the attribute when the block
+	// does not set it: the SDK puts it in the values before Configure
+	// (and in a process's Settings before Start), in the form the host
+	// delivers, so that the component decodes it like a value from the
+	// block. Its Go type follows Type: a time.Duration for TypeDuration,
+	// an int (or another integer type) for TypeInteger, a string, a bool,
+	// a number, a []string or a map[string]string.
+	Default any `json:"default,omitempty"`
+}
+
+// ApplyDefaults returns values (a JSON object keyed by attribute name, as
+// the host delivers it, possibly empty) with every attribute that has a
+// Default and is absent or null set to its Default. It returns values
+// unchanged when no attribute has a Default; an error names an attribute
+// whose Default does not fit its Type.
+func (s *Schema) ApplyDefaults(values json.RawMessage) (json.RawMessage, error) {
+	if s == nil {
+		return values, nil
+	}
+	var obj map[string]json.RawMessage
+	for _, a := range s.Attributes {
+		if a.Default == nil {
+			continue
+		}
+		if obj == nil {
+			obj = map[string]json.RawMessage{}
+			if len(values) > 0 {
+				if err := json.Unmarshal(values, &obj); err != nil {
+					return nil, fmt.Errorf("failed to decode config: %w", err)
+				}
+			}
+		}
+		if v, ok := obj[a.Name]; ok && string(v) != "null" {
+			continue
+		}
+		v, err := defaultValue(a)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
+		}
+		obj[a.Name] = v
+	}
+	if obj == nil {
+		return values, nil
+	}
+	return json.Marshal(obj)
+}
+
+// defaultValue returns a's Default in the JSON form the host delivers.
+func defaultValue(a Attribute) (json.RawMessage, error) {
+	ok := false
+	switch a.Default.(type) {
+	case time.Duration:
+		ok = a.Type == TypeDuration
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		ok = a.Type == TypeInteger || a.Type == TypeNumber
+	case float32, float64:
+		ok = a.Type == TypeNumber
+	case string:
+		ok = a.Type == TypeString
+	case bool:
+		ok = a.Type == TypeBool
+	case []string:
+		ok = a.Type == TypeListString
+	case map[string]string:
+		ok = a.Type == TypeMapString
+	}
+	if !ok {
+		return nil, fmt.Errorf("the default %#v does not fit the type %s", a.Default, a.Type)
+	}
+	return json.Marshal(a.Default)
 }
 
 // Config carries the values of a component's block, decoded by the host.

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -25,6 +26,14 @@ var decodeSchema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "privileged", Type: sdk.TypeBool},
 	{Name: "volumes", Type: sdk.TypeListString},
 	{Name: "labels", Type: sdk.TypeMapString},
+}}
+
+// wireSchema has the attribute types whose wire form is not their HCL form.
+var wireSchema = &sdk.Schema{Attributes: []sdk.Attribute{
+	{Name: "timeout", Type: sdk.TypeDuration},
+	{Name: "count", Type: sdk.TypeInteger},
+	{Name: "big", Type: sdk.TypeInteger},
+	{Name: "grace", Type: sdk.TypeDuration, Default: 5 * time.Second},
 }}
 
 func TestDecode(t *testing.T) {
@@ -128,6 +137,49 @@ labels = { team = "web", tier = "front" }
 			name:   "no block and no schema",
 			schema: nil,
 			json:   `{}`,
+		},
+		{
+			name:   "durations and integers in their wire form",
+			src:    ptr(`timeout = " 1m30s "` + "\n" + `count = 12` + "\n" + `big = "9007199254740993"`),
+			schema: wireSchema,
+			json:   `{"timeout":90000000000,"count":12,"big":9007199254740993,"grace":null}`,
+		},
+		{
+			name:   "an empty or absent duration is null",
+			src:    ptr(`timeout = ""`),
+			schema: wireSchema,
+			json:   `{"timeout":null,"count":null,"big":null,"grace":null}`,
+		},
+		{
+			name:    "bad duration",
+			src:     ptr(`count = 1` + "\n\n" + `timeout = "soon"`),
+			schema:  wireSchema,
+			summary: "Invalid duration",
+			detail:  `The container block's argument "timeout" must be a duration such as "30s" or "1m30s": time: invalid duration "soon".`,
+			line:    3,
+		},
+		{
+			name:    "duration of the wrong type",
+			src:     ptr(`timeout = ["1s"]`),
+			schema:  wireSchema,
+			summary: "Incorrect attribute value type",
+			line:    1,
+		},
+		{
+			name:    "fraction for an integer",
+			src:     ptr(`timeout = "1s"` + "\n" + `count = 2.5`),
+			schema:  wireSchema,
+			summary: "Invalid integer",
+			detail:  `The container block's argument "count" must be a whole number; got 2.5.`,
+			line:    2,
+		},
+		{
+			name:    "integer out of range",
+			src:     ptr(`count = 1e19`),
+			schema:  wireSchema,
+			summary: "Invalid integer",
+			detail:  `"count" is out of range; got 1e+19`,
+			line:    1,
 		},
 		{
 			name:    "invalid schema",

@@ -3,10 +3,13 @@ package sdktest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prox-dev/prox/sdk"
 )
@@ -14,12 +17,16 @@ import (
 // Configure configures c as prox would with the block's values: it checks
 // values against c.ConfigSchema() (every key declared, every value of its
 // attribute's type, every required attribute present), sets the absent
-// optional attributes to null, and calls c.Configure with the highest API
-// version the SDK speaks. Any error fails the test.
+// optional attributes to null, puts their Defaults in as the SDK does, and
+// calls c.Configure with the highest API version the SDK speaks. Any error
+// fails the test.
 //
 // Values are Go values: string, bool, a number (any integer or float
 // type), []string (or []any of strings) and map[string]string (or
-// map[string]any of strings).
+// map[string]any of strings); for a duration attribute a string as in HCL
+// ("30s") or a time.Duration, for an integer attribute a whole number of
+// any number type. They are delivered in the host's wire form (a duration
+// as its nanoseconds).
 func Configure(t testing.TB, c sdk.Configurable, values map[string]any) {
 	t.Helper()
 	if err := ConfigureError(t, c, values); err != nil {
@@ -28,7 +35,7 @@ func Configure(t testing.TB, c sdk.Configurable, values map[string]any) {
 }
 
 // ConfigureError is Configure for values that are valid for the schema but
-// that c.Configure must refuse (a malformed duration, say): it returns
+// that c.Configure must refuse (a negative duration, say): it returns
 // Configure's error, and fails the test if the values do not match the
 // schema.
 func ConfigureError(t testing.TB, c sdk.Configurable, values map[string]any) error {
@@ -98,6 +105,9 @@ func encode(schema *sdk.Schema, values map[string]any) (*sdk.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the values: %w", err)
 	}
+	if b, err = schema.ApplyDefaults(b); err != nil {
+		return nil, err
+	}
 	return &sdk.Config{APIVersion: slices.Max(sdk.APIVersions), Values: b}, nil
 }
 
@@ -123,6 +133,33 @@ func convert(a sdk.Attribute, v any) (any, error) {
 		switch n := v.(type) {
 		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 			return n, nil
+		}
+	case sdk.TypeDuration:
+		switch d := v.(type) {
+		case time.Duration:
+			return int64(d), nil
+		case string:
+			// As the host reads it.
+			s := strings.TrimSpace(d)
+			if s == "" {
+				return nil, nil
+			}
+			n, err := time.ParseDuration(s)
+			if err != nil {
+				return nil, fmt.Errorf("attribute %q is a duration: %w", a.Name, err)
+			}
+			return int64(n), nil
+		}
+	case sdk.TypeInteger:
+		switch n := v.(type) {
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+			return n, nil
+		case float32, float64:
+			f := reflect.ValueOf(n).Float()
+			if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+				return int64(f), nil
+			}
+			return nil, fmt.Errorf("attribute %q is an integer, the value %v is not a whole number", a.Name, f)
 		}
 	case sdk.TypeListString:
 		switch l := v.(type) {
