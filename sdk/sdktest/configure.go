@@ -47,6 +47,18 @@ func ConfigureError(t testing.TB, c sdk.Configurable, values map[string]any) err
 	return c.Configure(cfg)
 }
 
+// Values returns the sdk.Config prox would deliver for a block of schema
+// with values, checked and encoded as Configure does (Defaults included):
+// for a test that calls a component's own parsing of its configuration.
+func Values(t testing.TB, schema *sdk.Schema, values map[string]any) *sdk.Config {
+	t.Helper()
+	cfg, err := encode(schema, values)
+	if err != nil {
+		t.Fatalf("sdktest: the values do not match the schema: %v", err)
+	}
+	return cfg
+}
+
 // AttributeNames returns the attributes that err's sdk.AttributeErrors are
 // about, in order (nil for none): what prox would point at, one diagnostic
 // each, when Configure returns err.

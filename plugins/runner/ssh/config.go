@@ -3,7 +3,6 @@ package ssh
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,7 +29,7 @@ const agentSockEnv = "SSH_AUTH_SOCK"
 var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "host", Type: sdk.TypeString, Required: true,
 		Description: "Host name or IP address of the SSH server. Required."},
-	{Name: "port", Type: sdk.TypeNumber,
+	{Name: "port", Type: sdk.TypeInteger, Default: defaultPort,
 		Description: "TCP port of the SSH server. Default 22."},
 	{Name: "user", Type: sdk.TypeString, Required: true,
 		Description: "User to log in as. Required."},
@@ -42,24 +41,24 @@ var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 		Description: "known_hosts file the server's host key is verified against; an unknown or changed key is refused. Default \"~/.ssh/known_hosts\"."},
 	{Name: "insecure_ignore_host_key", Type: sdk.TypeBool,
 		Description: "Accept any host key without verification (logs a warning). Default false."},
-	{Name: "connect_timeout", Type: sdk.TypeString,
+	{Name: "connect_timeout", Type: sdk.TypeDuration, Default: defaultConnectTimeout,
 		Description: "Bound, as a Go duration, on establishing the connection (TCP connect, handshake, authentication), on starting each process (until the remote command runs) and on each control command (kill). Default \"10s\"."},
-	{Name: "keepalive", Type: sdk.TypeString,
+	{Name: "keepalive", Type: sdk.TypeDuration, Default: defaultKeepalive,
 		Description: "Interval between keepalive requests, as a Go duration; the connection is declared lost when one stays unanswered for three intervals. \"0\" disables keepalives. Default \"15s\"."},
 }}
 
-// rawConfig is the runner block as the host delivers it; pointers tell an
-// absent attribute from a zero value.
+// rawConfig is the runner block as the host delivers it, with the
+// schema's defaults; pointers tell an absent attribute from a zero value.
 type rawConfig struct {
-	Host                  string   `json:"host"`
-	Port                  *float64 `json:"port"`
-	User                  string   `json:"user"`
-	IdentityFile          *string  `json:"identity_file"`
-	UseAgent              *bool    `json:"use_agent"`
-	KnownHosts            *string  `json:"known_hosts"`
-	InsecureIgnoreHostKey *bool    `json:"insecure_ignore_host_key"`
-	ConnectTimeout        *string  `json:"connect_timeout"`
-	Keepalive             *string  `json:"keepalive"`
+	Host                  string        `json:"host"`
+	Port                  int           `json:"port"`
+	User                  string        `json:"user"`
+	IdentityFile          *string       `json:"identity_file"`
+	UseAgent              *bool         `json:"use_agent"`
+	KnownHosts            *string       `json:"known_hosts"`
+	InsecureIgnoreHostKey *bool         `json:"insecure_ignore_host_key"`
+	ConnectTimeout        time.Duration `json:"connect_timeout"`
+	Keepalive             time.Duration `json:"keepalive"`
 }
 
 // settings is the validated configuration of a Runner.
@@ -82,8 +81,13 @@ type settings struct {
 // once, each attribute's as an sdk.AttributeError. getenv reads the
 // plugin's environment (SSH_AUTH_SOCK, and HOME through os.UserHomeDir).
 func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error) {
+	// The SDK has put the defaults in; so does a direct call.
+	values, err := schema.ApplyDefaults(cfg.Values)
+	if err != nil {
+		return nil, err
+	}
 	var raw rawConfig
-	if err := cfg.Decode(&raw); err != nil {
+	if err := (&sdk.Config{Values: values}).Decode(&raw); err != nil {
 		return nil, err
 	}
 	var problems []error
@@ -98,33 +102,23 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 	if raw.User == "" {
 		check(sdk.AttributeErrorf("user", "is required"))
 	}
-	port := defaultPort
-	if raw.Port != nil {
-		p := *raw.Port
-		if p != math.Trunc(p) || p < 1 || p > 65535 {
-			check(sdk.AttributeErrorf("port", "%v is not a TCP port (1 to 65535)", p))
-		} else {
-			port = int(p)
-		}
+	if raw.Port < 1 || raw.Port > 65535 {
+		check(sdk.AttributeErrorf("port", "%v is not a TCP port (1 to 65535)", raw.Port))
 	}
 	s := &settings{
-		addr:           net.JoinHostPort(strings.TrimSpace(raw.Host), strconv.Itoa(port)),
+		addr:           net.JoinHostPort(strings.TrimSpace(raw.Host), strconv.Itoa(raw.Port)),
 		user:           raw.User,
-		connectTimeout: defaultConnectTimeout,
-		keepalive:      defaultKeepalive,
+		connectTimeout: raw.ConnectTimeout,
+		keepalive:      raw.Keepalive,
 	}
-
-	var err error
-	if raw.ConnectTimeout != nil {
-		s.connectTimeout, err = parseDuration("connect_timeout", *raw.ConnectTimeout)
-		check(err)
-		if err == nil && s.connectTimeout == 0 {
-			check(sdk.AttributeErrorf("connect_timeout", "must be positive"))
-		}
+	switch {
+	case s.connectTimeout < 0:
+		check(sdk.AttributeErrorf("connect_timeout", "%q is negative", s.connectTimeout))
+	case s.connectTimeout == 0:
+		check(sdk.AttributeErrorf("connect_timeout", "must be positive"))
 	}
-	if raw.Keepalive != nil {
-		s.keepalive, err = parseDuration("keepalive", *raw.Keepalive)
-		check(err)
+	if s.keepalive < 0 {
+		check(sdk.AttributeErrorf("keepalive", "%q is negative", s.keepalive))
 	}
 
 	if raw.InsecureIgnoreHostKey != nil {
@@ -169,18 +163,6 @@ func parseConfig(cfg *sdk.Config, getenv func(string) string) (*settings, error)
 		return nil, fmt.Errorf("no way to authenticate: set identity_file, or run an ssh-agent (%s)", agentSockEnv)
 	}
 	return s, nil
-}
-
-// parseDuration parses a non-negative Go duration; a bare "0" is zero.
-func parseDuration(name, v string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
-		return 0, sdk.AttributeErrorf(name, "%w", err)
-	}
-	if d < 0 {
-		return 0, sdk.AttributeErrorf(name, "%q is negative", v)
-	}
-	return d, nil
 }
 
 // expandHome replaces a leading "~/" (or a lone "~") with the home

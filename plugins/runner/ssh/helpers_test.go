@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -308,9 +307,7 @@ func newTestRunnerEnv(tb testing.TB, values runnerConfig, env map[string]string)
 	var logs syncBuffer
 	r := newRunner(hclog.New(&hclog.LoggerOptions{Name: Name, Output: &logs, Level: hclog.Debug}))
 	r.getenv = func(k string) string { return env[k] }
-	raw, err := json.Marshal(values)
-	require.NoError(tb, err)
-	require.NoError(tb, r.Configure(&sdk.Config{APIVersion: 1, Values: raw}))
+	require.NoError(tb, r.Configure(sdktest.Values(tb, schema, values)))
 	tb.Cleanup(func() {
 		_ = r.Shutdown()
 		if tb.Failed() {
