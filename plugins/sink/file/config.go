@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,25 +28,25 @@ const (
 var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "path", Type: sdk.TypeString, Required: true, Description: `The file to write; "{process}" in it gives one file per process, otherwise all processes share one file. A relative path is relative to the folder of the configuration file (prox runs its plugins there). Missing directories are created (mode 0755).`},
 	{Name: "max_size", Type: sdk.TypeString, Description: `Rotate a file before a batch of lines would make it grow beyond this size (a batch larger than it gets a file of its own), e.g. "10MiB", "500KB", "1GB" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); "0" never rotates. Default "100MiB".`},
-	{Name: "max_backups", Type: sdk.TypeNumber, Description: "How many rotated files to keep (PATH.1 is the newest); 0 keeps none. Default 3."},
-	{Name: "max_age", Type: sdk.TypeString, Description: `Remove rotated files last written longer ago than this duration, e.g. "168h". Default: none (age does not matter).`},
+	{Name: "max_backups", Type: sdk.TypeInteger, Default: DefaultMaxBackups, Description: "How many rotated files to keep (PATH.1 is the newest); 0 keeps none. Default 3."},
+	{Name: "max_age", Type: sdk.TypeDuration, Description: `Remove rotated files last written longer ago than this duration, e.g. "168h". Default: none (age does not matter).`},
 	{Name: "timestamp", Type: sdk.TypeBool, Description: "Prefix each line with its RFC 3339 timestamp (nanoseconds). Default false."},
 	{Name: "stream_prefix", Type: sdk.TypeBool, Description: `Prefix each line with "stdout " or "stderr ". Default false.`},
 	{Name: "process_prefix", Type: sdk.TypeBool, Description: `Prefix each line with "NAME | ". Default true for a combined file, false for one file per process.`},
 	{Name: "events", Type: sdk.TypeBool, Description: `Write process events (e.g. "--- prox: process web crashed (exit 1)") to the process's file. Default true.`},
 }}
 
-// rawConfig is the block's values as the host delivers them; absent
-// optional attributes are null.
+// rawConfig is the block's values as the host delivers them, with the
+// schema's defaults; absent optional attributes are null.
 type rawConfig struct {
-	Path          *string  `json:"path"`
-	MaxSize       *string  `json:"max_size"`
-	MaxBackups    *float64 `json:"max_backups"`
-	MaxAge        *string  `json:"max_age"`
-	Timestamp     *bool    `json:"timestamp"`
-	StreamPrefix  *bool    `json:"stream_prefix"`
-	ProcessPrefix *bool    `json:"process_prefix"`
-	Events        *bool    `json:"events"`
+	Path          *string       `json:"path"`
+	MaxSize       *string       `json:"max_size"`
+	MaxBackups    int           `json:"max_backups"`
+	MaxAge        time.Duration `json:"max_age"`
+	Timestamp     *bool         `json:"timestamp"`
+	StreamPrefix  *bool         `json:"stream_prefix"`
+	ProcessPrefix *bool         `json:"process_prefix"`
+	Events        *bool         `json:"events"`
 }
 
 // config is the validated configuration with its defaults applied.
@@ -67,14 +66,20 @@ type config struct {
 // parseConfig decodes and validates the values of the block; it reports
 // every problem at once, each as an sdk.AttributeError.
 func parseConfig(c *sdk.Config) (*config, error) {
+	// The SDK has put the defaults in; so does a direct call.
+	values, err := schema.ApplyDefaults(c.Values)
+	if err != nil {
+		return nil, err
+	}
 	var raw rawConfig
-	if err := c.Decode(&raw); err != nil {
+	if err := (&sdk.Config{Values: values}).Decode(&raw); err != nil {
 		return nil, err
 	}
 	var problems []error
 	cfg := &config{
 		maxSize:    DefaultMaxSize,
-		maxBackups: DefaultMaxBackups,
+		maxBackups: raw.MaxBackups,
+		maxAge:     raw.MaxAge,
 		events:     true,
 	}
 	if raw.Path == nil || strings.TrimSpace(*raw.Path) == "" {
@@ -92,22 +97,11 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		}
 		cfg.maxSize = size
 	}
-	if raw.MaxBackups != nil {
-		n := *raw.MaxBackups
-		if n < 0 || n != math.Trunc(n) || n > 1000 {
-			problems = append(problems, sdk.AttributeErrorf("max_backups", "must be a whole number from 0 to 1000; got %v", n))
-		}
-		cfg.maxBackups = int(n)
+	if n := raw.MaxBackups; n < 0 || n > 1000 {
+		problems = append(problems, sdk.AttributeErrorf("max_backups", "must be a whole number from 0 to 1000; got %v", n))
 	}
-	if raw.MaxAge != nil && *raw.MaxAge != "" {
-		d, err := time.ParseDuration(*raw.MaxAge)
-		switch {
-		case err != nil:
-			problems = append(problems, sdk.AttributeErrorf("max_age", "%w", err))
-		case d < 0:
-			problems = append(problems, sdk.AttributeErrorf("max_age", "must not be negative; got %q", *raw.MaxAge))
-		}
-		cfg.maxAge = d
+	if raw.MaxAge < 0 {
+		problems = append(problems, sdk.AttributeErrorf("max_age", "must not be negative; got %q", raw.MaxAge))
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
