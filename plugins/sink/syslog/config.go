@@ -57,26 +57,26 @@ var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 		Description: "Accept any server certificate (tls:// only; for tests). Default false."},
 	{Name: "tls_server_name", Type: sdk.TypeString,
 		Description: "Name the server's certificate must carry (tls:// only). Default: the address's host."},
-	{Name: "connect_timeout", Type: sdk.TypeString,
+	{Name: "connect_timeout", Type: sdk.TypeDuration, Default: defaultConnectTimeout,
 		Description: `Bound on connecting (TLS handshake included); a Write that cannot deliver waits at most three times this long. Default "5s".`},
-	{Name: "max_queue", Type: sdk.TypeNumber,
+	{Name: "max_queue", Type: sdk.TypeInteger, Default: defaultMaxQueue,
 		Description: "Entries kept, in order, while the server is unreachable; 0 keeps none (Write fails instead). Default 10000."},
 }}
 
-// rawConfig is the block's values as the host sends them: absent optional
-// attributes are null.
+// rawConfig is the block's values as the host sends them, with the
+// schema's defaults: absent optional attributes are null.
 type rawConfig struct {
-	Address               *string  `json:"address"`
-	Format                *string  `json:"format"`
-	Facility              *string  `json:"facility"`
-	StdoutSeverity        *string  `json:"stdout_severity"`
-	StderrSeverity        *string  `json:"stderr_severity"`
-	Hostname              *string  `json:"hostname"`
-	TLSCAFile             *string  `json:"tls_ca_file"`
-	TLSInsecureSkipVerify *bool    `json:"tls_insecure_skip_verify"`
-	TLSServerName         *string  `json:"tls_server_name"`
-	ConnectTimeout        *string  `json:"connect_timeout"`
-	MaxQueue              *float64 `json:"max_queue"`
+	Address               *string       `json:"address"`
+	Format                *string       `json:"format"`
+	Facility              *string       `json:"facility"`
+	StdoutSeverity        *string       `json:"stdout_severity"`
+	StderrSeverity        *string       `json:"stderr_severity"`
+	Hostname              *string       `json:"hostname"`
+	TLSCAFile             *string       `json:"tls_ca_file"`
+	TLSInsecureSkipVerify *bool         `json:"tls_insecure_skip_verify"`
+	TLSServerName         *string       `json:"tls_server_name"`
+	ConnectTimeout        time.Duration `json:"connect_timeout"`
+	MaxQueue              int64         `json:"max_queue"`
 }
 
 // config is the validated configuration.
@@ -104,8 +104,13 @@ func (c *config) deliverTimeout() time.Duration { return 3 * c.connectTimeout }
 // parseConfig validates the values and applies the defaults; it reports
 // every problem at once, each attribute's as an sdk.AttributeError.
 func parseConfig(cfg *sdk.Config) (*config, error) {
+	// The SDK has put the defaults in; so does a direct call.
+	values, err := schema.ApplyDefaults(cfg.Values)
+	if err != nil {
+		return nil, err
+	}
 	var raw rawConfig
-	if err := cfg.Decode(&raw); err != nil {
+	if err := (&sdk.Config{Values: values}).Decode(&raw); err != nil {
 		return nil, err
 	}
 	c := &config{}
@@ -125,7 +130,6 @@ func parseConfig(cfg *sdk.Config) (*config, error) {
 	if c.format != formatRFC5424 && c.format != formatRFC3164 {
 		check(sdk.AttributeErrorf("format", "must be %q or %q; got %q", formatRFC5424, formatRFC3164, c.format))
 	}
-	var err error
 	c.facility, err = lookupName("facility", str(raw.Facility, defaultFacility), facilities)
 	check(err)
 	c.stdoutSeverity, err = lookupName("stdout_severity", str(raw.StdoutSeverity, defaultStdoutSeverity), severities)
@@ -141,27 +145,16 @@ func parseConfig(cfg *sdk.Config) (*config, error) {
 	}
 	c.hostname = headerField(host, maxHostname, false)
 
-	c.connectTimeout = defaultConnectTimeout
-	if raw.ConnectTimeout != nil {
-		d, err := time.ParseDuration(*raw.ConnectTimeout)
-		switch {
-		case err != nil:
-			check(sdk.AttributeErrorf("connect_timeout", "%w", err))
-		case d <= 0:
-			check(sdk.AttributeErrorf("connect_timeout", "must be positive; got %q", *raw.ConnectTimeout))
-		default:
-			c.connectTimeout = d
-		}
+	if d := raw.ConnectTimeout; d <= 0 {
+		check(sdk.AttributeErrorf("connect_timeout", "must be positive; got %q", d))
+	} else {
+		c.connectTimeout = d
 	}
 
-	c.maxQueue = defaultMaxQueue
-	if raw.MaxQueue != nil {
-		q := *raw.MaxQueue
-		if q < 0 || q != math.Trunc(q) || q > math.MaxInt32 {
-			check(sdk.AttributeErrorf("max_queue", "must be a whole number from 0; got %v", q))
-		} else {
-			c.maxQueue = int(q)
-		}
+	if q := raw.MaxQueue; q < 0 || q > math.MaxInt32 {
+		check(sdk.AttributeErrorf("max_queue", "must be a whole number from 0; got %v", q))
+	} else {
+		c.maxQueue = int(q)
 	}
 
 	if c.transport != "" || raw.Address == nil || *raw.Address == "" {

@@ -303,16 +303,24 @@ func (r *rsyslogd) waitRecords(app string, n int) []record {
 }
 
 // configValues builds the JSON values the host sends: every attribute of
-// the schema present, null unless set.
+// the schema present, null unless set, a duration (written as in HCL) in
+// nanoseconds. A missing required attribute goes through too.
 func configValues(t *testing.T, set map[string]any) *sdk.Config {
 	t.Helper()
 	values := map[string]any{}
+	types := map[string]string{}
 	for _, a := range schema.Attributes {
 		values[a.Name] = nil
+		types[a.Name] = a.Type
 	}
 	for k, v := range set {
 		_, ok := values[k]
 		require.True(t, ok, "attribute %q is not in the schema", k)
+		if s, isString := v.(string); isString && types[k] == sdk.TypeDuration {
+			d, err := time.ParseDuration(s)
+			require.NoError(t, err, "the host refuses %s = %q", k, s)
+			v = int64(d)
+		}
 		values[k] = v
 	}
 	b, err := json.Marshal(values)
