@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -56,33 +55,33 @@ var schema = &sdk.Schema{Attributes: []sdk.Attribute{
 	{Name: "format", Type: sdk.TypeString, Description: `The payload: "json" (prox's own), "slack" (an incoming-webhook message) or "alertmanager" (Alertmanager's webhook payload, version 4). Default "json".`},
 	{Name: "match", Type: sdk.TypeString, Description: "A regular expression (RE2 syntax); a log line that matches it raises an alert. Default: none."},
 	{Name: "events", Type: sdk.TypeListString, Description: `Process events that raise an alert, by state or type, e.g. ["crashed", "failed"]. Default: ["crashed", "failed"] when match is not set either, none otherwise.`},
-	{Name: "cooldown", Type: sdk.TypeString, Description: `At most one alert per process and trigger within this duration; repeats are counted and reported with the next alert. "0" turns de-duplication off. Default "5m".`},
+	{Name: "cooldown", Type: sdk.TypeDuration, Default: DefaultCooldown, Description: `At most one alert per process and trigger within this duration; repeats are counted and reported with the next alert. "0" turns de-duplication off. Default "5m".`},
 	{Name: "secret", Type: sdk.TypeString, Description: `Signs each request: header X-Prox-Signature is "sha256=" and the hex HMAC-SHA256 of the body with this key. Default: none (unsigned).`},
 	{Name: "headers", Type: sdk.TypeMapString, Description: "Extra HTTP headers sent with every request, e.g. an Authorization header. Default: none."},
-	{Name: "timeout", Type: sdk.TypeString, Description: `Timeout of one HTTP request, as a duration. Default "10s".`},
-	{Name: "retry_for", Type: sdk.TypeString, Description: `How long alerts whose delivery fails (a network error, a 5xx, a 408 or a 429) are retried, counted from when they were raised; then they are dropped, counted and logged at ERROR. Retries back off from 100ms to 1s while the webhook cannot be reached, to 10s while it answers an error status. "0" retries nothing. Default "1h".`},
+	{Name: "timeout", Type: sdk.TypeDuration, Default: DefaultTimeout, Description: `Timeout of one HTTP request, as a duration. Default "10s".`},
+	{Name: "retry_for", Type: sdk.TypeDuration, Default: DefaultRetryFor, Description: `How long alerts whose delivery fails (a network error, a 5xx, a 408 or a 429) are retried, counted from when they were raised; then they are dropped, counted and logged at ERROR. Retries back off from 100ms to 1s while the webhook cannot be reached, to 10s while it answers an error status. "0" retries nothing. Default "1h".`},
 	{Name: "spool", Type: sdk.TypeString, Description: `The folder where alerts wait for their delivery, relative to the configuration's folder; one per sink. Default ".prox/webhook/" followed by 16 hex digits of the SHA-256 of url.`},
-	{Name: "spool_max_alerts", Type: sdk.TypeNumber, Description: "How many alerts the spool holds; the alerts of a batch that find it full are dropped, counted and logged at ERROR. Default 1000."},
+	{Name: "spool_max_alerts", Type: sdk.TypeInteger, Default: DefaultSpoolMaxAlerts, Description: "How many alerts the spool holds; the alerts of a batch that find it full are dropped, counted and logged at ERROR. Default 1000."},
 	{Name: "max_retries", Type: sdk.TypeNumber, Description: "Ignored (a warning says so): a failed delivery is retried for retry_for."},
-	{Name: "context_lines", Type: sdk.TypeNumber, Description: "How many of the process's last log lines an event alert carries. Default 20."},
+	{Name: "context_lines", Type: sdk.TypeInteger, Default: DefaultContextLines, Description: "How many of the process's last log lines an event alert carries. Default 20."},
 }}
 
-// rawConfig is the block's values as the host delivers them; absent
-// optional attributes are null.
+// rawConfig is the block's values as the host delivers them, with the
+// schema's defaults; absent optional attributes are null.
 type rawConfig struct {
 	URL          *string           `json:"url"`
 	Format       *string           `json:"format"`
 	Match        *string           `json:"match"`
 	Events       []string          `json:"events"`
-	Cooldown     *string           `json:"cooldown"`
+	Cooldown     time.Duration     `json:"cooldown"`
 	Secret       *string           `json:"secret"`
 	Headers      map[string]string `json:"headers"`
-	Timeout      *string           `json:"timeout"`
-	RetryFor     *string           `json:"retry_for"`
+	Timeout      time.Duration     `json:"timeout"`
+	RetryFor     time.Duration     `json:"retry_for"`
 	Spool        *string           `json:"spool"`
-	SpoolMax     *float64          `json:"spool_max_alerts"`
+	SpoolMax     int64             `json:"spool_max_alerts"`
 	MaxRetries   *float64          `json:"max_retries"`
-	ContextLines *float64          `json:"context_lines"`
+	ContextLines int64             `json:"context_lines"`
 }
 
 // config is the validated configuration with its defaults applied.
@@ -113,9 +112,14 @@ type config struct {
 // errors never contain the secret or header values; a URL error names only
 // its scheme, as the URL itself may carry a token.
 func parseConfig(c *sdk.Config) (*config, error) {
+	// The SDK has put the defaults in; so does a direct call.
+	values, err := schema.ApplyDefaults(c.Values)
+	if err != nil {
+		return nil, err
+	}
 	var raw rawConfig
 	// Decode's errors name types, never values.
-	if err := c.Decode(&raw); err != nil {
+	if err := (&sdk.Config{Values: values}).Decode(&raw); err != nil {
 		return nil, err
 	}
 	cfg := &config{
@@ -132,7 +136,6 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			problems = append(problems, err)
 		}
 	}
-	var err error
 	cfg.url, err = parseURL(raw.URL)
 	check(err)
 	if cfg.url != nil {
@@ -171,16 +174,16 @@ func parseConfig(c *sdk.Config) (*config, error) {
 	if !matchSet && len(cfg.events) == 0 && raw.Events != nil {
 		check(sdk.AttributeErrorf("events", "nothing triggers an alert: set match or name an event"))
 	}
-	cfg.cooldown, err = parseDuration("cooldown", raw.Cooldown, DefaultCooldown, true)
+	cfg.cooldown, err = positive("cooldown", raw.Cooldown, true)
 	check(err)
-	cfg.timeout, err = parseDuration("timeout", raw.Timeout, DefaultTimeout, false)
+	cfg.timeout, err = positive("timeout", raw.Timeout, false)
 	check(err)
 	if raw.Secret != nil && *raw.Secret != "" {
 		cfg.secret = []byte(*raw.Secret)
 	}
 	check(checkHeaders(raw.Headers))
 	cfg.headers = raw.Headers
-	cfg.retryFor, err = parseDuration("retry_for", raw.RetryFor, DefaultRetryFor, true)
+	cfg.retryFor, err = positive("retry_for", raw.RetryFor, true)
 	check(err)
 	if raw.Spool != nil {
 		if strings.TrimSpace(*raw.Spool) == "" {
@@ -189,7 +192,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			cfg.spool, cfg.spoolSet = filepath.Clean(*raw.Spool), true
 		}
 	}
-	cfg.spoolMax, err = wholeNumber("spool_max_alerts", raw.SpoolMax, DefaultSpoolMaxAlerts, 1, maxSpoolMaxAlerts)
+	cfg.spoolMax, err = inRange("spool_max_alerts", raw.SpoolMax, 1, maxSpoolMaxAlerts)
 	check(err)
 	if raw.MaxRetries != nil {
 		// Its value no longer means anything: a failed delivery is retried
@@ -197,7 +200,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		// older prox still starts, and named in a warning by Configure.
 		cfg.ignored = append(cfg.ignored, "max_retries")
 	}
-	cfg.contextLines, err = wholeNumber("context_lines", raw.ContextLines, DefaultContextLines, 0, 1000)
+	cfg.contextLines, err = inRange("context_lines", raw.ContextLines, 0, 1000)
 	check(err)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
@@ -226,26 +229,17 @@ func parseURL(s *string) (*url.URL, error) {
 	return u, nil
 }
 
-func parseDuration(name string, s *string, def time.Duration, zeroOK bool) (time.Duration, error) {
-	if s == nil || *s == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(*s)
-	if err != nil {
-		return 0, sdk.AttributeErrorf(name, "%w", err)
-	}
+// positive checks a duration: not negative, and not zero unless zeroOK.
+func positive(name string, d time.Duration, zeroOK bool) (time.Duration, error) {
 	if d < 0 || (d == 0 && !zeroOK) {
-		return 0, sdk.AttributeErrorf(name, "must be positive; got %q", *s)
+		return 0, sdk.AttributeErrorf(name, "must be positive; got %q", d)
 	}
 	return d, nil
 }
 
-func wholeNumber(name string, v *float64, def, minValue, maxValue int) (int, error) {
-	if v == nil {
-		return def, nil
-	}
-	n := *v
-	if n < float64(minValue) || n != math.Trunc(n) || n > float64(maxValue) {
+// inRange checks a whole number against its bounds.
+func inRange(name string, n int64, minValue, maxValue int) (int, error) {
+	if n < int64(minValue) || n > int64(maxValue) {
 		return 0, sdk.AttributeErrorf(name, "must be a whole number from %d to %d; got %v", minValue, maxValue, n)
 	}
 	return int(n), nil

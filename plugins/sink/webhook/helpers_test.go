@@ -146,16 +146,27 @@ func (l *logBuffer) String() string {
 }
 
 // hostConfig builds the values the host delivers: every attribute of the
-// schema, null unless set in values.
+// schema, null unless set in values, a duration (written as in HCL; empty
+// is unset) in nanoseconds. Other values go as they are, mistyped ones too.
 func hostConfig(t *testing.T, values map[string]any) *sdk.Config {
 	t.Helper()
 	all := map[string]any{}
+	types := map[string]string{}
 	for _, a := range schema.Attributes {
 		all[a.Name] = nil
+		types[a.Name] = a.Type
 	}
 	for k, v := range values {
 		_, known := all[k]
 		require.True(t, known, "attribute %q is not in the schema", k)
+		if s, ok := v.(string); ok && types[k] == sdk.TypeDuration {
+			v = nil
+			if s != "" {
+				d, err := time.ParseDuration(s)
+				require.NoError(t, err, "the host refuses %s = %q", k, s)
+				v = int64(d)
+			}
+		}
 		all[k] = v
 	}
 	b, err := json.Marshal(all)
