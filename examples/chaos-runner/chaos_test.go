@@ -138,10 +138,9 @@ func TestConfigErrors(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		{map[string]any{"kill_every": "often"}, "kill_every"},
+		{map[string]any{"kill_every": "-1m"}, "kill_every: must not be negative"},
 		{map[string]any{"start_delay": "-1s"}, "start_delay: must not be negative"},
 		{map[string]any{"kill_signal": "SIGNOPE"}, "kill_signal"},
-		{map[string]any{"seed": 1.5}, "seed"},
 		{map[string]any{"seed": -1}, "seed"},
 	} {
 		err := sdktest.ConfigureError(t, New(), tt.values)

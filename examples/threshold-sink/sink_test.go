@@ -235,9 +235,8 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"pattern": "x"}, "nowhere to deliver"},
 		{map[string]any{"pattern": "(", "file": file}, "pattern"},
 		{map[string]any{"pattern": "x", "file": file, "count": 0}, "count"},
-		{map[string]any{"pattern": "x", "file": file, "count": 2.5}, "count"},
 		{map[string]any{"pattern": "x", "file": file, "window": "0s"}, "window"},
-		{map[string]any{"pattern": "x", "file": file, "cooldown": "soon"}, "cooldown"},
+		{map[string]any{"pattern": "x", "file": file, "cooldown": "-1s"}, "cooldown"},
 		{map[string]any{"pattern": "x", "file": file, "streams": []string{"stdin"}}, "streams"},
 		{map[string]any{"pattern": "x", "file": file, "command": []string{}}, "command"},
 	} {
