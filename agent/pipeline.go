@@ -206,8 +206,8 @@ func (p *pipeline) close(ctx context.Context, logger hclog.Logger) {
 // events the health status, so a sink can select "unhealthy".
 func sinkEvent(ev supervisor.SupervisorEvent) sdk.Event {
 	out := sdk.Event{
-		Timestamp: ev.Time, Process: ev.Process, State: string(ev.To),
-		PreviousState: string(ev.From), Message: ev.Reason, Restarts: ev.Restarts,
+		Timestamp: ev.Time, Process: ev.Process, State: sdk.ProcessState(ev.To),
+		PreviousState: sdk.ProcessState(ev.From), Message: ev.Reason, Restarts: ev.Restarts,
 	}
 	if ev.Exit != nil {
 		out.ExitCode, out.Signal = ev.Exit.Code, ev.Exit.Signal
@@ -217,19 +217,20 @@ func sinkEvent(ev supervisor.SupervisorEvent) sdk.Event {
 	}
 	switch {
 	case ev.Type == supervisor.EventHealth:
-		out.Type, out.State = "health", string(ev.Health)
+		out.Type, out.State = sdk.EventHealth, sdk.ProcessState(ev.Health)
 	case ev.To == supervisor.StateRunning:
-		out.Type = "started"
+		out.Type = sdk.EventStarted
 	case ev.To == supervisor.StateCrashed:
-		out.Type = "crashed"
+		out.Type = sdk.EventCrashed
 	case ev.To == supervisor.StateBackoff:
-		out.Type = "restarting"
+		out.Type = sdk.EventRestarting
 	case ev.To == supervisor.StateFailed:
-		out.Type = "failed"
+		out.Type = sdk.EventFailed
 	case ev.To == supervisor.StateStopped && ev.Exit != nil:
-		out.Type = "exited"
+		out.Type = sdk.EventExited
 	default:
-		out.Type = string(ev.To)
+		// starting, stopping, stopped: named after the state.
+		out.Type = sdk.EventType(ev.To)
 	}
 	return out
 }

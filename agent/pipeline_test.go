@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/logs"
+	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor"
 	"github.com/prox-dev/prox/supervisor/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,4 +105,34 @@ func TestTerminalSaysWhereItSkippedLines(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(text, "lines not shown"), "one notice for one gap")
 	shown := strings.Count(text, "p | ")
 	assert.Equal(t, 1+2*terminalBuffer, shown+int(dropped), "every line is shown or counted")
+}
+
+// TestSinkEventsSpeakTheSDKVocabulary: every event the sinks get has a
+// type and a state of the SDK's vocabulary, for each change the
+// supervisor makes.
+func TestSinkEventsSpeakTheSDKVocabulary(t *testing.T) {
+	exit := &supervisor.ExitStatus{Code: 1}
+	cases := []struct {
+		ev    supervisor.SupervisorEvent
+		typ   sdk.EventType
+		state sdk.ProcessState
+	}{
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateStopped, To: supervisor.StateStarting}, sdk.EventStarting, sdk.StateStarting},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateStarting, To: supervisor.StateRunning}, sdk.EventStarted, sdk.StateRunning},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateRunning, To: supervisor.StateStopping}, sdk.EventStopping, sdk.StateStopping},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateStopping, To: supervisor.StateStopped}, sdk.EventStopped, sdk.StateStopped},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateRunning, To: supervisor.StateStopped, Exit: exit}, sdk.EventExited, sdk.StateStopped},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateRunning, To: supervisor.StateCrashed, Exit: exit}, sdk.EventCrashed, sdk.StateCrashed},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateCrashed, To: supervisor.StateBackoff}, sdk.EventRestarting, sdk.StateBackoff},
+		{supervisor.SupervisorEvent{Type: supervisor.EventState, From: supervisor.StateCrashed, To: supervisor.StateFailed}, sdk.EventFailed, sdk.StateFailed},
+		{supervisor.SupervisorEvent{Type: supervisor.EventHealth, From: supervisor.StateRunning, To: supervisor.StateRunning, Health: supervisor.HealthHealthy}, sdk.EventHealth, sdk.StateHealthy},
+		{supervisor.SupervisorEvent{Type: supervisor.EventHealth, From: supervisor.StateRunning, To: supervisor.StateRunning, Health: supervisor.HealthUnhealthy}, sdk.EventHealth, sdk.StateUnhealthy},
+		{supervisor.SupervisorEvent{Type: supervisor.EventHealth, From: supervisor.StateStopping, To: supervisor.StateStopping, Health: supervisor.HealthUnknown}, sdk.EventHealth, sdk.StateHealthUnknown},
+	}
+	for _, c := range cases {
+		got := sinkEvent(c.ev)
+		assert.Equal(t, c.typ, got.Type, "%s -> %s", c.ev.From, c.ev.To)
+		assert.Equal(t, c.state, got.State, "%s -> %s", c.ev.From, c.ev.To)
+		assert.Equal(t, sdk.ProcessState(c.ev.From), got.PreviousState)
+	}
 }

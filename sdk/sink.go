@@ -65,14 +65,64 @@ type LogEntry struct {
 	Line []byte
 }
 
+// EventType says what happened to a process. On the wire it is its
+// string.
+type EventType string
+
+// The event types the host sends.
+const (
+	// EventStarted: the process runs (State StateRunning).
+	EventStarted EventType = "started"
+	// EventExited: the process ended with a success code, or a stop that
+	// was asked for ended it (State StateStopped).
+	EventExited EventType = "exited"
+	// EventCrashed: the process ended unexpectedly (State StateCrashed).
+	EventCrashed EventType = "crashed"
+	// EventRestarting: waiting to restart (State StateBackoff).
+	EventRestarting EventType = "restarting"
+	// EventFailed: the process could not be started, or reached its
+	// restart limit (State StateFailed).
+	EventFailed EventType = "failed"
+	// EventStarting, EventStopping, EventStopped: the other changes of
+	// state, named after the new state.
+	EventStarting EventType = "starting"
+	EventStopping EventType = "stopping"
+	EventStopped  EventType = "stopped"
+	// EventHealth: the health status changed; State is the status
+	// (StateHealthy, StateUnhealthy or StateHealthUnknown).
+	EventHealth EventType = "health"
+)
+
+// ProcessState is the state an event leaves a process in, or for an
+// EventHealth its health status. On the wire it is its string.
+type ProcessState string
+
+// The states of a process.
+const (
+	StateStopped  ProcessState = "stopped"
+	StateStarting ProcessState = "starting"
+	StateRunning  ProcessState = "running"
+	StateStopping ProcessState = "stopping"
+	StateCrashed  ProcessState = "crashed"
+	StateBackoff  ProcessState = "backoff"
+	StateFailed   ProcessState = "failed"
+)
+
+// The health statuses, the State of an EventHealth.
+const (
+	StateHealthy       ProcessState = "healthy"
+	StateUnhealthy     ProcessState = "unhealthy"
+	StateHealthUnknown ProcessState = "unknown"
+)
+
 // Event is a change in a process's life: started, exited, crashed,
-// restarting, failed.
+// restarting, failed, a change of health.
 type Event struct {
 	Timestamp     time.Time
 	Process       string
-	Type          string
-	State         string
-	PreviousState string
+	Type          EventType
+	State         ProcessState
+	PreviousState ProcessState
 	ExitCode      int
 	Signal        string
 	Message       string

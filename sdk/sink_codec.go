@@ -303,16 +303,16 @@ func appendBytesHeader(b []byte, num protowire.Number, n int) []byte {
 
 func eventToProto(e *Event) *proto.Event {
 	return &proto.Event{
-		UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(e.Type),
-		State: validUTF8(e.State), PreviousState: validUTF8(e.PreviousState), ExitCode: int32(e.ExitCode),
+		UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(string(e.Type)),
+		State: validUTF8(string(e.State)), PreviousState: validUTF8(string(e.PreviousState)), ExitCode: int32(e.ExitCode),
 		Signal: validUTF8(e.Signal), Message: validUTF8(e.Message), Restarts: uint32(e.Restarts),
 	}
 }
 
 func eventFromProto(e *proto.Event) Event {
 	return Event{
-		Timestamp: time.Unix(0, e.UnixNano), Process: e.Process, Type: e.Type,
-		State: e.State, PreviousState: e.PreviousState, ExitCode: int(e.ExitCode),
+		Timestamp: time.Unix(0, e.UnixNano), Process: e.Process, Type: EventType(e.Type),
+		State: ProcessState(e.State), PreviousState: ProcessState(e.PreviousState), ExitCode: int(e.ExitCode),
 		Signal: e.Signal, Message: e.Message, Restarts: int(e.Restarts),
 	}
 }

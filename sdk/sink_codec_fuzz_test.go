@@ -86,8 +86,8 @@ func roundTrip(t *testing.T, enc *batchEncoder, dec *batchDecoder, b *Batch) {
 	}
 	for i := range want.Events {
 		e := &want.Events[i]
-		e.Process, e.Type, e.State = validUTF8(e.Process), validUTF8(e.Type), validUTF8(e.State)
-		e.PreviousState, e.Signal, e.Message = validUTF8(e.PreviousState), validUTF8(e.Signal), validUTF8(e.Message)
+		e.Process, e.Type, e.State = validUTF8(e.Process), EventType(validUTF8(string(e.Type))), ProcessState(validUTF8(string(e.State)))
+		e.PreviousState, e.Signal, e.Message = ProcessState(validUTF8(string(e.PreviousState))), validUTF8(e.Signal), validUTF8(e.Message)
 	}
 
 	bufs, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
@@ -128,8 +128,8 @@ func fuzzBatch(data []byte) *Batch {
 	}
 	for range int(r.byte()) % 4 {
 		b.Events = append(b.Events, Event{
-			Timestamp: time.Unix(0, r.varint()), Process: r.str(), Type: r.str(), State: r.str(),
-			PreviousState: r.str(), ExitCode: int(int32(r.varint())), Signal: r.str(), Message: r.str(),
+			Timestamp: time.Unix(0, r.varint()), Process: r.str(), Type: EventType(r.str()), State: ProcessState(r.str()),
+			PreviousState: ProcessState(r.str()), ExitCode: int(int32(r.varint())), Signal: r.str(), Message: r.str(),
 			Restarts: int(uint32(r.uvarint())),
 		})
 	}

@@ -44,8 +44,8 @@ func (d *detector) batch(b *sdk.Batch) []*Alert {
 	}
 	for i := range b.Events {
 		e := &b.Events[i]
-		if d.cfg.events[e.Type] {
-			matches = append(matches, Match{Time: e.Timestamp, Process: e.Process, Event: e.Type, Message: e.Message})
+		if d.cfg.events[string(e.Type)] {
+			matches = append(matches, Match{Time: e.Timestamp, Process: e.Process, Event: string(e.Type), Message: e.Message})
 		}
 	}
 	sort.SliceStable(matches, func(i, j int) bool { return matches[i].Time.Before(matches[j].Time) })

@@ -62,7 +62,7 @@ func TestConformance(t *testing.T) {
 			var events []sdk.Event
 			for _, a := range readAlerts(t, files[s]) {
 				require.Len(t, a.Matches, 1)
-				events = append(events, sdk.Event{Process: a.Matches[0].Process, Type: a.Matches[0].Event})
+				events = append(events, sdk.Event{Process: a.Matches[0].Process, Type: sdk.EventType(a.Matches[0].Event)})
 			}
 			return events
 		},

@@ -230,11 +230,11 @@ func (s *sinkSuite) tenThousandEntries(t *testing.T) {
 func (s *sinkSuite) eventsDelivered(t *testing.T) {
 	impl, sink := s.sink(t)
 	events := []sdk.Event{
-		{Timestamp: suiteTime, Process: "web", Type: "started", State: "running", PreviousState: "starting"},
-		{Timestamp: suiteTime.Add(time.Second), Process: "worker", Type: "exited", State: "exited", PreviousState: "running", ExitCode: 3, Message: "exit status 3"},
+		{Timestamp: suiteTime, Process: "web", Type: sdk.EventStarted, State: sdk.StateRunning, PreviousState: sdk.StateStarting},
+		{Timestamp: suiteTime.Add(time.Second), Process: "worker", Type: sdk.EventExited, State: sdk.StateStopped, PreviousState: sdk.StateRunning, ExitCode: 3, Message: "exit status 3"},
 	}
 	more := []sdk.Event{
-		{Timestamp: suiteTime.Add(2 * time.Second), Process: "web", Type: "crashed", State: "crashed", PreviousState: "running", ExitCode: -1, Signal: "SIGKILL", Message: "killed by SIGKILL \xff", Restarts: 2},
+		{Timestamp: suiteTime.Add(2 * time.Second), Process: "web", Type: sdk.EventCrashed, State: sdk.StateCrashed, PreviousState: sdk.StateRunning, ExitCode: -1, Signal: "SIGKILL", Message: "killed by SIGKILL \xff", Restarts: 2},
 	}
 	lines := entries(0, 10, suiteTime)
 	s.write(t, sink, &sdk.Batch{Seq: 1, Events: events})

@@ -63,7 +63,7 @@ func parseCombined(t *testing.T, path string) ([]sdk.LogEntry, []sdk.Event) {
 		if ev, ok := bytes.CutPrefix(rest, []byte(eventPrefix)); ok {
 			f := strings.Fields(string(ev))
 			require.GreaterOrEqual(t, len(f), 2, "event line %q", rec)
-			events = append(events, sdk.Event{Timestamp: ts, Process: f[0], State: f[1]})
+			events = append(events, sdk.Event{Timestamp: ts, Process: f[0], State: sdk.ProcessState(f[1])})
 			continue
 		}
 		stream, line, ok := bytes.Cut(rest, []byte(" "))

@@ -17,9 +17,9 @@ func appendEvent(b []byte, ev *sdk.Event) []byte {
 	b = append(b, eventPrefix...)
 	b = append(b, ev.Process...)
 	b = append(b, ' ')
-	what := ev.State
+	what := string(ev.State)
 	if what == "" {
-		what = ev.Type
+		what = string(ev.Type)
 	}
 	if what == "" {
 		what = "changed"

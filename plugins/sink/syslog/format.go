@@ -84,7 +84,7 @@ func (e *encoder) entry(le *sdk.LogEntry) []byte {
 // otherwise.
 func (e *encoder) event(ev *sdk.Event) []byte {
 	sev := sevNotice
-	if ev.Type == "crashed" || ev.Type == "failed" {
+	if ev.Type == sdk.EventCrashed || ev.Type == sdk.EventFailed {
 		sev = sevErr
 	}
 	var sd strings.Builder
@@ -94,9 +94,9 @@ func (e *encoder) event(ev *sdk.Event) []byte {
 			sd.WriteString(" " + name + `="` + sdValue(value) + `"`)
 		}
 	}
-	param("event", ev.Type)
-	param("state", ev.State)
-	param("previous_state", ev.PreviousState)
+	param("event", string(ev.Type))
+	param("state", string(ev.State))
+	param("previous_state", string(ev.PreviousState))
 	if hasExitCode(ev) {
 		param("exit_code", strconv.Itoa(ev.ExitCode))
 	}
@@ -110,7 +110,7 @@ func (e *encoder) event(ev *sdk.Event) []byte {
 
 // hasExitCode reports whether ev's exit code means something.
 func hasExitCode(ev *sdk.Event) bool {
-	return ev.ExitCode != 0 || (ev.Signal == "" && (ev.Type == "exited" || ev.Type == "crashed"))
+	return ev.ExitCode != 0 || (ev.Signal == "" && (ev.Type == sdk.EventExited || ev.Type == sdk.EventCrashed))
 }
 
 // eventText is the human-readable text of an event, e.g.
@@ -118,7 +118,7 @@ func hasExitCode(ev *sdk.Event) bool {
 func eventText(ev *sdk.Event) string {
 	var details []string
 	if ev.PreviousState != "" || ev.State != "" {
-		details = append(details, orDash(ev.PreviousState)+" -> "+orDash(ev.State))
+		details = append(details, orDash(string(ev.PreviousState))+" -> "+orDash(string(ev.State)))
 	}
 	if hasExitCode(ev) {
 		details = append(details, "exit code "+strconv.Itoa(ev.ExitCode))
@@ -129,7 +129,7 @@ func eventText(ev *sdk.Event) string {
 	if ev.Restarts > 0 {
 		details = append(details, "restarts "+strconv.Itoa(ev.Restarts))
 	}
-	text := orDash(ev.Type)
+	text := orDash(string(ev.Type))
 	if len(details) > 0 {
 		text += " (" + strings.Join(details, ", ") + ")"
 	}

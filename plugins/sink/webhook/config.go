@@ -47,7 +47,7 @@ const maxSpoolMaxAlerts = 1_000_000
 
 // defaultEvents are the events that trigger alerts when neither match nor
 // events is set.
-var defaultEvents = []string{"crashed", "failed"}
+var defaultEvents = []string{string(sdk.EventCrashed), string(sdk.EventFailed)}
 
 // schema is the sink's block in prox.hcl.
 var schema = &sdk.Schema{Attributes: []sdk.Attribute{

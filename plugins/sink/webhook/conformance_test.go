@@ -33,7 +33,7 @@ func TestConformance(t *testing.T) {
 				}
 				e := a.Event
 				events = append(events, sdk.Event{
-					Timestamp: e.Time, Process: a.Process, Type: e.Type, State: e.State, PreviousState: e.PreviousState,
+					Timestamp: e.Time, Process: a.Process, Type: sdk.EventType(e.Type), State: sdk.ProcessState(e.State), PreviousState: sdk.ProcessState(e.PreviousState),
 					ExitCode: e.ExitCode, Signal: e.Signal, Message: e.Message, Restarts: e.Restarts,
 				})
 			}

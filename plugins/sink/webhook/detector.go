@@ -142,7 +142,7 @@ func (d *detector) scan(b *sdk.Batch) []*alert {
 // eventName returns the listed name (state first, then type) that ev
 // matches, or "".
 func (d *detector) eventName(ev *sdk.Event) string {
-	for _, n := range []string{ev.State, ev.Type} {
+	for _, n := range []string{string(ev.State), string(ev.Type)} {
 		if n == "" {
 			continue
 		}

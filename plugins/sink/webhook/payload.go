@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prox-dev/prox/sdk"
 )
 
 // receiver is the receiver name in Alertmanager payloads.
@@ -110,7 +112,7 @@ func jsonPayload(alerts []*alert) *jsonBody {
 		}
 		if ev := a.event; ev != nil {
 			ja.Event = &jsonEvent{
-				Type: ev.Type, State: ev.State, PreviousState: ev.PreviousState, ExitCode: ev.ExitCode,
+				Type: string(ev.Type), State: string(ev.State), PreviousState: string(ev.PreviousState), ExitCode: ev.ExitCode,
 				Signal: ev.Signal, Message: ev.Message, Restarts: ev.Restarts, Time: ev.Timestamp.UTC(),
 			}
 		}
@@ -194,9 +196,9 @@ func alertName(a *alert) (name, severity string) {
 		return "ProxLogMatch", "warning"
 	}
 	switch a.eventName {
-	case "crashed":
+	case string(sdk.EventCrashed):
 		return "ProxProcessCrashed", "warning"
-	case "failed":
+	case string(sdk.EventFailed):
 		return "ProxProcessFailed", "critical"
 	default:
 		return "ProxProcessEvent", "info"
