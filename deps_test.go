@@ -23,9 +23,10 @@ var boundaries = []struct {
 	{"plugins/sink", []string{"sdk"}},
 	{"plugins/builtin", []string{"sdk", "plugins/runner", "plugins/sink", "internal/version"}},
 	{"plugins/loader", []string{"sdk"}},
-	{"supervisor/config", nil},
+	{"supervisor/config", []string{"supervisor/policy"}},
+	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
-	{"supervisor", []string{"sdk", "logs"}},
+	{"supervisor", []string{"sdk", "logs", "supervisor/policy"}},
 	{"logs", []string{"sdk"}},
 	{"internal/version", nil},
 	// The composition root: everything but the CLI.

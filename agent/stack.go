@@ -23,6 +23,7 @@ import (
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/supervisor"
 	"github.com/prox-dev/prox/supervisor/config"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 // stack is a loaded configuration with its plugins launched and
@@ -351,6 +352,11 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 			Window:       p.Restart.Window,
 			SuccessCodes: p.Restart.SuccessCodes,
 		},
+	}
+	if p.Restart.MaxRestarts == 0 {
+		// max_restarts = 0: none allowed (zero is the default for the
+		// supervisor).
+		spec.Restart.MaxRestarts = policy.NoRestarts
 	}
 	sig, err := config.SignalNumber(p.Stop.Signal)
 	if err != nil {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"github.com/prox-dev/prox/supervisor/policy"
 	"strings"
 )
 
@@ -39,11 +40,11 @@ func conditionHolds(cond string, info ProcessInfo) (bool, string) {
 	}
 	exited := info.LastExit != nil && (info.State == StateStopped || info.State == StateCrashed)
 	switch cond {
-	case ConditionHealthy:
+	case policy.ConditionHealthy:
 		return info.State == StateRunning && info.Health != nil && info.Health.Status == HealthHealthy, ""
-	case ConditionCompleted:
+	case policy.ConditionCompleted:
 		return exited, ""
-	case ConditionCompletedSuccessfully:
+	case policy.ConditionCompletedSuccessfully:
 		if exited && info.State == StateCrashed {
 			return false, fmt.Sprintf("did not complete successfully (%s)", describeExit(info.LastExit))
 		}

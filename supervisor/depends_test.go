@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor/policy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -83,7 +84,7 @@ func TestDependentWaitsUntilHealthy(t *testing.T) {
 	logCheck := &LogCheck{Match: regexp.MustCompile(`ready to accept`)}
 	m := New([]ProcessSpec{
 		spec("db", r, func(s *ProcessSpec) { s.Health = fastHealth(logCheck) }),
-		spec("api", r, dependsOn(Dependency{Name: "db", Condition: ConditionHealthy})),
+		spec("api", r, dependsOn(Dependency{Name: "db", Condition: policy.ConditionHealthy})),
 	}, Options{Logger: testLogger(t)})
 	events := recordEvents(t, m)
 	require.NoError(t, m.Start(context.Background()))
@@ -130,8 +131,8 @@ func TestFailedDependencyLeavesDependentsUnstarted(t *testing.T) {
 	r := newFakeRunner()
 	m := New([]ProcessSpec{
 		spec("db", failing),
-		spec("api", r, dependsOn(Dependency{Name: "db", Condition: ConditionStarted})),
-		spec("worker", r, dependsOn(Dependency{Name: "api", Condition: ConditionStarted})),
+		spec("api", r, dependsOn(Dependency{Name: "db", Condition: policy.ConditionStarted})),
+		spec("worker", r, dependsOn(Dependency{Name: "api", Condition: policy.ConditionStarted})),
 	}, Options{Logger: testLogger(t)})
 	_ = m.Start(context.Background())
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
@@ -149,9 +150,9 @@ func TestCompletedConditions(t *testing.T) {
 		condition string
 		want      State
 	}{
-		{"completed_successfully after exit 0", nil, ConditionCompletedSuccessfully, StateRunning},
-		{"completed_successfully after exit 1", &sdk.ExitError{Code: 1}, ConditionCompletedSuccessfully, StateFailed},
-		{"completed after exit 1", &sdk.ExitError{Code: 1}, ConditionCompleted, StateRunning},
+		{"completed_successfully after exit 0", nil, policy.ConditionCompletedSuccessfully, StateRunning},
+		{"completed_successfully after exit 1", &sdk.ExitError{Code: 1}, policy.ConditionCompletedSuccessfully, StateFailed},
+		{"completed after exit 1", &sdk.ExitError{Code: 1}, policy.ConditionCompleted, StateRunning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newFakeRunner()
@@ -194,7 +195,7 @@ func TestStopWhileWaitingForDependencies(t *testing.T) {
 	check := &flipCheck{}
 	m := startManager(t,
 		spec("db", r, func(s *ProcessSpec) { s.Health = fastHealth(check) }),
-		spec("api", r, dependsOn(Dependency{Name: "db", Condition: ConditionHealthy})),
+		spec("api", r, dependsOn(Dependency{Name: "db", Condition: policy.ConditionHealthy})),
 	)
 	requireState(t, m, "api", StateStarting)
 	require.NoError(t, m.StopProcess(context.Background(), "api"))
@@ -215,7 +216,7 @@ func TestLivenessFailureRestarts(t *testing.T) {
 			s.Health = fastHealth(check)
 			s.Health.Restart = true
 		},
-		policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5})))
+		restartPolicy(RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5})))
 	events := recordEvents(t, m)
 	require.Eventually(t, func() bool {
 		info, _ := m.Process("web")
@@ -238,7 +239,7 @@ func TestReadinessOnlyDoesNotRestart(t *testing.T) {
 	r := newFakeRunner()
 	check := &flipCheck{ok: true}
 	m := startManager(t, spec("web", r, func(s *ProcessSpec) { s.Health = fastHealth(check) },
-		policy(RestartPolicy{Policy: RestartAlways, MaxRestarts: 5})))
+		restartPolicy(RestartPolicy{Policy: policy.RestartAlways, MaxRestarts: 5})))
 	require.Eventually(t, func() bool {
 		info, _ := m.Process("web")
 		return info.Health.Status == HealthHealthy

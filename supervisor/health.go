@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 // HealthStatus is what a process's health check says.
@@ -43,10 +44,12 @@ type HealthSpec struct {
 	// Check is the probe. A *LogCheck is fed the process's output.
 	Check HealthCheck
 	// Interval between checks, Timeout of one, InitialDelay before the
-	// first; defaults 5s, 1s, 0.
+	// first; defaults policy.DefaultHealthInterval,
+	// policy.DefaultHealthTimeout, 0.
 	Interval, Timeout, InitialDelay time.Duration
 	// SuccessThreshold passing checks in a row make the process healthy,
-	// FailureThreshold failing ones unhealthy; defaults 1 and 3.
+	// FailureThreshold failing ones unhealthy; defaults
+	// policy.DefaultSuccessThreshold and policy.DefaultFailureThreshold.
 	SuccessThreshold, FailureThreshold int
 	// Restart makes the check a liveness check: an unhealthy process is
 	// restarted through its restart policy, counted as a failure.
@@ -55,16 +58,16 @@ type HealthSpec struct {
 
 func (h *HealthSpec) withDefaults() {
 	if h.Interval <= 0 {
-		h.Interval = 5 * time.Second
+		h.Interval = policy.DefaultHealthInterval
 	}
 	if h.Timeout <= 0 {
-		h.Timeout = time.Second
+		h.Timeout = policy.DefaultHealthTimeout
 	}
 	if h.SuccessThreshold < 1 {
-		h.SuccessThreshold = 1
+		h.SuccessThreshold = policy.DefaultSuccessThreshold
 	}
 	if h.FailureThreshold < 1 {
-		h.FailureThreshold = 3
+		h.FailureThreshold = policy.DefaultFailureThreshold
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor/policy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -74,7 +75,7 @@ func newOutputHarness(t *testing.T, grace time.Duration, emit func(), specs ...P
 func TestExitSeenWhileADescendantHoldsTheOutput(t *testing.T) {
 	r := newFakeRunner()
 	h := newOutputHarness(t, 300*time.Millisecond, nil,
-		spec("esc", r, policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5})))
+		spec("esc", r, restartPolicy(RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5})))
 	events := h.Subscribe()
 	require.NoError(t, h.Start(context.Background()))
 	t.Cleanup(func() {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 // ProcessSpec is what the supervisor needs to run one process.
@@ -25,11 +26,13 @@ type ProcessSpec struct {
 	RunnerName string
 	// Config is handed to the runner on every start.
 	Config sdk.ProcessConfig
-	// StopSignal starts a graceful stop; default SIGTERM.
+	// StopSignal starts a graceful stop; default
+	// policy.DefaultStopSignal.
 	StopSignal syscall.Signal
-	// StopTimeout is how long a stop waits before SIGKILL; default 10s.
+	// StopTimeout is how long a stop waits before SIGKILL; default
+	// policy.DefaultStopTimeout.
 	StopTimeout time.Duration
-	// Restart is the restart policy; default never.
+	// Restart is the restart policy; its zero fields take their defaults.
 	Restart RestartPolicy
 	// DependsOn lists the processes this one waits for at start.
 	DependsOn []Dependency
@@ -37,18 +40,12 @@ type ProcessSpec struct {
 	Health *HealthSpec
 }
 
-// Dependency conditions.
-const (
-	ConditionStarted               = "started"
-	ConditionHealthy               = "healthy"
-	ConditionCompleted             = "completed"
-	ConditionCompletedSuccessfully = "completed_successfully"
-)
-
 // Dependency is one process another waits for, and the condition it waits
 // for.
 type Dependency struct {
-	Name      string
+	Name string
+	// Condition is one of the policy.Condition constants; default
+	// policy.ConditionStarted.
 	Condition string
 }
 
@@ -182,10 +179,10 @@ type managedProcess struct {
 
 func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
 	if spec.StopSignal == 0 {
-		spec.StopSignal = syscall.SIGTERM
+		spec.StopSignal = policy.DefaultStopSignal
 	}
 	if spec.StopTimeout <= 0 {
-		spec.StopTimeout = 10 * time.Second
+		spec.StopTimeout = policy.DefaultStopTimeout
 	}
 	spec.Restart = spec.Restart.withDefaults()
 	m := &managedProcess{
@@ -406,7 +403,7 @@ func (m *managedProcess) started(res startResult) {
 		switch {
 		case m.shutdown || m.stopRequested:
 			m.transition(StateStopped, nil, err.Error())
-		case m.spec.Restart.Policy != RestartNever:
+		case m.spec.Restart.Policy != policy.RestartNever:
 			m.reason = err.Error()
 			m.scheduleRestart(err.Error())
 		default:
@@ -459,7 +456,7 @@ func (m *managedProcess) ended(st ExitStatus) {
 		m.transition(StateCrashed, &st, m.reason)
 		m.logExit(st)
 		m.answer(&m.waitStopped, nil, true)
-		if !m.shutdown && m.spec.Restart.Policy != RestartNever {
+		if !m.shutdown && m.spec.Restart.Policy != policy.RestartNever {
 			m.scheduleRestart(m.reason)
 		}
 		return

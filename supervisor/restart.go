@@ -4,49 +4,57 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
-// Restart policies.
-const (
-	RestartNever     = "never"
-	RestartOnFailure = "on-failure"
-	RestartAlways    = "always"
-)
-
-// RestartPolicy says when and how fast a process is restarted.
+// RestartPolicy says when and how fast a process is restarted. A zero
+// field takes the default of package policy.
 type RestartPolicy struct {
-	// Policy is RestartNever (default), RestartOnFailure or RestartAlways.
+	// Policy is policy.RestartNever, policy.RestartOnFailure or policy.RestartAlways;
+	// default policy.DefaultRestartPolicy.
 	Policy string
 	// Backoff is the first delay; each further consecutive restart doubles
-	// it, up to MaxBackoff, with ±25% jitter. Default 1s; 0 restarts at once.
-	Backoff    time.Duration
-	MaxBackoff time.Duration // default 30s
-	// ResetAfter: a run that lasted this long resets the backoff. Default 60s.
+	// it, up to MaxBackoff, with ±25% jitter. 0 restarts at once (the
+	// config file's default is policy.DefaultBackoff).
+	Backoff time.Duration
+	// MaxBackoff caps the delay; default policy.DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// ResetAfter: a run that lasted this long resets the backoff; default
+	// policy.DefaultResetAfter.
 	ResetAfter time.Duration
-	// MaxRestarts within Window, then the process is failed. Default 5 in 1m.
+	// MaxRestarts within Window, then the process is failed; defaults
+	// policy.DefaultMaxRestarts in policy.DefaultWindow (5 in 1m).
+	// policy.NoRestarts (or any negative value) allows none.
 	MaxRestarts int
 	Window      time.Duration
-	// SuccessCodes are the exit codes that count as success; default [0].
+	// SuccessCodes are the exit codes that count as success; default
+	// policy.DefaultSuccessCodes() ([0]).
 	SuccessCodes []int
 }
 
-// withDefaults fills the zero fields of a policy that was not built from a
-// config file (which applies the defaults itself).
+// withDefaults fills the zero fields of a policy.
 func (p RestartPolicy) withDefaults() RestartPolicy {
 	if p.Policy == "" {
-		p.Policy = RestartNever
+		p.Policy = policy.DefaultRestartPolicy
 	}
 	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = 30 * time.Second
+		p.MaxBackoff = policy.DefaultMaxBackoff
 	}
 	if p.ResetAfter <= 0 {
-		p.ResetAfter = time.Minute
+		p.ResetAfter = policy.DefaultResetAfter
+	}
+	switch {
+	case p.MaxRestarts == 0:
+		p.MaxRestarts = policy.DefaultMaxRestarts
+	case p.MaxRestarts < 0:
+		p.MaxRestarts = 0
 	}
 	if p.Window <= 0 {
-		p.Window = time.Minute
+		p.Window = policy.DefaultWindow
 	}
 	if p.SuccessCodes == nil {
-		p.SuccessCodes = []int{0}
+		p.SuccessCodes = policy.DefaultSuccessCodes()
 	}
 	return p
 }
@@ -59,9 +67,9 @@ func (p RestartPolicy) success(st ExitStatus) bool {
 // wantsRestart reports whether the policy restarts after an exit.
 func (p RestartPolicy) wantsRestart(success bool) bool {
 	switch p.Policy {
-	case RestartAlways:
+	case policy.RestartAlways:
 		return true
-	case RestartOnFailure:
+	case policy.RestartOnFailure:
 		return !success
 	}
 	return false

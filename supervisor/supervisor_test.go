@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor/policy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,7 +41,7 @@ func spec(name string, r *fakeRunner, mods ...func(*ProcessSpec)) ProcessSpec {
 	return s
 }
 
-func policy(p RestartPolicy) func(*ProcessSpec) {
+func restartPolicy(p RestartPolicy) func(*ProcessSpec) {
 	return func(s *ProcessSpec) { s.Restart = p }
 }
 
@@ -162,7 +163,7 @@ func TestUnknownProcess(t *testing.T) {
 
 func TestUserStopIsNeverACrashNorRestarted(t *testing.T) {
 	r := newFakeRunner()
-	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartAlways})))
+	m := startManager(t, spec("a", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways})))
 	require.NoError(t, m.StopProcess(context.Background(), "a"))
 	info := requireState(t, m, "a", StateStopped)
 	assert.Equal(t, 0, info.Restarts)
@@ -181,18 +182,18 @@ func TestRestartPolicies(t *testing.T) {
 		wantState   State
 		wantRestart bool
 	}{
-		{"never after failure", RestartPolicy{Policy: RestartNever}, &sdk.ExitError{Code: 1}, StateCrashed, false},
-		{"never after success", RestartPolicy{Policy: RestartNever}, nil, StateStopped, false},
-		{"on-failure after failure", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: 1}, StateRunning, true},
-		{"on-failure after a signal", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: -1, Signal: "SIGSEGV"}, StateRunning, true},
-		{"on-failure after success", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}, nil, StateStopped, false},
-		{"on-failure, exit 3 is a success code", RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5, SuccessCodes: []int{0, 3}}, &sdk.ExitError{Code: 3}, StateStopped, false},
-		{"always after success", RestartPolicy{Policy: RestartAlways, MaxRestarts: 5}, nil, StateRunning, true},
+		{"never after failure", RestartPolicy{Policy: policy.RestartNever}, &sdk.ExitError{Code: 1}, StateCrashed, false},
+		{"never after success", RestartPolicy{Policy: policy.RestartNever}, nil, StateStopped, false},
+		{"on-failure after failure", RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: 1}, StateRunning, true},
+		{"on-failure after a signal", RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5}, &sdk.ExitError{Code: -1, Signal: "SIGSEGV"}, StateRunning, true},
+		{"on-failure after success", RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5}, nil, StateStopped, false},
+		{"on-failure, exit 3 is a success code", RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5, SuccessCodes: []int{0, 3}}, &sdk.ExitError{Code: 3}, StateStopped, false},
+		{"always after success", RestartPolicy{Policy: policy.RestartAlways, MaxRestarts: 5}, nil, StateRunning, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newFakeRunner()
-			m := startManager(t, spec("a", r, policy(tc.policy)))
+			m := startManager(t, spec("a", r, restartPolicy(tc.policy)))
 			r.last().exit(tc.exit)
 			if tc.wantRestart {
 				require.Eventually(t, func() bool { return r.count() == 2 }, waitFor, tick)
@@ -212,7 +213,7 @@ func TestRestartPolicies(t *testing.T) {
 func TestBurstLimitTurnsFailedAndManualStartRecovers(t *testing.T) {
 	r := newFakeRunner()
 	r.exitAtOnce = &sdk.ExitError{Code: 1}
-	m := New([]ProcessSpec{spec("loop", r, policy(RestartPolicy{Policy: RestartAlways, MaxRestarts: 3, Window: time.Hour}))}, Options{Logger: testLogger(t)})
+	m := New([]ProcessSpec{spec("loop", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways, MaxRestarts: 3, Window: time.Hour}))}, Options{Logger: testLogger(t)})
 	events := m.Subscribe()
 	require.NoError(t, m.Start(context.Background()))
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
@@ -234,9 +235,39 @@ func TestBurstLimitTurnsFailedAndManualStartRecovers(t *testing.T) {
 	assert.Equal(t, StateRunning, stateOf(m, "loop"))
 }
 
+// TestUnsetRestartLimitIsTheDefault: a policy built in Go without
+// MaxRestarts or Window gets policy.DefaultMaxRestarts restarts in
+// policy.DefaultWindow, as the config file does; it is not failed at its
+// first crash.
+func TestUnsetRestartLimitIsTheDefault(t *testing.T) {
+	r := newFakeRunner()
+	r.exitAtOnce = &sdk.ExitError{Code: 1}
+	m := New([]ProcessSpec{spec("loop", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways}))}, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	info := requireState(t, m, "loop", StateFailed)
+	assert.Equal(t, policy.DefaultMaxRestarts, info.Restarts)
+	assert.Equal(t, policy.DefaultMaxRestarts+1, r.count(), "the first run and the default number of restarts")
+	assert.Contains(t, info.Reason, fmt.Sprintf("restart limit reached: %d restarts within %s", policy.DefaultMaxRestarts, policy.DefaultWindow))
+}
+
+// TestNoRestartsFailsAtTheFirstCrash: policy.NoRestarts (max_restarts = 0
+// in the config file) allows no restart.
+func TestNoRestartsFailsAtTheFirstCrash(t *testing.T) {
+	r := newFakeRunner()
+	r.exitAtOnce = &sdk.ExitError{Code: 1}
+	m := New([]ProcessSpec{spec("once", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways, MaxRestarts: policy.NoRestarts}))}, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	info := requireState(t, m, "once", StateFailed)
+	assert.Equal(t, 0, info.Restarts)
+	assert.Equal(t, 1, r.count())
+	assert.Contains(t, info.Reason, "restart limit reached: 0 restarts within 1m0s")
+}
+
 func TestBackoffStateShowsNextRestart(t *testing.T) {
 	r := newFakeRunner()
-	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
+	m := startManager(t, spec("a", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
 	before := time.Now()
 	r.last().exit(&sdk.ExitError{Code: 2})
 	info := requireState(t, m, "a", StateBackoff)
@@ -247,7 +278,7 @@ func TestBackoffStateShowsNextRestart(t *testing.T) {
 	assert.True(t, info.NextRestart.IsZero())
 	// A start while in backoff starts at once.
 	r2 := newFakeRunner()
-	m2 := startManager(t, spec("b", r2, policy(RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
+	m2 := startManager(t, spec("b", r2, restartPolicy(RestartPolicy{Policy: policy.RestartAlways, Backoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 5})))
 	r2.last().exit(&sdk.ExitError{Code: 2})
 	requireState(t, m2, "b", StateBackoff)
 	require.NoError(t, m2.StartProcess(context.Background(), "b"))
@@ -282,7 +313,7 @@ func TestBackoffResetsAfterStableUptime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bus := newEventBus(1)
-			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
+			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: policy.RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
 				hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
 			m.state, m.consecutive = StateRunning, 3
 			m.startedAt = time.Now().Add(-tc.uptime)
@@ -419,7 +450,7 @@ func TestStartFailure(t *testing.T) {
 	// With a restart policy, a start failure is retried, then failed.
 	r2 := newFakeRunner()
 	r2.startErr = errBoom
-	m2 := New([]ProcessSpec{spec("b", r2, policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 2}))}, Options{Logger: testLogger(t)})
+	m2 := New([]ProcessSpec{spec("b", r2, restartPolicy(RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 2}))}, Options{Logger: testLogger(t)})
 	_ = m2.Start(context.Background())
 	t.Cleanup(func() { _ = m2.Stop(context.Background()) })
 	info = requireState(t, m2, "b", StateFailed)
@@ -439,7 +470,7 @@ func TestRunnerDeathIsACrashNamingTheRunner(t *testing.T) {
 func TestSlowSubscriberLosesEventsButNeverBlocks(t *testing.T) {
 	r := newFakeRunner()
 	r.exitAtOnce = &sdk.ExitError{Code: 1}
-	m := New([]ProcessSpec{spec("loop", r, policy(RestartPolicy{Policy: RestartAlways, MaxRestarts: 200, Window: time.Hour}))}, Options{Logger: testLogger(t)})
+	m := New([]ProcessSpec{spec("loop", r, restartPolicy(RestartPolicy{Policy: policy.RestartAlways, MaxRestarts: 200, Window: time.Hour}))}, Options{Logger: testLogger(t)})
 	slow := m.Subscribe() // never read
 	require.NoError(t, m.Start(context.Background()))
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
@@ -512,7 +543,7 @@ func TestOutputBatchReceivesEachReadInOrder(t *testing.T) {
 func TestSignalProcess(t *testing.T) {
 	r := newFakeRunner()
 	r.ignoreTERM = true
-	m := startManager(t, spec("a", r, policy(RestartPolicy{Policy: RestartOnFailure, MaxRestarts: 5}),
+	m := startManager(t, spec("a", r, restartPolicy(RestartPolicy{Policy: policy.RestartOnFailure, MaxRestarts: 5}),
 		func(s *ProcessSpec) { s.StopTimeout = 10 * time.Millisecond }))
 	assert.False(t, m.ManuallyControlled())
 	require.NoError(t, m.SignalProcess(context.Background(), "a", syscall.SIGHUP))

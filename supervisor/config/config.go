@@ -6,42 +6,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Defaults applied to optional settings.
+// Defaults applied to optional settings of prox.hcl alone; the
+// supervisor's terms and defaults (restart policies, stop, backoff, restart
+// limit, health checks) are those of package policy.
 const (
 	// DefaultRunner is the runner kind used when a process sets no runner.
 	DefaultRunner = "exec"
-	// DefaultStopSignal is the signal sent to stop a process.
-	DefaultStopSignal = "SIGTERM"
-	// DefaultStopTimeout is how long to wait after the stop signal before killing.
-	DefaultStopTimeout = 10 * time.Second
-	// DefaultRestartPolicy is the restart policy of a process.
-	DefaultRestartPolicy = RestartNever
-	// DefaultBackoff is the initial delay before a restart.
-	DefaultBackoff = 1 * time.Second
-	// DefaultMaxBackoff caps the exponentially growing restart delay.
-	DefaultMaxBackoff = 30 * time.Second
-	// DefaultResetAfter is how long a process must run for the backoff to reset.
-	DefaultResetAfter = 60 * time.Second
-	// DefaultMaxRestarts is how many restarts are allowed within Window.
-	DefaultMaxRestarts = 5
-	// DefaultWindow is the period over which restarts are counted.
-	DefaultWindow = time.Minute
 	// DefaultLogLines is how many output lines are kept per process.
 	DefaultLogLines = 1000
 )
-
-// Restart policies accepted in restart.policy.
-const (
-	// RestartNever never restarts a process.
-	RestartNever = "never"
-	// RestartOnFailure restarts a process whose exit code is not a success code.
-	RestartOnFailure = "on-failure"
-	// RestartAlways restarts a process whenever it exits.
-	RestartAlways = "always"
-)
-
-// DefaultSuccessCodes returns the exit codes considered successful by default: [0].
-func DefaultSuccessCodes() []int { return []int{0} }
 
 // Config is a loaded prox.hcl file.
 //
@@ -135,35 +108,35 @@ type Process struct {
 // Stop is the stop block of a process.
 type Stop struct {
 	// Signal is the canonical ("SIGTERM" form) stop signal (signal);
-	// default DefaultStopSignal.
+	// default the name of policy.DefaultStopSignal.
 	Signal string
 	// Timeout is how long to wait before killing (timeout); default
-	// DefaultStopTimeout; must be > 0.
+	// policy.DefaultStopTimeout; must be > 0.
 	Timeout time.Duration
 }
 
 // Restart is the restart block of a process.
 type Restart struct {
-	// Policy is one of RestartNever, RestartOnFailure and RestartAlways
-	// (policy); default DefaultRestartPolicy.
+	// Policy is one of policy.RestartNever, RestartOnFailure and RestartAlways
+	// (policy); default policy.DefaultRestartPolicy.
 	Policy string
 	// Backoff is the initial restart delay (backoff); default
-	// DefaultBackoff; must be >= 0.
+	// policy.DefaultBackoff; must be >= 0.
 	Backoff time.Duration
-	// MaxBackoff caps the delay (max_backoff); default DefaultMaxBackoff;
+	// MaxBackoff caps the delay (max_backoff); default policy.DefaultMaxBackoff;
 	// must be > 0 and >= Backoff.
 	MaxBackoff time.Duration
 	// ResetAfter is the run time after which the backoff resets
-	// (reset_after); default DefaultResetAfter; must be > 0.
+	// (reset_after); default policy.DefaultResetAfter; must be > 0.
 	ResetAfter time.Duration
 	// Window is the period over which restarts are counted (window);
-	// default DefaultWindow; must be > 0.
+	// default policy.DefaultWindow; must be > 0.
 	Window time.Duration
 	// MaxRestarts is the number of restarts allowed within Window
-	// (max_restarts); default DefaultMaxRestarts; must be >= 0.
+	// (max_restarts); default policy.DefaultMaxRestarts; must be >= 0.
 	MaxRestarts int
 	// SuccessCodes are the exit codes counted as success (success_codes);
-	// default DefaultSuccessCodes(); each in 0..255.
+	// default policy.DefaultSuccessCodes(); each in 0..255.
 	SuccessCodes []int
 }
 

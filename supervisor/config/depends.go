@@ -7,25 +7,14 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-)
-
-// Dependency conditions.
-const (
-	// ConditionStarted: the dependency runs (the default).
-	ConditionStarted = "started"
-	// ConditionHealthy: the dependency's health check passes.
-	ConditionHealthy = "healthy"
-	// ConditionCompleted: the dependency ran and exited.
-	ConditionCompleted = "completed"
-	// ConditionCompletedSuccessfully: it exited with a success code.
-	ConditionCompletedSuccessfully = "completed_successfully"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 // Dependency is one entry of a process's depends_on.
 type Dependency struct {
 	// Name is the process depended on.
 	Name string
-	// Condition is one of the Condition constants; default ConditionStarted.
+	// Condition is one of the Condition constants; default policy.ConditionStarted.
 	Condition string
 	// Range is where the dependency is written.
 	Range hcl.Range
@@ -45,26 +34,26 @@ func (d *decoder) decodeDependsAttr(p *Process, attr *hcl.Attribute) hcl.Diagnos
 		if len(elems) == len(names) {
 			rng = elems[i].Range()
 		}
-		p.DependsOn = append(p.DependsOn, Dependency{Name: n, Condition: ConditionStarted, Range: rng})
+		p.DependsOn = append(p.DependsOn, Dependency{Name: n, Condition: policy.ConditionStarted, Range: rng})
 	}
 	return diags
 }
 
 // decodeDependsBlock decodes `depends_on "db" { condition = "healthy" }`.
 func (d *decoder) decodeDependsBlock(p *Process, b *hcl.Block) hcl.Diagnostics {
-	dep := Dependency{Name: b.Labels[0], Condition: ConditionStarted, Range: b.LabelRanges[0]}
+	dep := Dependency{Name: b.Labels[0], Condition: policy.ConditionStarted, Range: b.LabelRanges[0]}
 	c, diags := b.Body.Content(dependsBlockSchema)
 	if attr := c.Attributes["condition"]; attr != nil {
 		s, ok, dd := evalString(attr.Expr, d.ctx, "condition")
 		diags = append(diags, dd...)
 		if ok {
 			switch s {
-			case ConditionStarted, ConditionHealthy, ConditionCompleted, ConditionCompletedSuccessfully:
+			case policy.ConditionStarted, policy.ConditionHealthy, policy.ConditionCompleted, policy.ConditionCompletedSuccessfully:
 				dep.Condition = s
 			default:
 				diags = append(diags, errorAt(attr.Expr.Range(), "Invalid condition",
 					fmt.Sprintf("The condition must be %q, %q, %q or %q; %q is not.",
-						ConditionStarted, ConditionHealthy, ConditionCompleted, ConditionCompletedSuccessfully, s)))
+						policy.ConditionStarted, policy.ConditionHealthy, policy.ConditionCompleted, policy.ConditionCompletedSuccessfully, s)))
 			}
 		}
 	}
@@ -106,7 +95,7 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 				continue
 			}
 			seen[dep.Name] = true
-			if dep.Condition == ConditionHealthy && target.Health == nil {
+			if dep.Condition == policy.ConditionHealthy && target.Health == nil {
 				diags = append(diags, errorAt(dep.Range, "Dependency has no health check",
 					fmt.Sprintf("Process %q waits for %q to be healthy, but %q has no health block.", p.Name, dep.Name, dep.Name)))
 			}

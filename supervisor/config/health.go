@@ -8,23 +8,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
-// Defaults of the health block.
-const (
-	// DefaultHealthInterval is the time between two checks.
-	DefaultHealthInterval = 5 * time.Second
-	// DefaultHealthTimeout bounds one check.
-	DefaultHealthTimeout = time.Second
-	// DefaultSuccessThreshold is how many passing checks in a row make a
-	// process healthy.
-	DefaultSuccessThreshold = 1
-	// DefaultFailureThreshold is how many failing checks in a row make a
-	// healthy process unhealthy.
-	DefaultFailureThreshold = 3
-	// DefaultHTTPStatus is the status an http check expects.
-	DefaultHTTPStatus = 200
-)
+// DefaultHTTPStatus is the status an http check expects.
+const DefaultHTTPStatus = 200
 
 // What on_unhealthy accepts.
 const (
@@ -47,15 +35,15 @@ type Health struct {
 	Exec *ExecCheck
 	// Log is set for a log check.
 	Log *LogCheck
-	// Interval between checks (interval); default DefaultHealthInterval; > 0.
+	// Interval between checks (interval); default policy.DefaultHealthInterval; > 0.
 	Interval time.Duration
-	// Timeout of one check (timeout); default DefaultHealthTimeout; > 0.
+	// Timeout of one check (timeout); default policy.DefaultHealthTimeout; > 0.
 	Timeout time.Duration
 	// InitialDelay before the first check (initial_delay); default 0; >= 0.
 	InitialDelay time.Duration
-	// SuccessThreshold (success_threshold); default DefaultSuccessThreshold; >= 1.
+	// SuccessThreshold (success_threshold); default policy.DefaultSuccessThreshold; >= 1.
 	SuccessThreshold int
-	// FailureThreshold (failure_threshold); default DefaultFailureThreshold; >= 1.
+	// FailureThreshold (failure_threshold); default policy.DefaultFailureThreshold; >= 1.
 	FailureThreshold int
 	// OnUnhealthy is OnUnhealthyIgnore (default) or OnUnhealthyRestart.
 	OnUnhealthy string
@@ -108,8 +96,8 @@ var checkSchemas = map[string]*hcl.BodySchema{
 
 func (d *decoder) decodeHealth(block *hcl.Block) (*Health, hcl.Diagnostics) {
 	h := &Health{
-		Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout,
-		SuccessThreshold: DefaultSuccessThreshold, FailureThreshold: DefaultFailureThreshold,
+		Interval: policy.DefaultHealthInterval, Timeout: policy.DefaultHealthTimeout,
+		SuccessThreshold: policy.DefaultSuccessThreshold, FailureThreshold: policy.DefaultFailureThreshold,
 		OnUnhealthy: OnUnhealthyIgnore, DeclRange: block.DefRange,
 	}
 	content, diags := block.Body.Content(healthSchema)

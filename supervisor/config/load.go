@@ -12,7 +12,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/prox-dev/prox/supervisor/policy"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sys/unix"
 )
 
 var rootSchema = &hcl.BodySchema{
@@ -198,15 +200,15 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 		LogLines:    DefaultLogLines,
 		Runner:      Ref{Kind: DefaultRunner},
 		RunnerRange: block.DefRange,
-		Stop:        Stop{Signal: DefaultStopSignal, Timeout: DefaultStopTimeout},
+		Stop:        Stop{Signal: unix.SignalName(policy.DefaultStopSignal), Timeout: policy.DefaultStopTimeout},
 		Restart: Restart{
-			Policy:       DefaultRestartPolicy,
-			Backoff:      DefaultBackoff,
-			MaxBackoff:   DefaultMaxBackoff,
-			ResetAfter:   DefaultResetAfter,
-			Window:       DefaultWindow,
-			MaxRestarts:  DefaultMaxRestarts,
-			SuccessCodes: DefaultSuccessCodes(),
+			Policy:       policy.DefaultRestartPolicy,
+			Backoff:      policy.DefaultBackoff,
+			MaxBackoff:   policy.DefaultMaxBackoff,
+			ResetAfter:   policy.DefaultResetAfter,
+			Window:       policy.DefaultWindow,
+			MaxRestarts:  policy.DefaultMaxRestarts,
+			SuccessCodes: policy.DefaultSuccessCodes(),
 		},
 		DeclRange: block.DefRange,
 	}

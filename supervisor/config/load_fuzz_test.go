@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 // FuzzParse parses arbitrary bytes as prox.hcl and checks what Parse
@@ -272,10 +273,10 @@ func checkProcess(t *testing.T, cfg *Config, p *Process) {
 		switch {
 		case d.Name == p.Name, target == nil, seen[d.Name]:
 			t.Fatalf("process %q: dependency %q: itself, unknown or twice", p.Name, d.Name)
-		case d.Condition != ConditionStarted && d.Condition != ConditionHealthy &&
-			d.Condition != ConditionCompleted && d.Condition != ConditionCompletedSuccessfully:
+		case d.Condition != policy.ConditionStarted && d.Condition != policy.ConditionHealthy &&
+			d.Condition != policy.ConditionCompleted && d.Condition != policy.ConditionCompletedSuccessfully:
 			t.Fatalf("process %q: dependency %q: condition %q", p.Name, d.Name, d.Condition)
-		case d.Condition == ConditionHealthy && target.Health == nil:
+		case d.Condition == policy.ConditionHealthy && target.Health == nil:
 			t.Fatalf("process %q waits for %q to be healthy, which has no health check", p.Name, d.Name)
 		}
 		seen[d.Name] = true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/supervisor/policy"
 )
 
 var (
@@ -49,10 +50,10 @@ func nonNegative(d time.Duration) error {
 
 func checkPolicy(s string) error {
 	switch s {
-	case RestartNever, RestartOnFailure, RestartAlways:
+	case policy.RestartNever, policy.RestartOnFailure, policy.RestartAlways:
 		return nil
 	}
-	return fmt.Errorf("must be %q, %q or %q; got %q", RestartNever, RestartOnFailure, RestartAlways, s)
+	return fmt.Errorf("must be %q, %q or %q; got %q", policy.RestartNever, policy.RestartOnFailure, policy.RestartAlways, s)
 }
 
 func checkSHA256(s string) error {
