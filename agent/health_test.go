@@ -11,8 +11,9 @@ import (
 )
 
 // TestHealthSpecExecFollowsTheCapability checks where an exec check runs:
-// through a runner that announces the exec capability, locally for the
-// exec runner, and nowhere (a diagnostic at the check) otherwise.
+// through a runner that announces the exec capability, locally for a
+// runner that announces the local capability (the exec runner, or any
+// other), and nowhere (a diagnostic at the check) otherwise.
 func TestHealthSpecExecFollowsTheCapability(t *testing.T) {
 	process := func(kind string) *config.Process {
 		return &config.Process{
@@ -30,7 +31,12 @@ func TestHealthSpecExecFollowsTheCapability(t *testing.T) {
 	spec, diags = healthSpec(&config.Process{
 		Name: "web", Runner: config.Ref{Kind: config.DefaultRunner},
 		Health: &config.Health{Check: "exec", Exec: &config.ExecCheck{Command: []string{"true"}}},
-	}, nil, nil)
+	}, nil, []string{sdk.CapabilityLocal})
+	require.Empty(t, diags)
+	assert.IsType(t, &supervisor.LocalExecCheck{}, spec.Check)
+
+	// A third-party runner whose processes run on this host says so.
+	spec, diags = healthSpec(process("mine"), nil, []string{sdk.CapabilityLocal})
 	require.Empty(t, diags)
 	assert.IsType(t, &supervisor.LocalExecCheck{}, spec.Check)
 

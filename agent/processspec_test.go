@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"testing"
 
+	"github.com/hashicorp/go-plugin"
 	"github.com/prox-dev/prox/plugins/loader"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/supervisor/config"
@@ -37,4 +40,70 @@ process "default" {
 	def, diags := processSpec(cfg, cfg.Process("default"), inst, nil, nil)
 	require.False(t, diags.HasErrors(), diags.Error())
 	assert.Equal(t, policy.DefaultMaxRestarts, def.Restart.MaxRestarts)
+}
+
+// localRunner is a third-party runner whose processes run on this host:
+// it says so through sdk.LocalRunner, not through its name.
+type localRunner struct{}
+
+func (localRunner) Start(context.Context, *sdk.ProcessConfig) (sdk.Process, error) {
+	return nil, errors.New("not started in this test")
+}
+
+func (localRunner) RunsLocally() bool { return true }
+
+// remoteRunner is a third-party runner that does not say where its
+// processes run.
+type remoteRunner struct{ localRunner }
+
+func (remoteRunner) RunsLocally() bool { return false }
+
+// infoOver returns the Info of r as prox reads it, through the gRPC
+// adapters.
+func infoOver(t *testing.T, r sdk.Runner) *sdk.Info {
+	t.Helper()
+	client, server := plugin.TestPluginGRPCConn(t, false, sdk.TestPlugins(r, nil))
+	t.Cleanup(func() {
+		server.Stop()
+		_ = client.Close()
+	})
+	d, err := sdk.Dispense(client, sdk.KindRunner)
+	require.NoError(t, err)
+	info, err := d.Base.Info(context.Background())
+	require.NoError(t, err)
+	return info
+}
+
+// TestLocalCapabilityGivesTheInheritedEnvironment: a process of a runner
+// that declares the local capability, whatever its name, inherits prox's
+// environment and runs in the config's folder; one of a runner that does
+// not gets only what is written for it.
+func TestLocalCapabilityGivesTheInheritedEnvironment(t *testing.T) {
+	t.Setenv("PROX_TEST_INHERITED", "from-prox")
+	src := `
+process "web" {
+  runner  = "mine"
+  command = ["./web"]
+  env     = { OWN = "1" }
+}
+`
+	cfg, diags := config.Parse([]byte(src), "prox.hcl")
+	require.False(t, diags.HasErrors(), diags.Error())
+	p := cfg.Process("web")
+
+	local := infoOver(t, localRunner{})
+	require.Contains(t, local.Capabilities, sdk.CapabilityLocal)
+	spec, diags := processSpec(cfg, p, &loader.Instance{Info: local}, nil, nil)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Contains(t, spec.Config.Env, "PROX_TEST_INHERITED=from-prox")
+	assert.Contains(t, spec.Config.Env, "OWN=1")
+	assert.Equal(t, cfg.Dir, spec.Config.Dir)
+
+	remote := infoOver(t, remoteRunner{})
+	require.NotContains(t, remote.Capabilities, sdk.CapabilityLocal)
+	spec, diags = processSpec(cfg, p, &loader.Instance{Info: remote}, nil, nil)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.NotContains(t, spec.Config.Env, "PROX_TEST_INHERITED=from-prox")
+	assert.Contains(t, spec.Config.Env, "OWN=1")
+	assert.Empty(t, spec.Config.Dir)
 }

@@ -381,7 +381,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 	// A local process inherits prox's environment and runs in the config's
 	// folder by default; a process that runs elsewhere (a container,
 	// another host) gets only its own env and dir, as written.
-	local := p.Runner.Kind == config.DefaultRunner
+	local := slices.Contains(inst.Info.Capabilities, sdk.CapabilityLocal)
 	base, dir := []string(nil), p.DirRaw
 	if local {
 		base, dir = os.Environ(), p.Dir
@@ -416,8 +416,9 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 
 // healthSpec builds the supervisor's health check of p. An exec check
 // runs where the process runs: through the runner when it has the exec
-// capability (container, ssh), locally for the exec runner; on any other
-// runner it is a diagnostic, never a silent local run.
+// capability (container, ssh), locally for a runner with the local
+// capability (exec); on any other runner it is a diagnostic, never a
+// silent local run.
 func healthSpec(p *config.Process, env []string, capabilities []string) (*supervisor.HealthSpec, hcl.Diagnostics) {
 	h := p.Health
 	spec := &supervisor.HealthSpec{
@@ -434,8 +435,8 @@ func healthSpec(p *config.Process, env []string, capabilities []string) (*superv
 		spec.Check = &supervisor.LogCheck{Match: regexp.MustCompile(h.Log.Match)}
 	case h.Exec != nil && slices.Contains(capabilities, sdk.CapabilityExec):
 		spec.Check = &supervisor.RunnerExecCheck{Command: h.Exec.Command}
-	case h.Exec != nil && p.Runner.Kind == config.DefaultRunner:
-		// The exec runner's processes run on this machine.
+	case h.Exec != nil && slices.Contains(capabilities, sdk.CapabilityLocal):
+		// The runner's processes run on this machine.
 		spec.Check = &supervisor.LocalExecCheck{Command: h.Exec.Command, Env: env, Dir: p.Dir}
 	case h.Exec != nil:
 		return nil, hcl.Diagnostics{{

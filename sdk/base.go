@@ -97,6 +97,9 @@ func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoRespo
 	if _, ok := s.component.(Execer); ok {
 		resp.Capabilities = append(resp.Capabilities, CapabilityExec)
 	}
+	if l, ok := s.component.(LocalRunner); ok && l.RunsLocally() {
+		resp.Capabilities = append(resp.Capabilities, CapabilityLocal)
+	}
 	if _, ok := s.component.(Runner); ok {
 		resp.Command = proto.CommandRequirement_COMMAND_REQUIRED
 		if d, ok := s.component.(DefaultCommander); ok && d.HasDefaultCommand() {

@@ -57,7 +57,7 @@ type Info struct {
 	// APIVersions lists the API versions the component speaks.
 	APIVersions []int `json:"api_versions"`
 	// Capabilities lists the optional capabilities the component
-	// implements, e.g. CapabilityExec.
+	// implements, e.g. CapabilityExec, CapabilityLocal.
 	Capabilities []string `json:"capabilities,omitempty"`
 	// Command says whether a runner's processes need a command: the host
 	// reports a process without one (prox validate) for CommandRequired.

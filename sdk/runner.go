@@ -143,3 +143,17 @@ type ProcessExecer interface {
 
 // CapabilityExec is the capability name of Execer in Info.Capabilities.
 const CapabilityExec = "exec"
+
+// LocalRunner is implemented by runners whose processes run on the host
+// prox runs on (the exec runner). prox gives such a process its own
+// environment under the process's env, runs it in the config's folder by
+// default, and runs its exec health checks on this host; a process of any
+// other runner gets only the env and dir written for it. RunsLocally
+// returning false is the same as not implementing it.
+type LocalRunner interface {
+	RunsLocally() bool
+}
+
+// CapabilityLocal is the capability name of LocalRunner in
+// Info.Capabilities.
+const CapabilityLocal = "local"

@@ -67,6 +67,10 @@ func New() *Runner {
 	return &Runner{procs: make(map[*Process]struct{})}
 }
 
+// RunsLocally implements sdk.LocalRunner: the processes are children of
+// the plugin, on prox's host.
+func (r *Runner) RunsLocally() bool { return true }
+
 // Start starts cfg.Command (an argv, no shell) with exactly cfg.Env as its
 // environment, in cfg.Dir when set, in a new process group. argv[0] is
 // looked up in the PATH of cfg.Env, not of the plugin; a name containing a

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -371,4 +372,20 @@ func TestOutputFilesAreThePipes(t *testing.T) {
 	assert.Equal(t, "out\n", out.all(t))
 	assert.Equal(t, "err\n", errOut.all(t))
 	require.NoError(t, p.Wait())
+}
+
+// TestInfoDeclaresLocal: the exec runner's processes run on prox's host,
+// and its Info says so (prox then gives them its environment).
+func TestInfoDeclaresLocal(t *testing.T) {
+	client, server := plugin.TestPluginGRPCConn(t, false, sdk.TestPlugins(New(), nil))
+	t.Cleanup(func() {
+		server.Stop()
+		_ = client.Close()
+	})
+	d, err := sdk.Dispense(client, sdk.KindRunner)
+	require.NoError(t, err)
+	info, err := d.Base.Info(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, info.Capabilities, sdk.CapabilityLocal)
+	assert.NotContains(t, info.Capabilities, sdk.CapabilityExec)
 }
