@@ -44,28 +44,33 @@ func (e *ExitError) Error() string {
 
 // fromGRPC maps a gRPC transport error to the sentinel errors above so that
 // errors.Is works across the plugin boundary. It is the only place such
-// mapping happens.
+// mapping happens. op names the call ("wait: ..."); "" gives the cause
+// alone, for a caller that names the act itself.
 func fromGRPC(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	prefix := ""
+	if op != "" {
+		prefix = op + ": "
+	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s%w", prefix, err)
 	}
 	switch st.Code() {
 	case codes.Unavailable:
-		return fmt.Errorf("%s: %w: %s", op, ErrPluginUnavailable, st.Message())
+		return fmt.Errorf("%s%w: %s", prefix, ErrPluginUnavailable, st.Message())
 	case codes.Canceled:
-		return fmt.Errorf("%s: %w", op, context.Canceled)
+		return fmt.Errorf("%s%w", prefix, context.Canceled)
 	case codes.DeadlineExceeded:
-		return fmt.Errorf("%s: %w", op, context.DeadlineExceeded)
+		return fmt.Errorf("%s%w", prefix, context.DeadlineExceeded)
 	case codes.NotFound:
-		return fmt.Errorf("%s: %w: %s", op, ErrUnknownHandle, st.Message())
+		return fmt.Errorf("%s%w: %s", prefix, ErrUnknownHandle, st.Message())
 	case codes.Unimplemented:
-		return fmt.Errorf("%s: %w", op, ErrUnimplemented)
+		return fmt.Errorf("%s%w", prefix, ErrUnimplemented)
 	default:
-		return fmt.Errorf("%s: %s", op, st.Message())
+		return errors.New(prefix + st.Message())
 	}
 }
 

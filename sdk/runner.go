@@ -20,7 +20,9 @@ type Runner interface {
 	// when it is cancelled during the start, Start should give up and
 	// return its error (or return a process that can still be signalled
 	// and waited for); cancelling it after Start returned does not stop
-	// the process. An error means no process was left running. What the
+	// the process. An error means no process was left running; it says
+	// the cause (`exec: "web": executable file not found in $PATH`), and
+	// the host names the process (`failed to start "web": ...`). What the
 	// process writes before the caller reads its output is kept (in a
 	// pipe, a buffer), not lost.
 	Start(ctx context.Context, cfg *ProcessConfig) (Process, error)

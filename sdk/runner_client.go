@@ -35,7 +35,9 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	stdoutF, stderrF := handovers.take(req.OutputHandover)
 	if err != nil {
 		closeFiles([]*os.File{stdoutF, stderrF})
-		return nil, fromGRPC("start", err)
+		// The cause alone: the host says what failed ("failed to start
+		// \"web\": ...").
+		return nil, fromGRPC("", err)
 	}
 	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), pgid: int(resp.LocalPgid), waited: make(chan struct{})}
 	if resp.OutputHandedOver {
@@ -43,7 +45,7 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 			// The plugin says it handed the pipes over, but they did not
 			// arrive: without its output the process is of no use.
 			_, _ = c.client.Signal(context.Background(), &proto.SignalRequest{Handle: resp.Handle, Signal: "SIGKILL"})
-			return nil, errors.New("start: the plugin reported an output hand-over that did not arrive")
+			return nil, errors.New("the plugin reported an output hand-over that did not arrive")
 		}
 		p.stdout = &pipeReader{f: stdoutF, end: p.outputEnd}
 		p.stderr = &pipeReader{f: stderrF, end: p.outputEnd}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -394,11 +393,8 @@ func (m *managedProcess) started(res startResult) {
 	m.cancelStart()
 	m.cancelStart = nil
 	if res.err != nil {
-		err := res.err
-		if named := fmt.Sprintf("failed to start %q", m.spec.Name); !strings.Contains(err.Error(), named) {
-			// The built-in runners name the process themselves.
-			err = fmt.Errorf("%s: %w", named, err)
-		}
+		// Runners return the cause; the process is named here, once.
+		err := fmt.Errorf("failed to start %q: %w", m.spec.Name, res.err)
 		m.logger.Error("start failed", "error", res.err)
 		switch {
 		case m.shutdown || m.stopRequested:

@@ -99,7 +99,7 @@ func (r *Runner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (sdk.Process
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, fmt.Errorf("failed to start %q: %w", cfg.Name, ctx.Err())
+			return nil, fmt.Errorf("start delay (%s): %w", d, ctx.Err()) // the cause: prox names the process
 		}
 	}
 	p, err := r.exec.Start(ctx, cfg)

@@ -344,7 +344,7 @@ func TestStartErrors(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t)
 	_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "web"})
-	require.EqualError(t, err, `failed to start "web": the process has no "container" block: it needs at least an image`)
+	require.EqualError(t, err, `the process has no "container" block: it needs at least an image`)
 
 	_, err = r.Start(context.Background(), processConfig(t, nil, map[string]any{"pull": "sometimes"}))
 	require.ErrorContains(t, err, `pull "sometimes"`)

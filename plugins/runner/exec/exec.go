@@ -79,7 +79,7 @@ func (r *Runner) RunsLocally() bool { return true }
 func (r *Runner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
 	p, err := r.start(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("failed to start %q: %w", cfg.Name, err)
+		return nil, err // the cause: prox names the process
 	}
 	return p, nil
 }

@@ -212,15 +212,14 @@ func TestDirHonoured(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	r := New()
 	_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"nosuch"}, Env: testEnv()})
-	require.EqualError(t, err, `failed to start "web": exec: "nosuch": executable file not found in $PATH`)
+	require.EqualError(t, err, `exec: "nosuch": executable file not found in $PATH`)
 	require.ErrorIs(t, err, osexec.ErrNotFound)
 
 	_, err = r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Env: testEnv()})
-	require.EqualError(t, err, `failed to start "web": command is required`)
+	require.EqualError(t, err, `command is required`)
 
 	_, err = r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"./nosuch"}, Env: testEnv(), Dir: t.TempDir()})
 	require.ErrorIs(t, err, os.ErrNotExist)
-	require.ErrorContains(t, err, `failed to start "web": `)
 	require.ErrorContains(t, err, "nosuch")
 
 	_, err = r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"true"}, Env: testEnv(), Dir: "/nonexistent/dir"})

@@ -170,15 +170,15 @@ func TestStartErrors(t *testing.T) {
 
 	_, err := r.Start(ctx, &sdk.ProcessConfig{Name: "web", Command: []string{"prox-no-such-command"}})
 	require.ErrorIs(t, err, osexec.ErrNotFound)
-	assert.EqualError(t, err, `failed to start "web": remote command "prox-no-such-command": executable file not found in $PATH`)
+	assert.EqualError(t, err, `remote command "prox-no-such-command": executable file not found in $PATH`)
 
 	_, err = r.Start(ctx, &sdk.ProcessConfig{Name: "web", Command: []string{"true"}, Dir: "/nonexistent/dir"})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `failed to start "web": remote working directory: `)
+	assert.Contains(t, err.Error(), `remote working directory: `)
 	assert.Contains(t, err.Error(), "/nonexistent/dir")
 
 	_, err = r.Start(ctx, &sdk.ProcessConfig{Name: "web"})
-	require.EqualError(t, err, `failed to start "web": command is required`)
+	require.EqualError(t, err, `command is required`)
 
 	// The failures left the connection usable.
 	p := start(t, r, &sdk.ProcessConfig{Command: []string{"echo", "still fine"}})
@@ -188,7 +188,7 @@ func TestStartErrors(t *testing.T) {
 
 func TestStartNotConfigured(t *testing.T) {
 	_, err := New().Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"true"}})
-	require.EqualError(t, err, `failed to start "web": runner is not configured`)
+	require.EqualError(t, err, `runner is not configured`)
 }
 
 func TestGracefulStopKillsGroupWithGrandchild(t *testing.T) {
@@ -396,7 +396,7 @@ func TestShutdownKillsRemoteProcesses(t *testing.T) {
 	require.Eventually(t, func() bool { return allGone(groupA) && allGone(groupB) }, waitFor, tick)
 
 	_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "late", Command: []string{"true"}})
-	require.EqualError(t, err, `failed to start "late": runner is shut down`)
+	require.EqualError(t, err, `runner is shut down`)
 }
 
 func TestStartCancelled(t *testing.T) {
