@@ -30,6 +30,9 @@ func (c *flipCheck) set(ok bool) {
 	c.mu.Unlock()
 }
 
+// Probe implements HealthCheck: the check is its own probe.
+func (c *flipCheck) Probe(Run) Probe { return c }
+
 func (c *flipCheck) Check(context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -33,15 +33,38 @@ type HealthInfo struct {
 	CheckedAt time.Time
 }
 
-// HealthCheck is one probe of a process's health. Check returns nil when
-// the process is healthy, and what it saw either way.
+// HealthCheck is a process's health check, as configured. Probe returns
+// the probe of one run of the process, called as the run begins: what the
+// probe keeps (the line that matched, the process to run a command in)
+// lasts that run only.
 type HealthCheck interface {
+	Probe(run Run) Probe
+}
+
+// Run is the run of a process that a probe checks.
+type Run struct {
+	// Process is the run's process, as its runner started it.
+	Process sdk.Process
+}
+
+// Probe checks the health of one run. Check returns nil when the run is
+// healthy, and what it saw either way; it is called once at a time, with
+// a context bounded by the check's timeout.
+type Probe interface {
 	Check(ctx context.Context) (output string, err error)
+}
+
+// LineObserver is implemented by a probe that looks at the run's output
+// (the log check): ObserveLine gets every line of both streams, from the
+// goroutines that read them, concurrently with Check. It must not keep
+// line, nor block.
+type LineObserver interface {
+	ObserveLine(line []byte)
 }
 
 // HealthSpec configures a process's health checking.
 type HealthSpec struct {
-	// Check is the probe. A *LogCheck is fed the process's output.
+	// Check is the health check; it gives a Probe for each run.
 	Check HealthCheck
 	// Interval between checks, Timeout of one, InitialDelay before the
 	// first; defaults policy.DefaultHealthInterval,
@@ -74,14 +97,18 @@ func (h *HealthSpec) withDefaults() {
 // maxHealthOutput bounds the output kept from one check.
 const maxHealthOutput = 512
 
-// HTTPCheck passes when a GET of URL answers Status.
+// HTTPCheck passes when a GET of URL answers Status. It is its own probe:
+// it keeps nothing per run.
 type HTTPCheck struct {
 	URL    string
 	Status int
 	client http.Client
 }
 
-// Check implements HealthCheck.
+// Probe implements HealthCheck.
+func (c *HTTPCheck) Probe(Run) Probe { return c }
+
+// Check implements Probe.
 func (c *HTTPCheck) Check(ctx context.Context) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
@@ -99,12 +126,15 @@ func (c *HTTPCheck) Check(ctx context.Context) (string, error) {
 	return out, nil
 }
 
-// TCPCheck passes when Address accepts a connection.
+// TCPCheck passes when Address accepts a connection. It is its own probe.
 type TCPCheck struct {
 	Address string
 }
 
-// Check implements HealthCheck.
+// Probe implements HealthCheck.
+func (c *TCPCheck) Probe(Run) Probe { return c }
+
+// Check implements Probe.
 func (c *TCPCheck) Check(ctx context.Context) (string, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", c.Address)
@@ -116,15 +146,18 @@ func (c *TCPCheck) Check(ctx context.Context) (string, error) {
 }
 
 // LocalExecCheck runs Command on this machine, in Dir with Env; exit 0
-// passes. It is the exec check of processes of the exec runner, which run
-// on this machine too.
+// passes. It is the exec check of processes of a runner whose processes
+// run on this machine too (sdk.CapabilityLocal). It is its own probe.
 type LocalExecCheck struct {
 	Command []string
 	Env     []string
 	Dir     string
 }
 
-// Check implements HealthCheck.
+// Probe implements HealthCheck.
+func (c *LocalExecCheck) Probe(Run) Probe { return c }
+
+// Check implements Probe.
 func (c *LocalExecCheck) Check(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, c.Command[0], c.Command[1:]...)
 	cmd.Env, cmd.Dir = c.Env, c.Dir
@@ -138,16 +171,27 @@ func (c *LocalExecCheck) Check(ctx context.Context) (string, error) {
 // exit 0 passes.
 type RunnerExecCheck struct {
 	Command []string
-	proc    atomic.Pointer[sdk.ProcessExecer]
 }
 
-// Check implements HealthCheck.
-func (c *RunnerExecCheck) Check(ctx context.Context) (string, error) {
-	p := c.proc.Load()
-	if p == nil {
+// Probe implements HealthCheck: it runs the command where the run's
+// process runs.
+func (c *RunnerExecCheck) Probe(run Run) Probe {
+	ex, _ := run.Process.(sdk.ProcessExecer)
+	return &runnerExecProbe{command: c.Command, proc: ex}
+}
+
+// runnerExecProbe is a RunnerExecCheck's probe of one run.
+type runnerExecProbe struct {
+	command []string
+	proc    sdk.ProcessExecer // nil when the runner cannot run commands
+}
+
+// Check implements Probe.
+func (p *runnerExecProbe) Check(ctx context.Context) (string, error) {
+	if p.proc == nil {
 		return "", fmt.Errorf("the process does not run")
 	}
-	res, err := (*p).Exec(ctx, c.Command)
+	res, err := p.proc.Exec(ctx, p.command)
 	if err != nil {
 		return "", err
 	}
@@ -158,40 +202,36 @@ func (c *RunnerExecCheck) Check(ctx context.Context) (string, error) {
 	return out, nil
 }
 
-// bind points the check at the process of the current run.
-func (c *RunnerExecCheck) bind(p sdk.Process) {
-	if ex, ok := p.(sdk.ProcessExecer); ok {
-		c.proc.Store(&ex)
-		return
-	}
-	c.proc.Store(nil)
-}
-
 // LogCheck passes once the process printed a line matching Match, in its
 // current run.
 type LogCheck struct {
-	Match   *regexp.Regexp
+	Match *regexp.Regexp
+}
+
+// Probe implements HealthCheck: a new run has matched nothing yet.
+func (c *LogCheck) Probe(Run) Probe { return &logProbe{match: c.Match} }
+
+// logProbe is a LogCheck's probe of one run.
+type logProbe struct {
+	match   *regexp.Regexp
 	matched atomic.Pointer[string]
 }
 
-// Check implements HealthCheck.
-func (c *LogCheck) Check(context.Context) (string, error) {
-	if line := c.matched.Load(); line != nil {
+// Check implements Probe.
+func (p *logProbe) Check(context.Context) (string, error) {
+	if line := p.matched.Load(); line != nil {
 		return *line, nil
 	}
-	return "", fmt.Errorf("no line matched %q yet", c.Match.String())
+	return "", fmt.Errorf("no line matched %q yet", p.match.String())
 }
 
-// observe looks at one output line.
-func (c *LogCheck) observe(line []byte) {
-	if c.matched.Load() == nil && c.Match.Match(line) {
+// ObserveLine implements LineObserver.
+func (p *logProbe) ObserveLine(line []byte) {
+	if p.matched.Load() == nil && p.match.Match(line) {
 		s := string(line)
-		c.matched.Store(&s)
+		p.matched.Store(&s)
 	}
 }
-
-// reset forgets the match at the start of a run.
-func (c *LogCheck) reset() { c.matched.Store(nil) }
 
 // healthResult is a change of health status, sent to the process's owner.
 type healthResult struct {
@@ -202,7 +242,7 @@ type healthResult struct {
 }
 
 // runHealth probes until ctx ends and sends every change of status.
-func runHealth(ctx context.Context, spec HealthSpec, run uint64, out chan<- healthResult) {
+func runHealth(ctx context.Context, spec HealthSpec, probe Probe, run uint64, out chan<- healthResult) {
 	status := HealthUnknown
 	passes, fails := 0, 0
 	timer := time.NewTimer(spec.InitialDelay)
@@ -214,7 +254,7 @@ func runHealth(ctx context.Context, spec HealthSpec, run uint64, out chan<- heal
 		case <-timer.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-		output, err := spec.Check.Check(cctx)
+		output, err := probe.Check(cctx)
 		cancel()
 		if ctx.Err() != nil {
 			return

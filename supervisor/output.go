@@ -25,15 +25,17 @@ const DefaultOutputGrace = time.Second
 // has returned, the output gets the grace to end, then is abandoned
 // (sdk.OutputCloser), so that a descendant holding the pipes open delays
 // neither the exit, nor the restart, nor a stop by more than the grace.
-func (m *managedProcess) watch(proc sdk.Process) {
+// observer, when not nil, sees every line of the run (a log check's
+// probe).
+func (m *managedProcess) watch(proc sdk.Process, observer LineObserver) {
 	d := &outputDrain{changed: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	for _, s := range []struct {
 		stream sdk.Stream
 		r      func() error
 	}{
-		{sdk.Stdout, func() error { return m.framer(sdk.Stdout, d).Run(proc.Stdout()) }},
-		{sdk.Stderr, func() error { return m.framer(sdk.Stderr, d).Run(proc.Stderr()) }},
+		{sdk.Stdout, func() error { return m.framer(sdk.Stdout, d, observer).Run(proc.Stdout()) }},
+		{sdk.Stderr, func() error { return m.framer(sdk.Stderr, d, observer).Run(proc.Stderr()) }},
 	} {
 		wg.Add(1)
 		go func() {
@@ -67,16 +69,14 @@ func (m *managedProcess) watch(proc sdk.Process) {
 	m.exited <- st
 }
 
-func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain) *logs.Framer {
+func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain, observer LineObserver) *logs.Framer {
 	emit := m.output
-	if m.spec.Health != nil {
-		if lc, ok := m.spec.Health.Check.(*LogCheck); ok {
-			emit = func(entries []logs.LogEntry) {
-				for i := range entries {
-					lc.observe(entries[i].Line)
-				}
-				m.output(entries)
+	if observer != nil {
+		emit = func(entries []logs.LogEntry) {
+			for i := range entries {
+				observer.ObserveLine(entries[i].Line)
 			}
+			m.output(entries)
 		}
 	}
 	return &logs.Framer{Process: m.spec.Name, Stream: stream, KeepLines: true, EmitBatch: func(entries []logs.LogEntry) {

@@ -415,8 +415,9 @@ func (m *managedProcess) started(res startResult) {
 	m.logger.Info("started", "pid", m.pid, "runner", m.spec.RunnerName)
 	m.answer(&m.waitRunning, nil, true)
 	m.run++
-	m.startHealth()
-	go m.watch(res.proc)
+	probe := m.startHealth(res.proc)
+	observer, _ := probe.(LineObserver)
+	go m.watch(res.proc, observer)
 	if m.stopRequested {
 		m.beginStop()
 	}
@@ -620,20 +621,17 @@ func (m *managedProcess) info() ProcessInfo {
 	return info
 }
 
-// startHealth starts the health checker of the current run.
-func (m *managedProcess) startHealth() {
+// startHealth starts the health checker of the current run, whose
+// process is proc, and returns its probe (nil without a check).
+func (m *managedProcess) startHealth(proc sdk.Process) Probe {
 	if m.spec.Health == nil {
-		return
+		return nil
 	}
-	switch c := m.spec.Health.Check.(type) {
-	case *LogCheck:
-		c.reset()
-	case *RunnerExecCheck:
-		c.bind(m.proc)
-	}
+	probe := m.spec.Health.Check.Probe(Run{Process: proc})
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.cancelHealth = cancel
-	go runHealth(ctx, *m.spec.Health, m.run, m.healthC)
+	go runHealth(ctx, *m.spec.Health, probe, m.run, m.healthC)
+	return probe
 }
 
 // stopHealth stops the checker; a process that does not run has an
