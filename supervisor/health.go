@@ -19,10 +19,12 @@ import (
 type HealthStatus string
 
 // The health statuses; "" means the process has no health check.
+// Their values are the SDK's (sdk.StateHealthUnknown, ...): the State of
+// a health event the sinks receive.
 const (
-	HealthUnknown   HealthStatus = "unknown"
-	HealthHealthy   HealthStatus = "healthy"
-	HealthUnhealthy HealthStatus = "unhealthy"
+	HealthUnknown   = HealthStatus(sdk.StateHealthUnknown)
+	HealthHealthy   = HealthStatus(sdk.StateHealthy)
+	HealthUnhealthy = HealthStatus(sdk.StateUnhealthy)
 )
 
 // HealthInfo is the health part of ProcessInfo.

@@ -3,32 +3,35 @@ package supervisor
 import (
 	"fmt"
 	"slices"
+
+	"github.com/prox-dev/prox/sdk"
 )
 
-// State is a process's lifecycle state.
+// State is a process's lifecycle state. Its values are the SDK's process
+// states (sdk.ProcessState), which the sinks receive.
 type State string
 
 // The states of a process.
 const (
 	// StateStopped: not running; the initial state, and the state after a
 	// stop asked for by a user or an exit with a success code.
-	StateStopped State = "stopped"
+	StateStopped = State(sdk.StateStopped)
 	// StateStarting: the runner is starting the process.
-	StateStarting State = "starting"
+	StateStarting = State(sdk.StateStarting)
 	// StateRunning: the process runs.
-	StateRunning State = "running"
+	StateRunning = State(sdk.StateRunning)
 	// StateStopping: the stop signal was sent; waiting for the exit.
-	StateStopping State = "stopping"
+	StateStopping = State(sdk.StateStopping)
 	// StateCrashed: the process exited unexpectedly (not a success code, a
 	// signal, or its runner died), or it was stopped because its liveness
 	// check failed. A stop that was asked for never ends here, even when
 	// it needed SIGKILL: that is StateStopped, with the reason.
-	StateCrashed State = "crashed"
+	StateCrashed = State(sdk.StateCrashed)
 	// StateBackoff: waiting to restart; ProcessInfo.NextRestart says when.
-	StateBackoff State = "backoff"
+	StateBackoff = State(sdk.StateBackoff)
 	// StateFailed: could not be started, or the restart limit was reached;
 	// stays until a manual start.
-	StateFailed State = "failed"
+	StateFailed = State(sdk.StateFailed)
 )
 
 // transitions is the whole state diagram: from -> allowed next states.
