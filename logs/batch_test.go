@@ -23,7 +23,7 @@ func batchOf(proc, prefix string, from, to int) []LogEntry {
 	return out
 }
 
-func TestWriteBatchIsWriteForEachEntry(t *testing.T) {
+func TestWriteOfABatchIsAWriteOfEachEntry(t *testing.T) {
 	write := func(batched bool) (query []string, sub []string, sink []string) {
 		m := newTestManager(t, ManagerOptions{BufferSize: 50})
 		rec := &recorder{}
@@ -33,12 +33,12 @@ func TestWriteBatchIsWriteForEachEntry(t *testing.T) {
 		if batched {
 			for len(entries) > 0 { // uneven batches, one mixing a and b
 				n := min(len(entries), 13)
-				m.WriteBatch(entries[:n])
+				m.WriteStableBatch(entries[:n])
 				entries = entries[n:]
 			}
 		} else {
 			for _, e := range entries {
-				m.Write(e)
+				writeLine(m, e)
 			}
 		}
 		for _, e := range m.Query(Filter{}, 0) {
@@ -59,19 +59,7 @@ func TestWriteBatchIsWriteForEachEntry(t *testing.T) {
 	assert.Len(t, k2, 90)
 }
 
-func TestWriteBatchCopiesTheLines(t *testing.T) {
-	m := newTestManager(t, ManagerOptions{})
-	line := []byte("original")
-	batch := []LogEntry{{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: line}}
-	m.WriteBatch(batch)
-	copy(line, "mangled!")
-	got := m.Query(Filter{}, 0)
-	require.Len(t, got, 1)
-	assert.Equal(t, "original", string(got[0].Line))
-	assert.Equal(t, "original", string(batch[0].Line), "the entry now holds the stored copy")
-}
-
-func TestWriteBatchWaitsForRoomWithBlockPolicy(t *testing.T) {
+func TestWriteWaitsForRoomWithBlockPolicy(t *testing.T) {
 	const queue = 4
 	m := newTestManager(t, ManagerOptions{})
 	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
@@ -79,16 +67,16 @@ func TestWriteBatchWaitsForRoomWithBlockPolicy(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.WriteBatch(batchOf("a", "a", 0, 20)) // five times the queue
+		m.WriteStableBatch(batchOf("a", "a", 0, 20)) // five times the queue
 	}()
 	require.NotZero(t, <-rec.entered, "the sink is held in Write of batch 1")
 	r := m.runner(t, "slow")
 	require.Eventually(t, func() bool {
 		return r.queue.length() == queue && r.queue.waiters() == 1
-	}, waitFor, tick, "the queue is full and WriteBatch waits for room")
+	}, waitFor, tick, "the queue is full and WriteStableBatch waits for room")
 	select {
 	case <-done:
-		t.Fatal("WriteBatch returned although its sink's queue is full")
+		t.Fatal("WriteStableBatch returned although its sink's queue is full")
 	default:
 	}
 	close(rec.hold)
@@ -99,21 +87,21 @@ func TestWriteBatchWaitsForRoomWithBlockPolicy(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(waitFor):
-		t.Fatal("WriteBatch stayed blocked after the sink caught up")
+		t.Fatal("WriteStableBatch stayed blocked after the sink caught up")
 	}
 	closeManager(t, m)
 	close(rec.entered)
 	assert.Equal(t, numbered("a", 0, 20), rec.lines(), "nothing lost, in order")
 }
 
-func TestWriteBatchDropsOldestWithDropPolicy(t *testing.T) {
+func TestWriteDropsOldestWithDropPolicy(t *testing.T) {
 	const queue = 4
 	m := newTestManager(t, ManagerOptions{})
 	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
 	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{QueueSize: queue, MaxBatchEntries: 1, Overflow: OverflowDropOldest}))
-	m.WriteBatch(batchOf("a", "l", 0, 1))
+	m.WriteStableBatch(batchOf("a", "l", 0, 1))
 	require.NotZero(t, <-rec.entered, "line 0 is held in Write")
-	m.WriteBatch(batchOf("a", "l", 1, 11)) // never waits: the test would hang otherwise
+	m.WriteStableBatch(batchOf("a", "l", 1, 11)) // never waits: the test would hang otherwise
 	st, _ := m.SinkStats("s")
 	assert.Equal(t, uint64(6), st.Dropped, "lines 1-6 made room for 7-10")
 	close(rec.hold)
@@ -126,15 +114,15 @@ func TestWriteBatchDropsOldestWithDropPolicy(t *testing.T) {
 	assert.Equal(t, []string{"l0", "l7", "l8", "l9", "l10"}, rec.lines())
 }
 
-func TestWriteBatchCountsSubscriberDrops(t *testing.T) {
+func TestWriteCountsSubscriberDrops(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{SubscriberBuffer: 3})
 	id, ch := m.Subscribe(Filter{})
-	m.WriteBatch(batchOf("a", "l", 0, 10))
+	m.WriteStableBatch(batchOf("a", "l", 0, 10))
 	assert.Equal(t, uint64(7), m.Dropped(id))
 	assert.Len(t, ch, 3)
 }
 
-func TestFramerEmitBatchPerRead(t *testing.T) {
+func TestFramerEmitsOneBatchPerRead(t *testing.T) {
 	var in bytes.Buffer
 	var want []string
 	for i := range 5000 {
@@ -147,7 +135,7 @@ func TestFramerEmitBatchPerRead(t *testing.T) {
 	reads := &sizeRecorder{r: &in}
 	var got []string
 	calls := 0
-	f := &Framer{Process: "p", Stream: sdk.Stderr, EmitBatch: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stderr, Emit: func(batch []LogEntry) {
 		calls++
 		for _, e := range batch {
 			assert.Equal(t, "p", e.Process)
@@ -179,7 +167,7 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-func TestFramerKeepLinesNeverOverwritesEmittedLines(t *testing.T) {
+func TestFramerNeverOverwritesEmittedLines(t *testing.T) {
 	var in bytes.Buffer
 	var want []string
 	for i := range 20000 {
@@ -191,7 +179,7 @@ func TestFramerKeepLinesNeverOverwritesEmittedLines(t *testing.T) {
 	// small ones (the lines are copied into the arena).
 	r := &chunkReader{data: in.Bytes(), sizes: []int{64 << 10, 37, 200, 256 << 10, 5, 3000}}
 	var kept [][]byte // never copied: the framer must not write over them
-	f := &Framer{Process: "p", Stream: sdk.Stdout, KeepLines: true, EmitBatch: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
 		for _, e := range batch {
 			assert.Equal(t, len(e.Line), cap(e.Line), "an append must not reach the next line")
 			kept = append(kept, e.Line)
@@ -209,12 +197,9 @@ func TestWriteStableBatchKeepsTheLinesWithoutCopying(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{BufferSize: 10})
 	line := []byte("stable line")
 	m.WriteStableBatch([]LogEntry{{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: line}})
-	m.WriteBatch([]LogEntry{{Timestamp: time.Unix(2, 0), Process: "a", Stream: sdk.Stdout, Line: line}})
 	got := m.Query(Filter{}, 0)
-	require.Len(t, got, 2)
+	require.Len(t, got, 1)
 	assert.Same(t, &line[0], &got[0].Line[0], "a stable line is stored as it is")
-	assert.NotSame(t, &line[0], &got[1].Line[0], "WriteBatch copies")
-	assert.Equal(t, "stable line", string(got[1].Line))
 }
 
 func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
@@ -224,9 +209,9 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	sub := m.SubscribeBatches(matcher)
 	all := m.SubscribeBatches(nil)
 	first := batchOf("a", "l", 0, 20)
-	m.WriteBatch(first)
-	m.Write(entry("b", sdk.Stderr, time.Unix(9, 0), "seven 7"))
-	m.WriteBatch(batchOf("a", "none", 0, 5)) // nothing matches "7": no batch
+	m.WriteStableBatch(first)
+	writeLine(m, entry("b", sdk.Stderr, time.Unix(9, 0), "seven 7"))
+	m.WriteStableBatch(batchOf("a", "none", 0, 5)) // nothing matches "7": no batch
 
 	b := <-sub.C
 	assert.Equal(t, []string{"l7", "l17"}, lines(b))
@@ -250,18 +235,18 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	drain(all)
 
 	// The buffer counts lines not yet Done: 100 of them.
-	m.WriteBatch(batchOf("a", "x7-", 0, 60))
-	m.WriteBatch(batchOf("a", "x7-", 0, 60)) // 120 > 100: dropped whole
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60))
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60)) // 120 > 100: dropped whole
 	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
 	b = <-sub.C
 	assert.Len(t, b, 60)
 	sub.Done(b)
-	m.WriteBatch(batchOf("a", "x7-", 0, 60)) // room again
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60)) // room again
 	assert.Len(t, sub.C, 1)
 	drain(sub)
 
 	// A single batch larger than the whole buffer still goes.
-	m.WriteBatch(batchOf("a", "x7-", 0, 150))
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 150))
 	assert.Len(t, sub.C, 1)
 	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
 	drain(sub)
@@ -269,9 +254,9 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 
 	// A full channel (16 batches here) loses whole batches too.
 	for range 16 {
-		m.WriteBatch(batchOf("a", "x7-", 0, 1))
+		m.WriteStableBatch(batchOf("a", "x7-", 0, 1))
 	}
-	m.WriteBatch(batchOf("a", "x7-", 0, 1))
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 1))
 	assert.Equal(t, uint64(61), m.Dropped(sub.ID))
 	assert.Equal(t, uint64(61), sub.Dropped(), "the subscription's own count")
 	assert.Equal(t, m.Dropped(all.ID), all.Dropped())
@@ -292,7 +277,7 @@ func lines(entries []LogEntry) []string {
 	return out
 }
 
-func TestFramerKeepLinesFillsAHandedOverBuffer(t *testing.T) {
+func TestFramerFillsAHandedOverBuffer(t *testing.T) {
 	// A busy stream read 100 KiB at a time into 256 KiB buffers: each read
 	// has enough lines to hand its buffer over, and the next reads go to
 	// the rest of it, so the framer allocates about what it reads, not a
@@ -301,7 +286,7 @@ func TestFramerKeepLinesFillsAHandedOverBuffer(t *testing.T) {
 	data := []byte(strings.Repeat(line, 200_000)) // 20 MB
 	r := &chunkReader{data: data, sizes: []int{100 << 10}}
 	lines := 0
-	f := &Framer{Process: "p", Stream: sdk.Stdout, KeepLines: true, EmitBatch: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
 		lines += len(batch)
 	}}
 	var before, after runtime.MemStats

@@ -30,16 +30,19 @@ func newBenchManager(b *testing.B) *Manager {
 	return m
 }
 
-// BenchmarkManagerWrite is one process stream writing 100-byte lines, with
-// one attached sink (block policy) that discards what it receives.
+// BenchmarkManagerWrite is one process stream writing 100-byte lines one
+// at a time (batches of one line, a quiet process's reads), with one
+// attached sink (block policy) that discards what it receives.
 func BenchmarkManagerWrite(b *testing.B) {
 	m := newBenchManager(b)
 	e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
+	one := make([]LogEntry, 1)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchLine)))
 	cpu := cpuTime(b)
 	for b.Loop() {
-		m.Write(e)
+		one[0] = e
+		m.WriteStableBatch(one)
 	}
 	b.StopTimer()
 	closeBench(b, m)
@@ -47,7 +50,7 @@ func BenchmarkManagerWrite(b *testing.B) {
 }
 
 // BenchmarkManagerWriteParallel is many process streams (one process per
-// goroutine) writing 100-byte lines at once, all feeding one discarding
+// goroutine) writing 100-byte lines, one per batch, at once, all feeding one discarding
 // sink.
 func BenchmarkManagerWriteParallel(b *testing.B) {
 	m := newBenchManager(b)
@@ -57,8 +60,10 @@ func BenchmarkManagerWriteParallel(b *testing.B) {
 	cpu := cpuTime(b)
 	b.RunParallel(func(pb *testing.PB) {
 		e := LogEntry{Timestamp: time.Now(), Process: fmt.Sprint("p", next.Add(1)), Stream: sdk.Stdout, Line: benchLine}
+		one := make([]LogEntry, 1)
 		for pb.Next() {
-			m.Write(e)
+			one[0] = e
+			m.WriteStableBatch(one)
 		}
 	})
 	b.StopTimer()
@@ -127,39 +132,24 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 }
 
 // BenchmarkRing measures one process's ring buffer alone: 1,000 lines of
-// 100 bytes per operation into a ring of 1,000 (so it wraps every time),
-// one at a time with a copy into the arena (add, Manager.Write's path), in
-// a batch with a copy (WriteBatch's), or in a batch kept as it is
-// (WriteStableBatch's, prox up's).
+// 100 bytes per operation, in one batch kept as it is (WriteStableBatch's
+// path), into a ring of 1,000 (so it wraps every time).
 func BenchmarkRing(b *testing.B) {
 	const perOp = 1000
-	for _, tc := range []struct {
-		name          string
-		batch, stable bool
-	}{{"add-copy", false, false}, {"batch-copy", true, false}, {"batch-stable", true, true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			p := newProcLog("web", perOp)
-			e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
-			batch := make([]LogEntry, perOp)
-			b.SetBytes(perOp * int64(len(benchLine)))
-			meter := benchline.Start(b, perOp)
-			for b.Loop() {
-				if !tc.batch {
-					for range perOp {
-						p.add(&e)
-					}
-					continue
-				}
-				for i := range batch {
-					batch[i] = e
-				}
-				p.addBatch(batch, tc.stable)
-			}
-			meter.Stop()
-			require.Len(b, p.entries, perOp)
-			require.Equal(b, benchLine, p.at(0).Line)
-		})
+	p := newProcLog("web", perOp)
+	e := LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: benchLine}
+	batch := make([]LogEntry, perOp)
+	b.SetBytes(perOp * int64(len(benchLine)))
+	meter := benchline.Start(b, perOp)
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = e
+		}
+		p.add(batch)
 	}
+	meter.Stop()
+	require.Len(b, p.entries, perOp)
+	require.Equal(b, benchLine, p.at(0).Line)
 }
 
 // BenchmarkFanOut measures the offer of every line to four live
@@ -168,9 +158,9 @@ func BenchmarkRing(b *testing.B) {
 // dropped/line metric) or all slow (never read: their channels are full
 // and every line is dropped and counted, which must cost the writer no
 // more than a fast one), for line
-// subscribers fed by Manager.Write (one operation: one line) and batch
-// subscribers fed by WriteStableBatch (one operation: 2,600 lines, one
-// 256 KiB read). No sink is attached.
+// subscribers fed one line per WriteStableBatch (one operation: one line)
+// and batch subscribers fed 2,600 lines per WriteStableBatch (one
+// operation: one 256 KiB read). No sink is attached.
 func BenchmarkFanOut(b *testing.B) {
 	const subs = 4
 	for _, tc := range []struct {
@@ -220,10 +210,6 @@ func BenchmarkFanOut(b *testing.B) {
 			b.SetBytes(int64(tc.linesPerOp * len(benchLine)))
 			meter := benchline.Start(b, tc.linesPerOp)
 			for b.Loop() {
-				if !tc.batches {
-					m.Write(e)
-					continue
-				}
 				for i := range batch {
 					batch[i] = e
 				}

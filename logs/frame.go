@@ -36,32 +36,25 @@ type Framer struct {
 	Stream  sdk.Stream
 	// MaxLineLength defaults to DefaultMaxLineLength.
 	MaxLineLength int
-	// Emit receives each entry. Its Line is only valid during the call:
-	// copy it to keep it. Emit may block; reading then pauses.
-	Emit func(LogEntry)
-	// EmitBatch, when set, is used instead of Emit: it receives, in
-	// order, every entry framed from one read at once (Manager.WriteBatch and
-	// WriteStableBatch take them so). The slice and the lines are only valid during the
-	// call, and the callee may overwrite the slice's entries.
-	EmitBatch func([]LogEntry)
+	// Emit receives, in order, every entry framed from one read at once.
+	// The slice is only valid during the call, and the callee may
+	// overwrite its entries; the lines are the callee's to keep: the framer
+	// never writes over their bytes (Manager.WriteStableBatch stores them
+	// without another copy). After a read that produced many lines, the
+	// read buffer itself is handed over with them: later reads go to the
+	// rest of it, their lines stay in it too, and once less than a quarter
+	// of it is left the next read goes to a new one. After a read of a few
+	// lines into a buffer that holds no line, they are copied into a small
+	// arena instead, so a quiet process does not pin a read buffer per line.
+	// Emit may block; reading then pauses.
+	Emit func([]LogEntry)
 	// Now returns the time stamped on entries; default time.Now. It is
 	// called once per read, not per line.
-	Now func() time.Time
-	// KeepLines makes the emitted lines the callee's to keep: the framer
-	// never writes over their bytes (the entries' slice is still reused).
-	// After a read that produced many lines, the read buffer itself is
-	// handed over with them: later reads go to the rest of it, their lines
-	// stay in it too, and once less than a quarter of it is left the next
-	// read goes to a new one. After a read of a few lines into a buffer
-	// that holds no line, they are copied into a small arena instead, so a
-	// quiet process does not pin a read buffer per line.
-	// Manager.WriteStableBatch then stores them without another copy.
-	KeepLines bool
-
-	arena arena // KeepLines: where the lines of small reads are copied
+	Now   func() time.Time
+	arena arena // where the lines of small reads are copied
 }
 
-// Handing over a read buffer instead of copying its lines (KeepLines)
+// Handing over a read buffer instead of copying its lines
 // needs at least this share of it to be lines: 1/donateShare. A handed
 // over buffer is read into until less than this share of it is left.
 const donateShare = 4
@@ -96,39 +89,28 @@ func (f *Framer) Run(r io.Reader) error {
 	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
 	fullReads := 0     // reads in a row that filled the buffer
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
-	var batch []LogEntry // with EmitBatch or KeepLines: the entries of the current read
-	emit := f.Emit
-	if f.EmitBatch != nil || f.KeepLines {
-		emit = func(e LogEntry) { batch = append(batch, e) }
-	}
+	var batch []LogEntry // the entries of the current read
+	emit := func(e LogEntry) { batch = append(batch, e) }
 	readStart := 0 // the lines of the current read begin at buf[readStart]
-	// handedOver (KeepLines): lines emitted from buf point into it, so
+	// handedOver: lines emitted from buf point into it, so
 	// buf[:start] is never written again; reads go to its free end.
 	handedOver := false
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if f.KeepLines {
-			switch {
-			case handedOver:
-				// The buffer is the lines' already.
-			case (start-readStart)*donateShare >= len(buf):
-				// Enough lines to hand the whole buffer over with them.
-				handedOver = true
-			default:
-				for i := range batch {
-					batch[i].Line = f.arena.copy(batch[i].Line)
-				}
+		switch {
+		case handedOver:
+			// The buffer is the lines' already.
+		case (start-readStart)*donateShare >= len(buf):
+			// Enough lines to hand the whole buffer over with them.
+			handedOver = true
+		default:
+			for i := range batch {
+				batch[i].Line = f.arena.copy(batch[i].Line)
 			}
 		}
-		if f.EmitBatch != nil {
-			f.EmitBatch(batch)
-		} else {
-			for _, e := range batch {
-				f.Emit(e)
-			}
-		}
+		f.Emit(batch)
 		clear(batch)
 		batch = batch[:0]
 	}

@@ -35,7 +35,7 @@ func (r *framerChunkReader) Read(p []byte) (int, error) {
 
 // BenchmarkFramer measures line framing (logs.Framer) as prox up frames:
 // 10,000 lines per operation from an in-memory reader, emitted batch by
-// batch to a counting callback, the lines kept (KeepLines: handed-over read
+// batch to a counting callback, the lines kept (handed-over read
 // buffers or the arena, no copy by the callee), in the read sizes a pipe
 // gives: full 64 KiB reads and short 4 KiB ones.
 func BenchmarkFramer(b *testing.B) {
@@ -52,7 +52,7 @@ func BenchmarkFramer(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			input := framerBenchInput(n, c.size)
 			var lines, bytesOut int
-			f := &Framer{Process: "web", Stream: sdk.Stdout, KeepLines: true, EmitBatch: func(batch []LogEntry) {
+			f := &Framer{Process: "web", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
 				for _, e := range batch {
 					lines++
 					bytesOut += len(e.Line) + 1

@@ -18,11 +18,13 @@ import (
 func frame(t *testing.T, r io.Reader, maxLen int) []string {
 	t.Helper()
 	var lines []string
-	f := &Framer{Process: "p", Stream: sdk.Stdout, MaxLineLength: maxLen, Emit: func(e LogEntry) {
-		assert.Equal(t, "p", e.Process)
-		assert.Equal(t, sdk.Stdout, e.Stream)
-		assert.False(t, e.Timestamp.IsZero())
-		lines = append(lines, string(e.Line))
+	f := &Framer{Process: "p", Stream: sdk.Stdout, MaxLineLength: maxLen, Emit: func(batch []LogEntry) {
+		for _, e := range batch {
+			assert.Equal(t, "p", e.Process)
+			assert.Equal(t, sdk.Stdout, e.Stream)
+			assert.False(t, e.Timestamp.IsZero())
+			lines = append(lines, string(e.Line))
+		}
 	}}
 	require.NoError(t, f.Run(r))
 	return lines
@@ -68,7 +70,11 @@ func TestFramerManyLinesIntact(t *testing.T) {
 func TestFramerReadErrorFlushesPartial(t *testing.T) {
 	boom := errors.New("boom")
 	var lines []string
-	f := &Framer{Emit: func(e LogEntry) { lines = append(lines, string(e.Line)) }}
+	f := &Framer{Emit: func(batch []LogEntry) {
+		for _, e := range batch {
+			lines = append(lines, string(e.Line))
+		}
+	}}
 	err := f.Run(io.MultiReader(strings.NewReader("a\npart"), iotest.ErrReader(boom)))
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, []string{"a", "part"}, lines)

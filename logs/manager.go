@@ -41,14 +41,14 @@ type ManagerOptions struct {
 }
 
 // Manager keeps the recent output of every process and distributes it to
-// subscribers and sinks. All methods are safe for concurrent use; Write is
-// meant to be called from many goroutines at once (one per process
-// stream).
+// subscribers and sinks. All methods are safe for concurrent use;
+// WriteStableBatch is meant to be called from many goroutines at once (one
+// per process stream).
 type Manager struct {
 	opts   ManagerOptions
 	logger hclog.Logger
 
-	// procs maps a process name to its log (copy on write, so Write looks
+	// procs maps a process name to its log (copy on write, so WriteStableBatch looks
 	// a process up without a lock).
 	procs atomic.Pointer[map[string]*procLog]
 	// subs is the current list of subscribers (copy on write).
@@ -90,63 +90,39 @@ func NewManager(opts ManagerOptions) *Manager {
 	return m
 }
 
-// Write records one line: it copies the line once into the process's ring
-// buffer, offers it to every matching subscriber (never waiting for one)
-// and queues it for every sink the process feeds. With a sink whose
-// overflow policy is OverflowBlock and whose queue is full, Write waits
-// for room: backpressure on this process's stream only.
+// WriteStableBatch records entries, in order: each line goes into its
+// process's ring buffer, is offered to every matching subscriber (never
+// waiting for one) and is queued for every sink its process feeds. With a
+// sink whose overflow policy is OverflowBlock and whose queue is full, it
+// waits for room: backpressure on the calling stream only. Each lock is
+// taken once per run of entries of the same process, not once per line:
+// a Framer hands it every line of one read at once.
 //
-// e.Line is only read during the call. Write is the supervisor's output
-// callback.
-func (m *Manager) Write(e LogEntry) {
-	p := m.proc(e.Process)
-	stored := p.add(&e)
-	for _, s := range *m.subs.Load() {
-		s.offer(&stored)
-	}
-	if sinks := p.sinks.Load(); sinks != nil {
-		for _, r := range *sinks {
-			r.queue.push(&stored)
-		}
-	}
-}
-
-// WriteBatch records entries, in order, as Write does for each of them,
-// but takes each lock once per run of entries of the same process rather
-// than once per line: the Framer's EmitBatch hands it every line of one
-// read at once. It overwrites each entry's Line with the stored copy, and
-// otherwise only reads entries during the call.
-func (m *Manager) WriteBatch(entries []LogEntry) { m.writeBatch(entries, false) }
-
-// WriteStableBatch is WriteBatch for entries whose lines are never
-// modified again by anyone (a Framer's with KeepLines): the manager keeps
-// them as they are instead of copying them. The slice is still only read
-// (and overwritten) during the call.
-func (m *Manager) WriteStableBatch(entries []LogEntry) { m.writeBatch(entries, true) }
-
-// writeBatch writes entries run by run of the same process; stable says
-// whether their lines may be kept without a copy.
-func (m *Manager) writeBatch(entries []LogEntry, stable bool) {
+// The lines must never be modified again by anyone (a Framer's are not):
+// the manager keeps them as they are, without a copy. The slice itself is
+// only read, and overwritten, during the call. It is the supervisor's
+// output callback (supervisor.Options.OutputBatch).
+func (m *Manager) WriteStableBatch(entries []LogEntry) {
 	for len(entries) > 0 {
 		n := 1
 		for n < len(entries) && entries[n].Process == entries[0].Process {
 			n++
 		}
-		m.writeRun(entries[:n], stable)
+		m.writeRun(entries[:n])
 		entries = entries[n:]
 	}
 }
 
-// writeRun is writeBatch for entries of one process.
-func (m *Manager) writeRun(entries []LogEntry, stable bool) {
+// writeRun is WriteStableBatch for entries of one process.
+func (m *Manager) writeRun(entries []LogEntry) {
 	p := m.proc(entries[0].Process)
-	p.addBatch(entries, stable)
+	p.add(entries)
 	for _, s := range *m.subs.Load() {
-		s.offerBatch(entries)
+		s.offer(entries)
 	}
 	if sinks := p.sinks.Load(); sinks != nil {
 		for _, r := range *sinks {
-			r.queue.pushBatch(entries)
+			r.queue.push(entries)
 		}
 	}
 }
@@ -241,7 +217,7 @@ func (m *Manager) Processes() []string {
 // reaches every sink it was meant for, unless the sink's DrainTimeout
 // (counted from the call) or ctx ends first: then what the sink has not
 // acknowledged is given up on (counted in SinkStats.Undelivered). After
-// Close, Write only fills the ring buffers (Query still works) and
+// Close, WriteStableBatch only fills the ring buffers (Query still works) and
 // Subscribe returns a closed channel.
 //
 // Close returns, joined, an *UndeliveredError for each sink that did not

@@ -15,7 +15,7 @@ func TestRingBufferWrapsKeepingNewest(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{BufferSize: 3})
 	t0 := time.Unix(1000, 0)
 	for i := range 7 {
-		m.Write(entry("a", sdk.Stdout, t0.Add(time.Duration(i)*time.Second), fmt.Sprint("line", i)))
+		writeLine(m, entry("a", sdk.Stdout, t0.Add(time.Duration(i)*time.Second), fmt.Sprint("line", i)))
 	}
 	assert.Equal(t, []string{"line4", "line5", "line6"}, lineTexts(m.Query(Filter{}, 0)))
 	assert.Equal(t, []string{"line5", "line6"}, lineTexts(m.Query(Filter{}, 2)))
@@ -41,7 +41,7 @@ func queryFixture(t *testing.T) (*Manager, time.Time) {
 		{"web", sdk.Stdout, "POST /login 200"},
 	}
 	for i, r := range rows {
-		m.Write(entry(r.proc, r.stream, t0.Add(time.Duration(i)*time.Second), r.line))
+		writeLine(m, entry(r.proc, r.stream, t0.Add(time.Duration(i)*time.Second), r.line))
 	}
 	return m, t0
 }
@@ -107,7 +107,7 @@ func TestQueryManyProcessesFilter(t *testing.T) {
 	var procs []string
 	for i := range 20 {
 		name := fmt.Sprint("p", i)
-		m.Write(entry(name, sdk.Stdout, t0.Add(time.Duration(i)), name))
+		writeLine(m, entry(name, sdk.Stdout, t0.Add(time.Duration(i)), name))
 		if i%2 == 0 {
 			procs = append(procs, name)
 		}
@@ -120,7 +120,7 @@ func TestQueryKeepsOrderOfEqualTimestamps(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{})
 	ts := time.Unix(42, 0) // a framer stamps every line of one read alike
 	for i := range 5 {
-		m.Write(entry("a", sdk.Stdout, ts, fmt.Sprint(i)))
+		writeLine(m, entry("a", sdk.Stdout, ts, fmt.Sprint(i)))
 	}
 	assert.Equal(t, []string{"0", "1", "2", "3", "4"}, lineTexts(m.Query(Filter{}, 0)))
 	assert.Equal(t, []string{"3", "4"}, lineTexts(m.Query(Filter{}, 2)))
@@ -131,7 +131,7 @@ func TestBufferSizePerProcess(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	write := func(proc string, from, to int) {
 		for i := from; i < to; i++ {
-			m.Write(entry(proc, sdk.Stdout, t0.Add(time.Duration(i)), fmt.Sprint(proc, i)))
+			writeLine(m, entry(proc, sdk.Stdout, t0.Add(time.Duration(i)), fmt.Sprint(proc, i)))
 		}
 	}
 	write("big", 0, 6)
@@ -156,32 +156,6 @@ func TestBufferSizePerProcess(t *testing.T) {
 	assert.Equal(t, []string{"big", "later", "small"}, m.Processes())
 }
 
-func TestWriteCopiesTheLine(t *testing.T) {
-	m := newTestManager(t, ManagerOptions{})
-	buf := []byte("first")
-	m.Write(LogEntry{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: buf})
-	copy(buf, "XXXXX") // the framer reuses its buffer after the call
-	m.Write(entry("a", sdk.Stdout, time.Unix(2, 0), "second"))
-
-	got := m.Query(Filter{}, 0)
-	require.Equal(t, []string{"first", "second"}, lineTexts(got))
-	// A reader appending to a line it got must not overwrite the next one.
-	_ = append(got[0].Line, "!!!!!!"...)
-	assert.Equal(t, []string{"first", "second"}, lineTexts(m.Query(Filter{}, 0)))
-	// Long lines (beyond the arena's limit) are copied too.
-	long := make([]byte, DefaultMaxLineLength)
-	for i := range long {
-		long[i] = 'a' + byte(i%26)
-	}
-	want := string(long)
-	m.Write(LogEntry{Timestamp: time.Unix(3, 0), Process: "a", Stream: sdk.Stdout, Line: long})
-	clear(long)
-	assert.Equal(t, want, string(m.Query(Filter{}, 1)[0].Line))
-	// Empty lines stay empty lines.
-	m.Write(entry("a", sdk.Stdout, time.Unix(4, 0), ""))
-	assert.Equal(t, "", string(m.Query(Filter{}, 1)[0].Line))
-}
-
 func TestInvalidFilter(t *testing.T) {
 	_, err := Filter{Regex: `(unclosed`}.Compile()
 	require.Error(t, err)
@@ -194,7 +168,7 @@ func TestInvalidFilter(t *testing.T) {
 	assert.Contains(t, err.Error(), "7")
 
 	m := newTestManager(t, ManagerOptions{})
-	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "x"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(1, 0), "x"))
 	assert.Nil(t, m.Query(Filter{Regex: `[z-a]`}, 0), "an invalid filter matches nothing")
 	id, ch := m.Subscribe(Filter{Regex: `a**`})
 	assert.Zero(t, id)

@@ -68,52 +68,10 @@ func newSinkQueue(o SinkOptions) *sinkQueue {
 	return q
 }
 
-// push queues e. When the queue is full it waits for room, or drops the
+// push queues entries, in order, under one lock (released only while
+// waiting for room). When the queue is full it waits for room, or drops the
 // oldest entry with OverflowDropOldest.
-func (q *sinkQueue) push(e *LogEntry) {
-	q.mu.Lock()
-	if q.n == q.size && !q.stopped {
-		if q.dropOldest {
-			q.removeOldest()
-			q.dropped++
-		} else {
-			q.waiting++
-			for q.n == q.size && !q.stopped && !q.released() {
-				q.notFull.Wait()
-			}
-			q.waiting--
-		}
-	}
-	if q.stopped {
-		q.mu.Unlock()
-		return
-	}
-	if q.n == q.size {
-		// Released: no room, and none will come before the stop ends.
-		q.undelivered++
-		q.mu.Unlock()
-		return
-	}
-	if q.n == len(q.buf) {
-		q.grow()
-	}
-	i := q.head + q.n
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	q.buf[i] = *e
-	q.n++
-	q.bytes += len(e.Line)
-	if q.n == 1 && len(q.events) == 0 {
-		q.firstAt = time.Now()
-	}
-	q.signal(q.n == 1 || q.due())
-	q.mu.Unlock()
-}
-
-// pushBatch is push for many entries, in order, under one lock (released
-// only while waiting for room).
-func (q *sinkQueue) pushBatch(entries []LogEntry) {
+func (q *sinkQueue) push(entries []LogEntry) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	started := false // the queue went from empty to not empty

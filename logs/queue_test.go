@@ -48,7 +48,7 @@ func TestSinkQueueKeepsOrderAcrossTheRing(t *testing.T) {
 		for q.n+k > q.size {
 			take()
 		}
-		q.pushBatch(queueLines(&pushed, k))
+		q.push(queueLines(&pushed, k))
 		require.Equal(t, pushed-taken, q.n)
 		require.Equal(t, queuedBytes(q), q.bytes)
 		if round%3 == 0 {
@@ -70,7 +70,7 @@ func TestSinkQueuePushWaitsForRoom(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		q.pushBatch(queueLines(&next, 25))
+		q.push(queueLines(&next, 25))
 	}()
 	taken := 0
 	var dst []LogEntry

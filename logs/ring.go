@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 )
 
-// procLog is one process's ring buffer of recent lines, the arena the
-// bytes of its lines are copied into, and the sinks it feeds.
+// procLog is one process's ring buffer of recent lines and the sinks it
+// feeds.
 type procLog struct {
 	name string
 
@@ -14,7 +14,6 @@ type procLog struct {
 	entries []LogEntry // ring: grows to size, then entries[next] is the oldest
 	next    int
 	size    int
-	arena   arena // where the lines are copied (unless they are stable)
 
 	// sinks are the sink runners this process feeds (copy on write).
 	sinks atomic.Pointer[[]*sinkRunner]
@@ -24,35 +23,14 @@ func newProcLog(name string, size int) *procLog {
 	return &procLog{name: name, size: size}
 }
 
-// add copies e's line into the arena, stores the entry and returns the
-// stored copy, whose line bytes are never modified again.
-func (p *procLog) add(e *LogEntry) LogEntry {
-	p.mu.Lock()
-	stored := LogEntry{Timestamp: e.Timestamp, Process: p.name, Stream: e.Stream, Line: p.arena.copy(e.Line)}
-	if len(p.entries) < p.size {
-		p.entries = append(p.entries, stored)
-	} else {
-		p.entries[p.next] = stored
-		p.next++
-		if p.next == len(p.entries) {
-			p.next = 0
-		}
-	}
-	p.mu.Unlock()
-	return stored
-}
-
-// addBatch is add for many entries of this process, under one lock: each
-// entry is replaced by its stored copy. With stable set the lines are
-// never modified again by anyone, and are stored as they are.
-func (p *procLog) addBatch(entries []LogEntry, stable bool) {
+// add stores entries of this process, under one lock. Their lines are
+// never modified again by anyone, and are stored as they are; each entry
+// gets the process's name as stored.
+func (p *procLog) add(entries []LogEntry) {
 	p.mu.Lock()
 	for i := range entries {
 		// Field by field: a composite literal is built aside and copied.
 		e := &entries[i]
-		if !stable {
-			e.Line = p.arena.copy(e.Line)
-		}
 		e.Process = p.name
 		if len(p.entries) < p.size {
 			p.entries = append(p.entries, *e)

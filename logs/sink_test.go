@@ -18,7 +18,7 @@ const hour = time.Hour
 // writeLines writes lines "<prefix>0" ... for process proc.
 func writeLines(m *Manager, proc, prefix string, from, to int) {
 	for i := from; i < to; i++ {
-		m.Write(entry(proc, sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprint(prefix, i)))
+		writeLine(m, entry(proc, sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprint(prefix, i)))
 	}
 }
 
@@ -51,7 +51,7 @@ func TestSinkBatchesByBytes(t *testing.T) {
 	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{MaxBatchBytes: 100, FlushInterval: hour}))
 	line := strings.Repeat("x", 29)
 	for i := range 12 {
-		m.Write(entry("a", sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprintf("%s%d", line, i%10)))
+		writeLine(m, entry("a", sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprintf("%s%d", line, i%10)))
 	}
 	// 30-byte lines: a batch holds at most 3 (90 bytes); 4 queued lines
 	// (120 bytes) make one due.
@@ -64,7 +64,7 @@ func TestSinkBatchesByBytes(t *testing.T) {
 	m2 := newTestManager(t, ManagerOptions{})
 	rec2 := &recorder{}
 	require.NoError(t, m2.AttachSink("s", nil, rec2, SinkOptions{MaxBatchBytes: 10, FlushInterval: hour}))
-	m2.Write(entry("a", sdk.Stdout, time.Unix(1, 0), strings.Repeat("y", 50)))
+	writeLine(m2, entry("a", sdk.Stdout, time.Unix(1, 0), strings.Repeat("y", 50)))
 	require.Eventually(t, func() bool { return len(rec2.batchSizes()) == 1 }, waitFor, tick)
 	assert.Equal(t, []string{strings.Repeat("y", 50)}, rec2.lines())
 }
@@ -73,14 +73,14 @@ func TestSinkFlushesAfterTheInterval(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{})
 	rec := &recorder{}
 	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{})) // defaults: 4096 entries, 256 KiB, 5 ms
-	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "lonely"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(1, 0), "lonely"))
 	// No further write: only the interval can send it.
 	require.Eventually(t, func() bool { return len(rec.lines()) == 1 }, waitFor, tick)
 	assert.Equal(t, []string{"lonely"}, rec.lines())
 	_, acked, _, _ := rec.snapshot()
 	first := acked[0].Seq
 
-	m.Write(entry("a", sdk.Stdout, time.Unix(2, 0), "later"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(2, 0), "later"))
 	require.Eventually(t, func() bool { return len(rec.lines()) == 2 }, waitFor, tick)
 	_, acked, _, _ = rec.snapshot()
 	assert.Equal(t, first+1, acked[1].Seq, "one more per batch")
@@ -91,7 +91,7 @@ func TestSinkEntriesKeepTheirFields(t *testing.T) {
 	rec := &recorder{}
 	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{}))
 	in := entry("web", sdk.Stderr, time.Unix(123, 456), "\xff raw bytes")
-	m.Write(in)
+	writeLine(m, in)
 	closeManager(t, m)
 	_, acked, _, _ := rec.snapshot()
 	require.Len(t, acked, 1)
@@ -104,7 +104,7 @@ func TestSinkOnlyGetsItsProcesses(t *testing.T) {
 	require.NoError(t, m.AttachSink("ab", []string{"a", "b"}, ab, SinkOptions{}))
 	require.NoError(t, m.AttachSink("all", nil, all, SinkOptions{}))
 	for _, p := range []string{"a", "b", "c"} {
-		m.Write(entry(p, sdk.Stdout, time.Unix(1, 0), p))
+		writeLine(m, entry(p, sdk.Stdout, time.Unix(1, 0), p))
 	}
 	closeManager(t, m)
 	assert.ElementsMatch(t, []string{"a", "b"}, ab.lines())

@@ -24,31 +24,11 @@ type subscriber struct {
 	closed bool
 }
 
-// offer sends e if it matches, without ever waiting: a full channel loses
-// the entry and counts it.
-func (s *subscriber) offer(e *LogEntry) {
-	if s.batches != nil {
-		s.offerBatch([]LogEntry{*e})
-		return
-	}
-	if !s.matcher.Match(e) {
-		return
-	}
-	s.mu.RLock()
-	if !s.closed {
-		select {
-		case s.ch <- *e:
-		default:
-			s.dropped.Add(1)
-		}
-	}
-	s.mu.RUnlock()
-}
-
-// offerBatch is offer for many entries, under one read lock. A batch
-// subscriber receives the matching ones as one value, in a slice of its
-// own, or loses them all, counted.
-func (s *subscriber) offerBatch(entries []LogEntry) {
+// offer sends the entries that match, under one read lock, without ever
+// waiting: a line subscriber's full channel loses the entry and counts it;
+// a batch subscriber receives the matching ones as one value, in a slice of
+// its own, or loses them all, counted.
+func (s *subscriber) offer(entries []LogEntry) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -74,7 +54,7 @@ func (s *subscriber) offerBatch(entries []LogEntry) {
 	}
 }
 
-// offerBatchLocked is offerBatch for a batch subscriber; s.mu is held
+// offerBatchLocked is offer for a batch subscriber; s.mu is held
 // shared. Whatever it drops costs no copy: a full subscriber is seen
 // before the matching lines are gathered, or the array goes back to the
 // pool.

@@ -14,12 +14,12 @@ import (
 
 func TestSubscribeReceivesMatchingNewLines(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{})
-	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "before subscribing"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(1, 0), "before subscribing"))
 	id, ch := m.Subscribe(Filter{Processes: []string{"a"}, Stream: sdk.Stderr})
 	require.NotZero(t, id)
-	m.Write(entry("a", sdk.Stdout, time.Unix(2, 0), "a stdout"))
-	m.Write(entry("b", sdk.Stderr, time.Unix(3, 0), "b stderr"))
-	m.Write(entry("a", sdk.Stderr, time.Unix(4, 0), "a stderr"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(2, 0), "a stdout"))
+	writeLine(m, entry("b", sdk.Stderr, time.Unix(3, 0), "b stderr"))
+	writeLine(m, entry("a", sdk.Stderr, time.Unix(4, 0), "a stderr"))
 
 	got := <-ch
 	assert.Equal(t, "a stderr", string(got.Line))
@@ -31,8 +31,8 @@ func TestSubscribeReceivesMatchingNewLines(t *testing.T) {
 	m.Unsubscribe(id)
 	_, open := <-ch
 	assert.False(t, open, "Unsubscribe closes the channel")
-	m.Write(entry("a", sdk.Stderr, time.Unix(5, 0), "after unsubscribing")) // must not panic
-	m.Unsubscribe(id)                                                       // a second time is ignored
+	writeLine(m, entry("a", sdk.Stderr, time.Unix(5, 0), "after unsubscribing")) // must not panic
+	m.Unsubscribe(id)                                                            // a second time is ignored
 	assert.Zero(t, m.Dropped(id))
 }
 
@@ -41,13 +41,13 @@ func TestSubscribersAreIndependent(t *testing.T) {
 	id1, ch1 := m.Subscribe(Filter{})
 	id2, ch2 := m.Subscribe(Filter{Contains: "two"})
 	assert.NotEqual(t, id1, id2)
-	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "one"))
-	m.Write(entry("a", sdk.Stdout, time.Unix(2, 0), "two"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(1, 0), "one"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(2, 0), "two"))
 	assert.Equal(t, "one", string((<-ch1).Line))
 	assert.Equal(t, "two", string((<-ch1).Line))
 	assert.Equal(t, "two", string((<-ch2).Line))
 	m.Unsubscribe(id1)
-	m.Write(entry("a", sdk.Stdout, time.Unix(3, 0), "two again"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(3, 0), "two again"))
 	assert.Equal(t, "two again", string((<-ch2).Line), "the other subscriber still receives")
 }
 
@@ -60,7 +60,7 @@ func TestFullSubscriberDropsAndNeverBlocksWrite(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range writes {
-			m.Write(entry("a", sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprint(i)))
+			writeLine(m, entry("a", sdk.Stdout, time.Unix(int64(i), 0), fmt.Sprint(i)))
 		}
 	}()
 	require.Eventually(t, func() bool {
@@ -78,7 +78,7 @@ func TestFullSubscriberDropsAndNeverBlocksWrite(t *testing.T) {
 		assert.Equal(t, fmt.Sprint(i), string((<-ch).Line), "the buffer holds the first lines")
 	}
 	// Room again: the next line is delivered.
-	m.Write(entry("a", sdk.Stdout, time.Unix(writes, 0), "fresh"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(writes, 0), "fresh"))
 	assert.Equal(t, "fresh", string((<-ch).Line))
 	assert.Equal(t, uint64(writes-buffer), m.Dropped(id))
 }
@@ -93,7 +93,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	assert.Zero(t, id)
 	_, open = <-ch
 	assert.False(t, open, "subscribing after Close gives a closed channel")
-	m.Write(entry("a", sdk.Stdout, time.Unix(1, 0), "still buffered"))
+	writeLine(m, entry("a", sdk.Stdout, time.Unix(1, 0), "still buffered"))
 	assert.Equal(t, []string{"still buffered"}, lineTexts(m.Query(Filter{}, 0)))
 }
 
@@ -185,7 +185,7 @@ func TestConcurrentWritersSubscribersAndSinks(t *testing.T) {
 					prefix = "err"
 				}
 				for i := range perStream {
-					m.Write(entry(name, stream, time.Now(), fmt.Sprintf("%s %d", prefix, i)))
+					writeLine(m, entry(name, stream, time.Now(), fmt.Sprintf("%s %d", prefix, i)))
 					if i%500 == 0 {
 						m.WriteEvent(sdk.Event{Process: name, Type: "tick", Restarts: i})
 					}

@@ -79,7 +79,7 @@ func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain, observer Line
 			m.output(entries)
 		}
 	}
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, KeepLines: true, EmitBatch: func(entries []logs.LogEntry) {
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: func(entries []logs.LogEntry) {
 		d.enter()
 		emit(entries)
 		d.leave()
@@ -92,7 +92,7 @@ func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain, observer Line
 // "block" pauses them) is the log manager's, and what is still in the
 // pipes then is the process's output, not a descendant's.
 type outputDrain struct {
-	emitting atomic.Int32 // framers inside their EmitBatch
+	emitting atomic.Int32 // framers inside their Emit
 	exited   atomic.Bool  // drain has begun: enter and leave report
 	changed  chan struct{}
 }

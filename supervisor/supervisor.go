@@ -57,16 +57,14 @@ type SupervisorStatus struct {
 type Options struct {
 	// Logger receives the supervisor's logs.
 	Logger hclog.Logger
-	// Output receives every line of every process, from one goroutine per
-	// stream; it may block, which pauses that stream (backpressure). The
-	// entry's Line is valid only during the call.
-	Output func(logs.LogEntry)
-	// OutputBatch, when set, is used instead of Output: it receives, in
-	// order, every line framed from one read of one stream at once, so a
-	// busy process costs one call per read rather than one per line. The
+	// OutputBatch receives every line of every process, from one goroutine
+	// per stream: in order, every line framed from one read of one stream
+	// at once, so a busy process costs one call per read rather than one
+	// per line. It may block, which pauses that stream (backpressure). The
 	// lines' bytes are never modified again, so the callee may keep them
 	// without a copy (logs.Manager.WriteStableBatch does); the slice is
 	// valid only during the call, and the callee may overwrite its entries.
+	// Default: the lines are discarded.
 	OutputBatch func([]logs.LogEntry)
 	// OutputGrace is how long the output of a process may take to end
 	// after the process has exited; then prox gives up on it (see
@@ -116,14 +114,6 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	output := opts.OutputBatch
-	if output == nil && opts.Output != nil {
-		write := opts.Output
-		output = func(entries []logs.LogEntry) {
-			for _, e := range entries {
-				write(e)
-			}
-		}
-	}
 	if output == nil {
 		output = func([]logs.LogEntry) {}
 	}

@@ -484,9 +484,11 @@ func TestOutputReachesTheCallback(t *testing.T) {
 	r := newFakeRunner()
 	var mu sync.Mutex
 	var lines []string
-	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t), Output: func(e logs.LogEntry) {
+	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t), OutputBatch: func(entries []logs.LogEntry) {
 		mu.Lock()
-		lines = append(lines, e.Process+"/"+e.Stream.String()+"/"+string(e.Line))
+		for _, e := range entries {
+			lines = append(lines, e.Process+"/"+e.Stream.String()+"/"+string(e.Line))
+		}
 		mu.Unlock()
 	}})
 	require.NoError(t, m.Start(context.Background()))
@@ -509,7 +511,6 @@ func TestOutputBatchReceivesEachReadInOrder(t *testing.T) {
 	var lines []string
 	calls := 0
 	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t),
-		Output: func(logs.LogEntry) { t.Error("Output must not be called when OutputBatch is set") },
 		OutputBatch: func(entries []logs.LogEntry) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -77,7 +77,7 @@ func startInstance(t testing.TB, procs ...proc) *instance {
 			},
 		})
 	}
-	inst.sup = supervisor.New(specs, supervisor.Options{Logger: logger, Output: inst.logs.Write})
+	inst.sup = supervisor.New(specs, supervisor.Options{Logger: logger, OutputBatch: inst.logs.WriteStableBatch})
 	if err := inst.sup.Start(context.Background()); err != nil {
 		t.Logf("some processes did not start: %v", err)
 	}
