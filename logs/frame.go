@@ -9,21 +9,6 @@ import (
 	"github.com/prox-dev/prox/sdk"
 )
 
-// Read sizes: a stream starts with a buffer of initialReadSize, enough for
-// the lines of a quiet process, so that hundreds of idle processes cost
-// little. Once readGrowAfter reads in a row have filled the buffer, the
-// process writes faster than it is read, and the buffer grows by
-// readGrowFactor, up to busyReadSize: a busy process is read 256 KiB at a
-// time, a quarter of the reads, and of the wake-ups, of reading a pipe's
-// default capacity. A buffer filled by one unfinished line doubles, up to
-// what a line of the maximum length needs.
-const (
-	initialReadSize = 4 << 10
-	busyReadSize    = 256 << 10
-	readGrowAfter   = 2
-	readGrowFactor  = 16
-)
-
 // Framer turns a process's output stream into lines. Lines are split at
 // '\n' (the newline is not part of the entry; a '\r' before it is kept, as
 // written); a line longer than MaxLineLength becomes several entries of at
@@ -50,14 +35,10 @@ type Framer struct {
 	Emit func([]LogEntry)
 	// Now returns the time stamped on entries; default time.Now. It is
 	// called once per read, not per line.
-	Now   func() time.Time
+	Now func() time.Time
+
 	arena arena // where the lines of small reads are copied
 }
-
-// Handing over a read buffer instead of copying its lines
-// needs at least this share of it to be lines: 1/donateShare. A handed
-// over buffer is read into until less than this share of it is left.
-const donateShare = 4
 
 // ReadWaiter is implemented by readers that can wait for data without a
 // buffer to read it into, such as the pipes a runner hands over to prox
@@ -84,127 +65,96 @@ func (f *Framer) Run(r io.Reader) error {
 	if now == nil {
 		now = time.Now
 	}
-	var buf []byte // nil while waiting for a quiet stream (see ReadWaiter)
 	waiter, _ := r.(ReadWaiter)
-	start, end := 0, 0 // buf[start:end] holds bytes not yet emitted
-	fullReads := 0     // reads in a row that filled the buffer
+	var buf readBuffer
+	var lines []LogEntry // the entries of the current read
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
-	var batch []LogEntry // the entries of the current read
-	emit := func(e LogEntry) { batch = append(batch, e) }
-	readStart := 0 // the lines of the current read begin at buf[readStart]
-	// handedOver: lines emitted from buf point into it, so
-	// buf[:start] is never written again; reads go to its free end.
-	handedOver := false
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		switch {
-		case handedOver:
-			// The buffer is the lines' already.
-		case (start-readStart)*donateShare >= len(buf):
-			// Enough lines to hand the whole buffer over with them.
-			handedOver = true
-		default:
-			for i := range batch {
-				batch[i].Line = f.arena.copy(batch[i].Line)
-			}
-		}
-		f.Emit(batch)
-		clear(batch)
-		batch = batch[:0]
-	}
 	for {
-		switch {
-		case handedOver && len(buf)-end < len(buf)/donateShare:
-			// Little room left after the lines: the pending bytes move to
-			// a new buffer, the old one stays with its lines.
-			fresh := make([]byte, len(buf))
-			end = copy(fresh, buf[start:end])
-			buf, start, handedOver = fresh, 0, false
-		case !handedOver && start > 0 && (end == len(buf) || start == end):
-			end = copy(buf, buf[start:end])
-			start = 0
-		}
-		if start == end && fullReads == 0 && waiter != nil && !waiter.Readable() {
+		buf.compact()
+		if waiter != nil && buf.quiet() && !waiter.Readable() {
 			// Nothing pending and nothing to read: hold no buffer while
 			// the stream is quiet, and start small again when it speaks.
-			buf, start, end, handedOver = nil, 0, 0, false
+			buf.release()
 			if err := waiter.WaitReadable(); err != nil {
 				waiter = nil // the read reports the problem, or simply waits
 			}
 		}
-		if buf == nil {
-			buf = make([]byte, initialReadSize)
-		}
-		grow := 0
-		switch {
-		case end == len(buf):
-			// One unfinished line fills the buffer; it is at most maxLen
-			// long (longer ones were cut), so this ends at maxLen+1.
-			grow = min(2*len(buf), maxLen+1)
-		case fullReads >= readGrowAfter && len(buf) < busyReadSize:
-			grow = min(readGrowFactor*len(buf), busyReadSize)
-			fullReads = 0
-		}
-		if grow > len(buf) {
-			grown := make([]byte, grow)
-			end = copy(grown, buf[start:end])
-			buf, start, handedOver = grown, 0, false
-		}
-		readStart = start
-		n, err := r.Read(buf[end:])
-		if n == len(buf)-end {
-			fullReads++
-		} else {
-			fullReads = 0
-		}
-		if n > 0 {
+		space := buf.space(maxLen)
+		scanned := len(buf.pending()) // pending bytes hold no newline
+		readStart := buf.start
+		n, err := r.Read(space)
+		buf.filled(n)
+		if n > 0 || (err != nil && len(buf.pending()) > 0) {
 			entry.Timestamp = now()
-			scan := end
-			end += n
-			for {
-				i := bytes.IndexByte(buf[scan:end], '\n')
-				if i < 0 {
-					break
-				}
-				i += scan
-				emitLong(emit, &entry, buf[start:i:i], maxLen)
-				start, scan = i+1, i+1
-			}
-			// A pending line longer than the maximum is cut now; one of
-			// exactly the maximum waits for its newline.
-			for end-start > maxLen {
-				entry.Line = buf[start : start+maxLen : start+maxLen]
-				emit(entry)
-				start += maxLen
-			}
+			var took int
+			lines, took = splitLines(lines, entry, buf.pending(), scanned, maxLen, err != nil)
+			buf.consume(took)
 		}
+		lines = f.emit(&buf, lines, readStart)
 		if err != nil {
-			if start < end {
-				if n == 0 {
-					entry.Timestamp = now()
-				}
-				emitLong(emit, &entry, buf[start:end:end], maxLen)
-			}
-			flush()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		// The lines point into buf, which the next read may move.
-		flush()
 	}
 }
 
-// emitLong emits line, split into pieces of at most maxLen bytes.
-func emitLong(emit func(LogEntry), entry *LogEntry, line []byte, maxLen int) {
-	for len(line) > maxLen {
-		entry.Line = line[:maxLen:maxLen]
-		emit(*entry)
-		line = line[maxLen:]
+// emit hands lines, framed from buf since readStart, to Emit, and returns
+// the slice emptied for the next read. The lines point into buf, which the
+// next read may move: buf is theirs from now on, or they are copied into
+// the arena.
+func (f *Framer) emit(buf *readBuffer, lines []LogEntry, readStart int) []LogEntry {
+	if len(lines) == 0 {
+		return lines
 	}
-	entry.Line = line
-	emit(*entry)
+	if !buf.keep(readStart) {
+		for i := range lines {
+			lines[i].Line = f.arena.copy(lines[i].Line)
+		}
+	}
+	f.Emit(lines)
+	clear(lines)
+	return lines[:0]
+}
+
+// splitLines appends to lines the entries framed from data, the bytes read
+// and not yet emitted, of which data[:scanned] is known to hold no
+// newline: an entry per line ended by '\n' (without it), a line longer than
+// maxLen cut in pieces of maxLen, and a pending rest longer than maxLen cut
+// too (one of exactly maxLen waits for its newline). With final (the
+// stream ends) the rest is emitted as well. The entries are copies of entry
+// with their Line pointing into data, its capacity cut to its length (an
+// append never reaches the next line). splitLines returns them and how many
+// bytes of data they took.
+func splitLines(lines []LogEntry, entry LogEntry, data []byte, scanned, maxLen int, final bool) ([]LogEntry, int) {
+	start := 0
+	for {
+		i := bytes.IndexByte(data[scanned:], '\n')
+		if i < 0 {
+			break
+		}
+		i += scanned
+		for line := data[start:i:i]; ; line = line[maxLen:] {
+			if len(line) <= maxLen {
+				entry.Line = line
+				lines = append(lines, entry)
+				break
+			}
+			entry.Line = line[:maxLen:maxLen]
+			lines = append(lines, entry)
+		}
+		start, scanned = i+1, i+1
+	}
+	for len(data)-start > maxLen {
+		entry.Line = data[start : start+maxLen : start+maxLen]
+		lines = append(lines, entry)
+		start += maxLen
+	}
+	if final && start < len(data) {
+		entry.Line = data[start:len(data):len(data)]
+		lines = append(lines, entry)
+		start = len(data)
+	}
+	return lines, start
 }

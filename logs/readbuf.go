@@ -1,0 +1,112 @@
+package logs
+
+// Read sizes: a stream starts with a buffer of initialReadSize, enough for
+// the lines of a quiet process, so that hundreds of idle processes cost
+// little. Once readGrowAfter reads in a row have filled the buffer, the
+// process writes faster than it is read, and the buffer grows by
+// readGrowFactor, up to busyReadSize: a busy process is read 256 KiB at a
+// time, a quarter of the reads, and of the wake-ups, of reading a pipe's
+// default capacity. A buffer filled by one unfinished line doubles, up to
+// what a line of the maximum length needs.
+const (
+	initialReadSize = 4 << 10
+	busyReadSize    = 256 << 10
+	readGrowAfter   = 2
+	readGrowFactor  = 16
+)
+
+// Handing over a read buffer instead of copying its lines needs at least
+// this share of it to be lines: 1/donateShare. A handed over buffer is read
+// into until less than this share of it is left.
+const donateShare = 4
+
+// readBuffer is a Framer's read buffer: it grows while reads fill it,
+// compacts the pending bytes to its start, and is handed over with the
+// lines of a read that took a good share of it, never to be written over
+// again. Its zero value holds no buffer. It is not safe for concurrent use.
+type readBuffer struct {
+	buf        []byte // nil while a quiet stream waits (see ReadWaiter)
+	start, end int    // buf[start:end] holds bytes read and not yet emitted
+	fullReads  int    // reads in a row that filled the buffer
+	// handedOver: lines emitted from buf point into it, so buf[:start] is
+	// never written again; reads go to its free end.
+	handedOver bool
+}
+
+// compact makes room before a read. A handed over buffer with less than
+// 1/donateShare of it free is left to its lines: the pending bytes move to
+// a new buffer of the same size. Otherwise the pending bytes move to the
+// start of the buffer once it is full or they are none.
+func (b *readBuffer) compact() {
+	switch {
+	case b.handedOver && len(b.buf)-b.end < len(b.buf)/donateShare:
+		fresh := make([]byte, len(b.buf))
+		b.end = copy(fresh, b.buf[b.start:b.end])
+		b.buf, b.start, b.handedOver = fresh, 0, false
+	case !b.handedOver && b.start > 0 && (b.end == len(b.buf) || b.start == b.end):
+		b.end = copy(b.buf, b.buf[b.start:b.end])
+		b.start = 0
+	}
+}
+
+// quiet reports whether nothing is pending and the last read did not fill
+// the buffer: the buffer may then be released while the stream waits.
+func (b *readBuffer) quiet() bool { return b.start == b.end && b.fullReads == 0 }
+
+// release drops the buffer; the next space starts small again.
+func (b *readBuffer) release() {
+	b.buf, b.start, b.end, b.handedOver = nil, 0, 0, false
+}
+
+// space returns the free end of the buffer for the next read: a buffer of
+// initialReadSize when there is none; doubled, up to maxLen+1, when one
+// unfinished line fills it (it is at most maxLen long: longer ones were
+// cut); grown by readGrowFactor, up to busyReadSize, after readGrowAfter
+// full reads in a row. A grown buffer is a new one.
+func (b *readBuffer) space(maxLen int) []byte {
+	if b.buf == nil {
+		b.buf = make([]byte, initialReadSize)
+	}
+	grow := 0
+	switch {
+	case b.end == len(b.buf):
+		grow = min(2*len(b.buf), maxLen+1)
+	case b.fullReads >= readGrowAfter && len(b.buf) < busyReadSize:
+		grow = min(readGrowFactor*len(b.buf), busyReadSize)
+		b.fullReads = 0
+	}
+	if grow > len(b.buf) {
+		grown := make([]byte, grow)
+		b.end = copy(grown, b.buf[b.start:b.end])
+		b.buf, b.start, b.handedOver = grown, 0, false
+	}
+	return b.buf[b.end:]
+}
+
+// filled records that a read put n bytes into the last space.
+func (b *readBuffer) filled(n int) {
+	if n == len(b.buf)-b.end {
+		b.fullReads++
+	} else {
+		b.fullReads = 0
+	}
+	b.end += n
+}
+
+// pending returns the bytes read and not yet emitted.
+func (b *readBuffer) pending() []byte { return b.buf[b.start:b.end] }
+
+// consume marks the first n pending bytes as emitted.
+func (b *readBuffer) consume(n int) { b.start += n }
+
+// keep reports whether the lines emitted since readStart (the start
+// before the last read) may stay where they are, never written over: the
+// buffer is handed over already, or is now, when they take at least
+// 1/donateShare of it. Otherwise the caller copies them before the next
+// read.
+func (b *readBuffer) keep(readStart int) bool {
+	if !b.handedOver && (b.start-readStart)*donateShare >= len(b.buf) {
+		b.handedOver = true
+	}
+	return b.handedOver
+}
