@@ -3,7 +3,6 @@ package control
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -60,36 +59,18 @@ func BenchmarkLogs1000(b *testing.B) {
 }
 
 // BenchmarkFollowDecode measures the client's decoding of one message of a
-// log follow stream (`prox logs -f`), a line as the server writes it: with
-// the hand-written scanner (lineDecoder, what LogStream uses) and with
-// encoding/json, which it falls back to for anything else.
-// docs/performance.md keeps the figures that decide between them.
+// log follow stream (`prox logs -f`), a line as the server writes it
+// (docs/performance.md has the figures).
 func BenchmarkFollowDecode(b *testing.B) {
 	e := logs.LogEntry{Timestamp: time.Now(), Process: "web", Stream: sdk.Stdout, Line: bytes.Repeat([]byte("0123456789"), 10)}
 	msg := appendLogLine(nil, &e)
 	msg = msg[:len(msg)-1] // the stream's reader strips the newline
-	b.Run("hand", func(b *testing.B) {
-		var d lineDecoder
-		b.SetBytes(int64(len(msg)))
-		b.ReportAllocs()
-		for b.Loop() {
-			m, err := d.decode(msg)
-			if err != nil || m.Line == nil || len(m.Line.Line) != 100 {
-				b.Fatalf("%+v, %v", m, err)
-			}
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := decodeFollow(msg)
+		if err != nil || m.Line == nil || len(m.Line.Line) != 100 {
+			b.Fatalf("%+v, %v", m, err)
 		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.SetBytes(int64(len(msg)))
-		b.ReportAllocs()
-		for b.Loop() {
-			var raw struct {
-				LogLine
-				Dropped uint64 `json:"dropped"`
-			}
-			if err := json.Unmarshal(msg, &raw); err != nil || len(raw.Line) != 100 {
-				b.Fatalf("%+v, %v", raw, err)
-			}
-		}
-	})
+	}
 }

@@ -250,10 +250,7 @@ func (s *stream) next() ([]byte, error) {
 func (s *stream) Close() error { return s.body.Close() }
 
 // LogStream is an open log follow.
-type LogStream struct {
-	stream
-	dec lineDecoder
-}
+type LogStream struct{ stream }
 
 // Next returns the next message: a line, or a notice of dropped lines.
 // It returns io.EOF when prox ended the stream (it is stopping).
@@ -262,7 +259,7 @@ func (s *LogStream) Next() (FollowMessage, error) {
 	if err != nil {
 		return FollowMessage{}, err
 	}
-	return s.dec.decode(b)
+	return decodeFollow(b)
 }
 
 // EventStream is an open events follow.

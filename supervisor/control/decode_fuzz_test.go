@@ -18,9 +18,9 @@ import (
 )
 
 // FuzzDecodeFollowLine checks the client's decoder of the log follow
-// stream (decode.go) against encoding/json: on any message, it fails
-// exactly when encoding/json does, and otherwise reads the same line or
-// dropped notice. And the server's encoding of a line built from the
+// stream (decode.go): on any message, it fails exactly when encoding/json
+// does, and otherwise reads the same line or dropped notice. And the
+// server's encoding of a line built from the
 // input (appendLogLine) is one NDJSON line that decodes to what
 // encoding/json makes of the API's form of that line (LogLineFrom), whose
 // bytes are the line's exactly.
@@ -30,7 +30,7 @@ func FuzzDecodeFollowLine(f *testing.F) {
 		e := logs.LogEntry{Timestamp: ts, Process: "web", Stream: sdk.Stdout, Line: []byte(line)}
 		f.Add(appendLogLine(nil, &e), "web", []byte(line), uint8(sdk.Stdout), ts.UnixNano())
 	}
-	// TestDecodeMatchesEncodingJSON's other messages.
+	// Other messages: reordered, spaced, nested, raw bytes, invalid.
 	for _, msg := range []string{
 		`{"dropped":42}`,
 		`{"line":"reordered","stream":"stderr","process":"db","time":"2025-01-02T03:04:05Z"}`,
@@ -38,9 +38,8 @@ func FuzzDecodeFollowLine(f *testing.F) {
 		`{"time":"2025-01-02T03:04:05Z","process":"x","line":"nested","more":{"a":[1,2]}}`,
 		"{\"time\":\"2025-01-02T03:04:05Z\",\"process\":\"x\",\"line\":\"raw \xff byte\"}",
 		`{"time": 12`,
-		// Valid JSON the hand-written scanner once read differently, and
-		// invalid JSON it once took (TestDecodeMatchesEncodingJSON,
-		// TestDecodeRefusesInvalidJSON).
+		// Valid JSON a hand-written scanner once read differently, and
+		// invalid JSON it once took (TestDecodeRefusesInvalidJSON).
 		`{"time":"2025-01-02T03:04:05Z","Process":"x","LINE":"shouted"}`,
 		`{"time":"2025-01-02T03:04:05Z","proceſſ":"long s","line":"x"}`,
 		`{"dropped":007}`, `{"line":"x","n":1-2}`,
@@ -49,17 +48,15 @@ func FuzzDecodeFollowLine(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, msg []byte, process string, line []byte, stream uint8, nanos int64) {
-		var d lineDecoder
-		checkFollowDecode(t, &d, msg)
-		checkFollowDecode(t, &d, msg) // again, with the process name remembered
+		checkFollowDecode(t, msg)
 
 		e := logs.LogEntry{Timestamp: time.Unix(0, nanos), Process: process, Stream: sdk.Stream(stream), Line: line}
 		enc := appendLogLine(nil, &e)
 		if i := bytes.IndexByte(enc, '\n'); i != len(enc)-1 {
 			t.Fatalf("the encoding of a line is not one NDJSON line: %q", enc)
 		}
-		checkFollowDecode(t, &d, enc)
-		got, err := d.decode(enc)
+		checkFollowDecode(t, enc)
+		got, err := decodeFollow(enc)
 		require.NoError(t, err)
 		require.NotNil(t, got.Line, "%q decodes to no line", enc)
 		// What encoding/json makes of the API's form of the line.
@@ -74,11 +71,11 @@ func FuzzDecodeFollowLine(f *testing.F) {
 	})
 }
 
-// checkFollowDecode decodes msg with d and with encoding/json and
-// requires the same answer.
-func checkFollowDecode(t *testing.T, d *lineDecoder, msg []byte) {
+// checkFollowDecode decodes msg with decodeFollow and with encoding/json
+// and requires the same answer.
+func checkFollowDecode(t *testing.T, msg []byte) {
 	t.Helper()
-	got, err := d.decode(msg)
+	got, err := decodeFollow(msg)
 	var want struct {
 		LogLine
 		Dropped uint64 `json:"dropped"`
