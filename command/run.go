@@ -18,6 +18,7 @@ import (
 	"github.com/posener/complete"
 	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/internal/version"
+	"github.com/prox-dev/prox/supervisor/config"
 	"github.com/prox-dev/prox/supervisor/control"
 )
 
@@ -95,43 +96,10 @@ func unknownCommand(args []string, commands map[string]cli.CommandFactory) (stri
 	msg := fmt.Sprintf("prox: unknown command %q.", name)
 	if alt, ok := familiar[name]; ok && commands[strings.Fields(alt)[0]] != nil {
 		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", alt)
-	} else if best := closest(name, names); best != "" {
+	} else if best := config.Suggest(name, names); best != "" && len(name) > 2 {
 		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", best)
 	}
 	return msg + "\nThe commands are: " + strings.Join(names, ", ") + ". Run \"prox -help\" for more.", true
-}
-
-// closest returns the name nearest to s by edit distance, when it is near
-// enough to be a typo (at most 2 edits, fewer than s has letters).
-func closest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD && d < len(s) {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Commands returns the command factories of the CLI.

@@ -84,7 +84,7 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 			case !ok:
 				msg := fmt.Sprintf("Process %q depends on %q, but there is no process %q.", p.Name, dep.Name, dep.Name)
 				others := slices.DeleteFunc(keys(byName), func(n string) bool { return n == p.Name })
-				if s := suggest(dep.Name, others); s != "" {
+				if s := Suggest(dep.Name, others); s != "" {
 					msg += fmt.Sprintf(" Did you mean %q?", s)
 				}
 				diags = append(diags, errorAt(dep.Range, "Unknown dependency", msg))

@@ -358,7 +358,7 @@ func (d *decoder) addSuggestions(diags hcl.Diagnostics, runnerKind string) hcl.D
 		if rng == nil || rng.Start.Byte < 0 || rng.End.Byte > len(d.src) || rng.Start.Byte >= rng.End.Byte {
 			continue
 		}
-		if s := suggest(string(d.src[rng.Start.Byte:rng.End.Byte]), candidates); s != "" {
+		if s := Suggest(string(d.src[rng.Start.Byte:rng.End.Byte]), candidates); s != "" {
 			diag.Detail += fmt.Sprintf(" Did you mean %q?", s)
 		} else if diag.Summary == "Unsupported block type" {
 			diag.Detail += fmt.Sprintf(" A process block may only contain stop, restart, health, depends_on and one block named after its runner kind (%q).", runnerKind)

@@ -175,9 +175,9 @@ func duplicate(typ, what string, dup, first hcl.Range) *hcl.Diagnostic {
 		fmt.Sprintf("A %s %s was already declared at %s.", typ, what, posString(first)))
 }
 
-// suggest returns the candidate closest to name when it is close enough to
-// be a likely typo, else "".
-func suggest(name string, candidates []string) string {
+// Suggest returns the candidate closest to name when it is close enough to
+// be a likely typo (at most two edits), else "".
+func Suggest(name string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := editDistance(name, c); d < bestDist {
