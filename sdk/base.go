@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/prox-dev/prox/sdk/proto"
 )
@@ -87,6 +88,8 @@ type baseServer struct {
 	// shutdown runs before the component's own Shutdown (a runner server
 	// kills what is left of its processes).
 	shutdown func()
+	// shutdownCalled: the host called Shutdown.
+	shutdownCalled atomic.Bool
 }
 
 func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoResponse, error) {
@@ -137,6 +140,7 @@ func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (
 }
 
 func (s *baseServer) Shutdown(context.Context, *proto.ShutdownRequest) (*proto.ShutdownResponse, error) {
+	s.shutdownCalled.Store(true)
 	if s.shutdown != nil {
 		s.shutdown()
 	}
@@ -146,6 +150,27 @@ func (s *baseServer) Shutdown(context.Context, *proto.ShutdownRequest) (*proto.S
 		}
 	}
 	return &proto.ShutdownResponse{}, nil
+}
+
+// releaseComponent calls the component's Shutdown (Shutdowner), unless the
+// host did, waiting for it at most timeout: for a plugin about to exit
+// without the host's word.
+func (s *baseServer) releaseComponent(timeout time.Duration) {
+	c, ok := s.component.(Shutdowner)
+	if !ok || s.shutdownCalled.Swap(true) {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Shutdown()
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 func schemaToProto(s *Schema) *proto.Schema {

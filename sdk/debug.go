@@ -139,7 +139,7 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: os.Stderr, Level: hclog.Debug})
 	}
-	set, killAll := componentSet(c.component(kind, name))
+	set, release := componentSet(c.component(kind, name))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -158,8 +158,8 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	})
 	// Whatever ends the serving, nothing the component started survives it.
 	defer func() {
-		if killAll != nil {
-			killAll()
+		if release != nil {
+			release()
 		}
 	}()
 

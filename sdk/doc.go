@@ -40,7 +40,9 @@
 // interfaces that Serve detects by type assertion: Configurable (a config
 // block), ProcessConfigurable (per-process settings), Shutdowner (resources
 // to release), Execer (run a command where a process runs),
-// LocalProcessGroup (a process group on this machine). A minimal runner
+// LocalProcessGroup and LocalCgroup (a process group, a cgroup on this
+// machine), Containment (what keeps a process's descendants from
+// outliving it, for `prox ps`). A minimal runner
 // implements only Start and the Process methods; a minimal sink Write,
 // Flush and Close. On the wire, an optional RPC a plugin does not implement
 // answers gRPC Unimplemented, which the host takes as the capability's
@@ -69,7 +71,8 @@
 //     Write; then Shutdown (Shutdowner) on every component, bounded to 5
 //     seconds, and the plugin process is killed. If prox dies, even by
 //     SIGKILL, the plugin receives SIGTERM: Serve then kills every process
-//     group a runner still runs and exits.
+//     a runner still runs (Signal SIGKILL), calls the runner's Shutdown
+//     (bounded to 5 seconds) and exits.
 //
 // # Concurrency
 //

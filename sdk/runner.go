@@ -120,6 +120,26 @@ type LocalProcessGroup interface {
 	LocalProcessGroup() int
 }
 
+// LocalCgroup is implemented by processes that run, with all their
+// descendants, in a cgroup of their own on the machine of the plugin (and
+// so of prox): the exec runner's where cgroups can be made. LocalCgroup
+// returns the cgroup's folder in a cgroup v2 hierarchy, "" if there is none.
+// If the plugin dies, prox kills that cgroup (cgroup.kill), so that not even
+// a descendant that left the process group outlives a crashed plugin, and
+// removes it and, once empty, its parent folder when named "prox-*".
+type LocalCgroup interface {
+	LocalCgroup() string
+}
+
+// Containment is implemented by processes that can say what keeps their
+// descendants from outliving them: "cgroup" (a cgroup of their own, killed
+// whole), "subreaper" (the plugin adopts and kills what escapes the process
+// group), "process-group" (the process group alone). prox shows it in
+// `prox ps -json`.
+type Containment interface {
+	Containment() string
+}
+
 // ExecResult is the outcome of a command run by an Execer.
 type ExecResult struct {
 	// ExitCode is the command's exit code.

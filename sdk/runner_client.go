@@ -39,7 +39,10 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 		// \"web\": ...").
 		return nil, fromGRPC("", err)
 	}
-	p := &processClient{client: c.client, handle: resp.Handle, pid: int(resp.Pid), pgid: int(resp.LocalPgid), waited: make(chan struct{})}
+	p := &processClient{
+		client: c.client, handle: resp.Handle, pid: int(resp.Pid), pgid: int(resp.LocalPgid),
+		cgroup: resp.LocalCgroup, containment: resp.Containment, waited: make(chan struct{}),
+	}
 	if resp.OutputHandedOver {
 		if stdoutF == nil {
 			// The plugin says it handed the pipes over, but they did not
@@ -77,6 +80,8 @@ type processClient struct {
 	handle       string
 	pid          int
 	pgid         int       // local process group, 0 if none
+	cgroup       string    // local cgroup, "" if none
+	containment  string    // as the runner reported it
 	stdout       io.Reader // an io.Pipe fed by demux, or a handed-over pipe
 	stderr       io.Reader
 	cancelOutput context.CancelFunc
@@ -138,6 +143,24 @@ var _ LocalProcessGroup = (*processClient)(nil)
 // runner reported for the process (StartResponse.local_pgid), 0 if none.
 func (p *processClient) LocalProcessGroup() int { return p.pgid }
 
+var _ LocalCgroup = (*processClient)(nil)
+
+// LocalCgroup returns the cgroup on this machine that the runner reported
+// for the process (StartResponse.local_cgroup), "" if none.
+func (p *processClient) LocalCgroup() string { return p.cgroup }
+
+var _ Containment = (*processClient)(nil)
+
+// Containment returns the containment the runner reported; a plugin that
+// reports none but a local process group (an older exec runner) has
+// "process-group".
+func (p *processClient) Containment() string {
+	if p.containment == "" && p.pgid > 0 {
+		return "process-group"
+	}
+	return p.containment
+}
+
 func (p *processClient) Wait() error {
 	p.waitStarted.Store(true)
 	p.waitOnce.Do(func() {
@@ -145,10 +168,16 @@ func (p *processClient) Wait() error {
 		resp, err := p.client.Wait(context.Background(), &proto.WaitRequest{Handle: p.handle})
 		if err != nil {
 			p.waitErr = fromGRPC("wait", err)
-			if errors.Is(p.waitErr, ErrPluginUnavailable) && p.pgid > 0 {
+			if errors.Is(p.waitErr, ErrPluginUnavailable) {
 				// The plugin died: its child died with it (parent-death
-				// signal), but not the rest of its process group.
-				_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+				// signal), but not the rest of its process group, nor
+				// what left the group.
+				if p.pgid > 0 {
+					_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+				}
+				if p.cgroup != "" {
+					removeLocalCgroup(p.cgroup)
+				}
 			}
 			return
 		}

@@ -122,6 +122,12 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	if lg, ok := p.(LocalProcessGroup); ok {
 		resp.LocalPgid = int64(lg.LocalProcessGroup())
 	}
+	if lc, ok := p.(LocalCgroup); ok {
+		resp.LocalCgroup = validUTF8(lc.LocalCgroup())
+	}
+	if c, ok := p.(Containment); ok {
+		resp.Containment = validUTF8(c.Containment())
+	}
 	return resp, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -111,23 +112,35 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 }
 
 // componentSet returns the go-plugin plugin set that serves one component
-// described by info, and the function that kills whatever the component
-// started (nil for a sink). Serve, ServeDebug and TestPlugins share it.
+// described by info, and the function that releases what the component
+// holds when the plugin must go without the host's Shutdown call (nil for
+// a sink): for a runner, it kills whatever the runner started, then calls
+// its Shutdown (Shutdowner) unless the host did, bounded to
+// releaseTimeout. Serve, ServeDebug and TestPlugins share it.
 func componentSet(info Info, component any) (plugin.PluginSet, func()) {
 	set := plugin.PluginSet{}
 	base := &baseServer{info: info, component: component}
+	var release func()
 	switch info.Kind {
 	case KindRunner:
 		rs := newRunnerServer(component.(Runner))
 		base.shutdown = rs.killAll
 		rs.base = base
 		set[pluginRunner] = &runnerPlugin{server: rs}
+		release = func() {
+			rs.killAll()
+			base.releaseComponent(releaseTimeout)
+		}
 	case KindSink:
 		set[pluginSink] = &sinkPlugin{server: &sinkServer{impl: component.(Sink)}}
 	}
 	set[pluginBase] = &basePlugin{server: base}
-	return set, base.shutdown
+	return set, release
 }
+
+// releaseTimeout bounds a runner's Shutdown when the plugin must go
+// without the host's call: as long as the host would have waited for it.
+const releaseTimeout = 5 * time.Second
 
 // component returns the component kind.name of c and its Info.
 func (c *ServeConfig) component(kind Kind, name string) (Info, any) {
@@ -153,17 +166,18 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: stderr, JSONFormat: true, Level: hclog.Trace})
 	}
-	set, killAll := componentSet(c.component(kind, name))
+	set, release := componentSet(c.component(kind, name))
 
 	// The host gives its plugins a parent-death signal of SIGTERM, and may
-	// send SIGTERM itself: release everything (a runner kills its process
-	// groups) before exiting, so nothing outlives the host.
+	// send SIGTERM itself: release everything (a runner kills its processes
+	// and shuts down, removing what it made for them) before exiting, so
+	// nothing outlives the host.
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	go func() {
 		<-term
-		if killAll != nil {
-			killAll()
+		if release != nil {
+			release()
 		}
 		// Exiting here skips go-plugin's own cleanup of its socket.
 		removeSocketDir(os.Getenv(plugin.EnvUnixSocketDir))

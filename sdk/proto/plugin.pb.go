@@ -1004,8 +1004,16 @@ type StartResponse struct {
 	// output_handed_over: the host holds the process's output pipes (see
 	// OutputHandover) and does not call Output for it.
 	OutputHandedOver bool `protobuf:"varint,4,opt,name=output_handed_over,json=outputHandedOver,proto3" json:"output_handed_over,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// local_cgroup is the folder of the cgroup (v2) that holds the process
+	// and all its descendants on the host's own machine ("" if none): if the
+	// plugin dies, the host kills it (cgroup.kill) and removes it.
+	LocalCgroup string `protobuf:"bytes,5,opt,name=local_cgroup,json=localCgroup,proto3" json:"local_cgroup,omitempty"`
+	// containment says what keeps the process's descendants from outliving
+	// it: "cgroup", "subreaper", "process-group", or "" if the runner does
+	// not say.
+	Containment   string `protobuf:"bytes,6,opt,name=containment,proto3" json:"containment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartResponse) Reset() {
@@ -1064,6 +1072,20 @@ func (x *StartResponse) GetOutputHandedOver() bool {
 		return x.OutputHandedOver
 	}
 	return false
+}
+
+func (x *StartResponse) GetLocalCgroup() string {
+	if x != nil {
+		return x.LocalCgroup
+	}
+	return ""
+}
+
+func (x *StartResponse) GetContainment() string {
+	if x != nil {
+		return x.Containment
+	}
+	return ""
 }
 
 type OutputRequest struct {
@@ -1979,13 +2001,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0foutput_handover\x18\x06 \x01(\v2\x1e.prox.plugin.v1.OutputHandoverR\x0eoutputHandover\">\n" +
 	"\x0eOutputHandover\x12\x16\n" +
 	"\x06socket\x18\x01 \x01(\tR\x06socket\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\fR\x05token\"\x86\x01\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"\xcb\x01\n" +
 	"\rStartResponse\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1d\n" +
 	"\n" +
 	"local_pgid\x18\x03 \x01(\x03R\tlocalPgid\x12,\n" +
-	"\x12output_handed_over\x18\x04 \x01(\bR\x10outputHandedOver\"'\n" +
+	"\x12output_handed_over\x18\x04 \x01(\bR\x10outputHandedOver\x12!\n" +
+	"\flocal_cgroup\x18\x05 \x01(\tR\vlocalCgroup\x12 \n" +
+	"\vcontainment\x18\x06 \x01(\tR\vcontainment\"'\n" +
 	"\rOutputRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\"Q\n" +
 	"\vOutputChunk\x12.\n" +
