@@ -57,7 +57,10 @@ process "esc" {
   }
 }
 `), 0o644))
-	r := startUp(t, cfg)
+	// Contained (a cgroup, the subreaper), the escaped sleep dies with its
+	// process and holds nothing: the exec runner is told to keep to the
+	// process group.
+	r := startUpEnv(t, cfg, "PROX_EXEC_CONTAINMENT=process-group")
 	// The escaped sleeps outlive prox (nothing contains them): kill them
 	// by the PIDs they printed, then check that nothing else is left.
 	escaped := func() []int {

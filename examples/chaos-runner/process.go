@@ -18,6 +18,8 @@ type process struct {
 var (
 	_ sdk.Process           = (*process)(nil)
 	_ sdk.LocalProcessGroup = (*process)(nil)
+	_ sdk.LocalCgroup       = (*process)(nil)
+	_ sdk.Containment       = (*process)(nil)
 )
 
 // watch closes exited when the process has exited. Wait may be called more
@@ -34,4 +36,21 @@ func (p *process) LocalProcessGroup() int {
 		return lg.LocalProcessGroup()
 	}
 	return 0
+}
+
+// LocalCgroup passes on the exec runner's cgroup, so that prox can still
+// kill all of the process's descendants should this plugin die.
+func (p *process) LocalCgroup() string {
+	if lc, ok := p.Process.(sdk.LocalCgroup); ok {
+		return lc.LocalCgroup()
+	}
+	return ""
+}
+
+// Containment passes on the exec runner's containment, for prox ps.
+func (p *process) Containment() string {
+	if c, ok := p.Process.(sdk.Containment); ok {
+		return c.Containment()
+	}
+	return ""
 }

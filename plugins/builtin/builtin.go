@@ -30,7 +30,7 @@ type Component struct {
 func (c Component) String() string { return string(c.Kind) + "." + c.Name }
 
 var runners = map[string]func() sdk.Runner{
-	execrunner.Name:      func() sdk.Runner { return execrunner.New() },
+	execrunner.Name:      func() sdk.Runner { return execrunner.NewForPlugin() },
 	containerrunner.Name: func() sdk.Runner { return containerrunner.New() },
 	sshrunner.Name:       func() sdk.Runner { return sshrunner.New() },
 }

@@ -23,7 +23,14 @@ import (
 // runner plugin, as prox up does.
 func startThrough(t *testing.T, command ...string) (*Instance, sdk.Process) {
 	t.Helper()
-	l := newLoader(t, selfOptions(t, "exec"))
+	return startThroughEnv(t, nil, command...)
+}
+
+// startThroughEnv is startThrough with env added to the plugin's
+// environment.
+func startThroughEnv(t *testing.T, env []string, command ...string) (*Instance, sdk.Process) {
+	t.Helper()
+	l := newLoader(t, selfOptions(t, "exec", env...))
 	inst, err := l.Launch(context.Background(), sdk.KindRunner, execrunner.Name)
 	require.NoError(t, err)
 	p, err := NewRelaunchingRunner(l, inst).Start(context.Background(), &sdk.ProcessConfig{
@@ -177,10 +184,12 @@ func TestSignalLocallyChecksTheProcess(t *testing.T) {
 
 // A built-in runner's process, wrapped to be signalled locally, can still
 // have its output abandoned: a descendant that left the process group
-// holds the pipes open after the exit, and the host gives up on them.
+// holds the pipes open after the exit, and the host gives up on them. (A
+// cgroup or the subreaper would kill it: the runner does without.)
 func TestLocalGroupOutputCanBeAbandoned(t *testing.T) {
 	t.Parallel()
-	_, p := startThrough(t, "sh", "-c", "setsid sh -c 'echo $$; exec sleep 3600' & sleep 1; exit 3")
+	_, p := startThroughEnv(t, []string{execrunner.ContainmentEnv + "=process-group"},
+		"sh", "-c", "setsid sh -c 'echo $$; exec sleep 3600' & sleep 1; exit 3")
 	require.IsType(t, &localGroupProcess{}, p)
 	line, err := bufio.NewReader(p.Stdout()).ReadString('\n')
 	require.NoError(t, err)

@@ -2,11 +2,17 @@
 // child of the plugin, in its own process group, with its standard output
 // and standard error captured through separate pipes.
 //
-// The process group is the unit of control: signals go to the whole group,
-// and once the group leader has exited whatever is left of its group is
-// killed, so that no descendant outlives its process or holds its output
-// open. Children are started with a parent-death signal of SIGKILL, so they
-// die with the plugin even when the plugin cannot clean up.
+// Nothing a process starts outlives it. Where a cgroup v2 hierarchy is
+// writable, each process runs in a cgroup of its own (cgroup_linux.go),
+// which its descendants cannot leave: once the leader has exited, or at
+// the final SIGKILL, cgroup.kill kills the whole tree, descendants that
+// left the process group (setsid) included, and the process has ended
+// when its cgroup is empty. Elsewhere the plugin is a child subreaper
+// (subreaper_linux.go): what escapes a group and loses its parent is
+// reparented to the plugin, which kills it with its process. Signals go to
+// the process group. Children are started with a parent-death signal of
+// SIGKILL, so they die with the plugin even when the plugin cannot clean
+// up; prox then kills their groups and cgroups.
 //
 // The pipes' read ends are handed to prox at Start (sdk.OutputFiler): prox
 // reads a process's output itself, and the bytes do not pass through this
@@ -28,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
 	"golang.org/x/sys/unix"
 )
@@ -48,23 +55,145 @@ const shutdownTimeout = 5 * time.Second
 const defaultPath = "/bin:/usr/bin"
 
 var (
-	_ sdk.Runner      = (*Runner)(nil)
-	_ sdk.Shutdowner  = (*Runner)(nil)
-	_ sdk.Process     = (*Process)(nil)
-	_ sdk.OutputFiler = (*Process)(nil)
+	_ sdk.Runner            = (*Runner)(nil)
+	_ sdk.Shutdowner        = (*Runner)(nil)
+	_ sdk.Process           = (*Process)(nil)
+	_ sdk.OutputFiler       = (*Process)(nil)
+	_ sdk.LocalProcessGroup = (*Process)(nil)
+	_ sdk.LocalCgroup       = (*Process)(nil)
+	_ sdk.Containment       = (*Process)(nil)
+)
+
+// ContainmentEnv, in the runner's environment, caps its containment: with
+// "subreaper" it makes no cgroups, with "process-group" it is not a
+// subreaper either, as where it cannot be: to compare, to debug, or to let
+// a process's descendants that leave its group outlive it. Unset, the
+// runner uses the best it can.
+const ContainmentEnv = "PROX_EXEC_CONTAINMENT"
+
+// The containments a process can have (sdk.Containment).
+const (
+	// containCgroup: the process runs in a cgroup of its own.
+	containCgroup = "cgroup"
+	// containSubreaper: no cgroup; the plugin is a child subreaper.
+	containSubreaper = "subreaper"
+	// containGroup: only the process group (not even a subreaper).
+	containGroup = "process-group"
 )
 
 // Runner starts processes as local children. It is safe for concurrent use.
 // The zero value is not usable; call New.
 type Runner struct {
-	mu    sync.Mutex
-	procs map[*Process]struct{} // started and not yet reaped
-	shut  bool
+	log hclog.Logger
+	// noCgroups, set before the first Start, makes the runner do without
+	// cgroups: tests of the fallback use it.
+	noCgroups bool
+	// subreaper: without cgroups, the runner may make its process a child
+	// subreaper (NewForPlugin).
+	subreaper bool
+
+	initOnce sync.Once
+
+	mu      sync.Mutex
+	procs   map[*Process]struct{} // started and not yet reaped
+	shut    bool
+	cgroups *cgroupRoot // nil without cgroups
+	mode    string      // the containment of new processes
+	// noClone3: clone3 cannot start a child in its cgroup (Linux < 5.7):
+	// the child is moved there once started.
+	noClone3 bool
 }
 
-// New returns a Runner.
+// New returns a Runner that logs to stderr, as JSON for prox, and may run
+// in any process: where it cannot make cgroups, a process is held together
+// by its process group alone.
 func New() *Runner {
-	return &Runner{procs: make(map[*Process]struct{})}
+	return newRunner(stderrLogger(), false)
+}
+
+// NewForPlugin returns a Runner that owns the process it runs in, as in
+// the plugin process prox starts: where it cannot make cgroups, it makes
+// that process a child subreaper, which adopts what escapes a process
+// group and reaps every child that is not one of its processes. Use it only
+// in a process that starts no child of its own.
+func NewForPlugin() *Runner {
+	return newRunner(stderrLogger(), true)
+}
+
+func stderrLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: Name, JSONFormat: true, Output: os.Stderr})
+}
+
+func newRunner(log hclog.Logger, subreaper bool) *Runner {
+	return &Runner{log: log, subreaper: subreaper, procs: make(map[*Process]struct{})}
+}
+
+// initContainment picks the containment of the runner's processes, once,
+// at the first Start: a cgroup each where that works, else the subreaper.
+func (r *Runner) initContainment() {
+	var why error = errors.New("cgroups turned off")
+	noCgroups := r.noCgroups
+	switch capped := os.Getenv(ContainmentEnv); capped {
+	case containSubreaper, containGroup:
+		why = fmt.Errorf("turned off (%s=%s)", ContainmentEnv, capped)
+		noCgroups = true
+		if capped == containGroup {
+			r.mu.Lock()
+			r.subreaper = false
+			r.mu.Unlock()
+		}
+	}
+	if !noCgroups {
+		root, err := newCgroupRoot()
+		if err == nil {
+			r.mu.Lock()
+			r.cgroups, r.mode = root, containCgroup
+			r.mu.Unlock()
+			r.log.Info("each process runs in a cgroup of its own", "parent", root.parent)
+			return
+		}
+		why = err
+	}
+	r.mu.Lock()
+	r.fallBackLocked(why)
+	r.mu.Unlock()
+}
+
+// fallBackLocked gives up cgroups for the processes started from now on.
+func (r *Runner) fallBackLocked(why error) {
+	r.cgroups = nil
+	if !r.subreaper {
+		r.mode = containGroup
+		r.log.Info("no cgroup for the processes: each is held together by its process group only", "reason", why)
+		return
+	}
+	if _, err := enableSubreaper(); err != nil {
+		r.mode = containGroup
+		r.log.Warn("no cgroup and no subreaper: a descendant that leaves its process group can outlive its process",
+			"cgroup", why, "subreaper", err)
+		return
+	}
+	r.mode = containSubreaper
+	r.log.Info("no cgroup for the processes: the runner is a child subreaper and kills what escapes to it", "reason", why)
+}
+
+// containment returns the cgroups (nil without) and containment of a new
+// process.
+func (r *Runner) containment() (*cgroupRoot, string, bool) {
+	r.initOnce.Do(r.initContainment)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cgroups, r.mode, r.noClone3
+}
+
+// fallBack gives up cgroups because of err, unless it was done already.
+func (r *Runner) fallBack(root *cgroupRoot, err error) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cgroups == root && root != nil {
+		r.fallBackLocked(err)
+	}
+	return r.mode
 }
 
 // RunsLocally implements sdk.LocalRunner: the processes are children of
@@ -119,22 +248,74 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 		closeAll(stdoutR, stdoutW)
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
-	cmd := &osexec.Cmd{
-		Path: path,
-		Args: cfg.Command,
-		Env:  env,
-		Dir:  cfg.Dir,
-		// Stdin nil is /dev/null. *os.File outputs are handed to the child
-		// as they are: no copying goroutine inside os/exec.
-		Stdout:      stdoutW,
-		Stderr:      stderrW,
-		SysProcAttr: sysProcAttr(),
+	newCmd := func(cgroupFD int) *osexec.Cmd {
+		return &osexec.Cmd{
+			Path: path,
+			Args: cfg.Command,
+			Env:  env,
+			Dir:  cfg.Dir,
+			// Stdin nil is /dev/null. *os.File outputs are handed to the
+			// child as they are: no copying goroutine inside os/exec.
+			Stdout:      stdoutW,
+			Stderr:      stderrW,
+			SysProcAttr: sysProcAttr(cgroupFD),
+		}
 	}
+
+	root, mode, noClone3 := r.containment()
+	var cg *cgroup
+	cgroupFD := -1
+	if root != nil {
+		cg, err = root.newCgroup(cfg.Name)
+		if err == nil && !noClone3 {
+			cgroupFD, err = cg.openDir()
+			if err != nil {
+				_ = cg.remove()
+			}
+		}
+		if err != nil {
+			cg = nil
+			mode = r.fallBack(root, err)
+		}
+	}
+
+	// Until the child is registered, it must not be taken for an orphan.
+	forkMu.RLock()
+	cmd := newCmd(cgroupFD)
 	err = spawn(ctx, cmd)
+	if err != nil && cgroupFD >= 0 && ctx.Err() == nil {
+		// The placement in the cgroup may be what failed: without it, does
+		// the process start?
+		cmd = newCmd(-1)
+		if retryErr := spawn(ctx, cmd); retryErr != nil {
+			err = retryErr
+		} else {
+			if errors.Is(err, unix.ENOSYS) {
+				// No clone3: move each child once started.
+				r.mu.Lock()
+				r.noClone3 = true
+				r.mu.Unlock()
+				noClone3 = true
+			} else {
+				r.log.Warn("cannot start a process in its cgroup", "error", err)
+				_ = cg.remove()
+				cg = nil
+				mode = r.fallBack(root, fmt.Errorf("start in a cgroup: %w", err))
+			}
+			err = nil
+		}
+	}
+	if cgroupFD >= 0 {
+		_ = unix.Close(cgroupFD)
+	}
 	// The child holds its own copies of the write ends; ours must go, or
 	// the readers would never see EOF.
 	closeAll(stdoutW, stderrW)
 	if err != nil {
+		forkMu.RUnlock()
+		if cg != nil {
+			_ = cg.remove()
+		}
 		closeAll(stdoutR, stderrR)
 		return nil, err
 	}
@@ -144,12 +325,31 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 	// cmd (argv, environment) is not needed either once the child runs.
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
+	if cg != nil && noClone3 {
+		// A descendant forked before the move is left out of the cgroup:
+		// the price of a kernel without clone3.
+		if err := cg.add(pid); err != nil {
+			r.log.Warn("cannot move a process into its cgroup", "error", err)
+			_ = cg.remove()
+			cg = nil
+			mode = r.fallBack(root, fmt.Errorf("move into a cgroup: %w", err))
+		}
+	}
 	p := &Process{
 		pid:    pid,
+		cg:     cg,
+		mode:   mode,
 		stdout: &outputReader{f: stdoutR},
 		stderr: &outputReader{f: stderrR},
 		done:   make(chan struct{}),
 	}
+	if subreaperOn() != nil {
+		if pi, ok := readProc(pid); ok {
+			p.start = pi.start
+		}
+	}
+	registerLeader(p)
+	forkMu.RUnlock()
 	r.mu.Lock()
 	shut := r.shut
 	if !shut {
@@ -179,8 +379,10 @@ func (r *Runner) forget(p *Process) {
 	r.mu.Unlock()
 }
 
-// Shutdown sends SIGKILL to the process group of every process not yet
-// reaped and waits, up to 5 seconds, until they are. Later Starts fail.
+// Shutdown kills every process not yet reaped, with its whole tree, and
+// waits, up to 5 seconds, until they are gone; then it removes the
+// runner's cgroups, or kills the orphans left to the subreaper. Later
+// Starts fail. Calling it again does no harm.
 func (r *Runner) Shutdown() error {
 	r.mu.Lock()
 	r.shut = true
@@ -188,6 +390,7 @@ func (r *Runner) Shutdown() error {
 	for p := range r.procs {
 		procs = append(procs, p)
 	}
+	root := r.cgroups
 	r.mu.Unlock()
 
 	var errs []error
@@ -204,6 +407,15 @@ func (r *Runner) Shutdown() error {
 		case <-deadline.C:
 			return fmt.Errorf("shutdown: process %d not reaped after %s", p.pid, shutdownTimeout)
 		}
+	}
+	if root != nil {
+		if err := root.shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t := subreaperOn(); t != nil {
+		// Orphans whose every possible owner has ended.
+		t.collect(nil)
 	}
 	return errors.Join(errs...)
 }

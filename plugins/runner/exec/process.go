@@ -14,9 +14,13 @@ import (
 )
 
 // Process is a process started by Runner.Start; it leads its own process
-// group, whose ID is its PID. All methods are safe for concurrent use.
+// group, whose ID is its PID, and runs in a cgroup of its own where the
+// runner has cgroups. All methods are safe for concurrent use.
 type Process struct {
 	pid    int
+	cg     *cgroup // nil without a cgroup
+	mode   string  // its containment
+	start  uint64  // its start time, in the subreaper's terms (0 if unknown)
 	stdout *outputReader
 	stderr *outputReader
 
@@ -34,6 +38,19 @@ func (p *Process) PID() int { return p.pid }
 // child leads its own group. It tells prox which group to kill should this
 // plugin die.
 func (p *Process) LocalProcessGroup() int { return p.pid }
+
+// LocalCgroup returns the folder of the process's cgroup, "" without one.
+// It tells prox which cgroup to kill should this plugin die.
+func (p *Process) LocalCgroup() string {
+	if p.cg == nil {
+		return ""
+	}
+	return p.cg.dir
+}
+
+// Containment says what keeps the process's descendants from outliving
+// it: "cgroup", "subreaper" or "process-group" (see the package doc).
+func (p *Process) Containment() string { return p.mode }
 
 // Stdout returns the read end of the process's standard output pipe. It
 // returns io.EOF once every process holding the write end has exited, and
@@ -53,8 +70,8 @@ func (p *Process) OutputFiles() (stdout, stderr *os.File) {
 	return p.stdout.f, p.stderr.f
 }
 
-// Wait blocks until the process has been reaped and the rest of its group
-// killed. It returns nil for exit code 0, an *sdk.ExitError for another
+// Wait blocks until the process has been reaped and whatever it started
+// killed: the rest of its cgroup, or of its group and its orphans. It returns nil for exit code 0, an *sdk.ExitError for another
 // code (Code) or a terminating signal (Code -1 and Signal), or another
 // error when the outcome is unknown. Every call returns the same result.
 func (p *Process) Wait() error {
@@ -62,8 +79,10 @@ func (p *Process) Wait() error {
 	return p.err
 }
 
-// Signal delivers sig to the process's whole process group. Signalling a
-// group that is gone, or a process already reaped, is not an error.
+// Signal delivers sig to the process's whole process group; SIGKILL to a
+// process with a cgroup kills the whole cgroup instead, descendants that
+// left the group included. Signalling a group that is gone, or a process
+// already reaped, is not an error.
 func (p *Process) Signal(sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
@@ -72,24 +91,46 @@ func (p *Process) Signal(sig os.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reaped {
-		// The group was already sent SIGKILL; its ID may be free for reuse,
-		// so it must not be signalled again.
+		// What was left was killed already; the group ID may be free for
+		// reuse, so it must not be signalled again.
+		return nil
+	}
+	if s == syscall.SIGKILL && p.cg != nil && p.cg.kill() == nil {
 		return nil
 	}
 	return killGroup(p.pid, s)
 }
 
-// reap waits for the leader, kills its stragglers and publishes the result.
-// It runs once per process, from Start.
+// reap waits for the leader, kills what it leaves behind and publishes the
+// result. It runs once per process, from Start.
 func (p *Process) reap(r *Runner) {
 	err := waitExit(p.pid)
+	unregisterLeader(p)
+	orphans := subreaperOn()
 	p.mu.Lock()
-	// The group is the unit: a descendant left behind (say a backgrounded
-	// grandchild) would keep the output pipes open and outlive prox. While
-	// it lives the group ID cannot be reused, so this reaches only it.
-	_ = killGroup(p.pid, syscall.SIGKILL)
+	if p.cg == nil && orphans == nil {
+		// The group is the unit: a descendant left behind (say a
+		// backgrounded grandchild) would keep the output pipes open and
+		// outlive prox. While it lives the group ID cannot be reused, so
+		// this reaches only it.
+		_ = killGroup(p.pid, syscall.SIGKILL)
+	}
 	p.reaped = true
 	p.mu.Unlock()
+	if p.cg != nil {
+		// The cgroup is the unit: everything left in it goes, and the
+		// process has ended once it is empty.
+		if kerr := p.cg.killAndWait(cgroupEmptyTimeout); kerr != nil {
+			r.log.Warn("cannot empty a process's cgroup", "pid", p.pid, "error", kerr)
+		}
+		if rerr := p.cg.remove(); rerr != nil {
+			r.log.Warn("cannot remove a process's cgroup", "pid", p.pid, "error", rerr)
+		}
+	}
+	if orphans != nil {
+		// Its group, its orphans and their descendants (subreaper_linux.go).
+		orphans.processEnded(p)
+	}
 	p.err = err
 	close(p.done)
 	r.forget(p)

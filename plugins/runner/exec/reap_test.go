@@ -110,7 +110,7 @@ func openFDs(t *testing.T) int {
 func TestPollExitLeavesUnpollableToFallback(t *testing.T) {
 	sleep, err := osexec.LookPath("sleep")
 	require.NoError(t, err)
-	proc, err := os.StartProcess(sleep, []string{"sleep", "3600"}, &os.ProcAttr{Sys: sysProcAttr()})
+	proc, err := os.StartProcess(sleep, []string{"sleep", "3600"}, &os.ProcAttr{Sys: sysProcAttr(-1)})
 	require.NoError(t, err)
 	pid := proc.Pid // Release sets proc.Pid to -1
 	t.Cleanup(func() { _ = killGroup(pid, syscall.SIGKILL) })

@@ -65,10 +65,15 @@ func spawner(reqs <-chan spawnRequest) {
 }
 
 // sysProcAttr puts the child in a new process group of its own and kills it
-// if its parent (the spawner's thread, hence the plugin) dies.
-func sysProcAttr() *syscall.SysProcAttr {
+// if its parent (the spawner's thread, hence the plugin) dies. With a
+// cgroupFD of 0 or more, the child starts in that cgroup (clone3's
+// CLONE_INTO_CGROUP): it is there before it runs a single instruction of
+// its own, so none of its descendants can start outside.
+func sysProcAttr(cgroupFD int) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
+		Setpgid:     true,
+		Pdeathsig:   syscall.SIGKILL,
+		UseCgroupFD: cgroupFD >= 0,
+		CgroupFD:    max(cgroupFD, 0),
 	}
 }
