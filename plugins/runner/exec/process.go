@@ -132,8 +132,10 @@ func (p *Process) reap(r *Runner) {
 		orphans.processEnded(p)
 	}
 	p.err = err
-	close(p.done)
+	// Forgotten before Wait returns: once it has, the runner holds nothing
+	// of the process.
 	r.forget(p)
+	close(p.done)
 }
 
 // Why children are not reaped with os.Process.Wait (or exec.Cmd.Wait):
