@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,21 +30,31 @@ import (
 // Once the leader has exited, a signal goes through the plugin, which knows
 // whether its group may still be signalled. Only built-in runners are
 // trusted with this: another runner's Signal may do more than kill.
+//
+// SIGKILL to a process that runs in a cgroup of its own (the exec runner's
+// StartResponse.local_cgroup, checked to be a cgroup2 folder) is also
+// cgroup.kill: the whole tree, descendants that left the group included.
+// A cgroup's path is never reused (the runner numbers them), so this needs
+// no pidfd.
 
 // localGroupProcess is a process whose signals prox delivers to its group
 // itself, while its leader lives.
 type localGroupProcess struct {
 	sdk.Process
-	pgid int
+	pgid   int
+	cgroup string // "" if none
 
 	mu    sync.Mutex
 	pidfd *os.File // nil once the leader is known to have exited
 }
 
 var (
-	_ sdk.Process       = (*localGroupProcess)(nil)
-	_ sdk.ProcessExecer = (*localGroupProcess)(nil)
-	_ sdk.OutputCloser  = (*localGroupProcess)(nil)
+	_ sdk.Process           = (*localGroupProcess)(nil)
+	_ sdk.ProcessExecer     = (*localGroupProcess)(nil)
+	_ sdk.OutputCloser      = (*localGroupProcess)(nil)
+	_ sdk.LocalProcessGroup = (*localGroupProcess)(nil)
+	_ sdk.LocalCgroup       = (*localGroupProcess)(nil)
+	_ sdk.Containment       = (*localGroupProcess)(nil)
 )
 
 // signalLocally wraps p so that its signals go straight to its process
@@ -70,16 +81,62 @@ func signalLocally(p sdk.Process, pluginPID int) sdk.Process {
 		_ = pidfd.Close()
 		return p
 	}
-	return &localGroupProcess{Process: p, pgid: pgid, pidfd: pidfd}
+	lp := &localGroupProcess{Process: p, pgid: pgid, pidfd: pidfd}
+	if lc, ok := p.(sdk.LocalCgroup); ok && isCgroup2Dir(lc.LocalCgroup()) {
+		lp.cgroup = lc.LocalCgroup()
+	}
+	return lp
 }
 
 // Signal implements sdk.Process: kill(-pgid, sig) while the leader lives,
-// through the plugin otherwise (or when the system call fails).
+// through the plugin otherwise (or when the system call fails). SIGKILL to
+// a process with a cgroup is cgroup.kill: the whole tree, leader included.
 func (p *localGroupProcess) Signal(sig os.Signal) error {
+	if sig == syscall.SIGKILL && p.cgroup != "" && killCgroup(p.cgroup) == nil {
+		return nil
+	}
 	if s, ok := sig.(syscall.Signal); ok && p.signalGroup(s) {
 		return nil
 	}
 	return p.Process.Signal(sig)
+}
+
+// LocalProcessGroup implements sdk.LocalProcessGroup.
+func (p *localGroupProcess) LocalProcessGroup() int { return p.pgid }
+
+// LocalCgroup implements sdk.LocalCgroup: the process's cgroup, "" if it
+// has none.
+func (p *localGroupProcess) LocalCgroup() string { return p.cgroup }
+
+// Containment implements sdk.Containment, as the runner reported it.
+func (p *localGroupProcess) Containment() string {
+	if c, ok := p.Process.(sdk.Containment); ok {
+		return c.Containment()
+	}
+	return ""
+}
+
+// isCgroup2Dir reports whether dir is an absolute, clean path of a folder
+// on a cgroup2 file system.
+func isCgroup2Dir(dir string) bool {
+	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir {
+		return false
+	}
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// killCgroup kills every process in the cgroup folder dir (cgroup.kill).
+func killCgroup(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "cgroup.kill"), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("1")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // signalGroup sends sig to the group and reports whether it did.

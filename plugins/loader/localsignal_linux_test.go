@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -209,4 +210,74 @@ func TestLocalGroupOutputCanBeAbandoned(t *testing.T) {
 	require.ErrorIs(t, err, sdk.ErrOutputClosed)
 	_, err = errOut.result(t)
 	require.ErrorIs(t, err, sdk.ErrOutputClosed)
+}
+
+// escapeScript starts a descendant in a session of its own (setsid), out
+// of the process group, prints its PID and waits.
+const escapeScript = `setsid sh -c 'echo $$; exec sleep 3600' & wait`
+
+// startEscape starts escapeScript through a built-in exec runner plugin
+// and returns the process, its cgroup and its escaped descendant's PID.
+// It skips the test where the runner has no cgroups.
+func startEscape(t *testing.T) (*Instance, *localGroupProcess, int) {
+	t.Helper()
+	inst, p := startThrough(t, "sh", "-c", escapeScript)
+	lp, ok := p.(*localGroupProcess)
+	require.True(t, ok, "a process of the built-in exec runner is signalled locally")
+	stdout := bufio.NewReader(p.Stdout())
+	line, err := stdout.ReadString('\n')
+	require.NoError(t, err)
+	escaped, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if alive(escaped) {
+			_ = syscall.Kill(escaped, syscall.SIGKILL)
+		}
+	})
+	_ = collect(stdout)
+	_ = collect(p.Stderr())
+	requireAlive(t, escaped, "the setsid descendant")
+	if lp.LocalCgroup() == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the exec runner has no cgroups (containment %q)", lp.Containment())
+		}
+		t.Skipf("the exec runner has no cgroups here (containment %q)", lp.Containment())
+	}
+	assert.Equal(t, "cgroup", lp.Containment())
+	return inst, lp, escaped
+}
+
+// SIGKILL from prox kills the whole cgroup itself: a descendant that left
+// the process group dies too, even while the plugin cannot answer.
+func TestLocalCgroupIsKilledByTheHost(t *testing.T) {
+	t.Parallel()
+	inst, p, escaped := startEscape(t)
+	waited := waitAsync(p)
+	require.NoError(t, syscall.Kill(inst.PID(), syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(inst.PID(), syscall.SIGCONT) })
+
+	require.NoError(t, p.Signal(syscall.SIGKILL))
+	requireGone(t, escaped, "the setsid descendant")
+
+	require.NoError(t, syscall.Kill(inst.PID(), syscall.SIGCONT))
+	var exitErr *sdk.ExitError
+	require.ErrorAs(t, waitResult(t, waited), &exitErr)
+	assert.Equal(t, "SIGKILL", exitErr.Signal)
+}
+
+// When the runner plugin dies (kill -9), prox kills what is left in each of
+// its processes' cgroups and removes them, with the runner's folder.
+func TestPluginDeathEmptiesTheCgroups(t *testing.T) {
+	t.Parallel()
+	inst, p, escaped := startEscape(t)
+	dir := p.LocalCgroup()
+	require.DirExists(t, dir)
+	waited := waitAsync(p)
+
+	require.NoError(t, syscall.Kill(inst.PID(), syscall.SIGKILL))
+	require.ErrorIs(t, waitResult(t, waited), sdk.ErrPluginUnavailable)
+	// Wait returns once the cgroup is empty.
+	assert.False(t, alive(escaped), "the setsid descendant (pid %d) survived the plugin", escaped)
+	assert.NoDirExists(t, dir)
+	assert.NoDirExists(t, filepath.Dir(dir), "the runner's cgroup folder")
 }
