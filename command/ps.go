@@ -44,7 +44,10 @@ Options:
                      null when not running), uptime_seconds and last_exit
                      ({code, signal}, null before the first exit),
                      health ({status, output, checked_at}, null without a
-                     check) and reason: the objects of the control API.
+                     check), reason and containment (what keeps a running
+                     process's descendants from outliving it: "cgroup",
+                     "subreaper", "process-group"; "" if not running or
+                     not said): the objects of the control API.
 ` + socketHelp + metaHelp)
 }
 

@@ -81,6 +81,10 @@ type ProcessInfo struct {
 	Reason string
 	// Health is the health check's view; nil without a check.
 	Health *HealthInfo
+	// Containment says what keeps the running process's descendants from
+	// outliving it, as its runner reports it (sdk.Containment): "cgroup",
+	// "subreaper", "process-group"; "" when not running or not reported.
+	Containment string
 }
 
 // opKind is a request to a process's owner goroutine.
@@ -601,6 +605,9 @@ func (m *managedProcess) snapshot() {
 	}
 	if m.state == StateRunning || m.state == StateStopping {
 		info.PID, info.StartedAt = m.pid, m.startedAt
+		if c, ok := m.proc.(sdk.Containment); ok {
+			info.Containment = c.Containment()
+		}
 	}
 	if m.health != nil {
 		h := *m.health

@@ -43,6 +43,12 @@ type Process struct {
 	// (healthy)"), why it failed or crashed, why a stop needed SIGKILL;
 	// "" otherwise.
 	Reason string `json:"reason"`
+	// Containment says what keeps the running process's descendants from
+	// outliving it, as its runner reports it: "cgroup" (a cgroup of its
+	// own), "subreaper" (the runner adopts what escapes its process
+	// group), "process-group" (its process group only); "" when not
+	// running or not reported.
+	Containment string `json:"containment"`
 }
 
 // Health is a process's health as its check sees it.
@@ -87,6 +93,7 @@ func ProcessFrom(p supervisor.ProcessInfo) Process {
 	if p.Health != nil {
 		out.Health = healthFrom(p)
 	}
+	out.Containment = p.Containment
 	if !p.StartedAt.IsZero() {
 		t := p.StartedAt.UTC()
 		out.StartedAt = &t

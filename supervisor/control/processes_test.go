@@ -43,10 +43,12 @@ func TestListAndGetProcesses(t *testing.T) {
 	assert.Equal(t, "exec", web.Runner)
 	require.NotNil(t, web.StartedAt)
 	assert.Nil(t, web.LastExit)
+	assert.Contains(t, []string{"cgroup", "process-group"}, web.Containment, "the exec runner says")
 	once := ps[1]
 	assert.Equal(t, "crashed", once.State)
 	assert.Zero(t, once.PID)
 	assert.Nil(t, once.StartedAt)
+	assert.Empty(t, once.Containment, "not running")
 	require.NotNil(t, once.LastExit)
 	assert.Equal(t, 3, once.LastExit.Code)
 
@@ -58,7 +60,7 @@ func TestListAndGetProcesses(t *testing.T) {
 	resp := get(t, inst, "/v1/processes/once")
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(resp, &raw))
-	assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason"}, keys(raw))
+	assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keys(raw))
 	assert.ElementsMatch(t, []string{"code", "signal"}, keys(raw["last_exit"].(map[string]any)))
 }
 
