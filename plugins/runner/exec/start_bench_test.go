@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
@@ -40,6 +41,7 @@ func BenchmarkStart(b *testing.B) {
 			}
 			cfg := &sdk.ProcessConfig{Name: "true", Command: []string{"true"}, Env: env}
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				p, err := r.Start(context.Background(), cfg)
 				if err != nil {
@@ -54,8 +56,33 @@ func BenchmarkStart(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 	}
+}
+
+// cpuMeter measures the CPU time (user and system) of this process and of
+// its reaped children: on a busy machine, a steadier figure than the wall
+// time.
+type cpuMeter struct{ self, children time.Duration }
+
+func cpuTimes() (self, children time.Duration) {
+	var s, c unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &s)
+	_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &c)
+	tv := func(t unix.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(s.Utime) + tv(s.Stime), tv(c.Utime) + tv(c.Stime)
+}
+
+func startCPU() cpuMeter {
+	s, c := cpuTimes()
+	return cpuMeter{s, c}
+}
+
+// report adds cpu-ns/op (this process and its children) to b's results.
+func (m cpuMeter) report(b *testing.B) {
+	s, c := cpuTimes()
+	b.ReportMetric(float64(s-m.self+c-m.children)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkCgroupLifecycle measures the cgroup's own work per process,
@@ -73,6 +100,7 @@ func BenchmarkCgroupLifecycle(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = keep.remove() })
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		cg, err := root.newCgroup("bench")
 		if err != nil {
@@ -90,4 +118,5 @@ func BenchmarkCgroupLifecycle(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
