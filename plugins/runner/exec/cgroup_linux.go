@@ -251,16 +251,6 @@ func (c *cgroup) kill() error {
 	return writeFile(filepath.Join(c.dir, "cgroup.kill"), "1")
 }
 
-// populated reports whether a process is left in the cgroup.
-func (c *cgroup) populated() (bool, error) {
-	f, err := os.Open(filepath.Join(c.dir, "cgroup.events"))
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	return readPopulated(f)
-}
-
 // readPopulated reads cgroup.events from its start.
 func readPopulated(f *os.File) (bool, error) {
 	buf := make([]byte, 256)
