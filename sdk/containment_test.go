@@ -38,7 +38,7 @@ func (r *containedRunner) Start(ctx context.Context, cfg *ProcessConfig) (Proces
 
 func startContained(t *testing.T, r Runner) Process {
 	t.Helper()
-	set, _ := componentSet(Info{Kind: KindRunner}, r)
+	set, _ := componentSet(Info{Kind: KindRunner}, r, false)
 	c := connect(t, KindRunner, set)
 	p, err := c.Runner.Start(context.Background(), &ProcessConfig{Name: "web"})
 	require.NoError(t, err)
@@ -79,13 +79,13 @@ func (r *slowShutdownRunner) Shutdown() error {
 // not after the host did, and not for longer than the bound.
 func TestReleaseCallsShutdownOnce(t *testing.T) {
 	cr := &configurableRunner{fakeRunner: newFakeRunner(t)}
-	_, release := componentSet(Info{Kind: KindRunner}, cr)
+	_, release := componentSet(Info{Kind: KindRunner}, cr, false)
 	release()
 	release()
 	assert.Equal(t, 1, cr.shutdowns)
 
 	cr = &configurableRunner{fakeRunner: newFakeRunner(t)}
-	set, release := componentSet(Info{Kind: KindRunner}, cr)
+	set, release := componentSet(Info{Kind: KindRunner}, cr, false)
 	_, err := set[pluginBase].(*basePlugin).server.Shutdown(context.Background(), nil)
 	require.NoError(t, err)
 	release()

@@ -139,7 +139,11 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: os.Stderr, Level: hclog.Debug})
 	}
-	set, release := componentSet(c.component(kind, name))
+	info, comp := c.component(kind, name)
+	set, release := componentSet(info, comp, c.ReleaseMemory)
+	if c.DefaultBufferPool {
+		InstallBufferPool()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -30,7 +30,12 @@ import (
 //     server options capture the default pool before any init of ours runs;
 //   - the proto codec marshals into, and reassembles received messages in,
 //     mem.DefaultBufferPool(), which only SetDefaultBufferPool changes, and
-//     only from an init function.
+//     only before the process makes any gRPC connection: InstallBufferPool,
+//     which Serve calls when ServeConfig.DefaultBufferPool is set, and a
+//     host (prox's loader) before its first dial. Importing the SDK changes
+//     nothing: the pool is process-wide, and a third-party plugin that
+//     speaks gRPC to other services keeps gRPC's own default unless it
+//     asks.
 
 // Pool tiers: from 2^minPoolShift bytes to 2^maxPoolShift bytes, tiersPerOctave per
 // power of two. Larger buffers are allocated and left to the GC.
@@ -113,10 +118,20 @@ func (p *bufferPool) Put(bp *[]byte) {
 // sharedPool serves every gRPC connection of the process, host or plugin.
 var sharedPool = newBufferPool()
 
-func init() {
-	// The codec's pool (see above): importing the SDK installs it for the
-	// whole process, host or plugin (see GRPCClientOptions).
-	experimental.SetDefaultBufferPool(sharedPool)
+// installPool makes sharedPool gRPC's default once per process.
+var installPool sync.Once
+
+// InstallBufferPool makes the SDK's gRPC buffer pool (the one Serve's
+// servers and GRPCClientOptions use) gRPC's process-wide default, which the
+// proto codec marshals into and reassembles messages in: the log path's
+// large messages then skip gRPC's 1 MiB tier and its clearing of every
+// buffer. It acts once per process, and must be called before the process
+// makes or serves any gRPC connection (gRPC reads the default without a
+// lock). Serve calls it when ServeConfig.DefaultBufferPool is set; a host
+// calls it before its first dial. Without it, nothing of the process
+// changes.
+func InstallBufferPool() {
+	installPool.Do(func() { experimental.SetDefaultBufferPool(sharedPool) })
 }
 
 // serverOptions are the options of every plugin's gRPC server: the buffer

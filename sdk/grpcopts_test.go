@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/mem"
 )
 
 // These tests pin what grpcopts.go relies on in grpc v1.85.0 (go.mod): a
@@ -94,12 +93,6 @@ func TestBufferPoolDoesNotClear(t *testing.T) {
 		p.Put(again)
 	}
 	t.Fatal("the pool never handed a buffer back")
-}
-
-func TestSharedPoolIsGRPCDefault(t *testing.T) {
-	// The proto codec marshals into and reassembles messages in gRPC's
-	// default pool; only SetDefaultBufferPool changes it.
-	assert.Equal(t, mem.BufferPool(sharedPool), mem.DefaultBufferPool())
 }
 
 // countingPool counts the buffers of at least a kilobyte taken from it.

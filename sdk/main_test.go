@@ -14,5 +14,13 @@ func TestMain(m *testing.M) {
 	// every connection would print "[DEBUG] stdio EOF" lines among the
 	// benchmarks' results.
 	hclog.DefaultOutput = io.Discard
+	// The tests and benchmarks run as prox's own plugins and host do, with
+	// the SDK's buffer pool as gRPC's default (the in-memory connections
+	// of plugin.TestPluginGRPCConn take no options), except in the fresh
+	// processes of sideeffects_test.go, which check that it is not there
+	// until asked for.
+	if os.Getenv(freshEnv) == "" {
+		InstallBufferPool()
+	}
 	os.Exit(m.Run())
 }

@@ -106,9 +106,9 @@ func Dispense(c plugin.ClientProtocol, kind Kind) (*Dispensed, error) {
 // (go-plugin's ClientConfig.GRPCDialOptions): prox's message limits and
 // its gRPC buffer pool, whose size classes fit the log path's large
 // messages and which does not clear buffers. Plugin servers get the same
-// pool from Serve. Importing the SDK also makes that pool gRPC's default
-// (experimental.SetDefaultBufferPool, which the proto codec uses) for the
-// whole process.
+// pool from Serve. They change nothing outside the connection: a host that
+// wants the pool for the proto codec too calls InstallBufferPool before its
+// first dial.
 func GRPCClientOptions() []grpc.DialOption {
 	return clientOptionsWith(sharedPool)
 }

@@ -32,7 +32,7 @@ type runnerServer struct {
 	next    uint64
 	handles map[string]*serverProcess
 
-	trim *burstTrim // returns the memory of a burst of starts
+	trim *burstTrim // returns the memory of a burst of starts; nil: never (ServeConfig.ReleaseMemory)
 }
 
 // serverProcess is a started process and its single Wait result.
@@ -61,7 +61,7 @@ func (sp *serverProcess) exited() <-chan struct{} {
 }
 
 func newRunnerServer(impl Runner) *runnerServer {
-	return &runnerServer{impl: impl, handles: make(map[string]*serverProcess), trim: newBurstTrim()}
+	return &runnerServer{impl: impl, handles: make(map[string]*serverProcess)}
 }
 
 func (s *runnerServer) get(handle string) (*serverProcess, error) {

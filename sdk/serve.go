@@ -35,6 +35,20 @@ type ServeConfig struct {
 	// Logger receives the SDK's logs; default a JSON hclog logger on stderr,
 	// which the host turns into its own log lines.
 	Logger hclog.Logger
+
+	// DefaultBufferPool makes the SDK's gRPC buffer pool gRPC's
+	// process-wide default before the plugin serves (InstallBufferPool):
+	// less CPU per large log message. Off by default, since it changes the
+	// pool of every gRPC connection of the process, including the
+	// plugin's own to other services; prox's built-in plugins turn it on.
+	DefaultBufferPool bool
+	// ReleaseMemory makes a runner return its freed heap to the operating
+	// system (debug.FreeOSMemory) once a burst of at least 8 starts is
+	// followed by a second without one, so that a plugin does not stay
+	// megabytes bigger after prox starts everything at once. Off by
+	// default, since it acts on the whole process; prox's built-in
+	// plugins turn it on.
+	ReleaseMemory bool
 }
 
 // Description is what `<binary> describe` prints.
@@ -116,14 +130,19 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 // holds when the plugin must go without the host's Shutdown call (nil for
 // a sink): for a runner, it kills whatever the runner started, then calls
 // its Shutdown (Shutdowner) unless the host did, bounded to
-// releaseTimeout. Serve, ServeDebug and TestPlugins share it.
-func componentSet(info Info, component any) (plugin.PluginSet, func()) {
+// releaseTimeout. Serve, ServeDebug and TestPlugins share it. A runner's
+// server releases memory after bursts when releaseMemory is set
+// (ServeConfig.ReleaseMemory).
+func componentSet(info Info, component any, releaseMemory bool) (plugin.PluginSet, func()) {
 	set := plugin.PluginSet{}
 	base := &baseServer{info: info, component: component}
 	var release func()
 	switch info.Kind {
 	case KindRunner:
 		rs := newRunnerServer(component.(Runner))
+		if releaseMemory {
+			rs.trim = newBurstTrim()
+		}
 		base.shutdown = rs.killAll
 		rs.base = base
 		set[pluginRunner] = &runnerPlugin{server: rs}
@@ -166,7 +185,11 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: stderr, JSONFormat: true, Level: hclog.Trace})
 	}
-	set, release := componentSet(c.component(kind, name))
+	info, comp := c.component(kind, name)
+	set, release := componentSet(info, comp, c.ReleaseMemory)
+	if c.DefaultBufferPool {
+		InstallBufferPool() // before plugin.Serve starts any gRPC
+	}
 
 	// The host gives its plugins a parent-death signal of SIGTERM, and may
 	// send SIGTERM itself: release everything (a runner kills its processes

@@ -19,6 +19,6 @@ func TestPlugins(r Runner, s Sink) map[string]plugin.Plugin {
 	default:
 		panic("sdk.TestPlugins: exactly one of the runner and the sink must be non-nil")
 	}
-	set, _ := componentSet(info, component)
+	set, _ := componentSet(info, component, false)
 	return set
 }

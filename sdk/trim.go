@@ -11,7 +11,8 @@ import (
 // requests, their environments, the gRPC streams of the starts. Go's
 // scavenger keeps the freed heap mapped, so the plugin stays that much
 // bigger for as long as it runs. burstTrim gives it back once a burst of
-// starts is over.
+// starts is over, when the plugin asks for it (ServeConfig.ReleaseMemory:
+// debug.FreeOSMemory acts on the whole process).
 
 // Defaults of the runner server's burstTrim: a burst is at least
 // trimBurstStarts starts, over once trimQuiet has passed without one.
@@ -36,8 +37,12 @@ func newBurstTrim() *burstTrim {
 	return &burstTrim{quiet: trimQuiet, min: trimBurstStarts, release: debug.FreeOSMemory}
 }
 
-// note records one event and restarts the quiet period.
+// note records one event and restarts the quiet period; on a nil
+// burstTrim it does nothing.
 func (t *burstTrim) note() {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.count++

@@ -74,14 +74,21 @@ func Serve(kind, name string) error {
 	if !Has(k, name) {
 		return fmt.Errorf("no built-in %s named %q", kind, name)
 	}
-	cfg := &sdk.ServeConfig{Name: PluginName, Version: version.Version}
-	switch k {
+	return sdk.ServeComponent(serveConfig(k, name), k, name)
+}
+
+// serveConfig is the configuration that serves the built-in component
+// kind.name. The built-ins are prox's own: they take the SDK's
+// process-wide tuning, which a third-party plugin chooses.
+func serveConfig(kind sdk.Kind, name string) *sdk.ServeConfig {
+	cfg := &sdk.ServeConfig{Name: PluginName, Version: version.Version, DefaultBufferPool: true, ReleaseMemory: true}
+	switch kind {
 	case sdk.KindRunner:
 		cfg.Runners = map[string]sdk.Runner{name: runners[name]()}
 	case sdk.KindSink:
 		cfg.Sinks = map[string]sdk.Sink{name: sinks[name]()}
 	}
-	return sdk.ServeComponent(cfg, k, name)
+	return cfg
 }
 
 // Schemas returns the schemas the built-in component kind.name declares:

@@ -51,3 +51,15 @@ func TestSchemas(t *testing.T) {
 	_, _, ok = Schemas(sdk.KindSink, "nope")
 	assert.False(t, ok)
 }
+
+// The built-ins keep the SDK's process-wide tuning, which the SDK leaves
+// off by default.
+func TestBuiltinsTakeTheProcessWideTuning(t *testing.T) {
+	for _, c := range Components() {
+		cfg := serveConfig(c.Kind, c.Name)
+		assert.True(t, cfg.DefaultBufferPool, "%s: the SDK's buffer pool as gRPC's default", c)
+		assert.True(t, cfg.ReleaseMemory, "%s: memory released after bursts of starts", c)
+		d := cfg.Describe()
+		assert.Len(t, append(d.Runners, d.Sinks...), 1, "%s: serves its component alone", c)
+	}
+}

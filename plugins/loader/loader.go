@@ -149,6 +149,9 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	}
 	stderr := &tailBuffer{max: stderrTailSize}
 	proc := &pluginProcess{cmd: cmd}
+	// The SDK's buffer pool for the proto codec too, before the first
+	// connection (see sdk.InstallBufferPool); once per process.
+	sdk.InstallBufferPool()
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),

@@ -37,5 +37,7 @@ func main() {
 		Name:    "noopsink",
 		Version: "0.1.0",
 		Sinks:   map[string]sdk.Sink{Name: sink{}},
+		// Measured as the built-in sinks run.
+		DefaultBufferPool: true,
 	})
 }
