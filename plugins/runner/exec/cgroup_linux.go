@@ -55,6 +55,10 @@ type cgroupRoot struct {
 	dir  string // "" while not made
 	live int    // process cgroups in dir
 	next uint64 // numbers the process cgroups
+
+	// swept counts the process cgroups of runners that are gone that
+	// newCgroupRoot emptied.
+	swept int
 }
 
 // ownCgroupDir returns the folder of this process's cgroup in the cgroup v2
@@ -170,7 +174,54 @@ func newCgroupRoot() (*cgroupRoot, error) {
 	if statErr != nil {
 		return nil, fmt.Errorf("cgroup %s has no cgroup.kill (Linux 5.14 or later is needed): %w", parent, statErr)
 	}
+	r.swept = sweepStale(parent)
 	return r, nil
+}
+
+// sweepStale kills and removes the folders that runners which are gone
+// left under parent: prox-PID-* whose PID no longer runs. They are what a
+// kill -9 of both prox and its exec runner leaves behind, processes
+// included (nothing was left to empty them). It returns how many process
+// cgroups it emptied. A PID that runs again (reused) keeps its folder.
+func sweepStale(parent string) int {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return 0
+	}
+	swept := 0
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), cgroupPrefix)
+		pidText, _, found := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || !found || err != nil || !e.IsDir() || pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		children, _ := os.ReadDir(dir)
+		for _, child := range children {
+			if !child.IsDir() {
+				continue
+			}
+			c := &cgroup{dir: filepath.Join(dir, child.Name())}
+			if populated, err := c.isPopulated(); err == nil && populated {
+				swept++
+			}
+			_ = c.killAndWait(cgroupEmptyTimeout)
+			_ = unix.Rmdir(c.dir)
+		}
+		_ = unix.Rmdir(dir)
+	}
+	return swept
+}
+
+// isPopulated reports whether a process is left in the cgroup.
+func (c *cgroup) isPopulated() (bool, error) {
+	f, err := os.Open(filepath.Join(c.dir, "cgroup.events"))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return readPopulated(f)
 }
 
 // makeLocked makes the runner's folder.

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
@@ -226,4 +228,46 @@ func TestCgroupName(t *testing.T) {
 	assert.Equal(t, "web-1", cgroupName("web", 1))
 	assert.Equal(t, "a_b_c_-7", cgroupName("a/b.c ", 7))
 	assert.Equal(t, strings.Repeat("x", 64)+"-2", cgroupName(strings.Repeat("x", 80), 2))
+}
+
+// TestStaleCgroupsOfAGoneRunnerAreSwept: what a runner killed together with
+// prox left behind (its folder, a process still running in it) is killed
+// and removed by the next runner that makes cgroups there; the folder of a
+// runner that still runs is left alone.
+func TestStaleCgroupsOfAGoneRunnerAreSwept(t *testing.T) {
+	requireCgroups(t)
+	parent, err := ownCgroupDir()
+	require.NoError(t, err)
+	// A PID that ran and is gone: a child that exited and was reaped.
+	gone := osexec.Command("true")
+	require.NoError(t, gone.Run())
+	stale := filepath.Join(parent, fmt.Sprintf("%s%d-test%d", cgroupPrefix, gone.Process.Pid, time.Now().UnixNano()))
+	live := filepath.Join(parent, fmt.Sprintf("%s%d-test%d", cgroupPrefix, os.Getppid(), time.Now().UnixNano()))
+	for _, dir := range []string{filepath.Join(stale, "web-1"), filepath.Join(live, "web-1")} {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	t.Cleanup(func() {
+		for _, dir := range []string{live, stale} {
+			_ = os.Remove(filepath.Join(dir, "web-1"))
+			_ = os.Remove(dir)
+		}
+	})
+	left := osexec.Command("sleep", "3600")
+	require.NoError(t, left.Start())
+	t.Cleanup(func() { _ = left.Process.Kill() })
+	require.NoError(t, os.WriteFile(filepath.Join(stale, "web-1", "cgroup.procs"), []byte(strconv.Itoa(left.Process.Pid)), 0o644))
+	exited := make(chan error, 1)
+	go func() { exited <- left.Wait() }()
+
+	root, err := newCgroupRoot()
+	require.NoError(t, err)
+	assert.Equal(t, 1, root.swept)
+	select {
+	case err := <-exited:
+		assert.EqualError(t, err, "signal: killed", "the process left in the stale cgroup was killed")
+	case <-time.After(waitFor):
+		t.Fatal("the process left in the stale cgroup still runs")
+	}
+	assert.NoDirExists(t, stale, "the stale folder is removed")
+	assert.DirExists(t, filepath.Join(live, "web-1"), "a running runner's folder is left alone")
 }
