@@ -214,6 +214,9 @@ func TestRetriesOn5xxThenDelivers(t *testing.T) {
 	require.NoError(t, s.Write(context.Background(), &sdk.Batch{Seq: 1, Events: []sdk.Event{crashed("web", 0)}}))
 
 	require.Eventually(t, func() bool { return s.Stats().Sent == 1 }, waitFor, tick)
+	// A delivered alert counts as sent just before it leaves the spool;
+	// Flush returns once the spool is empty.
+	require.NoError(t, s.Flush(context.Background()))
 	reqs := w.received()
 	require.Len(t, reqs, 3, "two failures, then the delivery")
 	assert.Equal(t, reqs[0].Body, reqs[2].Body, "the same alert is resent")
