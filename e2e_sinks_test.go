@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,16 +73,7 @@ process "crasher" {
 }
 
 func TestUpWebhookAlertsOnCrash(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer srv.Close()
+	srv, received := webhookRecorder(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -98,8 +90,7 @@ process "api" {
 `, srv.URL)), 0o644))
 	r := startUp(t, cfg)
 	assert.Equal(t, 1, r.wait(t))
-	mu.Lock()
-	defer mu.Unlock()
+	bodies := received()
 	require.NotEmpty(t, bodies, "the webhook was called before prox exited")
 	all := strings.Join(bodies, "\n")
 	var payload struct {
@@ -166,16 +157,7 @@ func TestUpRequestedStopIsNoCrash(t *testing.T) {
 	// Ctrl-C stops a process that ignores SIGTERM: it needs SIGKILL after
 	// its stop timeout, but the stop was asked for, so it ends stopped,
 	// with the reason, and raises no "crashed" alert.
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer srv.Close()
+	srv, received := webhookRecorder(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prox.hcl")
 	script, err := filepath.Abs("testdata/scripts/ignore_sigterm.sh")
@@ -201,11 +183,31 @@ process "stubborn" {
 	assert.Contains(t, stderr, "stop timeout expired, sending SIGKILL: process=stubborn")
 	assert.Regexp(t, `exited: process=stubborn state=stopped .*reason="killed after the stop timeout \(200ms\)"`, stderr)
 	assert.NotContains(t, stderr, "state=crashed")
-	mu.Lock()
-	defer mu.Unlock()
-	all := strings.Join(bodies, "\n")
+	all := strings.Join(received(), "\n")
 	assert.Contains(t, all, "started", "the webhook was reached: the absence of a crash alert means something")
 	assert.NotContains(t, all, "crashed", "a requested stop raises no crash alert")
+	requireNoneLeft(t, r.marker)
+}
+
+// webhookRecorder starts an HTTP server on loopback that answers 200 and
+// keeps every request body; received returns them so far.
+func webhookRecorder(t *testing.T) (srv *httptest.Server, received func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var bodies []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(bodies)
+	}
 }
 
 // proxCommand runs a control command of the prox binary on config and
