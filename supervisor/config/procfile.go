@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -91,7 +92,7 @@ func ProcfileHCL(entries []ProcfileEntry, withEnvFile bool) []byte {
 	b.WriteString("# runs it, and PORT is assigned from 5000 in steps of 100, as foreman does.\n")
 	b.WriteString("# See docs/configuration.md for restart policies, health checks and more.\n")
 	for i, e := range entries {
-		fmt.Fprintf(&b, "\nprocess %s {\n", strconv.Quote(e.Name))
+		fmt.Fprintf(&b, "\nprocess %s {\n", hclString(e.Name))
 		fmt.Fprintf(&b, "  command = [\"sh\", \"-c\", %s]\n", hclString(e.Command))
 		fmt.Fprintf(&b, "  env     = { PORT = \"%d\" }\n", ProcfilePortBase+i*ProcfilePortStep)
 		if withEnvFile {
@@ -102,14 +103,37 @@ func ProcfileHCL(entries []ProcfileEntry, withEnvFile bool) []byte {
 	return b.Bytes()
 }
 
-// hclString quotes s as an HCL string literal: strconv's escapes, and
-// template sequences (${ and %{) escaped so the command reaches the shell
-// as written.
+// hclString quotes s as an HCL string literal whose value is s: HCL's own
+// escapes (\", \\, \n, \r, \t, \uNNNN for the other control
+// characters; strconv's \x1b or \a are not HCL), and template sequences
+// (${ and %{) doubled so the command reaches the shell as written. A byte
+// that is not UTF-8 cannot be written in HCL and becomes U+FFFD.
 func hclString(s string) string {
-	q := strconv.Quote(s)
-	q = strings.ReplaceAll(q, "${", "$${")
-	q = strings.ReplaceAll(q, "%{", "%%{")
-	return q
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == utf8.RuneError || unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r) // "$${" is a literal "${"
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // LoadProcfile reads the Procfile at path and returns the configuration a

@@ -57,3 +57,14 @@ func TestProcfileHCLIsValid(t *testing.T) {
 	require.False(t, diags.HasErrors(), diags.Error())
 	assert.Equal(t, []string{"sh", "-c", `x "quoted" %{ if } \ back`}, cfg.Processes[0].Command)
 }
+
+// TestProcfileHCLQuotesEveryCharacter: prox init must write a prox.hcl
+// that parses back to the very command of the Procfile, whatever bytes it
+// holds. strconv's escapes (\x1b, \a, \v) are not HCL's.
+func TestProcfileHCLQuotesEveryCharacter(t *testing.T) {
+	cmd := "printf '\x1b[1mbold\x1b[0m\a\b\f\v\x7f' \"$X\" \\ ${Y} %{ Z } é 日本 \U0001F600\ttab\r\nnext"
+	src := ProcfileHCL([]ProcfileEntry{{Name: "a", Command: cmd}}, false)
+	cfg, diags := Parse(src, "prox.hcl")
+	require.False(t, diags.HasErrors(), "%s\n%s", diags.Error(), src)
+	assert.Equal(t, []string{"sh", "-c", cmd}, cfg.Processes[0].Command)
+}
