@@ -90,6 +90,10 @@ type baseServer struct {
 	shutdown func()
 	// shutdownCalled: the host called Shutdown.
 	shutdownCalled atomic.Bool
+	// configured, when set, runs once a Configure that is not a check has
+	// succeeded: the plugin's launch is over (ServeConfig.ReleaseMemory).
+	// It must not block.
+	configured func()
 }
 
 func (s *baseServer) Info(context.Context, *proto.InfoRequest) (*proto.InfoResponse, error) {
@@ -125,18 +129,30 @@ func (s *baseServer) ConfigSchema(context.Context, *proto.ConfigSchemaRequest) (
 
 func (s *baseServer) Configure(_ context.Context, req *proto.ConfigureRequest) (*proto.ConfigureResponse, error) {
 	s.apiVersion.Store(int32(req.ApiVersion))
+	if err := s.configure(req); err != nil {
+		return nil, err
+	}
+	if s.configured != nil && !req.CheckOnly {
+		s.configured()
+	}
+	return &proto.ConfigureResponse{}, nil
+}
+
+// configure hands the request's values to the component, when it is
+// Configurable.
+func (s *baseServer) configure(req *proto.ConfigureRequest) error {
 	c, ok := s.component.(Configurable)
 	if !ok {
-		return &proto.ConfigureResponse{}, nil
+		return nil
 	}
 	values, err := c.ConfigSchema().ApplyDefaults(req.ValuesJson)
 	if err != nil {
-		return nil, configureStatus(fmt.Errorf("the plugin's schema: %w", err))
+		return configureStatus(fmt.Errorf("the plugin's schema: %w", err))
 	}
 	if err := c.Configure(&Config{APIVersion: int(req.ApiVersion), Values: values, CheckOnly: req.CheckOnly}); err != nil {
-		return nil, configureStatus(err)
+		return configureStatus(err)
 	}
-	return &proto.ConfigureResponse{}, nil
+	return nil
 }
 
 func (s *baseServer) Shutdown(context.Context, *proto.ShutdownRequest) (*proto.ShutdownResponse, error) {

@@ -66,6 +66,11 @@ func TestSDKImportsNothingElseOfTheModule(t *testing.T) {
 		if path == sdk || strings.HasPrefix(path, sdk+"/") || path == sdk+".test" {
 			continue
 		}
+		// A leaf of the module's internal packages that imports nothing of
+		// prox, meant for both the host and the SDK.
+		if path == module+"/internal/memtrim" {
+			continue
+		}
 		t.Errorf("the sdk depends on %s, a package of %s outside sdk/", path, module)
 	}
 	if checked == 0 {

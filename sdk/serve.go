@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/memtrim"
 	"google.golang.org/grpc"
 )
 
@@ -42,12 +43,14 @@ type ServeConfig struct {
 	// pool of every gRPC connection of the process, including the
 	// plugin's own to other services; prox's built-in plugins turn it on.
 	DefaultBufferPool bool
-	// ReleaseMemory makes a runner return its freed heap to the operating
-	// system (debug.FreeOSMemory) once a burst of at least 8 starts is
-	// followed by a second without one, so that a plugin does not stay
-	// megabytes bigger after prox starts everything at once. Off by
-	// default, since it acts on the whole process; prox's built-in
-	// plugins turn it on.
+	// ReleaseMemory makes the plugin give its idle memory back to the
+	// operating system: its freed heap (debug.FreeOSMemory) and the pages
+	// of its binary that only its start touched (package initialisers, the
+	// launch). It does so once the host has configured it (the launch is
+	// over) and a second later, and, for a runner, once a burst of at least 8 starts is followed by a second
+	// without one, so that a plugin does not stay megabytes bigger after
+	// prox starts everything at once. Off by default, since it acts on the
+	// whole process; prox's built-in plugins turn it on.
 	ReleaseMemory bool
 }
 
@@ -136,6 +139,9 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 func componentSet(info Info, component any, releaseMemory bool) (plugin.PluginSet, func()) {
 	set := plugin.PluginSet{}
 	base := &baseServer{info: info, component: component}
+	if releaseMemory {
+		base.configured = memtrim.AfterStart
+	}
 	var release func()
 	switch info.Kind {
 	case KindRunner:

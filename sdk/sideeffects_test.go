@@ -6,11 +6,12 @@ import (
 	"os/exec"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/internal/memtrim"
+	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/mem"
@@ -83,15 +84,29 @@ func TestInstallBufferPool(t *testing.T) {
 
 func TestReleaseMemoryOnlyWhenAsked(t *testing.T) {
 	info := Info{Plugin: "p", Name: "r", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}
-	trimOf := func(releaseMemory bool) *burstTrim {
+	servers := func(releaseMemory bool) (*burstTrim, *baseServer) {
 		set, killAll := componentSet(info, newFakeRunner(t), releaseMemory)
 		t.Cleanup(killAll)
-		return set[pluginRunner].(*runnerPlugin).server.trim
+		return set[pluginRunner].(*runnerPlugin).server.trim, set[pluginBase].(*basePlugin).server
 	}
-	assert.Nil(t, trimOf(false), "by default a runner never calls debug.FreeOSMemory")
-	tr := trimOf(true)
+	tr, base := servers(false)
+	assert.Nil(t, tr, "by default a runner never gives memory back after bursts")
+	assert.Nil(t, base.configured, "nor after its launch")
+	tr, base = servers(true)
 	require.NotNil(t, tr, "ReleaseMemory: the runner returns memory after bursts")
 	assert.Equal(t, trimBurstStarts, tr.min)
 	assert.Equal(t, trimQuiet, tr.quiet)
-	assert.Equal(t, reflect.ValueOf(debug.FreeOSMemory).Pointer(), reflect.ValueOf(tr.release).Pointer(), "the release is debug.FreeOSMemory")
+	assert.Equal(t, reflect.ValueOf(memtrim.Release).Pointer(), reflect.ValueOf(tr.release).Pointer(), "the release is memtrim.Release")
+	assert.Equal(t, reflect.ValueOf(memtrim.AfterStart).Pointer(), reflect.ValueOf(base.configured).Pointer(), "and after the launch, memtrim.AfterStart")
+}
+
+func TestConfiguredRunsAfterARealConfigureOnly(t *testing.T) {
+	calls := 0
+	s := &baseServer{info: Info{Kind: KindSink}, component: &recordingSink{}, configured: func() { calls++ }}
+	_, err := s.Configure(context.Background(), &proto.ConfigureRequest{ApiVersion: 1, CheckOnly: true})
+	require.NoError(t, err)
+	assert.Zero(t, calls, "prox validate's check is no launch")
+	_, err = s.Configure(context.Background(), &proto.ConfigureRequest{ApiVersion: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, calls)
 }

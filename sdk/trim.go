@@ -1,9 +1,10 @@
 package sdk
 
 import (
-	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/prox-dev/prox/internal/memtrim"
 )
 
 // A runner plugin that starts many processes at once (prox's start, a
@@ -34,7 +35,7 @@ type burstTrim struct {
 }
 
 func newBurstTrim() *burstTrim {
-	return &burstTrim{quiet: trimQuiet, min: trimBurstStarts, release: debug.FreeOSMemory}
+	return &burstTrim{quiet: trimQuiet, min: trimBurstStarts, release: memtrim.Release}
 }
 
 // note records one event and restarts the quiet period; on a nil

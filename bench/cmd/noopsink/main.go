@@ -39,5 +39,6 @@ func main() {
 		Sinks:   map[string]sdk.Sink{Name: sink{}},
 		// Measured as the built-in sinks run.
 		DefaultBufferPool: true,
+		ReleaseMemory:     true,
 	})
 }

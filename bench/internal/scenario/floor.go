@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prox-dev/prox/bench/internal/peers"
@@ -28,9 +29,14 @@ func floor() *Scenario {
 	return &Scenario{
 		Name: "floor",
 		Title: "Memory floor: prox with 1 idle process, its built-in exec runner and a no-op sink plugin (bench/cmd/noopsink, " +
-			"the smallest plugin the SDK makes); RSS of each, and of the sum the anonymous part and the rest (binary pages)",
+			"the smallest plugin the SDK makes); PSS (what the machine pays: pages shared by the processes count once) and RSS, " +
+			"of the sum and of each, and the sum's anonymous part and the rest (binary pages)",
 		Peers: []string{"prox"},
 		Metrics: []Metric{
+			{Key: "pss_mb", Title: "total PSS MB", Digits: 1},
+			{Key: "host_pss_mb", Title: "prox PSS MB", Digits: 1},
+			{Key: "runner_pss_mb", Title: "exec runner PSS MB", Digits: 1},
+			{Key: "sink_pss_mb", Title: "no-op sink PSS MB", Digits: 1},
 			{Key: "rss_mb", Title: "total RSS MB", Digits: 1},
 			{Key: "file_mb", Title: "of which binary pages MB", Digits: 1},
 			{Key: "anon_mb", Title: "of which anonymous MB", Digits: 1},
@@ -99,7 +105,9 @@ func setFloor(r *Result, smp procwatch.Sample) error {
 		}
 		found[key] = true
 		r.set(key, mb(pr.RSS))
+		r.set(strings.TrimSuffix(key, "_mb")+"_pss_mb", mb(pr.PSS))
 	}
+	r.set("pss_mb", mb(smp.PSS))
 	r.set("rss_mb", mb(smp.RSS))
 	r.set("anon_mb", mb(smp.Anon))
 	r.set("file_mb", mb(smp.RSS-smp.Anon))

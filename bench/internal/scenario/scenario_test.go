@@ -159,9 +159,11 @@ func TestFloorSplitsProxAndItsPlugins(t *testing.T) {
 		comms[p.Comm]++
 	}
 	assert.Equal(t, map[string]int{"prox": 2, NoopSinkComm: 1}, comms, "prox, its exec runner and the no-op sink")
-	for _, k := range []string{"host_mb", "runner_mb", "sink_mb", "anon_mb", "file_mb"} {
+	for _, k := range []string{"host_mb", "runner_mb", "sink_mb", "anon_mb", "file_mb", "pss_mb", "host_pss_mb", "runner_pss_mb", "sink_pss_mb"} {
 		assert.Positive(t, r.Metrics[k], k)
 	}
+	assert.InDelta(t, r.Metrics["pss_mb"], r.Metrics["host_pss_mb"]+r.Metrics["runner_pss_mb"]+r.Metrics["sink_pss_mb"], 0.01)
+	assert.Less(t, r.Metrics["pss_mb"], r.Metrics["rss_mb"], "prox and its exec runner share their binary's pages")
 	assert.InDelta(t, r.Metrics["rss_mb"], r.Metrics["host_mb"]+r.Metrics["runner_mb"]+r.Metrics["sink_mb"], 0.01)
 	assert.InDelta(t, r.Metrics["rss_mb"], r.Metrics["anon_mb"]+r.Metrics["file_mb"], 0.01)
 	assert.Equal(t, 0.0, r.Metrics["survivors"])
