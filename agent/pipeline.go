@@ -47,7 +47,7 @@ type pipeline struct {
 // and starts the terminal printer (unless quiet).
 func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*pipeline, error) {
 	sizes := map[string]int{}
-	for _, proc := range st.cfg.Processes {
+	for _, proc := range st.cfg.Instances() {
 		sizes[proc.Name] = proc.LogLines
 	}
 	p := &pipeline{
@@ -59,7 +59,7 @@ func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*p
 	}
 	for id, inst := range st.sinks {
 		var procs []string
-		for _, proc := range st.cfg.Processes {
+		for _, proc := range st.cfg.Instances() {
 			for _, ref := range proc.Sinks {
 				if ref.String() == id {
 					procs = append(procs, proc.Name)

@@ -107,7 +107,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 	// waiting for a process to start and answer), then decoded and
 	// configured in the config's order.
 	used := map[string]bool{}
-	for _, p := range cfg.Processes {
+	for _, p := range cfg.Instances() {
 		for _, ref := range p.Sinks {
 			used[ref.String()] = true
 		}
@@ -120,7 +120,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 	}
 	var runnerRefs []config.Ref
 	seen := map[string]bool{}
-	for _, p := range cfg.Processes {
+	for _, p := range cfg.Instances() {
 		if key := p.Runner.String(); !seen[key] {
 			seen[key] = true
 			runnerRefs = append(runnerRefs, p.Runner)
@@ -165,7 +165,7 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		launches[ref.String()] = runnerLaunches[i]
 	}
 	failed := map[string]bool{}
-	for _, p := range cfg.Processes {
+	for _, p := range cfg.Instances() {
 		key := p.Runner.String()
 		inst, ok := st.runners[key]
 		if !ok {
@@ -325,7 +325,7 @@ func UsedComponents(cfg *config.Config) []builtin.Component {
 			out = append(out, c)
 		}
 	}
-	for _, p := range cfg.Processes {
+	for _, p := range cfg.Instances() {
 		add(builtin.Component{Kind: sdk.KindRunner, Name: p.Runner.Kind})
 		for _, s := range p.Sinks {
 			add(builtin.Component{Kind: sdk.KindSink, Name: s.Kind})
@@ -340,6 +340,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 	var diags hcl.Diagnostics
 	spec := supervisor.ProcessSpec{
 		Name:        p.Name,
+		Group:       p.Group,
 		Runner:      runner,
 		RunnerName:  p.Runner.String(),
 		StopTimeout: p.Stop.Timeout,
@@ -374,7 +375,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 	var settings *sdk.Config
 	if inst.ProcessSchema != nil {
 		what := fmt.Sprintf("%q block of process %q", p.Runner.Kind, p.Name)
-		values, d := loader.Decode(p.RunnerBody, inst.ProcessSchema, evalCtx, p.DeclRange, what)
+		values, d := loader.Decode(p.RunnerBody, inst.ProcessSchema, config.InstanceEvalContext(evalCtx, p.Replica), p.DeclRange, what)
 		diags = append(diags, d...)
 		settings = &sdk.Config{APIVersion: inst.APIVersion, Values: values}
 	}
@@ -403,9 +404,7 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 		diags = append(diags, localWarnings(p, env, dir)...)
 	}
 	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: dir, Settings: settings}
-	for _, d := range p.DependsOn {
-		spec.DependsOn = append(spec.DependsOn, supervisor.Dependency{Name: d.Name, Condition: d.Condition})
-	}
+	spec.DependsOn = dependencies(cfg, p)
 	if p.Health != nil {
 		h, d := healthSpec(p, env, inst.Info.Capabilities)
 		diags = append(diags, d...)

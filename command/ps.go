@@ -27,12 +27,15 @@ func (c *PsCommand) Help() string {
 Usage: prox ps [options] [NAME...]
 
   Lists the processes of the prox running on the control socket, in
-  configuration order (or only the NAMEd ones): name, state, health (of a
-  process with a health check: checking, healthy or unhealthy), PID,
-  runner, uptime, restart count, how the last run ended, and the reason of
-  its state (what a starting process waits for, why it crashed or failed,
-  what its failing health check said). Under the table, a line for each
-  sink that is failing or relaunching (see prox sinks).
+  configuration order (or only the NAMEd ones; the NAME of a process with
+  replicas means all its instances): name, state, health (of a process
+  with a health check: checking, healthy or unhealthy), PID, runner,
+  uptime, restart count, how the last run ended, and the reason of its
+  state (what a starting process waits for, why it crashed or failed,
+  what its failing health check said). The instances of a process with
+  replicas are listed under a row of their process that counts them by
+  state ("2/3 running, 1 crashed"). Under the table, a line for each sink
+  that is failing or relaunching (see prox sinks).
 
   Exits 0 on success, 1 when no prox runs on the socket or a NAME is
   unknown, 2 on a usage error.
@@ -40,10 +43,12 @@ Usage: prox ps [options] [NAME...]
 Options:
 
   -json              Print a JSON array of objects with the keys name,
-                     state, pid, runner, restarts, started_at (RFC 3339,
-                     null when not running), uptime_seconds and last_exit
-                     ({code, signal}, null before the first exit),
-                     health ({status, output, checked_at}, null without a
+                     group (the process an instance of replicas belongs
+                     to; its own name otherwise), state, pid, runner,
+                     restarts, started_at (RFC 3339, null when not
+                     running), uptime_seconds and last_exit ({code,
+                     signal}, null before the first exit), health
+                     ({status, output, checked_at}, null without a
                      check), reason and containment (what keeps a running
                      process's descendants from outliving it: "cgroup",
                      "subreaper", "process-group"; "" if not running or
@@ -81,18 +86,9 @@ func (c *PsCommand) Run(args []string) int {
 		return c.controlError(err)
 	}
 	if names := fs.Args(); len(names) > 0 {
-		byName := map[string]control.Process{}
-		for _, p := range ps {
-			byName[p.Name] = p
-		}
-		ps = ps[:0:0]
-		for _, n := range names {
-			p, ok := byName[n]
-			if !ok {
-				c.Ui.Error(fmt.Sprintf("unknown process %q", n))
-				return exitFailure
-			}
-			ps = append(ps, p)
+		if ps, err = selectProcesses(ps, names); err != nil {
+			c.Ui.Error(err.Error())
+			return exitFailure
 		}
 	}
 	if c.json {
@@ -123,7 +119,7 @@ func psTable(ps []control.Process) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tHEALTH\tPID\tRUNNER\tUPTIME\tRESTARTS\tLAST EXIT\tREASON")
-	for _, p := range ps {
+	row := func(name string, p control.Process) {
 		pid, uptime, health := "-", "-", "-"
 		if p.PID > 0 {
 			pid = fmt.Sprint(p.PID)
@@ -134,7 +130,19 @@ func psTable(ps []control.Process) string {
 		if p.Health != nil {
 			health = p.Health.Status
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.State, health, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit), psReason(p))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, p.State, health, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit), psReason(p))
+	}
+	// The instances of a process with replicas, under a row of their
+	// process that counts them by state.
+	for _, g := range groupProcesses(ps) {
+		if len(g.instances) == 1 {
+			row(g.instances[0].Name, g.instances[0])
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\t-\t-\t-\t-\n", g.name, groupSummary(g.instances), g.instances[0].Runner)
+		for _, p := range g.instances {
+			row("  "+p.Name, p)
+		}
 	}
 	_ = tw.Flush()
 	return b.String()

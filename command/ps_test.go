@@ -64,7 +64,7 @@ func testPsJSON(t *testing.T, rp *runningProx) {
 	require.NoError(t, json.Unmarshal([]byte(out), &raw), out)
 	require.Len(t, raw, 2)
 	for _, obj := range raw {
-		assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keysOf(obj))
+		assert.ElementsMatch(t, []string{"name", "group", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keysOf(obj))
 	}
 	assert.Nil(t, raw[0]["last_exit"])
 	assert.ElementsMatch(t, []string{"code", "signal"}, keysOf(raw[1]["last_exit"].(map[string]any)))

@@ -19,6 +19,9 @@ import (
 type ProcessSpec struct {
 	// Name is the process's name.
 	Name string
+	// Group is the name of the process block this process is an instance
+	// of (replicas); default Name.
+	Group string
 	// Runner starts the process; RunnerName names it for display
 	// ("exec", "ssh.staging").
 	Runner     sdk.Runner
@@ -64,7 +67,10 @@ type ExitStatus struct {
 
 // ProcessInfo is a snapshot of one process.
 type ProcessInfo struct {
-	Name   string
+	Name string
+	// Group is the process block the process is an instance of (its
+	// spec's Group): Name for a process of one instance.
+	Group  string
 	State  State
 	PID    int
 	Runner string
@@ -600,7 +606,7 @@ func (m *managedProcess) transition(to State, exit *ExitStatus, reason string) {
 
 func (m *managedProcess) snapshot() {
 	info := ProcessInfo{
-		Name: m.spec.Name, State: m.state, Runner: m.spec.RunnerName, Restarts: m.restarts,
+		Name: m.spec.Name, Group: m.spec.Group, State: m.state, Runner: m.spec.RunnerName, Restarts: m.restarts,
 		LastExit: m.lastExit, NextRestart: m.nextRestart, Reason: m.reason,
 	}
 	if m.state == StateRunning || m.state == StateStopping {

@@ -130,6 +130,9 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 		changeC: make(chan struct{}),
 	}
 	for _, spec := range specs {
+		if spec.Group == "" {
+			spec.Group = spec.Name
+		}
 		m := newManagedProcess(spec, s.logger, output, s.bus, s.notify)
 		m.outputGrace = opts.OutputGrace
 		s.procs = append(s.procs, m)

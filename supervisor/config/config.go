@@ -33,7 +33,8 @@ type Config struct {
 	// Socket is the absolute path of the control socket (socket); default
 	// "" (.prox/prox.sock beside the file; -socket and PROX_SOCKET win).
 	Socket string
-	// Processes are the process blocks, in file order.
+	// Processes are the process blocks, in file order, each decoded as
+	// its first instance (replica = 0); Instances lists what runs.
 	Processes []*Process
 	// Runners are the runner "KIND" "NAME" blocks, in file order.
 	Runners []*PluginBlock
@@ -103,6 +104,27 @@ type Process struct {
 	CommandRange, EnvFileRange, DirRange hcl.Range
 	// DeclRange is the process block's DefRange.
 	DeclRange hcl.Range
+
+	// Group is the name of the process block this process is an instance
+	// of (its label); the same as Name for a block with one instance.
+	Group string
+	// Replica is the instance's index, from 0: the value of the replica
+	// variable in the block's expressions, and of PROX_REPLICA.
+	Replica int
+	// Replicas is how many instances the block runs (replicas); default 1.
+	Replicas int
+	// ReplicasRange is the range of the replicas value; zero when absent.
+	ReplicasRange hcl.Range
+
+	// block and dec decode the block again for another instance (Expand);
+	// instances are the block's instances: set on the elements of
+	// Config.Processes only.
+	block     *hcl.Block
+	dec       *decoder
+	instances []*Process
+	// replicated is set when replicas is written, or the block was
+	// expanded (Expand): see Replicated.
+	replicated bool
 }
 
 // Stop is the stop block of a process.

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // Environ returns the environment of process p: base (usually
 // os.Environ()) overridden by the configuration's dotenv file (c.Dotenv,
 // foreman's habit), overridden by the variables of p's env_file,
-// overridden by p's env. The result is a sorted list of "KEY=VALUE"
+// overridden by p's env, and, for an instance of a replicated process
+// (Replicated), PROX_REPLICA (ReplicaEnv), its index, above all. The result is a sorted list of "KEY=VALUE"
 // entries without duplicate keys; base entries without '=' or with an
 // empty key are dropped. An unreadable or malformed env_file is an error.
 // The receiver may be nil: no dotenv file.
@@ -47,6 +49,9 @@ func (c *Config) Environ(p *Process, base []string) ([]string, error) {
 	}
 	for k, v := range p.Env {
 		env[k] = k + "=" + v
+	}
+	if p.Replicated() {
+		env[ReplicaEnv] = ReplicaEnv + "=" + strconv.Itoa(p.Replica)
 	}
 	out := make([]string, 0, len(env))
 	for _, k := range sortedKeys(env) {

@@ -37,6 +37,7 @@ var processSchema = &hcl.BodySchema{
 		{Name: "sinks"},
 		{Name: "depends_on"},
 		{Name: "log_lines"},
+		{Name: "replicas"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "stop"}, {Type: "restart"}, {Type: "health"},
@@ -173,7 +174,7 @@ func (d *decoder) decodeRoot(body hcl.Body) hcl.Diagnostics {
 	for _, block := range content.Blocks {
 		switch block.Type {
 		case "process":
-			p, dd := d.decodeProcess(block)
+			p, dd := d.decodeGroup(block)
 			diags = append(diags, dd...)
 			d.cfg.Processes = append(d.cfg.Processes, p)
 		case "runner", "sink":

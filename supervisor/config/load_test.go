@@ -229,7 +229,7 @@ var loadErrorCases = []struct {
 	{"zero window", "process \"a\" {\n  restart {\n    window = \"0s\"\n  }\n}\n", "Invalid restart window", 3},
 	{"env not a map", "process \"a\" {\n  env = \"X=1\"\n}\n", "Invalid env", 2},
 	{"unknown function", "process \"a\" {\n  command = [nope()]\n}\n", "Call to unknown function", 2},
-	{"variables not allowed", "process \"a\" {\n  command = [var.x]\n}\n", "Variables not allowed", 2},
+	{"unknown variable", "process \"a\" {\n  command = [var.x]\n}\n", "Unknown variable", 2},
 	{"typo suggestion", "process \"a\" {\n  restrat {}\n}\n", "Unsupported block type", 2},
 }
 

@@ -43,7 +43,7 @@ func addHint(d *hcl.Diagnostic, hint string) {
 }
 
 // hintInterpolatedVariables adds interpolationHint to the "Variables not
-// allowed" errors of diags that are about a variable inside a template of
+// allowed" and "Unknown variable" errors of diags that are about a variable inside a template of
 // expr ("echo ${HOME}"), as opposed to a bare reference (command = HOME).
 // src is the file's source.
 func hintInterpolatedVariables(diags hcl.Diagnostics, expr hcl.Expression, src []byte) {
@@ -67,7 +67,7 @@ func hintInterpolatedVariables(diags hcl.Diagnostics, expr hcl.Expression, src [
 		return nil
 	})
 	for _, d := range diags {
-		if d.Severity != hcl.DiagError || d.Summary != "Variables not allowed" || d.Subject == nil {
+		if d.Severity != hcl.DiagError || (d.Summary != "Variables not allowed" && d.Summary != "Unknown variable") || d.Subject == nil {
 			continue
 		}
 		s := span{d.Subject.Start.Byte, d.Subject.End.Byte}

@@ -155,18 +155,32 @@ func validate(cfg *Config, refs map[*Process]*processRefs) hcl.Diagnostics {
 	}
 
 	for _, p := range cfg.Processes {
-		if r := refs[p]; r != nil && r.runner && p.Runner.Name != "" && cfg.Runner(p.Runner) == nil {
-			diags = append(diags, errorAt(p.RunnerRange, "Unknown runner",
-				fmt.Sprintf("Process %q uses runner %q, but there is no runner %q %q block.", p.Name, p.Runner, p.Runner.Kind, p.Runner.Name)))
-		}
-		for i, s := range p.Sinks {
-			if cfg.Sink(s) == nil {
-				diags = append(diags, errorAt(p.SinkRanges[i], "Unknown sink",
-					fmt.Sprintf("Process %q uses sink %q, but there is no sink %q %q block.", p.Name, s, s.Kind, s.Name)))
-			}
+		if p.Replicas > 1 && processes[p.Name] == p {
+			diags = append(diags, checkInstanceNames(cfg, p, p.instances, p.ReplicasRange)...)
 		}
 	}
+	for _, p := range cfg.Instances() {
+		diags = appendNew(diags, validateRefs(cfg, p, refs[p]))
+	}
 	diags = append(diags, validateDependencies(cfg)...)
+	return diags
+}
+
+// validateRefs checks the runner and sink references of p against the
+// runner and sink blocks; r tells whether its runner reference was
+// decoded.
+func validateRefs(cfg *Config, p *Process, r *processRefs) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if r != nil && r.runner && p.Runner.Name != "" && cfg.Runner(p.Runner) == nil {
+		diags = append(diags, errorAt(p.RunnerRange, "Unknown runner",
+			fmt.Sprintf("Process %q uses runner %q, but there is no runner %q %q block.", p.Name, p.Runner, p.Runner.Kind, p.Runner.Name)))
+	}
+	for i, s := range p.Sinks {
+		if cfg.Sink(s) == nil {
+			diags = append(diags, errorAt(p.SinkRanges[i], "Unknown sink",
+				fmt.Sprintf("Process %q uses sink %q, but there is no sink %q %q block.", p.Name, s, s.Kind, s.Name)))
+		}
+	}
 	return diags
 }
 

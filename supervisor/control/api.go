@@ -18,8 +18,12 @@ const APIVersion = 1
 // Process is one process as the API returns it, and as `prox ps -json`
 // prints it. Its JSON keys are a contract: exactly these.
 type Process struct {
-	// Name is the process's name in prox.hcl.
+	// Name is the process's name in prox.hcl; an instance of a process
+	// with replicas is "NAME.INDEX".
 	Name string `json:"name"`
+	// Group is the process block the process is an instance of: its
+	// Name, for a process of one instance.
+	Group string `json:"group"`
 	// State is the lifecycle state: stopped, starting, running, stopping,
 	// crashed, backoff or failed.
 	State string `json:"state"`
@@ -84,6 +88,7 @@ type Exit struct {
 func ProcessFrom(p supervisor.ProcessInfo) Process {
 	out := Process{
 		Name:     p.Name,
+		Group:    p.Group,
 		State:    string(p.State),
 		PID:      p.PID,
 		Runner:   p.Runner,

@@ -60,7 +60,7 @@ func TestListAndGetProcesses(t *testing.T) {
 	resp := get(t, inst, "/v1/processes/once")
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(resp, &raw))
-	assert.ElementsMatch(t, []string{"name", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keys(raw))
+	assert.ElementsMatch(t, []string{"name", "group", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keys(raw))
 	assert.ElementsMatch(t, []string{"code", "signal"}, keys(raw["last_exit"].(map[string]any)))
 }
 

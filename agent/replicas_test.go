@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/prox-dev/prox/plugins/loader"
+	"github.com/prox-dev/prox/sdk"
+	"github.com/prox-dev/prox/supervisor"
+	"github.com/prox-dev/prox/supervisor/config"
+	"github.com/prox-dev/prox/supervisor/policy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Each instance of a process with replicas is a spec of its own: its
+// name, its group, its own values of replica, PROX_REPLICA and health
+// check; a dependency on the process is one on each instance.
+func TestInstanceSpecs(t *testing.T) {
+	src := `
+process "web" {
+  replicas = 3
+  command  = ["serve", 8000 + replica]
+  health {
+    tcp { address = "127.0.0.1:${8000 + replica}" }
+  }
+}
+process "proxy" {
+  command = ["proxy"]
+  depends_on "web" { condition = "healthy" }
+}
+`
+	cfg, diags := config.Parse([]byte(src), "prox.hcl")
+	require.False(t, diags.HasErrors(), diags.Error())
+	inst := &loader.Instance{Info: &sdk.Info{}}
+	insts := cfg.Instances()
+	require.Len(t, insts, 4)
+	for i, p := range insts[:3] {
+		spec, diags := processSpec(cfg, p, inst, nil, nil)
+		require.False(t, diags.HasErrors(), diags.Error())
+		assert.Equal(t, fmt.Sprintf("web.%d", i), spec.Name)
+		assert.Equal(t, "web", spec.Group)
+		assert.Equal(t, fmt.Sprintf("web.%d", i), spec.Config.Name)
+		assert.Equal(t, []string{"serve", fmt.Sprint(8000 + i)}, spec.Config.Command)
+		assert.Contains(t, spec.Config.Env, fmt.Sprintf("PROX_REPLICA=%d", i))
+		require.NotNil(t, spec.Health)
+		assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", 8000+i), spec.Health.Check.(*supervisor.TCPCheck).Address)
+	}
+	proxy, diags := processSpec(cfg, insts[3], inst, nil, nil)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Equal(t, "proxy", proxy.Group)
+	assert.Equal(t, []supervisor.Dependency{
+		{Name: "web.0", Condition: policy.ConditionHealthy},
+		{Name: "web.1", Condition: policy.ConditionHealthy},
+		{Name: "web.2", Condition: policy.ConditionHealthy},
+	}, proxy.DependsOn)
+	for _, kv := range proxy.Config.Env {
+		assert.NotContains(t, kv, "PROX_REPLICA=", "a process without replicas runs as it did")
+	}
+}
