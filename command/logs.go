@@ -46,7 +46,8 @@ Usage: prox logs [options] [NAME...]
   oldest first, as "name | line", coloured like prox up on a terminal.
   With -f it then follows: new lines are printed as they are written, until
   Ctrl-C or until prox stops. A follower that reads too slowly loses lines;
-  prox says how many on stderr.
+  prox says how many on stderr. The NAME of a process with replicas means
+  all its instances, each line prefixed with its instance ("web.1 |").
 
   Exits 0 on success, 1 when no prox runs on the socket or a NAME is
   unknown, 2 on a usage error (an invalid -regex included).

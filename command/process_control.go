@@ -17,6 +17,8 @@ type ActionCommand struct {
 	// action is "start", "stop" or "restart".
 	action string
 	all    bool
+	// rolling is restart's -rolling.
+	rolling bool
 }
 
 // newActionCommand returns the command of action.
@@ -48,16 +50,17 @@ Usage: prox %s [options] NAME...
 
   %s
 
-  With -all, every process, all at once. The new state of each process is
-  printed.
-
+  With -all, every process, all at once. The NAME of a process with
+  replicas means all its instances, at once; NAME.INDEX is one instance.
+  The new state of each process is printed.
+%s
   Exits 0 when every process was %s, 1 when one failed or is
   unknown, or no prox runs on the socket, 2 on a usage error.
 
 Options:
 
   -all               Every process.
-`, c.action, c.action, actionText[c.action].what, pastTense(c.action)) + socketHelp + metaHelp)
+%s`, c.action, c.action, actionText[c.action].what, rollingText(c.action), pastTense(c.action), rollingFlagText(c.action)) + socketHelp + metaHelp)
 }
 
 // pastTense is "started", "stopped", "restarted".
@@ -78,7 +81,11 @@ func (c *ActionCommand) AutocompleteArgs() complete.Predictor { return predictPr
 
 // AutocompleteFlags implements cli.CommandAutocomplete.
 func (c *ActionCommand) AutocompleteFlags() complete.Flags {
-	return withCommonFlags(complete.Flags{"-all": complete.PredictNothing})
+	flags := complete.Flags{"-all": complete.PredictNothing}
+	if c.action == "restart" {
+		flags["-rolling"] = complete.PredictNothing
+	}
+	return withCommonFlags(flags)
 }
 
 // Run implements cli.Command.
@@ -86,6 +93,9 @@ func (c *ActionCommand) Run(args []string) int {
 	fs := c.FlagSet(c.action)
 	c.socketFlag(fs)
 	fs.BoolVar(&c.all, "all", false, "every process")
+	if c.action == "restart" {
+		fs.BoolVar(&c.rolling, "rolling", false, "one instance at a time")
+	}
 	if !c.parseFlags(fs, args, c.Help()) {
 		return exitUsage
 	}
@@ -93,6 +103,8 @@ func (c *ActionCommand) Run(args []string) int {
 	switch {
 	case c.all && len(names) > 0:
 		return c.usageError("give process names or -all, not both", c.Help())
+	case c.all && c.rolling:
+		return c.usageError("-rolling restarts the instances of the NAMEd processes; it does not go with -all", c.Help())
 	case !c.all && len(names) == 0:
 		return c.usageError(c.action+" needs process names, or -all", c.Help())
 	}
@@ -111,20 +123,35 @@ func (c *ActionCommand) Run(args []string) int {
 		}
 		return exitOK
 	}
+	// Which names are process blocks to act on as a whole: a process
+	// with replicas (all its instances), or any process with -rolling.
+	ps, err := client.Processes(ctx)
+	if err != nil {
+		return c.controlError(err)
+	}
+	group := groupRoutes(ps, names, c.rolling)
 	// One request per name, all at once; results in the given order.
-	results := make([]*control.Process, len(names))
+	results := make([][]control.Process, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
+			if group[i] {
+				results[i], errs[i] = client.Group(ctx, c.action, name, c.rolling)
+				return
+			}
+			var p *control.Process
 			var err error
 			switch c.action {
 			case "start":
-				results[i], err = client.Start(ctx, name)
+				p, err = client.Start(ctx, name)
 			case "stop":
-				results[i], err = client.Stop(ctx, name)
+				p, err = client.Stop(ctx, name)
 			default:
-				results[i], err = client.Restart(ctx, name)
+				p, err = client.Restart(ctx, name)
+			}
+			if err == nil {
+				results[i] = []control.Process{*p}
 			}
 			errs[i] = err
 		})
@@ -138,9 +165,51 @@ func (c *ActionCommand) Run(args []string) int {
 			}
 			continue
 		}
-		c.Ui.Output(processLine(*results[i]))
+		for _, p := range results[i] {
+			c.Ui.Output(processLine(p))
+		}
 	}
 	return code
+}
+
+// groupRoutes tells, for each name, whether it goes to the group route:
+// the name of a process with replicas (no process has that name), or,
+// with rolling, the name of any process block.
+func groupRoutes(ps []control.Process, names []string, rolling bool) []bool {
+	out := make([]bool, len(names))
+	for i, n := range names {
+		isProcess, isGroup := false, false
+		for _, p := range ps {
+			isProcess = isProcess || p.Name == n
+			isGroup = isGroup || groupOf(p) == n
+		}
+		out[i] = isGroup && (!isProcess || rolling)
+	}
+	return out
+}
+
+// rollingText is restart's paragraph on -rolling; "" for the others.
+func rollingText(action string) string {
+	if action != "restart" {
+		return ""
+	}
+	return `
+  With -rolling, the instances of each NAMEd process restart one at a
+  time, each once the previous one is ready: healthy where it has a
+  health check, running otherwise. An instance that crashes, fails or is
+  stopped instead ends the roll (exit 1), and the ones after it keep
+  running as they were.
+`
+}
+
+// rollingFlagText is restart's -rolling in the options; "" for the others.
+func rollingFlagText(action string) string {
+	if action != "restart" {
+		return ""
+	}
+	return `  -rolling           One instance at a time, each once the previous one is
+                     ready.
+`
 }
 
 // processLine describes a process after an action: "web: running (PID

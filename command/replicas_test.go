@@ -1,8 +1,11 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/prox-dev/prox/supervisor/control"
@@ -56,4 +59,124 @@ func TestPsGroupsInstances(t *testing.T) {
 	require.Len(t, got, 3)
 	assert.Equal(t, [][2]string{{"web.0", "web"}, {"web.1", "web"}, {"db", "db"}},
 		[][2]string{{got[0].Name, got[0].Group}, {got[1].Name, got[1].Group}, {got[2].Name, got[2].Group}})
+}
+
+// prox logs NAME of a process with replicas prints every instance's
+// lines, each with its own prefix; logs NAME.INDEX one instance's.
+func TestLogsOfInstances(t *testing.T) {
+	rp := startProx(t, replicated, "web.0", "web.1", "db")
+	require.Eventually(t, func() bool {
+		_, out, _ := rp.run(t, "logs", "web")
+		return strings.Contains(out, "web 0 up") && strings.Contains(out, "web 1 up")
+	}, ctlWait, ctlTick)
+	code, out, errOut := rp.run(t, "logs", "web")
+	require.Equal(t, 0, code, errOut)
+	assert.ElementsMatch(t, []string{"web.0 | web 0 up", "web.1 | web 1 up"}, lines(out))
+
+	code, out, errOut = rp.run(t, "logs", "web.1")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, []string{"web.1 | web 1 up"}, lines(out))
+
+	code, _, errOut = rp.run(t, "logs", "web.7")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `"web.7"`)
+}
+
+// rollingWeb runs three instances whose health check passes a moment
+// after they start.
+const rollingWeb = `
+process "web" {
+  replicas = 3
+  command  = ["sh", "-c", "echo web $PROX_REPLICA starting; sleep 0.2; echo web $PROX_REPLICA ready; exec sleep 600"]
+  health {
+    log { match = "ready" }
+    interval = "50ms"
+  }
+}
+`
+
+// prox restart NAME restarts every instance; with -rolling one at a
+// time, each once the previous one is healthy: the events show that no
+// instance is stopped before the one before it is healthy again.
+func TestRestartInstances(t *testing.T) {
+	rp := startProx(t, rollingWeb, "web.0", "web.1", "web.2")
+	names := []string{"web.0", "web.1", "web.2"}
+	pids := map[string]int{}
+	for _, n := range names {
+		require.Eventually(t, func() bool {
+			p, err := rp.client.Process(context.Background(), n)
+			return err == nil && p.Health != nil && p.Health.Status == control.HealthHealthy
+		}, ctlWait, ctlTick, "%s never became healthy", n)
+		p, err := rp.client.Process(context.Background(), n)
+		require.NoError(t, err)
+		pids[n] = p.PID
+	}
+
+	t.Run("all at once", func(t *testing.T) {
+		code, out, errOut := rp.run(t, "restart", "web")
+		require.Equal(t, 0, code, errOut)
+		rows := lines(out)
+		require.Len(t, rows, 3, out)
+		for i, n := range names {
+			assert.Regexp(t, `^`+regexp.QuoteMeta(n)+`: running \(PID \d+\)$`, rows[i])
+			p, err := rp.client.Process(context.Background(), n)
+			require.NoError(t, err)
+			assert.NotEqual(t, pids[n], p.PID, "%s was restarted", n)
+			assert.Equal(t, 1, p.Restarts)
+		}
+	})
+
+	t.Run("rolling", func(t *testing.T) {
+		for _, n := range names {
+			require.Eventually(t, func() bool {
+				p, err := rp.client.Process(context.Background(), n)
+				return err == nil && p.Health != nil && p.Health.Status == control.HealthHealthy
+			}, ctlWait, ctlTick)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		events, err := rp.client.FollowEvents(ctx)
+		require.NoError(t, err)
+		defer events.Close()
+
+		code, out, errOut := rp.run(t, "restart", "-rolling", "web")
+		require.Equal(t, 0, code, errOut)
+		require.Len(t, lines(out), 3, out)
+
+		// Every instance went down and came back healthy, in order: the
+		// stop of each comes after the previous one is healthy again.
+		var seen []string // "web.0 stopping", "web.0 healthy", ...
+		for len(seen) == 0 || seen[len(seen)-1] != "web.2 healthy" {
+			ev, err := events.Next()
+			require.NoError(t, err)
+			switch {
+			case ev.Type == "state" && ev.To == "stopping":
+				seen = append(seen, ev.Process+" stopping")
+			case ev.Type == "health" && ev.Health == "healthy":
+				seen = append(seen, ev.Process+" healthy")
+			}
+		}
+		assert.Equal(t, []string{
+			"web.0 stopping", "web.0 healthy",
+			"web.1 stopping", "web.1 healthy",
+			"web.2 stopping", "web.2 healthy",
+		}, seen)
+		for _, n := range names {
+			p, err := rp.client.Process(context.Background(), n)
+			require.NoError(t, err)
+			assert.Equal(t, 2, p.Restarts, n)
+		}
+	})
+
+	t.Run("bad use", func(t *testing.T) {
+		code, _, errOut := rp.run(t, "restart", "-rolling", "-all")
+		assert.Equal(t, 2, code)
+		assert.Contains(t, errOut, "-rolling")
+		code, _, errOut = rp.run(t, "stop", "-rolling", "web")
+		assert.Equal(t, 2, code, "stop has no -rolling")
+		assert.Contains(t, errOut, "-rolling")
+		code, _, errOut = rp.run(t, "restart", "-rolling", "nope")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, `"nope"`)
+	})
 }

@@ -44,6 +44,8 @@ type proc struct {
 	script string
 	// command, when set, replaces /bin/sh -c script.
 	command []string
+	// group is the process block it is an instance of; default name.
+	group string
 }
 
 // startInstance starts the processes and serves the API; everything is
@@ -66,6 +68,7 @@ func startInstance(t testing.TB, procs ...proc) *instance {
 		}
 		specs = append(specs, supervisor.ProcessSpec{
 			Name:        p.name,
+			Group:       p.group,
 			Runner:      runner,
 			RunnerName:  "exec",
 			StopTimeout: 5 * time.Second,

@@ -36,15 +36,20 @@ type logParams struct {
 }
 
 // parseLogParams reads the query parameters of the log routes:
-// process (repeatable), stream, contains, regex, since, limit, tail.
+// process (repeatable; the name of a process with replicas is each of its
+// instances), stream, contains, regex, since, limit, tail.
 func (s *Server) parseLogParams(q url.Values) (*logParams, *APIError) {
 	p := &logParams{}
 	for _, name := range q["process"] {
-		if _, err := s.opts.Supervisor.Process(name); err != nil {
-			return nil, unknownProcess(name)
+		// A process with replicas names all its instances.
+		names, apiErr := s.resolve(name)
+		if apiErr != nil {
+			return nil, apiErr
 		}
-		if !slices.Contains(p.filter.Processes, name) {
-			p.filter.Processes = append(p.filter.Processes, name)
+		for _, n := range names {
+			if !slices.Contains(p.filter.Processes, n) {
+				p.filter.Processes = append(p.filter.Processes, n)
+			}
 		}
 	}
 	switch stream := q.Get("stream"); stream {

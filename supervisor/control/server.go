@@ -157,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	for _, action := range []string{"start", "stop", "restart"} {
 		mux.HandleFunc("POST /v1/"+action, s.handleActionAll(action))
 	}
+	mux.HandleFunc("POST /v1/groups/{name}/{action}", s.handleGroupAction)
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs/follow", s.handleLogsFollow)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
