@@ -33,6 +33,9 @@ type Options struct {
 	// EnvFile is the dotenv file to read instead of the .env beside the
 	// configuration; "" for that one.
 	EnvFile string
+	// Formation is prox up -m: how many instances of each process of a
+	// Procfile run; default none (one of each).
+	Formation config.Formation
 	// Socket is the control socket as given (-socket); "" for
 	// $PROX_SOCKET, else the configuration's, else the default beside it.
 	Socket string
@@ -90,7 +93,7 @@ func Check(ctx context.Context, opts Options) (*config.Config, hcl.Diagnostics) 
 // does not run. The agent must be closed whenever it is not nil.
 func New(ctx context.Context, opts Options) (*Agent, hcl.Diagnostics, error) {
 	logger := opts.Logger
-	cfg, cfgDiags := LoadConfig(opts.ConfigPath, opts.EnvFile, logger)
+	cfg, cfgDiags := LoadConfigWith(opts.ConfigPath, config.LoadOptions{EnvFile: opts.EnvFile, Formation: opts.Formation}, logger)
 	socketCfg := cfg
 	if cfgDiags.HasErrors() {
 		socketCfg = nil

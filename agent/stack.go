@@ -278,7 +278,12 @@ const (
 // Procfile, it runs the Procfile as foreman would, and says so.
 // envFile is -env-file: "" for the .env beside the configuration.
 func LoadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
-	opts := config.LoadOptions{EnvFile: envFile}
+	return LoadConfigWith(path, config.LoadOptions{EnvFile: envFile}, logger)
+}
+
+// LoadConfigWith is LoadConfig with options; a formation (prox up -m)
+// applies to a Procfile run only, and is an error with a prox.hcl.
+func LoadConfigWith(path string, opts config.LoadOptions, logger hclog.Logger) (*config.Config, hcl.Diagnostics) {
 	if path == DefaultConfig {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			if _, err := os.Stat(ProcfileName); err == nil {
@@ -287,7 +292,13 @@ func LoadConfig(path, envFile string, logger hclog.Logger) (*config.Config, hcl.
 			}
 		}
 	}
-	return config.LoadWith(path, opts)
+	cfg, diags := config.LoadWith(path, opts)
+	if !opts.Formation.IsZero() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A formation is for a Procfile",
+			Detail: fmt.Sprintf("-m %s applies to a Procfile run (a folder with a Procfile and no %s); in %s, set replicas = N in a process block.",
+				opts.Formation, DefaultConfig, path)})
+	}
+	return cfg, diags
 }
 
 // NewLoader returns the plugin loader of cfg: built-ins, the plugin

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/agent"
+	"github.com/prox-dev/prox/supervisor/config"
 )
 
 // UpCommand starts every process of the configuration and supervises them
@@ -20,6 +21,8 @@ type UpCommand struct {
 	// notifications (tests).
 	signals <-chan os.Signal
 	quiet   bool
+	// formation is -m, parsed.
+	formation config.Formation
 }
 
 // Help implements cli.Command.
@@ -46,6 +49,12 @@ Options:
 
   -quiet             Do not print the processes' output (it still reaches
                      the sinks and the log buffer).
+  -m=FORMATION       For a Procfile run, foreman's formation: how many
+                     instances of each process run, as web=2,worker=1;
+                     all=N for every process not named, 0 for none. An
+                     instance of a process run more than once is
+                     NAME.INDEX (from 0), and its PORT is its process's
+                     plus its index. Default: one of each.
 ` + socketHelp + metaHelp)
 }
 
@@ -81,6 +90,11 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 	fs := c.FlagSet("up")
 	c.socketFlag(fs)
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print process output")
+	fs.Func("m", "formation of a Procfile run: web=2,worker=1", func(s string) error {
+		f, err := config.ParseFormation(s)
+		c.formation = f
+		return err
+	})
 	if !c.parseFlags(fs, args, c.Help()) {
 		return nil, exitUsage
 	}
@@ -99,7 +113,7 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 // start builds the agent and prints what it reports; false when it must
 // not run. A non-nil agent must be closed.
 func (c *UpCommand) start(logger hclog.Logger) (*agent.Agent, bool) {
-	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger}
+	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger, Formation: c.formation}
 	if !c.quiet {
 		opts.Terminal = func(names []string) agent.Terminal {
 			out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))

@@ -23,6 +23,9 @@ type LoadOptions struct {
 	// false. Default "": the .env beside the configuration, when it
 	// exists and dotenv is not false.
 	EnvFile string
+	// Formation is foreman's -m for a Procfile run (LoadProcfileWith):
+	// how many instances of each process run. Default: one of each.
+	Formation Formation
 }
 
 // dotenvSchema picks the root attribute that says whether .env is read;

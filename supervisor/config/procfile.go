@@ -87,14 +87,34 @@ func ParseProcfile(r io.Reader, filename string) ([]ProcfileEntry, hcl.Diagnosti
 // comments: each command runs through `sh -c`, PORT is assigned as foreman
 // does, and env_file names .env when withEnvFile is set.
 func ProcfileHCL(entries []ProcfileEntry, withEnvFile bool) []byte {
+	return procfileHCL(entries, withEnvFile, nil)
+}
+
+// procfileHCL is ProcfileHCL with the count of each entry (nil: one of
+// each): an entry of count 0 is left out, and one of more runs that many
+// replicas, PORT going up by one per instance, as foreman's formation.
+func procfileHCL(entries []ProcfileEntry, withEnvFile bool, counts []int) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Converted from a Procfile: each command runs through `sh -c` as foreman\n")
 	b.WriteString("# runs it, and PORT is assigned from 5000 in steps of 100, as foreman does.\n")
 	b.WriteString("# See docs/configuration.md for restart policies, health checks and more.\n")
 	for i, e := range entries {
+		count := 1
+		if counts != nil {
+			count = counts[i]
+		}
+		if count == 0 {
+			continue
+		}
+		port := ProcfilePortBase + i*ProcfilePortStep
 		fmt.Fprintf(&b, "\nprocess %s {\n", hclString(e.Name))
 		fmt.Fprintf(&b, "  command = [\"sh\", \"-c\", %s]\n", hclString(e.Command))
-		fmt.Fprintf(&b, "  env     = { PORT = \"%d\" }\n", ProcfilePortBase+i*ProcfilePortStep)
+		if count > 1 {
+			fmt.Fprintf(&b, "  replicas = %d\n", count)
+			fmt.Fprintf(&b, "  env     = { PORT = %d + replica }\n", port)
+		} else {
+			fmt.Fprintf(&b, "  env     = { PORT = \"%d\" }\n", port)
+		}
 		if withEnvFile {
 			b.WriteString("  env_file = \".env\"\n")
 		}
@@ -138,7 +158,8 @@ func hclString(s string) string {
 
 // LoadProcfile reads the Procfile at path and returns the configuration a
 // foreman user expects: PORT per process, and .env beside the Procfile
-// loaded when present. Problems are diagnostics at their Procfile line.
+// loaded when present; with opts.Formation (LoadProcfileWith), as many
+// instances of each process as it says, PORT going up by one per instance. Problems are diagnostics at their Procfile line.
 func LoadProcfile(path string) (*Config, hcl.Diagnostics) {
 	return LoadProcfileWith(path, LoadOptions{})
 }
@@ -154,8 +175,15 @@ func LoadProcfileWith(path string, opts LoadOptions) (*Config, hcl.Diagnostics) 
 	if diags.HasErrors() {
 		return newConfig(path), diags
 	}
+	var counts []int
+	if !opts.Formation.IsZero() {
+		var d hcl.Diagnostics
+		if counts, d = procfileCounts(entries, opts.Formation, path); d.HasErrors() {
+			return newConfig(path), append(diags, d...)
+		}
+	}
 	_, err = os.Stat(filepath.Join(filepath.Dir(path), ".env"))
-	src := ProcfileHCL(entries, err == nil)
+	src := procfileHCL(entries, err == nil, counts)
 	cfg, d := ParseWith(src, path+" (converted)", opts)
 	return cfg, append(diags, d...)
 }
