@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posener/complete"
 	"github.com/prox-dev/prox/supervisor/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,6 +60,11 @@ func TestPsGroupsInstances(t *testing.T) {
 	require.Len(t, got, 3)
 	assert.Equal(t, [][2]string{{"web.0", "web"}, {"web.1", "web"}, {"db", "db"}},
 		[][2]string{{got[0].Name, got[0].Group}, {got[1].Name, got[1].Group}, {got[2].Name, got[2].Group}})
+
+	// Completion offers the process's name, then its instances'.
+	names := (&PsCommand{}).AutocompleteArgs().Predict(complete.Args{All: []string{"-socket", rp.socket}})
+	assert.Equal(t, []string{"web", "web.0", "web.1", "db"}, names)
+	assert.ElementsMatch(t, []string{"-rolling"}, completeLine(t, "prox restart -roll"))
 }
 
 // prox logs NAME of a process with replicas prints every instance's

@@ -153,9 +153,14 @@ func predictProcesses() complete.Predictor {
 		if err != nil {
 			return nil
 		}
-		names := make([]string, len(ps))
-		for i, p := range ps {
-			names[i] = p.Name
+		// A process with replicas: its name (all its instances), then
+		// each instance's.
+		var names []string
+		for _, p := range ps {
+			if g := groupOf(p); g != p.Name && !slices.Contains(names, g) {
+				names = append(names, g)
+			}
+			names = append(names, p.Name)
 		}
 		return names
 	})
