@@ -58,3 +58,17 @@ process "proxy" {
 		assert.NotContains(t, kv, "PROX_REPLICA=", "a process without replicas runs as it did")
 	}
 }
+
+// A dependency follows the count of the configuration it is built from:
+// after WithReplicas (prox scale), one per new instance.
+func TestDependenciesFollowTheCount(t *testing.T) {
+	cfg, diags := config.Parse([]byte("process \"web\" {}\nprocess \"proxy\" {\n  depends_on = [\"web\"]\n}\n"), "prox.hcl")
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Equal(t, []supervisor.Dependency{{Name: "web", Condition: policy.ConditionStarted}}, dependencies(cfg, cfg.Process("proxy")))
+	scaled, diags := cfg.WithReplicas("web", 2)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Equal(t, []supervisor.Dependency{
+		{Name: "web.0", Condition: policy.ConditionStarted},
+		{Name: "web.1", Condition: policy.ConditionStarted},
+	}, dependencies(scaled, scaled.Process("proxy")))
+}

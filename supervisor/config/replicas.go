@@ -98,6 +98,33 @@ func (c *Config) Expand(p *Process, count int) ([]*Process, hcl.Diagnostics) {
 // PROX_REPLICA. A process without replicas runs exactly as written.
 func (p *Process) Replicated() bool { return p.replicated || p.Replicas > 1 }
 
+// WithReplicas returns a copy of c in which the process block named name
+// runs count instances (as Expand decodes them), c unchanged: a change of
+// the count at runtime is a reload from c to the copy. Its diagnostics are
+// Expand's, or an unknown name.
+func (c *Config) WithReplicas(name string, count int) (*Config, hcl.Diagnostics) {
+	p := c.Process(name)
+	if p == nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown process",
+			Detail: fmt.Sprintf("There is no process %q in %s.", name, c.Path)}}
+	}
+	insts, diags := c.Expand(p, count)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	block := *p
+	block.Replicas, block.replicated, block.instances = count, true, insts
+	out := *c
+	out.Processes = make([]*Process, len(c.Processes))
+	for i, q := range c.Processes {
+		if q == p {
+			q = &block
+		}
+		out.Processes[i] = q
+	}
+	return &out, diags
+}
+
 // decodeGroup decodes a process block: as its first instance, with its
 // replicas, and then as each of its instances.
 func (d *decoder) decodeGroup(block *hcl.Block) (*Process, hcl.Diagnostics) {

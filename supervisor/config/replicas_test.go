@@ -182,3 +182,43 @@ process "proxy" {
 	require.Len(t, deps, 1)
 	assert.Equal(t, "web", deps[0].Name, "a dependency names the process block")
 }
+
+// WithReplicas is the configuration with another count for one block: the
+// old one is unchanged, and the new one's instances, and dependencies on
+// them, follow the new count.
+func TestWithReplicas(t *testing.T) {
+	cfg := loadOK(t, `
+process "web" {
+  env = { PORT = 8000 + replica }
+}
+process "proxy" {
+  depends_on = ["web"]
+}
+`)
+	scaled, diags := cfg.WithReplicas("web", 3)
+	require.False(t, diags.HasErrors(), diags.Error())
+	var names []string
+	for _, p := range scaled.Instances() {
+		names = append(names, p.Name)
+	}
+	assert.Equal(t, []string{"web.0", "web.1", "web.2", "proxy"}, names)
+	assert.Len(t, scaled.InstancesOf("web"), 3)
+	assert.Equal(t, "8002", scaled.InstancesOf("web")[2].Env["PORT"])
+	assert.Equal(t, 3, scaled.Process("web").Replicas)
+	assert.Same(t, cfg.Process("proxy"), scaled.Process("proxy"), "other blocks are shared")
+
+	assert.Len(t, cfg.Instances(), 2, "the original is unchanged")
+	assert.Equal(t, "web", cfg.Instances()[0].Name)
+	assert.Equal(t, 1, cfg.Process("web").Replicas)
+
+	back, diags := scaled.WithReplicas("web", 1)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Equal(t, "web", back.Instances()[0].Name)
+
+	_, diags = cfg.WithReplicas("nope", 2)
+	require.True(t, diags.HasErrors())
+	assert.Contains(t, diags.Error(), `no process "nope"`)
+	_, diags = cfg.WithReplicas("web", 0)
+	require.True(t, diags.HasErrors())
+	assert.Contains(t, diags.Error(), "at least 1, not 0")
+}
