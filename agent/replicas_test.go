@@ -1,8 +1,14 @@
 package agent
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/prox-dev/prox/plugins/loader"
 	"github.com/prox-dev/prox/sdk"
@@ -71,4 +77,25 @@ func TestDependenciesFollowTheCount(t *testing.T) {
 		{Name: "web.0", Condition: policy.ConditionStarted},
 		{Name: "web.1", Condition: policy.ConditionStarted},
 	}, dependencies(scaled, scaled.Process("proxy")))
+}
+
+// prox validate says a problem the instances of a block share once, and
+// builds a spec for each instance.
+func TestCheckReplicasWarnsOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte("process \"web\" {\n  replicas = 3\n  command  = [\"true\"]\n  dir      = \"./missing\"\n}\n"), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, diags := checkStack(ctx, cfg, "", hclog.NewNullLogger())
+	defer func() { _ = st.close(context.Background()) }()
+	require.False(t, diags.HasErrors(), diags.Error())
+	require.Len(t, diags, 1, diags.Error())
+	assert.Equal(t, "Working folder not found", diags[0].Summary)
+	assert.Equal(t, 4, diags[0].Subject.Start.Line)
+	var names []string
+	for _, s := range st.specs {
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, []string{"web.0", "web.1", "web.2"}, names)
 }

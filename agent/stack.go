@@ -198,7 +198,8 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			st.relaunching[key] = loader.NewRelaunchingRunner(l, inst)
 		}
 		spec, d := processSpec(cfg, p, inst, st.relaunching[key], evalCtx)
-		diags = append(diags, d...)
+		// The instances of a block share its problems: each said once.
+		diags = config.AppendNew(diags, d)
 		if !d.HasErrors() {
 			st.specs = append(st.specs, spec)
 		}

@@ -85,7 +85,7 @@ func (c *Config) Expand(p *Process, count int) ([]*Process, hcl.Diagnostics) {
 	insts, diags := dec.expand(p, count)
 	diags = append(diags, checkInstanceNames(c, p, insts, at)...)
 	for _, inst := range insts {
-		diags = appendNew(diags, validateRefs(c, inst, dec.refs[inst]))
+		diags = AppendNew(diags, validateRefs(c, inst, dec.refs[inst]))
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -159,7 +159,7 @@ func (d *decoder) decodeGroup(block *hcl.Block) (*Process, hcl.Diagnostics) {
 	}
 	insts, dd := d.expand(p, p.Replicas)
 	p.instances = insts
-	return p, appendNew(diags, dd)
+	return p, AppendNew(diags, dd)
 }
 
 // expand decodes block p as count instances.
@@ -168,7 +168,7 @@ func (d *decoder) expand(p *Process, count int) ([]*Process, hcl.Diagnostics) {
 	insts := make([]*Process, count)
 	for i := range insts {
 		inst, dd := d.decodeInstance(p.block, i)
-		diags = appendNew(diags, dd)
+		diags = AppendNew(diags, dd)
 		inst.Name = InstanceName(p.Group, i, count)
 		inst.Group, inst.Replicas, inst.ReplicasRange, inst.replicated = p.Group, count, p.ReplicasRange, true
 		insts[i] = inst
@@ -233,10 +233,11 @@ func checkInstanceNames(c *Config, p *Process, insts []*Process, at hcl.Range) h
 	return diags
 }
 
-// appendNew appends the diagnostics of more that diags does not already
-// hold: the instances of a block share its expressions, so each problem
-// is reported once, at its place, with the first instance's text.
-func appendNew(diags, more hcl.Diagnostics) hcl.Diagnostics {
+// AppendNew appends the diagnostics of more that diags does not already
+// hold (the same severity and summary at the same place): the instances of
+// a block share its expressions, so each problem is reported once, at its
+// place, with the first instance's text.
+func AppendNew(diags, more hcl.Diagnostics) hcl.Diagnostics {
 	for _, m := range more {
 		dup := false
 		for _, d := range diags {

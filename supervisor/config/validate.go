@@ -160,7 +160,7 @@ func validate(cfg *Config, refs map[*Process]*processRefs) hcl.Diagnostics {
 		}
 	}
 	for _, p := range cfg.Instances() {
-		diags = appendNew(diags, validateRefs(cfg, p, refs[p]))
+		diags = AppendNew(diags, validateRefs(cfg, p, refs[p]))
 	}
 	diags = append(diags, validateDependencies(cfg)...)
 	return diags
