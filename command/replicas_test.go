@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -60,6 +61,14 @@ func TestPsGroupsInstances(t *testing.T) {
 	require.Len(t, got, 3)
 	assert.Equal(t, [][2]string{{"web.0", "web"}, {"web.1", "web"}, {"db", "db"}},
 		[][2]string{{got[0].Name, got[0].Group}, {got[1].Name, got[1].Group}, {got[2].Name, got[2].Group}})
+
+	// A signal to the process goes to each instance.
+	code, out, errOut = rp.run(t, "signal", "web", "CONT")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, []string{
+		fmt.Sprintf("Sent SIGCONT to web.0 (PID %d).", w0.PID),
+		fmt.Sprintf("Sent SIGCONT to web.1 (PID %d).", w1.PID),
+	}, lines(out))
 
 	// Completion offers the process's name, then its instances'.
 	names := (&PsCommand{}).AutocompleteArgs().Predict(complete.Args{All: []string{"-socket", rp.socket}})

@@ -26,7 +26,8 @@ Usage: prox signal [options] NAME SIGNAL
   whole process group (or what its runner has instead, e.g. a container).
   SIGNAL is a name ("HUP", "SIGHUP", "hup") or a number ("1"). The signal
   changes nothing in how prox supervises the process: if it ends the
-  process, its restart policy applies as to any exit.
+  process, its restart policy applies as to any exit. The NAME of a
+  process with replicas sends it to each of its instances.
 
   Exits 0 when the signal was sent, 1 when the process is unknown or not
   running or no prox runs on the socket, 2 on a usage error (an unknown
@@ -73,15 +74,29 @@ func (c *SignalCommand) Run(args []string) int {
 	defer cancel()
 	client := c.controlClient()
 	defer client.Close()
-	p, err := client.Signal(ctx, name, sig)
-	if err != nil {
-		if control.IsCode(err, control.CodeInvalidSignal) {
-			return c.usageError(err.Error(), c.Help())
+	targets := []string{name}
+	if ps, err := client.Processes(ctx); err == nil {
+		// The name of a process with replicas: each instance.
+		if sel, err := selectProcesses(ps, []string{name}); err == nil {
+			targets = targets[:0]
+			for _, p := range sel {
+				targets = append(targets, p.Name)
+			}
 		}
-		return c.controlError(err)
 	}
-	c.Ui.Output(fmt.Sprintf("Sent %s to %s (PID %d).", normalSignal(sig), p.Name, p.PID))
-	return exitOK
+	code := exitOK
+	for _, target := range targets {
+		p, err := client.Signal(ctx, target, sig)
+		if err != nil {
+			if control.IsCode(err, control.CodeInvalidSignal) {
+				return c.usageError(err.Error(), c.Help())
+			}
+			code = c.controlError(err)
+			continue
+		}
+		c.Ui.Output(fmt.Sprintf("Sent %s to %s (PID %d).", normalSignal(sig), p.Name, p.PID))
+	}
+	return code
 }
 
 // normalSignal writes a signal name as "SIGHUP"; numbers stay numbers.
