@@ -22,7 +22,8 @@ Usage: prox graph [options]
 
   Prints the dependency graph of the configuration (depends_on): as an
   indented text tree, each process under the processes it waits for, with
-  the condition; or, with -format dot, in Graphviz's dot language:
+  the condition, a process with replicas once with its count ("web ×3");
+  or, with -format dot, in Graphviz's dot language:
 
       prox graph -format dot | dot -Tsvg > graph.svg
 
@@ -79,9 +80,9 @@ func writeTree(w io.Writer, cfg *config.Config) {
 	}
 	var walk func(name, parent string, depth int)
 	walk = func(name, parent string, depth int) {
-		line := strings.Repeat("    ", depth) + name
+		line := strings.Repeat("    ", depth) + graphLabel(cfg, name)
 		if parent != "" {
-			line = strings.Repeat("    ", depth-1) + "└── " + name + " (after " + parent + " " + conditions[[2]string{parent, name}] + ")"
+			line = strings.Repeat("    ", depth-1) + "└── " + graphLabel(cfg, name) + " (after " + parent + " " + conditions[[2]string{parent, name}] + ")"
 		}
 		fmt.Fprintln(w, line)
 		for _, d := range dependents[name] {
@@ -101,6 +102,10 @@ func writeDot(w io.Writer, cfg *config.Config) {
 	fmt.Fprintln(w, "digraph prox {")
 	fmt.Fprintln(w, "  rankdir=LR;")
 	for _, p := range cfg.Processes {
+		if p.Replicas > 1 {
+			fmt.Fprintf(w, "  %s [label=%s];\n", strconv.Quote(p.Name), strconv.Quote(graphLabel(cfg, p.Name)))
+			continue
+		}
 		fmt.Fprintf(w, "  %s;\n", strconv.Quote(p.Name))
 	}
 	for _, p := range cfg.Processes {
@@ -109,4 +114,13 @@ func writeDot(w io.Writer, cfg *config.Config) {
 		}
 	}
 	fmt.Fprintln(w, "}")
+}
+
+// graphLabel is a process's name in the graph, with its count when it has
+// replicas ("web ×3"): a dependency on it waits for every instance.
+func graphLabel(cfg *config.Config, name string) string {
+	if p := cfg.Process(name); p != nil && p.Replicas > 1 {
+		return fmt.Sprintf("%s ×%d", name, p.Replicas)
+	}
+	return name
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -194,4 +196,17 @@ func TestRestartInstances(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, `"nope"`)
 	})
+}
+
+// prox graph shows a process with replicas once, with its count.
+func TestGraphShowsReplicas(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte("process \"web\" {\n  replicas = 3\n}\nprocess \"proxy\" {\n  depends_on = [\"web\"]\n}\n"), 0o644))
+	code, out, errOut := runCommand(t, "graph", "-config", cfg)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, []string{"web ×3", "└── proxy (after web started)"}, lines(out))
+	code, out, errOut = runCommand(t, "graph", "-config", cfg, "-format", "dot")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"web" [label="web ×3"];`)
+	assert.Contains(t, out, `"web" -> "proxy" [label="started"];`)
 }
