@@ -32,6 +32,7 @@ var boundaries = []struct {
 	{"logs", []string{"sdk"}},
 	{"internal/version", nil},
 	{"internal/memtrim", nil},
+	{"internal/testservers", nil},
 	// The composition root: everything but the CLI.
 	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/version", "internal/profile", "internal/memtrim"}},
 }

@@ -18,10 +18,10 @@ func TestConformance(t *testing.T) {
 		r := New()
 		sdktest.Configure(t, r, map[string]any{
 			"host":          "127.0.0.1",
-			"port":          srv.port,
+			"port":          srv.Port,
 			"user":          testUser,
-			"identity_file": srv.identity,
-			"known_hosts":   srv.knownHosts,
+			"identity_file": srv.Identity,
+			"known_hosts":   srv.KnownHosts,
 			"use_agent":     false,
 		})
 		return r

@@ -26,19 +26,19 @@ func TestHostKeyMismatchRefused(t *testing.T) {
 	other, err := xssh.NewPublicKey(pub)
 	require.NoError(t, err)
 	cfg := srv.config(testUser)
-	cfg["known_hosts"] = srv.writeKnownHosts(t, "wrong_known_hosts", srv.port, other)
+	cfg["known_hosts"] = srv.WriteKnownHosts(t, "wrong_known_hosts", srv.Port, other)
 
 	r := newTestRunner(t, cfg)
 	_, err = r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"true"}})
 	require.ErrorIs(t, err, ErrHostKeyMismatch)
 	msg := err.Error()
 	assert.Contains(t, msg, "host key mismatch")
-	assert.Contains(t, msg, xssh.FingerprintSHA256(srv.hostKey), "names the key presented")
+	assert.Contains(t, msg, xssh.FingerprintSHA256(srv.HostKey), "names the key presented")
 	assert.Contains(t, msg, xssh.FingerprintSHA256(other), "names the key expected")
 	assert.Contains(t, msg, "intercepted")
 	// The client hung up before authenticating.
-	require.Eventually(t, func() bool { return len(srv.connections()) == 0 }, waitFor, tick)
-	log, err := os.ReadFile(srv.log)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, waitFor, tick)
+	log, err := os.ReadFile(srv.Log)
 	require.NoError(t, err)
 	assert.NotContains(t, string(log), "Accepted publickey")
 }
@@ -47,8 +47,8 @@ func TestUnknownHostKeyRefused(t *testing.T) {
 	srv := startSSHD(t)
 	for name, knownHosts := range map[string]string{
 		// The right key, for another port: [127.0.0.1]:PORT is unknown.
-		"other host": srv.writeKnownHosts(t, "other_known_hosts", srv.port+1, srv.hostKey),
-		"empty file": filepath.Join(srv.dir, "empty_known_hosts"),
+		"other host": srv.WriteKnownHosts(t, "other_known_hosts", srv.Port+1, srv.HostKey),
+		"empty file": filepath.Join(srv.Dir, "empty_known_hosts"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if name == "empty file" {
@@ -60,7 +60,7 @@ func TestUnknownHostKeyRefused(t *testing.T) {
 			_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "web", Command: []string{"true"}})
 			require.ErrorIs(t, err, ErrUnknownHostKey)
 			assert.Contains(t, err.Error(), "host key is unknown")
-			assert.Contains(t, err.Error(), xssh.FingerprintSHA256(srv.hostKey))
+			assert.Contains(t, err.Error(), xssh.FingerprintSHA256(srv.HostKey))
 			assert.Contains(t, err.Error(), knownHosts)
 		})
 	}
@@ -80,7 +80,7 @@ func TestInsecureIgnoreHostKey(t *testing.T) {
 func TestAuthenticationFailure(t *testing.T) {
 	srv := startSSHD(t)
 	cfg := srv.config(testUser)
-	stranger := filepath.Join(srv.dir, "stranger")
+	stranger := filepath.Join(srv.Dir, "stranger")
 	writeKey(t, stranger)
 	cfg["identity_file"] = stranger
 	r := newTestRunner(t, cfg)
@@ -93,7 +93,7 @@ func TestAuthenticationFailure(t *testing.T) {
 func TestAgentAuthentication(t *testing.T) {
 	srv := startSSHD(t)
 	// A real agent protocol server holding the authorized key.
-	keyBytes, err := os.ReadFile(srv.identity)
+	keyBytes, err := os.ReadFile(srv.Identity)
 	require.NoError(t, err)
 	key, err := xssh.ParseRawPrivateKey(keyBytes)
 	require.NoError(t, err)
@@ -138,7 +138,7 @@ func TestConnectionDropped(t *testing.T) {
 
 	// The server's processes of this connection, the session's first: once
 	// one is killed the others may end by themselves before their turn.
-	for i, pid := range srv.connectionOf(t, p.PID()) {
+	for i, pid := range srv.ConnectionOf(t, p.PID()) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); i == 0 || !errors.Is(err, syscall.ESRCH) {
 			require.NoError(t, err, "kill sshd process %d", pid)
 		}
@@ -160,10 +160,10 @@ func TestConnectionDropped(t *testing.T) {
 // server goes silent without closing; the keepalives notice.
 func TestKeepaliveDetectsSilentConnection(t *testing.T) {
 	srv := startSSHD(t)
-	px := startProxy(t, srv.port)
+	px := startProxy(t, srv.Port)
 	cfg := srv.config(testUser)
 	cfg["port"] = px.port
-	cfg["known_hosts"] = srv.writeKnownHosts(t, "proxy_known_hosts", px.port, srv.hostKey)
+	cfg["known_hosts"] = srv.WriteKnownHosts(t, "proxy_known_hosts", px.port, srv.HostKey)
 	cfg["keepalive"] = "250ms"
 	r := newTestRunner(t, cfg)
 	p := start(t, r, &sdk.ProcessConfig{Command: sh("echo ready; exec sleep 312")})

@@ -30,7 +30,7 @@ func TestExecerSuite(t *testing.T) {
 	}, sdktest.ExecerSuiteOptions{
 		// A folder the test user may enter, with a quote in its name.
 		Dir: func(t *testing.T) string {
-			dir := filepath.Join(srv.dir, "it's "+strings.ReplaceAll(t.Name(), "/", "_"))
+			dir := filepath.Join(srv.Dir, "it's "+strings.ReplaceAll(t.Name(), "/", "_"))
 			require.NoError(t, os.MkdirAll(dir, 0o755))
 			resolved, err := filepath.EvalSymlinks(dir)
 			require.NoError(t, err)
@@ -89,7 +89,7 @@ func remotePIDs(t *testing.T, cmd string) []int {
 	uid := testUID(t)
 	var out []int
 	for _, pid := range pids() {
-		if st, ok := readStat(pid); ok && st.state != "Z" && cmdline(pid) == cmd && uidOf(pid) == uid {
+		if st, ok := readStat(pid); ok && st.State != "Z" && cmdline(pid) == cmd && uidOf(pid) == uid {
 			out = append(out, pid)
 		}
 	}
@@ -116,7 +116,7 @@ func testExecExitCodesAndOutput(t *testing.T, _ *sshd, r *Runner) {
 }
 
 func testExecRunsLikeTheProcess(t *testing.T, srv *sshd, r *Runner) {
-	dir := filepath.Join(srv.dir, "it's the dir")
+	dir := filepath.Join(srv.Dir, "it's the dir")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	want, err := filepath.EvalSymlinks(dir)
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func testExecRunsLikeTheProcess(t *testing.T, srv *sshd, r *Runner) {
 
 func testExecOnTheProcessConnection(t *testing.T, srv *sshd, r *Runner) {
 	p := running(t, r, &sdk.ProcessConfig{})
-	require.Len(t, srv.logins(testUser), 1)
+	require.Len(t, srv.Logins(testUser), 1)
 
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -145,7 +145,7 @@ func testExecOnTheProcessConnection(t *testing.T, srv *sshd, r *Runner) {
 		})
 	}
 	wg.Wait()
-	assert.Len(t, srv.logins(testUser), 1, "the commands ran over the process's connection")
+	assert.Len(t, srv.Logins(testUser), 1, "the commands ran over the process's connection")
 }
 
 func testExecStragglersKilledWhenCommandExits(t *testing.T, _ *sshd, r *Runner) {
@@ -175,7 +175,7 @@ func testExecFailuresBeforeTheCommand(t *testing.T, _ *sshd, r *Runner) {
 }
 
 func testExecDirGone(t *testing.T, srv *sshd, r *Runner) {
-	dir := filepath.Join(srv.dir, "work")
+	dir := filepath.Join(srv.Dir, "work")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	p := running(t, r, &sdk.ProcessConfig{Dir: dir})
 	require.NoError(t, os.RemoveAll(dir))

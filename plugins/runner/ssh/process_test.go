@@ -149,7 +149,7 @@ func TestDirHonoured(t *testing.T) {
 	srv := startSSHD(t)
 	r := newTestRunner(t, srv.config(testUser))
 	// A directory the remote user may enter, with an awkward name.
-	dir := filepath.Join(srv.dir, "it's a dir")
+	dir := filepath.Join(srv.Dir, "it's a dir")
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	p := start(t, r, &sdk.ProcessConfig{Command: sh("pwd -P"), Dir: dir})
 	require.NoError(t, p.wait(t))
@@ -295,7 +295,7 @@ func TestConcurrentStartsShareOneConnection(t *testing.T) {
 	}
 	wg.Wait()
 	require.NotContains(t, procs, (*Process)(nil))
-	assert.Len(t, srv.logins(testUser), 1, "one SSH connection")
+	assert.Len(t, srv.Logins(testUser), 1, "one SSH connection")
 	for i, p := range procs {
 		assert.Same(t, procs[0].conn, p.conn)
 		out := collect(p.Stdout())
@@ -339,7 +339,7 @@ func TestProcessesBeyondMaxSessions(t *testing.T) {
 	for _, k := range perConn {
 		assert.LessOrEqual(t, k, 2)
 	}
-	assert.Len(t, srv.logins(testUser), len(perConn), "one login per connection the runner holds")
+	assert.Len(t, srv.Logins(testUser), len(perConn), "one login per connection the runner holds")
 
 	// An exec check beside a process whose connection is full runs over
 	// another connection to the same server.
@@ -364,11 +364,11 @@ func TestProcessesBeyondMaxSessions(t *testing.T) {
 	}
 
 	// Their sessions have ended: the next process reuses a connection.
-	logins := len(srv.logins(testUser))
+	logins := len(srv.Logins(testUser))
 	again := start(t, r, &sdk.ProcessConfig{Command: sh("echo again; exec sleep 3600")})
 	require.Eventually(t, func() bool { return again.stdout.contains("again\n") }, waitFor, tick)
 	assert.Contains(t, perConn, again.conn, "an existing connection")
-	assert.Len(t, srv.logins(testUser), logins)
+	assert.Len(t, srv.Logins(testUser), logins)
 }
 
 func TestServerWithoutSessionsFailsTheStart(t *testing.T) {
@@ -379,7 +379,7 @@ func TestServerWithoutSessionsFailsTheStart(t *testing.T) {
 	_, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "p", Command: []string{"true"}})
 	require.ErrorIs(t, err, errNoSessions)
 	assert.ErrorContains(t, err, "MaxSessions")
-	assert.Len(t, srv.logins(testUser), 1, "one connection tried")
+	assert.Len(t, srv.Logins(testUser), 1, "one connection tried")
 }
 
 func TestShutdownKillsRemoteProcesses(t *testing.T) {
@@ -421,7 +421,7 @@ func TestStartTimesOut(t *testing.T) {
 	assert.Contains(t, err.Error(), "the remote command did not start within connect_timeout (1s)")
 	// Closing the session ended the forced command's input, hence it.
 	require.Eventually(t, func() bool {
-		for _, pid := range descendants(srv.pid) {
+		for _, pid := range descendants(srv.PID) {
 			if comm(pid) != "sshd" {
 				return false
 			}

@@ -17,7 +17,7 @@ func TestConformance(t *testing.T) {
 	r := startRsyslogd(t, nil)
 	sdktest.SinkSuite(t, func(t *testing.T) sdk.Sink {
 		s := testSink(t)
-		sdktest.Configure(t, s, map[string]any{"address": r.address("tcp")})
+		sdktest.Configure(t, s, map[string]any{"address": r.Address("tcp")})
 		return s
 	}, sdktest.SinkSuiteOptions{})
 }

@@ -18,7 +18,7 @@ import (
 func TestRFC5424OverTCP(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
-	s := newSink(t, map[string]any{"address": r.address("tcp"), "facility": "local3"})
+	s := newSink(t, map[string]any{"address": r.Address("tcp"), "facility": "local3"})
 
 	ts := time.Now()
 	long := strings.Repeat("x", 10000)
@@ -36,36 +36,36 @@ func TestRFC5424OverTCP(t *testing.T) {
 	}
 	require.NoError(t, s.Write(context.Background(), b))
 
-	got := r.waitRecords("api_worker", 6)
+	got := r.WaitRecords("api_worker", 6)
 	require.Len(t, got, 6)
 	host := hostname(t)
 	for _, rec := range got {
-		assert.Equal(t, "imtcp", rec.input)
-		assert.Equal(t, "1", rec.version, "RFC 5424 VERSION")
-		assert.Equal(t, host, rec.host)
+		assert.Equal(t, "imtcp", rec.Input)
+		assert.Equal(t, "1", rec.Version, "RFC 5424 VERSION")
+		assert.Equal(t, host, rec.Host)
 	}
 	const local3 = 19
-	stdout := record{input: "imtcp", pri: strconv.Itoa(local3*8 + sevInfo), version: "1", host: host, app: "api_worker", msgid: "stdout", sd: `[prox@32473 stream="stdout"]`}
+	stdout := record{Input: "imtcp", Pri: strconv.Itoa(local3*8 + sevInfo), Version: "1", Host: host, App: "api_worker", MsgID: "stdout", SD: `[prox@32473 stream="stdout"]`}
 	stderr := stdout
-	stderr.pri, stderr.msgid, stderr.sd = strconv.Itoa(local3*8+sevWarning), "stderr", `[prox@32473 stream="stderr"]`
+	stderr.Pri, stderr.MsgID, stderr.SD = strconv.Itoa(local3*8+sevWarning), "stderr", `[prox@32473 stream="stderr"]`
 
-	withMsg := func(r record, msg string) record { r.msg = msg; return r }
-	noTime := func(r record) record { r.time = ""; return r }
+	withMsg := func(r record, msg string) record { r.Msg = msg; return r }
+	noTime := func(r record) record { r.Time = ""; return r }
 	assert.Equal(t, withMsg(stdout, `quote " backslash \ bracket ] end`), noTime(got[0]))
 	// Invalid UTF-8 goes through byte for byte, with no BOM before it.
 	assert.Equal(t, withMsg(stderr, "bad \xff\xfe bytes"), noTime(got[1]))
 	assert.Equal(t, withMsg(stdout, ""), noTime(got[2]), "an empty line is still a message")
 	assert.Equal(t, withMsg(stdout, long), noTime(got[3]), "a stream message is never truncated")
 
-	reported, err := time.Parse(time.RFC3339Nano, got[0].time)
+	reported, err := time.Parse(time.RFC3339Nano, got[0].Time)
 	require.NoError(t, err)
-	assert.True(t, ts.Truncate(time.Microsecond).Equal(reported), "TIMESTAMP %s, want %s", got[0].time, ts)
+	assert.True(t, ts.Truncate(time.Microsecond).Equal(reported), "TIMESTAMP %s, want %s", got[0].Time, ts)
 
 	started := withMsg(stdout, "started (starting -> running)")
-	started.pri, started.msgid, started.sd = strconv.Itoa(local3*8+sevNotice), "event", `[prox@32473 event="started" state="running" previous_state="starting"]`
+	started.Pri, started.MsgID, started.SD = strconv.Itoa(local3*8+sevNotice), "event", `[prox@32473 event="started" state="running" previous_state="starting"]`
 	assert.Equal(t, started, noTime(got[4]))
 	crashed := withMsg(stdout, "crashed (running -> backoff, exit code 2): boom")
-	crashed.pri, crashed.msgid, crashed.sd = strconv.Itoa(local3*8+sevErr), "event", `[prox@32473 event="crashed" state="backoff" previous_state="running" exit_code="2"]`
+	crashed.Pri, crashed.MsgID, crashed.SD = strconv.Itoa(local3*8+sevErr), "event", `[prox@32473 event="crashed" state="backoff" previous_state="running" exit_code="2"]`
 	assert.Equal(t, crashed, noTime(got[5]))
 }
 
@@ -73,7 +73,7 @@ func TestRFC3164OverUDP(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
 	s := newSink(t, map[string]any{
-		"address": r.address("udp"), "format": "rfc3164", "facility": "daemon",
+		"address": r.Address("udp"), "format": "rfc3164", "facility": "daemon",
 		"stdout_severity": "notice", "stderr_severity": "err", "hostname": "box one",
 	})
 
@@ -85,24 +85,24 @@ func TestRFC3164OverUDP(t *testing.T) {
 	}}
 	require.NoError(t, s.Write(context.Background(), b))
 
-	got := r.waitRecords("web", 3)
+	got := r.WaitRecords("web", 3)
 	require.Len(t, got, 3)
 	const daemon = 3
 	for _, rec := range got {
-		assert.Equal(t, "imudp", rec.input)
-		assert.Equal(t, "box_one", rec.host)
-		assert.Equal(t, "-", rec.msgid, "RFC 3164 has no MSGID")
-		assert.Equal(t, "-", rec.sd, "RFC 3164 has no structured data")
+		assert.Equal(t, "imudp", rec.Input)
+		assert.Equal(t, "box_one", rec.Host)
+		assert.Equal(t, "-", rec.MsgID, "RFC 3164 has no MSGID")
+		assert.Equal(t, "-", rec.SD, "RFC 3164 has no structured data")
 	}
-	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[0].pri)
-	assert.Equal(t, strconv.Itoa(daemon*8+sevErr), got[1].pri)
+	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[0].Pri)
+	assert.Equal(t, strconv.Itoa(daemon*8+sevErr), got[1].Pri)
 	// rsyslog keeps the space after "TAG:" in the RFC 3164 msg.
-	assert.Equal(t, " hello out", got[0].msg)
-	assert.Equal(t, " hello err", got[1].msg)
+	assert.Equal(t, " hello out", got[0].Msg)
+	assert.Equal(t, " hello err", got[1].Msg)
 
 	// The long line is cut to fit one 2048-byte datagram, header intact.
-	text := strings.TrimPrefix(got[2].msg, " ")
-	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[2].pri)
+	text := strings.TrimPrefix(got[2].Msg, " ")
+	assert.Equal(t, strconv.Itoa(daemon*8+sevNotice), got[2].Pri)
 	assert.True(t, strings.HasPrefix(long, text), "the datagram carries the start of the line")
 	assert.Less(t, len(text), maxUDPMessage)
 	assert.Greater(t, len(text), maxUDPMessage-100)
@@ -111,7 +111,7 @@ func TestRFC3164OverUDP(t *testing.T) {
 func TestRFC5424OverUnixSocket(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
-	s := newSink(t, map[string]any{"address": r.address("unix")})
+	s := newSink(t, map[string]any{"address": r.Address("unix")})
 
 	b := &sdk.Batch{
 		Entries: []sdk.LogEntry{
@@ -122,17 +122,17 @@ func TestRFC5424OverUnixSocket(t *testing.T) {
 	}
 	require.NoError(t, s.Write(context.Background(), b))
 
-	got := r.waitRecords("db", 3)
+	got := r.WaitRecords("db", 3)
 	require.Len(t, got, 3)
 	host := hostname(t)
 	const user = 1
 	want := []record{
-		{"imuxsock", strconv.Itoa(user*8 + sevInfo), "1", "", host, "db", "stdout", `[prox@32473 stream="stdout"]`, "ready to accept connections"},
-		{"imuxsock", strconv.Itoa(user*8 + sevWarning), "1", "", host, "db", "stderr", `[prox@32473 stream="stderr"]`, "checkpoint slow"},
-		{"imuxsock", strconv.Itoa(user*8 + sevErr), "1", "", host, "db", "event", `[prox@32473 event="failed" state="failed"]`, "failed (- -> failed): gave up"},
+		{Input: "imuxsock", Pri: strconv.Itoa(user*8 + sevInfo), Version: "1", Host: host, App: "db", MsgID: "stdout", SD: `[prox@32473 stream="stdout"]`, Msg: "ready to accept connections"},
+		{Input: "imuxsock", Pri: strconv.Itoa(user*8 + sevWarning), Version: "1", Host: host, App: "db", MsgID: "stderr", SD: `[prox@32473 stream="stderr"]`, Msg: "checkpoint slow"},
+		{Input: "imuxsock", Pri: strconv.Itoa(user*8 + sevErr), Version: "1", Host: host, App: "db", MsgID: "event", SD: `[prox@32473 event="failed" state="failed"]`, Msg: "failed (- -> failed): gave up"},
 	}
 	for i := range got {
-		got[i].time = "" // imuxsock uses its own time by default
+		got[i].Time = "" // imuxsock uses its own time by default
 	}
 	assert.Equal(t, want, got)
 }
@@ -143,28 +143,28 @@ func TestRFC5424OverTLS(t *testing.T) {
 	r := startRsyslogd(t, &cert)
 
 	t.Run("verified", func(t *testing.T) {
-		s := newSink(t, map[string]any{"address": r.address("tls"), "tls_ca_file": cert.cert})
+		s := newSink(t, map[string]any{"address": r.Address("tls"), "tls_ca_file": cert.Cert})
 		require.NoError(t, s.Write(context.Background(), lines("secure", "tls", 0, 3)))
-		got := r.waitRecords("secure", 3)
+		got := r.WaitRecords("secure", 3)
 		assert.Equal(t, []string{"tls-00000", "tls-00001", "tls-00002"}, msgs(got))
-		assert.Equal(t, "imtcp", got[0].input)
-		assert.Equal(t, "stdout", got[0].msgid)
-		assert.Equal(t, `[prox@32473 stream="stdout"]`, got[0].sd)
+		assert.Equal(t, "imtcp", got[0].Input)
+		assert.Equal(t, "stdout", got[0].MsgID)
+		assert.Equal(t, `[prox@32473 stream="stdout"]`, got[0].SD)
 	})
 	t.Run("insecure skip verify", func(t *testing.T) {
-		s := newSink(t, map[string]any{"address": r.address("tls"), "tls_insecure_skip_verify": true})
+		s := newSink(t, map[string]any{"address": r.Address("tls"), "tls_insecure_skip_verify": true})
 		require.NoError(t, s.Write(context.Background(), lines("insecure", "tls", 0, 1)))
-		assert.Equal(t, []string{"tls-00000"}, msgs(r.waitRecords("insecure", 1)))
+		assert.Equal(t, []string{"tls-00000"}, msgs(r.WaitRecords("insecure", 1)))
 	})
 	t.Run("unknown authority", func(t *testing.T) {
-		err := testSink(t).Configure(configValues(t, map[string]any{"address": r.address("tls")}))
+		err := testSink(t).Configure(configValues(t, map[string]any{"address": r.Address("tls")}))
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), r.address("tls"))
+		assert.Contains(t, err.Error(), r.Address("tls"))
 		assert.Contains(t, err.Error(), "certificate")
 	})
 	t.Run("wrong server name", func(t *testing.T) {
 		err := testSink(t).Configure(configValues(t, map[string]any{
-			"address": r.address("tls"), "tls_ca_file": cert.cert, "tls_server_name": "syslog.example.com",
+			"address": r.Address("tls"), "tls_ca_file": cert.Cert, "tls_server_name": "syslog.example.com",
 		}))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "syslog.example.com")
@@ -174,7 +174,7 @@ func TestRFC5424OverTLS(t *testing.T) {
 func TestManyLinesOverTCPArriveInOrder(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
-	s := newSink(t, map[string]any{"address": r.address("tcp")})
+	s := newSink(t, map[string]any{"address": r.Address("tcp")})
 
 	var want []string
 	for i := 0; i < 10000; i += 1000 {
@@ -183,7 +183,7 @@ func TestManyLinesOverTCPArriveInOrder(t *testing.T) {
 		require.NoError(t, s.Write(context.Background(), b))
 	}
 	require.NoError(t, s.Flush(context.Background()))
-	got := r.waitRecords("bulk", 10000)
+	got := r.WaitRecords("bulk", 10000)
 	assert.Equal(t, want, msgs(got))
 }
 
@@ -197,24 +197,24 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 			if scheme == "tls" {
 				c := newTLSFiles(t)
 				cert = &c
-				set["tls_ca_file"] = c.cert
+				set["tls_ca_file"] = c.Cert
 			}
 			r := startRsyslogd(t, cert)
-			set["address"] = r.address(scheme)
+			set["address"] = r.Address(scheme)
 			s := newSink(t, set)
 
 			before := lines("restart", "line", 0, 100)
 			require.NoError(t, s.Write(context.Background(), before))
-			r.waitRecords("restart", 100)
+			r.WaitRecords("restart", 100)
 
-			r.stop()
+			r.Stop()
 			// Written while the server is down: queued, acknowledged.
 			down1 := lines("restart", "line", 100, 200)
 			down2 := lines("restart", "line", 200, 300)
 			require.NoError(t, within(t, func() error { return s.Write(context.Background(), down1) }))
 			require.NoError(t, within(t, func() error { return s.Write(context.Background(), down2) }))
 
-			r.start()
+			r.Start()
 			after := lines("restart", "line", 300, 400)
 			require.NoError(t, s.Write(context.Background(), after))
 			require.NoError(t, s.Flush(context.Background()))
@@ -223,7 +223,7 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 			for _, b := range []*sdk.Batch{before, down1, down2, after} {
 				want = append(want, lineTexts(b)...)
 			}
-			assert.Equal(t, want, msgs(r.waitRecords("restart", 400)))
+			assert.Equal(t, want, msgs(r.WaitRecords("restart", 400)))
 		})
 	}
 }
@@ -231,30 +231,30 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 func TestWriteFailsWhenItCannotDeliver(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
-	s := newSink(t, map[string]any{"address": r.address("tcp"), "max_queue": 0, "connect_timeout": "200ms"})
+	s := newSink(t, map[string]any{"address": r.Address("tcp"), "max_queue": 0, "connect_timeout": "200ms"})
 
 	first := lines("nodeliver", "line", 0, 10)
 	require.NoError(t, s.Write(context.Background(), first))
-	r.waitRecords("nodeliver", 10)
+	r.WaitRecords("nodeliver", 10)
 
-	r.stop()
+	r.Stop()
 	second := lines("nodeliver", "line", 10, 20)
 	err := within(t, func() error { return s.Write(context.Background(), second) })
 	require.Error(t, err, "nothing may be acknowledged that is neither sent nor queued")
-	assert.Contains(t, err.Error(), r.address("tcp"))
+	assert.Contains(t, err.Error(), r.Address("tcp"))
 
 	// The host resends the batch; once the server is back it goes through.
-	r.start()
+	r.Start()
 	require.Eventually(t, func() bool { return s.Write(context.Background(), second) == nil }, waitFor, tick)
-	got := r.waitRecords("nodeliver", 20)
+	got := r.WaitRecords("nodeliver", 20)
 	assert.Equal(t, append(lineTexts(first), lineTexts(second)...), msgs(got))
 }
 
 func TestWriteHonoursContext(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
-	s := newSink(t, map[string]any{"address": r.address("tcp"), "max_queue": 0})
-	r.stop()
+	s := newSink(t, map[string]any{"address": r.Address("tcp"), "max_queue": 0})
+	r.Stop()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -266,8 +266,8 @@ func TestCloseReportsUndeliveredMessages(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
 	s := testSink(t)
-	require.NoError(t, s.Configure(configValues(t, map[string]any{"address": r.address("tcp"), "connect_timeout": "100ms"})))
-	r.stop()
+	require.NoError(t, s.Configure(configValues(t, map[string]any{"address": r.Address("tcp"), "connect_timeout": "100ms"})))
+	r.Stop()
 
 	require.NoError(t, s.Write(context.Background(), lines("lost", "line", 0, 7)), "queued while the server is down")
 	err := within(t, func() error { return s.Flush(context.Background()) })
@@ -277,7 +277,7 @@ func TestCloseReportsUndeliveredMessages(t *testing.T) {
 	err = within(t, func() error { return s.Close(context.Background()) })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "7 messages not delivered")
-	assert.Contains(t, err.Error(), r.address("tcp"))
+	assert.Contains(t, err.Error(), r.Address("tcp"))
 
 	err = s.Write(context.Background(), lines("lost", "line", 7, 8))
 	assert.ErrorContains(t, err, "closed")

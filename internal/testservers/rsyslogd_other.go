@@ -1,6 +1,6 @@
 //go:build !linux
 
-package syslog
+package testservers
 
 import "syscall"
 
