@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/internal/testservers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,29 +27,48 @@ import (
 // configuration as a user would, and check from the outside that nothing
 // it started outlives it.
 
+// proxBuild is a build of the prox binary, made once per test binary and
+// removed by TestMain.
+type proxBuild struct {
+	flags []string
+	once  sync.Once
+	bin   string
+	err   error
+}
+
 var (
-	buildOnce sync.Once
-	proxBin   string
-	buildErr  error
+	// raceProx is what the end-to-end tests run: built with the race
+	// detector, so that they also find prox's races.
+	raceProx = &proxBuild{flags: []string{"-race"}}
+	// plainProx is built as users run it, for the benchmarks that measure
+	// it.
+	plainProx = &proxBuild{}
 )
 
 // buildProx builds the binary once per test run.
 func buildProx(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return raceProx.path(t)
+}
+
+// path builds the binary on first use and returns its path.
+func (p *proxBuild) path(tb testing.TB) string {
+	tb.Helper()
+	p.once.Do(func() {
 		dir, err := os.MkdirTemp("", "prox-e2e-")
 		if err != nil {
-			buildErr = err
+			p.err = err
 			return
 		}
-		proxBin = filepath.Join(dir, "prox")
-		out, err := exec.Command("go", "build", "-race", "-o", proxBin, ".").CombinedOutput()
+		p.bin = filepath.Join(dir, "prox")
+		args := append(append([]string{"build"}, p.flags...), "-o", p.bin, ".")
+		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
+			p.err = &buildError{err: err, out: string(out)}
 		}
 	})
-	require.NoError(t, buildErr)
-	return proxBin
+	require.NoError(tb, p.err)
+	return p.bin
 }
 
 type buildError struct {
@@ -60,8 +80,16 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if proxBin != "" {
-		_ = os.RemoveAll(filepath.Dir(proxBin))
+	for _, p := range []*proxBuild{raceProx, plainProx} {
+		if p.bin != "" {
+			_ = os.RemoveAll(filepath.Dir(p.bin))
+		}
+	}
+	if leftovers := testservers.StopPodman(); leftovers != "" {
+		fmt.Fprintf(os.Stderr, "containers left behind:\n%s\n", leftovers)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
