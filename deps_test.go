@@ -33,6 +33,7 @@ var boundaries = []struct {
 	{"internal/version", nil},
 	{"internal/memtrim", nil},
 	{"internal/testservers", nil},
+	{"internal/rotate", nil},
 	// The composition root: everything but the CLI.
 	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/version", "internal/profile", "internal/memtrim"}},
 }
