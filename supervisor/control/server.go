@@ -51,6 +51,11 @@ type Options struct {
 	// next request before the server closes it. Default
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Shutdown, when set, asks prox to stop as Ctrl-C does and returns
+	// once every process has ended (or ctx is done, which leaves the stop
+	// going): POST /v1/shutdown. Default nil, and the route answers 501
+	// "not_implemented".
+	Shutdown func(ctx context.Context) error
 }
 
 // The server's default timeouts. There is no write timeout: the streams
@@ -162,6 +167,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/logs/follow", s.handleLogsFollow)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/sinks", s.handleSinks)
+	mux.HandleFunc("POST /v1/shutdown", s.handleShutdown)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, noRoute(r))
 	})

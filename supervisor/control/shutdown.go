@@ -1,0 +1,49 @@
+package control
+
+import (
+	"context"
+	"net/http"
+)
+
+// ShutdownReport is the answer of POST /v1/shutdown: how every process
+// ended, once all have.
+type ShutdownReport struct {
+	// PID is the process ID of the prox that is shutting down; it exits
+	// once its sinks are drained and its plugins have shut down.
+	PID int `json:"pid"`
+	// Processes is every process once it has ended, in configuration
+	// order: its final state, its last exit and the reason (e.g. a stop
+	// that needed SIGKILL).
+	Processes []Process `json:"processes"`
+}
+
+// handleShutdown answers POST /v1/shutdown: it asks prox to stop as
+// Ctrl-C does (Options.Shutdown) and answers, once every process has
+// ended, with how each ended. Asking again while prox stops waits for the
+// same stop.
+func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Shutdown == nil {
+		writeError(w, apiErrorf(http.StatusNotImplemented, CodeNotImplemented, "this prox cannot be shut down through its API"))
+		return
+	}
+	if err := s.opts.Shutdown(r.Context()); err != nil {
+		writeError(w, supervisorError(err, "shutdown"))
+		return
+	}
+	procs := s.opts.Supervisor.Processes()
+	report := ShutdownReport{PID: s.pid, Processes: make([]Process, len(procs))}
+	for i, p := range procs {
+		report.Processes[i] = ProcessFrom(p)
+	}
+	writeJSON(w, http.StatusOK, report)
+}
+
+// Shutdown asks the prox on the socket to stop every process gracefully,
+// as Ctrl-C does, and returns once all have ended, with how each ended.
+// prox itself exits a little later, once its sinks are drained and its
+// plugins have shut down (the report's PID tells which process to wait
+// for). Cancelling ctx stops waiting, not the shutdown.
+func (c *Client) Shutdown(ctx context.Context) (*ShutdownReport, error) {
+	var rep ShutdownReport
+	return &rep, c.do(ctx, http.MethodPost, "/v1/shutdown", nil, &rep)
+}
