@@ -8,6 +8,7 @@ package agent
 import (
 	"context"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -46,6 +47,13 @@ type Options struct {
 	// output is printed. Nil: it is not printed (it still reaches the
 	// sinks and the log buffer).
 	Terminal func(processes []string) Terminal
+	// Ready, when set, is called once, from a goroutine of its own, when
+	// the start is over: with nil once every process is up (running, and
+	// healthy where it has a health check, or ended successfully), or
+	// with a *StartError naming the first process that failed to start
+	// and why, after which Run stops everything as on Ctrl-C and returns
+	// 1. prox up -d reports it. Nil: nothing watches the start.
+	Ready func(err error)
 }
 
 // Terminal prints the processes' output: a live subscriber of the log
@@ -70,6 +78,12 @@ type Agent struct {
 	cancelStart context.CancelFunc
 	st          *stack
 	pipe        *pipeline
+
+	// stopReq is closed by requestStop: Run stops as on Ctrl-C.
+	stopReq    chan struct{}
+	stopOnce   sync.Once
+	stopWhy    string
+	stopFailed bool
 }
 
 // Check loads the configuration, launches only the plugins it uses,
@@ -102,7 +116,7 @@ func New(ctx context.Context, opts Options) (*Agent, hcl.Diagnostics, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a := &Agent{opts: opts, logger: logger, ln: ln, cancelStart: func() {}}
+	a := &Agent{opts: opts, logger: logger, ln: ln, cancelStart: func() {}, stopReq: make(chan struct{})}
 	a.stopProfile, err = profile.Start("prox-up")
 	if err != nil {
 		a.Close()
@@ -175,8 +189,15 @@ func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	// runs: 3 to 4 MB with 200 processes. Give it back now, and the pages
 	// of prox's binary that only the start touched (internal/memtrim).
 	memtrim.AfterStart()
-	ctl := control.Serve(a.ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: a.opts.ConfigPath})
+	ctl := control.Serve(a.ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: a.opts.ConfigPath,
+		Shutdown: a.shutdownHook(sup)})
 	defer func() { _ = ctl.Close(context.Background()) }()
+	// Closed when prox is interrupted: a start not over then is not.
+	readyCtx, interruptReady := context.WithCancel(runCtx)
+	defer interruptReady()
+	if a.opts.Ready != nil {
+		go a.watchReady(readyCtx, sup)
+	}
 
 	interrupted := false
 wait:
@@ -185,6 +206,13 @@ wait:
 		case sig := <-interrupts:
 			logger.Info("shutting down", "signal", sig.String())
 			interrupted = true
+			break wait
+		case <-a.stopReq:
+			logger.Info("shutting down", "reason", a.stopWhy)
+			interrupted = true
+			if a.stopFailed {
+				code = 1
+			}
 			break wait
 		case <-sup.Changed():
 			// Everything exited by itself and nothing will restart. Once a
@@ -195,6 +223,10 @@ wait:
 				break wait
 			}
 		}
+	}
+
+	if interrupted {
+		interruptReady()
 	}
 
 	// A second signal during the graceful stop kills what is left, and
