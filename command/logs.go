@@ -102,9 +102,15 @@ func (c *LogsCommand) Run(args []string) int {
 	if !c.parseFlags(fs, args, c.Help()) {
 		return exitUsage
 	}
-	q, msg := c.query(fs.Args(), time.Now())
+	return c.run(fs.Args(), c.Help())
+}
+
+// run prints (or follows) the lines of the named processes (all when
+// none) as the flags say; help is the command's, for usage errors.
+func (c *LogsCommand) run(names []string, help string) int {
+	q, msg := c.query(names, time.Now())
 	if msg != "" {
-		return c.usageError(msg, c.Help())
+		return c.usageError(msg, help)
 	}
 	ctx, cancel := interruptible(c.ctx)
 	defer cancel()
@@ -119,11 +125,11 @@ func (c *LogsCommand) Run(args []string) int {
 	if err != nil {
 		return c.controlError(err)
 	}
-	names := make([]string, len(ps))
+	all := make([]string, len(ps))
 	for i, p := range ps {
-		names[i] = p.Name
+		all[i] = p.Name
 	}
-	print := c.printFunc(names)
+	print := c.printFunc(all)
 
 	if !c.follow {
 		if q.Limit == 0 && c.lines == 0 {

@@ -67,7 +67,6 @@ func RunWith(args []string, stdout, stderr io.Writer) int {
 // familiar maps the words of other tools (compose, foreman, supervisorctl)
 // to prox's commands, for the message of an unknown command.
 var familiar = map[string]string{
-	"down":   "stop -all",
 	"status": "ps",
 	"run":    "up",
 	"kill":   "signal NAME KILL",
@@ -121,6 +120,8 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"events":       func() (cli.Command, error) { return &EventsCommand{Meta: meta}, nil },
 		"sinks":        func() (cli.Command, error) { return &SinksCommand{Meta: meta}, nil },
 		"plugins":      func() (cli.Command, error) { return &PluginsCommand{Meta: meta}, nil },
+		"down":         func() (cli.Command, error) { return &DownCommand{Meta: meta}, nil },
+		"attach":       func() (cli.Command, error) { return &AttachCommand{Meta: meta}, nil },
 	}
 }
 

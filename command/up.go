@@ -23,6 +23,12 @@ type UpCommand struct {
 	quiet   bool
 	// formation is -m, parsed.
 	formation config.Formation
+
+	// detach is -d; reportFD the hidden flag of the background prox it
+	// starts (command/detach.go); ready, when set, is agent.Options.Ready.
+	detach   bool
+	reportFD string
+	ready    func(error)
 }
 
 // Help implements cli.Command.
@@ -45,10 +51,28 @@ Usage: prox up [options]
   after a clean shutdown, 1 when the configuration is invalid, a plugin
   cannot start, or a process failed.
 
+  With -d, prox runs in the background (a session of its own, no
+  terminal) and prox up returns once every process is up: running, and
+  healthy where it has a health check (without one: running for a
+  second), or ended successfully. It then prints the processes, as prox
+  ps does, and exits 0. When a process fails to start (it crashed,
+  failed, or its health check failed), it names it and says why, the
+  background prox stops everything it started, and prox up exits 1 once
+  it has exited: nothing is left running. Ctrl-C while it waits does the
+  same. An invalid configuration is reported here and starts nothing.
+  The background prox writes its own log and the processes' output to
+  .prox/prox.log beside the control socket (the socket's name with .log
+  for .sock), rotated at 10 MiB with three old files kept (prox.log.1 to
+  prox.log.3). "prox attach" follows the output, "prox down" stops it.
+  SIGHUP asks it to reload its configuration instead of stopping it.
+
 Options:
 
+  -d                 Run in the background (detached), see above.
+
   -quiet             Do not print the processes' output (it still reaches
-                     the sinks and the log buffer).
+                     the sinks and the log buffer; with -d, it is not
+                     written to the log file).
   -m=FORMATION       For a Procfile run, foreman's formation: how many
                      instances of each process run, as web=2,worker=1;
                      all=N for every process not named, 0 for none. An
@@ -68,6 +92,16 @@ func (c *UpCommand) Run(args []string) int {
 	logger, code := c.parse(args)
 	if logger == nil {
 		return code
+	}
+	if c.detach {
+		return c.runDetach(logger)
+	}
+	if c.reportFD != "" {
+		fd, err := reportFD(c.reportFD)
+		if err != nil {
+			return c.usageError(err.Error(), c.Help())
+		}
+		return c.runBackground(fd)
 	}
 	sigs, stopSignals := c.interrupts()
 	defer stopSignals()
@@ -95,11 +129,17 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 		c.formation = f
 		return err
 	})
+	fs.BoolVar(&c.detach, "d", false, "run in the background")
+	fs.StringVar(&c.reportFD, reportFDFlag, "", "the background prox's report pipe (internal)")
 	if !c.parseFlags(fs, args, c.Help()) {
 		return nil, exitUsage
 	}
 	if fs.NArg() > 0 {
 		c.Ui.Error("up takes no arguments; name the file with -config")
+		return nil, exitUsage
+	}
+	if c.detach && c.reportFD != "" {
+		c.Ui.Error("-d and -" + reportFDFlag + " exclude each other")
 		return nil, exitUsage
 	}
 	logger, err := c.Logger()
@@ -113,7 +153,7 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 // start builds the agent and prints what it reports; false when it must
 // not run. A non-nil agent must be closed.
 func (c *UpCommand) start(logger hclog.Logger) (*agent.Agent, bool) {
-	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger, Formation: c.formation}
+	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger, Formation: c.formation, Ready: c.ready}
 	if !c.quiet {
 		opts.Terminal = func(names []string) agent.Terminal {
 			out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
@@ -124,7 +164,8 @@ func (c *UpCommand) start(logger hclog.Logger) (*agent.Agent, bool) {
 		}
 	}
 	a, diags, err := agent.New(context.Background(), opts)
-	if len(diags) > 0 {
+	// In the background, warnings alone were said by prox up -d already.
+	if len(diags) > 0 && (c.reportFD == "" || diags.HasErrors()) {
 		c.writeDiagnostics(a.Config(), diags)
 	}
 	if err != nil {
