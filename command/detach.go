@@ -3,7 +3,6 @@ package command
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -307,10 +306,6 @@ func onHangup(a *agent.Agent, logger hclog.Logger, hangups <-chan os.Signal, don
 		case <-hangups:
 			logger.Info("SIGHUP: reloading the configuration")
 			if err := a.Reload(context.Background()); err != nil {
-				if errors.Is(err, agent.ErrReloadUnavailable) {
-					logger.Warn("SIGHUP: the configuration is not reloaded: prox cannot reload yet; it keeps running as it was")
-					continue
-				}
 				logger.Error("SIGHUP: the configuration is not reloaded; prox keeps running as it was", "error", err)
 			}
 		}

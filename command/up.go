@@ -38,7 +38,7 @@ Usage: prox up [options]
 
   Starts every process the configuration file declares, each through its
   runner plugin, and prints their output as "name | line". On SIGINT
-  (Ctrl-C) or SIGTERM it stops them all gracefully: the stop signal to
+  (Ctrl-C), SIGTERM or prox down it stops them all gracefully: the stop signal to
   every process group at once, up to each process's stop timeout, then
   SIGKILL; then each sink gets what is still queued for it, for at most
   its drain_timeout (10s by default), and what a sink never got is
