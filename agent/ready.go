@@ -47,15 +47,15 @@ const settleTime = time.Second
 // unhealthy. The first process in configuration order that failed is
 // named. When not done, recheck, if not 0, is when to look again though
 // nothing changes: the first process to run for settleTime.
-func readiness(procs []supervisor.ProcessInfo, now time.Time) (done bool, err error, recheck time.Duration) {
+func readiness(procs []supervisor.ProcessInfo, now time.Time) (done bool, recheck time.Duration, err error) {
 	waiting := false
 	for _, p := range procs {
 		switch p.State {
 		case supervisor.StateFailed, supervisor.StateCrashed:
-			return true, &StartError{Process: p.Name, Reason: failureReason(p)}, 0
+			return true, 0, &StartError{Process: p.Name, Reason: failureReason(p)}
 		case supervisor.StateBackoff:
 			if e := p.LastExit; e == nil || e.Code != 0 || e.Signal != "" || e.Error != "" {
-				return true, &StartError{Process: p.Name, Reason: failureReason(p)}, 0
+				return true, 0, &StartError{Process: p.Name, Reason: failureReason(p)}
 			}
 			waiting = true // a clean exit, restarted by an always policy
 		case supervisor.StateRunning:
@@ -71,7 +71,7 @@ func readiness(procs []supervisor.ProcessInfo, now time.Time) (done bool, err er
 			switch p.Health.Status {
 			case supervisor.HealthHealthy:
 			case supervisor.HealthUnhealthy:
-				return true, &StartError{Process: p.Name, Reason: "its health check failed: " + oneLine(p.Health.Output)}, 0
+				return true, 0, &StartError{Process: p.Name, Reason: "its health check failed: " + oneLine(p.Health.Output)}
 			default:
 				waiting = true
 			}
@@ -83,7 +83,7 @@ func readiness(procs []supervisor.ProcessInfo, now time.Time) (done bool, err er
 	if !waiting {
 		recheck = 0
 	}
-	return !waiting, nil, recheck
+	return !waiting, recheck, nil
 }
 
 // failureReason says why p failed: its reason, else how it exited.
@@ -130,7 +130,7 @@ func (a *Agent) watchReady(ctx context.Context, sup *supervisor.Manager) {
 			a.opts.Ready(errStoppedBeforeReady)
 			return
 		}
-		done, err, after := readiness(procs, time.Now())
+		done, after, err := readiness(procs, time.Now())
 		if done {
 			if err != nil {
 				a.requestStop(err.Error(), true)

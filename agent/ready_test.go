@@ -47,7 +47,7 @@ func TestReadiness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			done, err, recheck := readiness(tt.procs, now)
+			done, recheck, err := readiness(tt.procs, now)
 			assert.Equal(t, tt.done, done)
 			if tt.name == "one just started" {
 				assert.Equal(t, settleTime*3/4, recheck, "look again once it has run for settleTime")
@@ -65,9 +65,10 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
-// runReady runs the agent of src with a Ready hook and returns what Ready
-// received and Run's exit code; interrupts, when not nil, is Run's.
-func runReady(t *testing.T, src string, interrupts chan os.Signal) (error, int, *syncBuffer) {
+// runReady runs the agent of src with a Ready hook and returns Run's exit
+// code, the processes' output and what Ready received; interrupts, when
+// not nil, is Run's.
+func runReady(t *testing.T, src string, interrupts chan os.Signal) (int, *syncBuffer, error) {
 	t.Helper()
 	opts, out, _ := testOptions(t, src)
 	ready := make(chan error, 2)
@@ -94,15 +95,15 @@ func runReady(t *testing.T, src string, interrupts chan os.Signal) (error, int, 
 	select {
 	case code := <-codes:
 		assert.Len(t, ready, 0, "Ready is called once")
-		return got, code, out
+		return code, out, got
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return")
-		return nil, 0, nil
+		return 0, nil, nil
 	}
 }
 
 func TestReadyOnceEveryProcessIsUp(t *testing.T) {
-	err, code, out := runReady(t, `
+	code, out, err := runReady(t, `
 process "web" {
   command = ["sh", "-c", "echo serving; exec sleep 60"]
   health {
@@ -124,7 +125,7 @@ process "quiet" { command = ["sleep", "60"] }
 // A process that fails to start is named, with why, and Run stops the
 // others: nothing is left running half-started.
 func TestReadyReportsAFailedStartAndStopsTheRest(t *testing.T) {
-	err, code, _ := runReady(t, `
+	code, _, err := runReady(t, `
 process "web" { command = ["sleep", "60"] }
 process "bad" {
   command = ["sh", "-c", "exit 7"]
@@ -141,7 +142,7 @@ process "bad" {
 func TestReadyWhenInterruptedFirst(t *testing.T) {
 	interrupts := make(chan os.Signal, 1)
 	interrupts <- os.Interrupt
-	err, _, _ := runReady(t, `
+	_, _, err := runReady(t, `
 process "slow" {
   command = ["sleep", "60"]
   health {

@@ -38,12 +38,12 @@ Usage: prox up [options]
 
   Starts every process the configuration file declares, each through its
   runner plugin, and prints their output as "name | line". On SIGINT
-  (Ctrl-C), SIGTERM or prox down it stops them all gracefully: the stop signal to
-  every process group at once, up to each process's stop timeout, then
-  SIGKILL; then each sink gets what is still queued for it, for at most
-  its drain_timeout (10s by default), and what a sink never got is
-  reported; then it shuts its plugins down. A second Ctrl-C kills what is
-  left at once and gives up on the sinks' backlog.
+  (Ctrl-C), SIGTERM or prox down it stops them all gracefully: the stop
+  signal to every process group at once, up to each process's stop
+  timeout, then SIGKILL; then each sink gets what is still queued for
+  it, for at most its drain_timeout (10s by default), and what a sink
+  never got is reported; then it shuts its plugins down. A second Ctrl-C
+  kills what is left at once and gives up on the sinks' backlog.
 
   prox up also returns when every process has exited by itself and none is
   due to restart (not after processes were stopped through prox stop: it
