@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -44,10 +44,6 @@ const SpoolRoot = ".prox/webhook"
 
 // maxSpoolMaxAlerts bounds spool_max_alerts.
 const maxSpoolMaxAlerts = 1_000_000
-
-// defaultEvents are the events that trigger alerts when neither match nor
-// events is set.
-var defaultEvents = []string{string(sdk.EventCrashed), string(sdk.EventFailed)}
 
 // schema is the sink's block in prox.hcl.
 var schema = &sdk.Schema{Attributes: []sdk.Attribute{
@@ -136,10 +132,10 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			problems = append(problems, err)
 		}
 	}
-	cfg.url, err = parseURL(raw.URL)
+	cfg.url, err = alerting.ParseURL("url", raw.URL)
 	check(err)
 	if cfg.url != nil {
-		cfg.endpoint = cfg.url.Scheme + "://" + cfg.url.Host
+		cfg.endpoint = alerting.Endpoint(cfg.url)
 		cfg.spool = defaultSpool(cfg.url)
 	}
 	if raw.Format != nil {
@@ -150,40 +146,19 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			check(sdk.AttributeErrorf("format", "must be %q, %q or %q; got %q", FormatJSON, FormatSlack, FormatAlertmanager, *raw.Format))
 		}
 	}
-	matchSet := raw.Match != nil && *raw.Match != ""
-	if matchSet {
-		if cfg.match, err = regexp.Compile(*raw.Match); err != nil {
-			check(sdk.AttributeErrorf("match", "invalid regular expression: %w", err))
-		}
-	}
-	events := raw.Events
-	if events == nil && !matchSet {
-		events = defaultEvents
-	}
-	if len(events) > 0 {
-		cfg.events = make(map[string]bool, len(events))
-		for _, e := range events {
-			e = strings.ToLower(strings.TrimSpace(e))
-			if e == "" {
-				check(sdk.AttributeErrorf("events", "an event name is empty"))
-				continue
-			}
-			cfg.events[e] = true
-		}
-	}
-	if !matchSet && len(cfg.events) == 0 && raw.Events != nil {
-		check(sdk.AttributeErrorf("events", "nothing triggers an alert: set match or name an event"))
-	}
-	cfg.cooldown, err = positive("cooldown", raw.Cooldown, true)
+	triggers, err := alerting.ParseTriggers(raw.Match, raw.Events)
 	check(err)
-	cfg.timeout, err = positive("timeout", raw.Timeout, false)
+	cfg.match, cfg.events = triggers.Match, triggers.Events
+	cfg.cooldown, err = alerting.Positive("cooldown", raw.Cooldown, true)
+	check(err)
+	cfg.timeout, err = alerting.Positive("timeout", raw.Timeout, false)
 	check(err)
 	if raw.Secret != nil && *raw.Secret != "" {
 		cfg.secret = []byte(*raw.Secret)
 	}
-	check(checkHeaders(raw.Headers))
+	check(alerting.CheckHeaders(raw.Headers))
 	cfg.headers = raw.Headers
-	cfg.retryFor, err = positive("retry_for", raw.RetryFor, true)
+	cfg.retryFor, err = alerting.Positive("retry_for", raw.RetryFor, true)
 	check(err)
 	if raw.Spool != nil {
 		if strings.TrimSpace(*raw.Spool) == "" {
@@ -192,7 +167,7 @@ func parseConfig(c *sdk.Config) (*config, error) {
 			cfg.spool, cfg.spoolSet = filepath.Clean(*raw.Spool), true
 		}
 	}
-	cfg.spoolMax, err = inRange("spool_max_alerts", raw.SpoolMax, 1, maxSpoolMaxAlerts)
+	cfg.spoolMax, err = alerting.InRange("spool_max_alerts", raw.SpoolMax, 1, maxSpoolMaxAlerts)
 	check(err)
 	if raw.MaxRetries != nil {
 		// Its value no longer means anything: a failed delivery is retried
@@ -200,49 +175,12 @@ func parseConfig(c *sdk.Config) (*config, error) {
 		// older prox still starts, and named in a warning by Configure.
 		cfg.ignored = append(cfg.ignored, "max_retries")
 	}
-	cfg.contextLines, err = inRange("context_lines", raw.ContextLines, 0, 1000)
+	cfg.contextLines, err = alerting.InRange("context_lines", raw.ContextLines, 0, 1000)
 	check(err)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
 	return cfg, nil
-}
-
-func parseURL(s *string) (*url.URL, error) {
-	if s == nil || strings.TrimSpace(*s) == "" {
-		return nil, sdk.AttributeErrorf("url", "is required")
-	}
-	u, err := url.Parse(strings.TrimSpace(*s))
-	if err != nil {
-		// url.Parse's error quotes the URL.
-		return nil, sdk.AttributeErrorf("url", "not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		if u.Scheme == "" {
-			return nil, sdk.AttributeErrorf("url", "must start with http:// or https://")
-		}
-		return nil, sdk.AttributeErrorf("url", "must start with http:// or https://; got scheme %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, sdk.AttributeErrorf("url", "has no host")
-	}
-	return u, nil
-}
-
-// positive checks a duration: not negative, and not zero unless zeroOK.
-func positive(name string, d time.Duration, zeroOK bool) (time.Duration, error) {
-	if d < 0 || (d == 0 && !zeroOK) {
-		return 0, sdk.AttributeErrorf(name, "must be positive; got %q", d)
-	}
-	return d, nil
-}
-
-// inRange checks a whole number against its bounds.
-func inRange(name string, n int64, minValue, maxValue int) (int, error) {
-	if n < int64(minValue) || n > int64(maxValue) {
-		return 0, sdk.AttributeErrorf(name, "must be a whole number from %d to %d; got %v", minValue, maxValue, n)
-	}
-	return int(n), nil
 }
 
 // defaultSpool is the spool folder of a sink that does not set one: the
@@ -252,33 +190,4 @@ func inRange(name string, n int64, minValue, maxValue int) (int, error) {
 func defaultSpool(u *url.URL) string {
 	sum := sha256.Sum256([]byte(u.String()))
 	return filepath.Join(SpoolRoot, hex.EncodeToString(sum[:8]))
-}
-
-// checkHeaders validates header names and values without ever quoting a
-// value.
-func checkHeaders(h map[string]string) error {
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if k == "" || strings.IndexFunc(k, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
-			return sdk.AttributeErrorf("headers", "invalid header name %q", k)
-		}
-		if strings.ContainsAny(h[k], "\r\n\x00") {
-			return sdk.AttributeErrorf("headers", "the value of %q contains a line break or NUL", k)
-		}
-	}
-	return nil
-}
-
-// isTokenChar reports whether r may appear in an HTTP header name
-// (RFC 9110 token).
-func isTokenChar(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	}
-	return strings.ContainsRune("!#$%&'*+-.^_`|~", r)
 }

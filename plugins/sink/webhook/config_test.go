@@ -81,32 +81,6 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	assert.Equal(t, []string{"url", "match", "cooldown", "retry_for"}, sdktest.AttributeNames(err))
 }
 
-func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	for attempt, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
-		for range 20 {
-			d := backoff(attempt, maxFailingBackoff)
-			assert.GreaterOrEqual(t, d, want/2)
-			assert.LessOrEqual(t, d, want)
-		}
-	}
-	for _, attempt := range []int{7, 10, 50} {
-		d := backoff(attempt, maxFailingBackoff)
-		assert.GreaterOrEqual(t, d, maxFailingBackoff/2)
-		assert.LessOrEqual(t, d, maxFailingBackoff)
-	}
-}
-
-// TestBackoffWhileUnreachableIsAtMostASecond pins what makes the first
-// alert reach a webhook that comes back within about a second: while it
-// cannot be reached, no wait between attempts exceeds 1s.
-func TestBackoffWhileUnreachableIsAtMostASecond(t *testing.T) {
-	for attempt := range 100 {
-		d := backoff(attempt, maxUnreachableBackoff)
-		require.LessOrEqual(t, d, time.Second, "attempt %d", attempt)
-		require.Positive(t, d)
-	}
-}
-
 func TestMaxRetriesIsIgnoredWithAWarning(t *testing.T) {
 	w := newWebhook(t)
 	s, logs := newSink(t, map[string]any{"url": w.URL, "max_retries": 2})

@@ -220,7 +220,7 @@ func write(t *testing.T, s *Sink, b *sdk.Batch) {
 // spoolRecords returns the names of the records in a spool folder.
 func spoolRecords(t *testing.T, dir string) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "*"+recordExt))
+	names, err := filepath.Glob(filepath.Join(dir, "*.alert"))
 	require.NoError(t, err)
 	return names
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -17,7 +18,7 @@ import (
 const receiver = "prox"
 
 // encode renders alerts in format as a request body.
-func encode(format string, alerts []*alert) ([]byte, error) {
+func encode(format string, alerts []*alerting.Alert) ([]byte, error) {
 	var v any
 	switch format {
 	case FormatSlack:
@@ -36,16 +37,16 @@ func encode(format string, alerts []*alert) ([]byte, error) {
 
 // summary is a one-line description of an alert, e.g.
 // "process web crashed (exit 1, restarts 2)".
-func summary(a *alert) string {
-	if a.trigger == triggerMatch {
-		return "process " + a.process + " logged a line matching the alert pattern"
+func summary(a *alerting.Alert) string {
+	if a.Trigger == alerting.TriggerMatch {
+		return "process " + a.Process + " logged a line matching the alert pattern"
 	}
-	ev := a.event
+	ev := a.Event
 	var b strings.Builder
 	b.WriteString("process ")
-	b.WriteString(a.process)
+	b.WriteString(a.Process)
 	b.WriteByte(' ')
-	b.WriteString(a.eventName)
+	b.WriteString(a.EventName)
 	var details []string
 	if ev.Signal != "" {
 		details = append(details, "signal "+ev.Signal)
@@ -65,14 +66,14 @@ func summary(a *alert) string {
 }
 
 // suppressedNote says how many repeats an alert stands for, or "".
-func suppressedNote(a *alert) string {
-	switch a.suppressed {
+func suppressedNote(a *alerting.Alert) string {
+	switch a.Suppressed {
 	case 0:
 		return ""
 	case 1:
 		return "1 more time"
 	default:
-		return strconv.Itoa(a.suppressed) + " more times"
+		return strconv.Itoa(a.Suppressed) + " more times"
 	}
 }
 
@@ -103,21 +104,21 @@ type jsonEvent struct {
 	Time          time.Time `json:"time"`
 }
 
-func jsonPayload(alerts []*alert) *jsonBody {
+func jsonPayload(alerts []*alerting.Alert) *jsonBody {
 	out := &jsonBody{Alerts: make([]jsonAlert, 0, len(alerts))}
 	for _, a := range alerts {
 		ja := jsonAlert{
-			Process: a.process, Trigger: a.trigger, Summary: summary(a), Time: a.time.UTC(),
-			Suppressed: a.suppressed, Context: a.context,
+			Process: a.Process, Trigger: a.Trigger, Summary: summary(a), Time: a.Time.UTC(),
+			Suppressed: a.Suppressed, Context: a.Context,
 		}
-		if ev := a.event; ev != nil {
+		if ev := a.Event; ev != nil {
 			ja.Event = &jsonEvent{
 				Type: string(ev.Type), State: string(ev.State), PreviousState: string(ev.PreviousState), ExitCode: ev.ExitCode,
 				Signal: ev.Signal, Message: ev.Message, Restarts: ev.Restarts, Time: ev.Timestamp.UTC(),
 			}
 		}
-		if a.trigger == triggerMatch {
-			line := string(a.line)
+		if a.Trigger == alerting.TriggerMatch {
+			line := string(a.Line)
 			ja.Line = &line
 		}
 		out.Alerts = append(out.Alerts, ja)
@@ -130,7 +131,7 @@ type slackBody struct {
 	Text string `json:"text"`
 }
 
-func slackPayload(alerts []*alert) *slackBody {
+func slackPayload(alerts []*alerting.Alert) *slackBody {
 	var b strings.Builder
 	for i, a := range alerts {
 		if i > 0 {
@@ -142,11 +143,11 @@ func slackPayload(alerts []*alert) *slackBody {
 			b.WriteString(" (and " + n + " since the last alert)")
 		}
 		var block []string
-		if a.trigger == triggerMatch {
-			block = []string{string(a.line)}
-		} else if len(a.context) > 0 {
+		if a.Trigger == alerting.TriggerMatch {
+			block = []string{string(a.Line)}
+		} else if len(a.Context) > 0 {
 			b.WriteString("\nLast lines:")
-			block = a.context
+			block = a.Context
 		}
 		if len(block) > 0 {
 			b.WriteString("\n```\n")
@@ -191,11 +192,11 @@ type amAlert struct {
 }
 
 // alertName and severity map an alert to Alertmanager labels.
-func alertName(a *alert) (name, severity string) {
-	if a.trigger == triggerMatch {
+func alertName(a *alerting.Alert) (name, severity string) {
+	if a.Trigger == alerting.TriggerMatch {
 		return "ProxLogMatch", "warning"
 	}
-	switch a.eventName {
+	switch a.EventName {
 	case string(sdk.EventCrashed):
 		return "ProxProcessCrashed", "warning"
 	case string(sdk.EventFailed):
@@ -205,7 +206,7 @@ func alertName(a *alert) (name, severity string) {
 	}
 }
 
-func alertmanagerPayload(alerts []*alert) *amBody {
+func alertmanagerPayload(alerts []*alerting.Alert) *amBody {
 	out := &amBody{
 		Version: "4", Status: "firing", Receiver: receiver,
 		GroupLabels: map[string]string{}, CommonAnnotations: map[string]string{},
@@ -213,23 +214,23 @@ func alertmanagerPayload(alerts []*alert) *amBody {
 	}
 	for i, a := range alerts {
 		name, severity := alertName(a)
-		labels := map[string]string{"alertname": name, "process": a.process, "severity": severity, "trigger": a.trigger}
-		if a.trigger == triggerEvent {
-			labels["event"] = a.eventName
+		labels := map[string]string{"alertname": name, "process": a.Process, "severity": severity, "trigger": a.Trigger}
+		if a.Trigger == alerting.TriggerEvent {
+			labels["event"] = a.EventName
 		}
 		desc := []string{summary(a)}
 		if n := suppressedNote(a); n != "" {
 			desc = append(desc, "Repeated "+n+" since the last alert.")
 		}
-		if a.trigger == triggerMatch {
-			desc = append(desc, "Line: "+string(a.line))
-		} else if len(a.context) > 0 {
-			desc = append(desc, "Last lines:\n"+strings.Join(a.context, "\n"))
+		if a.Trigger == alerting.TriggerMatch {
+			desc = append(desc, "Line: "+string(a.Line))
+		} else if len(a.Context) > 0 {
+			desc = append(desc, "Last lines:\n"+strings.Join(a.Context, "\n"))
 		}
 		out.Alerts = append(out.Alerts, amAlert{
 			Status: "firing", Labels: labels,
 			Annotations: map[string]string{"summary": summary(a), "description": strings.Join(desc, "\n")},
-			StartsAt:    a.time.UTC().Format(time.RFC3339Nano),
+			StartsAt:    a.Time.UTC().Format(time.RFC3339Nano),
 			EndsAt:      time.Time{}.Format(time.RFC3339),
 			Fingerprint: fingerprint(labels),
 		})

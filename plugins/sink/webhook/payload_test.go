@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,7 +139,7 @@ func TestLongAndInvalidLinesInPayload(t *testing.T) {
 	require.Len(t, alerts, 2)
 	assert.Equal(t, "ERR \ufffd\ufffd bytes", *alerts[0].Line)
 	cut := *alerts[1].Line
-	assert.LessOrEqual(t, len(cut), maxLineBytes)
+	assert.LessOrEqual(t, len(cut), alerting.MaxLineBytes)
 	assert.True(t, strings.HasSuffix(cut, "é…"), "cut at a character boundary: %q", cut[len(cut)-10:])
 	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(cut, "…")))
 }

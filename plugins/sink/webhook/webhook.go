@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -36,23 +37,23 @@ type Sink struct {
 	// mu serialises Write, Flush and Close and guards what follows.
 	mu       sync.Mutex
 	cfg      *config
-	detector *detector
-	sender   *sender
-	spool    *spool
+	detector *alerting.Detector
+	sender   *alerting.Sender
+	spool    *alerting.Spool
 	// delivery runs from the first Write or Flush on: not from Configure,
 	// which `prox validate` calls too.
-	delivery *delivery
+	delivery *alerting.Delivery
 	closed   bool
 	// pending are alerts that a Write could not spool; pendingSeq is that
 	// batch's number. The host's resend of the batch spools them instead
 	// of scanning it again.
-	pending    []*alert
+	pending    []*alerting.Alert
 	pendingSeq uint64
 	// spooledSeq is the number of the last batch spooled: a resend of it
 	// (its acknowledgement was lost on the way) is acknowledged again.
 	spooledSeq uint64
 
-	counters counters
+	counters alerting.Counters
 }
 
 // Stats are a sink's counters since it started.
@@ -100,28 +101,31 @@ func (s *Sink) Configure(c *sdk.Config) error {
 	if s.cfg != nil {
 		return errors.New("already configured")
 	}
-	sp := newSpool(cfg.spool, cfg.spoolMax)
-	if err := sp.lock(); err != nil {
-		var busy *spoolBusyError
-		if !errors.As(err, &busy) || busy.sameProx() {
+	sp := alerting.NewSpool(cfg.spool, cfg.spoolMax, Name)
+	if err := sp.Lock(); err != nil {
+		var busy *alerting.BusyError
+		if !errors.As(err, &busy) || busy.SameProx() {
 			return spoolError(cfg, err)
 		}
-		s.logger.Debug("the spool is in use by another prox; it is locked again at the first write", "spool", cfg.spool, "holder", busy.pid)
+		s.logger.Debug("the spool is in use by another prox; it is locked again at the first write", "spool", cfg.spool, "holder", busy.PID)
 	}
 	for _, name := range cfg.ignored {
 		s.logger.Warn(name+" is ignored: a failed delivery is retried for retry_for (default 1h); remove it", "endpoint", cfg.endpoint)
 	}
 	s.cfg = cfg
 	s.spool = sp
-	s.detector = newDetector(cfg, s.now, &s.counters.suppressed)
-	s.sender = newSender(cfg, &s.counters)
+	s.detector = alerting.NewDetector(alerting.Triggers{Match: cfg.match, Events: cfg.events, Cooldown: cfg.cooldown, ContextLines: cfg.contextLines},
+		s.now, &s.counters.Suppressed)
+	s.sender = alerting.NewSender(alerting.SenderConfig{
+		URL: cfg.url, Endpoint: cfg.endpoint, Timeout: cfg.timeout, Headers: cfg.headers, Secret: cfg.secret, UserAgent: "prox-webhook/" + Version,
+	}, &s.counters)
 	s.logger.Debug("configured", "endpoint", cfg.endpoint, "format", cfg.format, "spool", cfg.spool)
 	return nil
 }
 
 // spoolError is a spool problem as an error of the spool attribute.
 func spoolError(cfg *config, err error) error {
-	var busy *spoolBusyError
+	var busy *alerting.BusyError
 	if errors.As(err, &busy) && !cfg.spoolSet {
 		return sdk.AttributeErrorf("spool", "the default spool %s, named after the url, is %w: give each webhook sink with this url a spool of its own", cfg.spool, err)
 	}
@@ -134,18 +138,21 @@ func (s *Sink) open() error {
 	if s.delivery != nil {
 		return nil
 	}
-	if err := s.spool.lock(); err != nil {
+	if err := s.spool.Lock(); err != nil {
 		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
 	}
-	unreadable, err := s.spool.load(s.logger)
-	s.counters.dropped.Add(int64(unreadable))
+	unreadable, err := s.spool.Load(s.logger)
+	s.counters.Dropped.Add(int64(unreadable))
 	if err != nil {
 		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
 	}
-	if records, alerts := s.spool.counts(); records > 0 {
+	if records, alerts := s.spool.Counts(); records > 0 {
 		s.logger.Info("delivering the alerts left in the spool", "spool", s.cfg.spool, "alerts", alerts)
 	}
-	s.delivery = startDelivery(s.cfg, s.spool, s.sender, s.logger, &s.counters, s.now)
+	s.delivery = alerting.StartDelivery(alerting.DeliveryConfig{
+		Spool: s.spool, Poster: s.sender, RetryFor: s.cfg.retryFor, Kind: Name, Endpoint: s.cfg.endpoint,
+		Logger: s.logger, Counters: &s.counters, Now: s.now,
+	})
 	return nil
 }
 
@@ -170,11 +177,11 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 	if b.Seq != 0 && b.Seq == s.spooledSeq {
 		return nil
 	}
-	var alerts []*alert
+	var alerts []*alerting.Alert
 	if len(s.pending) > 0 && b.Seq == s.pendingSeq {
 		alerts = s.pending
 	} else {
-		alerts = append(s.pending, s.detector.scan(b)...)
+		alerts = append(s.pending, s.detector.Scan(b)...)
 	}
 	s.pending, s.pendingSeq = nil, 0
 	if err := s.spoolAlerts(alerts); err != nil {
@@ -186,14 +193,14 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 }
 
 // spoolAlerts appends alerts to the spool as one record, as many as fit.
-func (s *Sink) spoolAlerts(alerts []*alert) error {
+func (s *Sink) spoolAlerts(alerts []*alerting.Alert) error {
 	if len(alerts) == 0 {
 		return nil
 	}
-	if room := s.spool.room(); len(alerts) > room {
+	if room := s.spool.Room(); len(alerts) > room {
 		lost := alerts[room:]
 		alerts = alerts[:room]
-		s.counters.dropped.Add(int64(len(lost)))
+		s.counters.Dropped.Add(int64(len(lost)))
 		s.logger.Error("the alert spool is full; dropping new alerts", "spool", s.cfg.spool, "alerts", len(lost),
 			"spool_max_alerts", s.cfg.spoolMax, "endpoint", s.cfg.endpoint)
 		if len(alerts) == 0 {
@@ -202,11 +209,11 @@ func (s *Sink) spoolAlerts(alerts []*alert) error {
 	}
 	body, err := encode(s.cfg.format, alerts)
 	if err != nil {
-		s.counters.dropped.Add(int64(len(alerts)))
+		s.counters.Dropped.Add(int64(len(alerts)))
 		s.logger.Error("dropping alerts", "alerts", len(alerts), "error", err)
 		return nil
 	}
-	if _, err := s.spool.append(body, len(alerts), s.now()); err != nil {
+	if _, err := s.spool.Append(body, len(alerts), s.now()); err != nil {
 		return fmt.Errorf("alert spool %s: %w", s.cfg.spool, err)
 	}
 	return nil
@@ -239,7 +246,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 	}
 	d := s.delivery
 	s.mu.Unlock()
-	d.flush(ctx)
+	d.Flush(ctx)
 	return nil
 }
 
@@ -255,22 +262,22 @@ func (s *Sink) Close(context.Context) error {
 	}
 	s.closed = true
 	if s.delivery != nil {
-		s.delivery.stop()
-		if _, alerts := s.spool.counts(); alerts > 0 {
+		s.delivery.Stop()
+		if _, alerts := s.spool.Counts(); alerts > 0 {
 			s.logger.Warn("closing with undelivered alerts; they stay in the spool for the next start", "spool", s.cfg.spool,
 				"alerts", alerts, "endpoint", s.cfg.endpoint)
 		}
 	}
 	if n := len(s.pending); n > 0 {
-		s.counters.dropped.Add(int64(n))
+		s.counters.Dropped.Add(int64(n))
 		s.logger.Error("closing with alerts that could not be spooled; dropping them", "alerts", n)
 		s.pending = nil
 	}
 	if s.spool != nil {
-		s.spool.unlock()
+		s.spool.Unlock()
 	}
 	if s.sender != nil {
-		s.sender.client.CloseIdleConnections()
+		s.sender.Close()
 	}
 	return nil
 }
@@ -283,17 +290,17 @@ func (s *Sink) Shutdown() error {
 // Stats returns the sink's counters.
 func (s *Sink) Stats() Stats {
 	st := Stats{
-		Sent:       s.counters.sent.Load(),
-		Dropped:    s.counters.dropped.Load(),
-		Requests:   s.counters.requests.Load(),
-		Retries:    s.counters.retries.Load(),
-		Suppressed: s.counters.suppressed.Load(),
+		Sent:       s.counters.Sent.Load(),
+		Dropped:    s.counters.Dropped.Load(),
+		Requests:   s.counters.Requests.Load(),
+		Retries:    s.counters.Retries.Load(),
+		Suppressed: s.counters.Suppressed.Load(),
 	}
 	s.mu.Lock()
 	sp := s.spool
 	s.mu.Unlock()
 	if sp != nil {
-		_, alerts := sp.counts()
+		_, alerts := sp.Counts()
 		st.Spooled = int64(alerts)
 	}
 	return st

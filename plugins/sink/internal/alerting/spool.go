@@ -1,4 +1,4 @@
-package webhook
+package alerting
 
 import (
 	"bufio"
@@ -30,23 +30,25 @@ const (
 	maxHeader = 4 << 10
 )
 
-// spool is the queue of a sink's undelivered alerts, on disk, in one
+// Spool is the queue of a sink's undelivered alerts, on disk, in one
 // folder that one sink uses at a time:
 //
 //   - lock: locked (flock) by the sink that uses the folder; it holds the
 //     PID and parent PID of that sink's process, so that a second sink of
 //     the same prox is told apart from another prox (`prox validate`).
 //   - NNNNNNNNNNNNNNNNNNNN.alert: one record per batch that raised alerts:
-//     a line of JSON (recordHeader), then the request body, byte for
+//     a line of JSON (RecordHeader), then the request body, byte for
 //     byte.
 //
-// append writes a record to a temporary file, syncs it, renames it and
+// Append writes a record to a temporary file, syncs it, renames it and
 // syncs the folder: once it returns, the record survives a crash of the
 // plugin, of prox or of the machine; a crash in between leaves a temporary
 // file, removed by the next load, and no record. A record is removed once
 // delivered or dropped. It is safe for concurrent use.
-type spool struct {
+type Spool struct {
 	dir string
+	// kind names the sink in errors ("webhook").
+	kind string
 	// max is the most alerts the records may hold together.
 	max int
 
@@ -55,21 +57,23 @@ type spool struct {
 	lockFile *os.File
 
 	mu      sync.Mutex
-	records []*record
+	records []*Record
 	alerts  int
 	next    uint64
 	// added gets a value, without blocking, when a record is added.
 	added chan struct{}
 }
 
-// record is one spooled request.
-type record struct {
-	seq    uint64
-	header recordHeader
+// Record is one spooled request.
+type Record struct {
+	// Seq is its sequence number, which names its file.
+	Seq uint64
+	// Header is its file's first line.
+	Header RecordHeader
 }
 
-// recordHeader is the first line of a record's file.
-type recordHeader struct {
+// RecordHeader is the first line of a record's file.
+type RecordHeader struct {
 	// Key is the request's Idempotency-Key, the same on every attempt.
 	Key string `json:"key"`
 	// Time is when the record was spooled; retry_for counts from it.
@@ -78,37 +82,43 @@ type recordHeader struct {
 	Alerts int `json:"alerts"`
 }
 
-func newSpool(dir string, maxAlerts int) *spool {
-	return &spool{dir: dir, max: maxAlerts, next: 1, added: make(chan struct{}, 1)}
+// NewSpool returns the spool in folder dir, holding at most maxAlerts
+// alerts, of a sink of the kind named (for errors, e.g. "webhook"). It
+// touches nothing on disk before Lock.
+func NewSpool(dir string, maxAlerts int, kind string) *Spool {
+	return &Spool{dir: dir, kind: kind, max: maxAlerts, next: 1, added: make(chan struct{}, 1)}
 }
 
 // errLocked means the lock is held by another open file description.
 var errLocked = errors.New("locked")
 
-// spoolBusyError means another sink holds the spool's lock.
-type spoolBusyError struct {
-	// pid and ppid are the holder's process and its parent, 0 when
+// BusyError means another sink holds the spool's lock.
+type BusyError struct {
+	// Kind names the sink ("webhook").
+	Kind string
+	// PID and PPID are the holder's process and its parent, 0 when
 	// unknown.
-	pid, ppid int
+	PID, PPID int
 }
 
-func (e *spoolBusyError) Error() string {
-	if e.pid == 0 {
-		return "in use by another webhook sink"
+// Error says that another sink of the kind holds the spool.
+func (e *BusyError) Error() string {
+	if e.PID == 0 {
+		return "in use by another " + e.Kind + " sink"
 	}
-	return fmt.Sprintf("in use by another webhook sink (process %d)", e.pid)
+	return fmt.Sprintf("in use by another %s sink (process %d)", e.Kind, e.PID)
 }
 
-// sameProx reports whether the holder is a sink of the prox this process
+// SameProx reports whether the holder is a sink of the prox this process
 // belongs to: this process itself, or a sibling (the same parent).
-func (e *spoolBusyError) sameProx() bool {
-	return e.pid == os.Getpid() || (e.ppid > 1 && e.ppid == os.Getppid())
+func (e *BusyError) SameProx() bool {
+	return e.PID == os.Getpid() || (e.PPID > 1 && e.PPID == os.Getppid())
 }
 
-// lock creates the folder (and its parents, mode 0700: alerts carry log
-// lines) and takes its lock. It returns a *spoolBusyError when another
+// Lock creates the folder (and its parents, mode 0700: alerts carry log
+// lines) and takes its lock. It returns a *BusyError when another
 // sink holds it.
-func (sp *spool) lock() error {
+func (sp *Spool) Lock() error {
 	if sp.lockFile != nil {
 		return nil
 	}
@@ -122,7 +132,9 @@ func (sp *spool) lock() error {
 	if err := lockFile(f); err != nil {
 		defer f.Close()
 		if errors.Is(err, errLocked) {
-			return readHolder(f)
+			e := readHolder(f)
+			e.Kind = sp.kind
+			return e
 		}
 		return fmt.Errorf("failed to lock it: %w", err)
 	}
@@ -135,36 +147,36 @@ func (sp *spool) lock() error {
 	return nil
 }
 
-func readHolder(f *os.File) *spoolBusyError {
-	e := &spoolBusyError{}
+func readHolder(f *os.File) *BusyError {
+	e := &BusyError{}
 	b, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
 		return e
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 2 {
-		e.pid, _ = strconv.Atoi(fields[0])
-		e.ppid, _ = strconv.Atoi(fields[1])
+		e.PID, _ = strconv.Atoi(fields[0])
+		e.PPID, _ = strconv.Atoi(fields[1])
 	}
 	return e
 }
 
-// unlock releases the lock; the records stay for the next sink.
-func (sp *spool) unlock() {
+// Unlock releases the lock; the records stay for the next sink.
+func (sp *Spool) Unlock() {
 	if sp.lockFile != nil {
 		_ = sp.lockFile.Close()
 		sp.lockFile = nil
 	}
 }
 
-// load reads the records left by an earlier sink, after lock. A record it
+// Load reads the records left by an earlier sink, after Lock. A record it
 // cannot read is logged at ERROR, removed and counted in the result.
-func (sp *spool) load(logger hclog.Logger) (unreadable int, err error) {
+func (sp *Spool) Load(logger hclog.Logger) (unreadable int, err error) {
 	entries, err := os.ReadDir(sp.dir)
 	if err != nil {
 		return 0, fmt.Errorf("failed to read the folder: %w", err)
 	}
-	var recs []*record
+	var recs []*Record
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(sp.dir, name)
@@ -185,17 +197,17 @@ func (sp *spool) load(logger hclog.Logger) (unreadable int, err error) {
 				unreadable++
 				continue
 			}
-			recs = append(recs, &record{seq: seq, header: h})
+			recs = append(recs, &Record{Seq: seq, Header: h})
 		}
 	}
-	slices.SortFunc(recs, func(a, b *record) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(recs, func(a, b *Record) int { return cmpUint(a.Seq, b.Seq) })
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	sp.records = recs
 	sp.alerts = 0
 	for _, r := range recs {
-		sp.alerts += r.header.Alerts
-		sp.next = max(sp.next, r.seq+1)
+		sp.alerts += r.Header.Alerts
+		sp.next = max(sp.next, r.Seq+1)
 	}
 	return unreadable, nil
 }
@@ -210,8 +222,8 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-func readHeader(path string) (recordHeader, error) {
-	var h recordHeader
+func readHeader(path string) (RecordHeader, error) {
+	var h RecordHeader
 	f, err := os.Open(path)
 	if err != nil {
 		return h, err
@@ -230,21 +242,21 @@ func readHeader(path string) (recordHeader, error) {
 	return h, nil
 }
 
-func (sp *spool) path(seq uint64, ext string) string {
+func (sp *Spool) path(seq uint64, ext string) string {
 	return filepath.Join(sp.dir, fmt.Sprintf("%020d%s", seq, ext))
 }
 
-// room returns how many more alerts the spool takes.
-func (sp *spool) room() int {
+// Room returns how many more alerts the spool takes.
+func (sp *Spool) Room() int {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return max(sp.max-sp.alerts, 0)
 }
 
-// append writes a record of n alerts with body, durably, under a new
+// Append writes a record of n alerts with body, durably, under a new
 // idempotency key, and returns it.
-func (sp *spool) append(body []byte, n int, now time.Time) (*record, error) {
-	h := recordHeader{Key: newKey(), Time: now.UTC(), Alerts: n}
+func (sp *Spool) Append(body []byte, n int, now time.Time) (*Record, error) {
+	h := RecordHeader{Key: NewKey(), Time: now.UTC(), Alerts: n}
 	line, err := json.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode a record: %w", err)
@@ -270,7 +282,7 @@ func (sp *spool) append(body []byte, n int, now time.Time) (*record, error) {
 		_ = os.Remove(final)
 		return nil, err
 	}
-	rec := &record{seq: seq, header: h}
+	rec := &Record{Seq: seq, Header: h}
 	sp.mu.Lock()
 	sp.records = append(sp.records, rec)
 	sp.alerts += n
@@ -312,8 +324,8 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// head returns the oldest record, or nil.
-func (sp *spool) head() *record {
+// Head returns the oldest record, or nil.
+func (sp *Spool) Head() *Record {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if len(sp.records) == 0 {
@@ -322,16 +334,16 @@ func (sp *spool) head() *record {
 	return sp.records[0]
 }
 
-// counts returns how many records and alerts the spool holds.
-func (sp *spool) counts() (records, alerts int) {
+// Counts returns how many records and alerts the spool holds.
+func (sp *Spool) Counts() (records, alerts int) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return len(sp.records), sp.alerts
 }
 
-// body reads a record's request body.
-func (sp *spool) body(rec *record) ([]byte, error) {
-	b, err := os.ReadFile(sp.path(rec.seq, recordExt))
+// Body reads a record's request body.
+func (sp *Spool) Body(rec *Record) ([]byte, error) {
+	b, err := os.ReadFile(sp.path(rec.Seq, recordExt))
 	if err != nil {
 		return nil, err
 	}
@@ -342,43 +354,43 @@ func (sp *spool) body(rec *record) ([]byte, error) {
 	return b[i+1:], nil
 }
 
-// remove removes the head record, rec.
-func (sp *spool) remove(rec *record) error {
+// Remove removes the head record, rec.
+func (sp *Spool) Remove(rec *Record) error {
 	sp.mu.Lock()
 	if len(sp.records) > 0 && sp.records[0] == rec {
 		sp.records = sp.records[1:]
-		sp.alerts -= rec.header.Alerts
+		sp.alerts -= rec.Header.Alerts
 	}
 	sp.mu.Unlock()
 	// Not synced: a record that comes back after a crash is sent again
 	// with its key, which a receiver can de-duplicate.
-	if err := os.Remove(sp.path(rec.seq, recordExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(sp.path(rec.Seq, recordExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
 }
 
-// expired returns the records at the head of the spool that were spooled
+// Expired returns the records at the head of the spool that were spooled
 // before cutoff, oldest first.
-func (sp *spool) expired(cutoff time.Time) []*record {
+func (sp *Spool) Expired(cutoff time.Time) []*Record {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	n := 0
-	for n < len(sp.records) && sp.records[n].header.Time.Before(cutoff) {
+	for n < len(sp.records) && sp.records[n].Header.Time.Before(cutoff) {
 		n++
 	}
 	return slices.Clone(sp.records[:n])
 }
 
-// drop removes records, the head of the spool (as expired returned them).
-func (sp *spool) drop(records []*record) {
+// Drop removes records, the head of the spool (as Expired returned them).
+func (sp *Spool) Drop(records []*Record) {
 	for _, r := range records {
-		_ = sp.remove(r)
+		_ = sp.Remove(r)
 	}
 }
 
-// newKey returns a random UUID (version 4): a request's Idempotency-Key.
-func newKey() string {
+// NewKey returns a random UUID (version 4): a request's Idempotency-Key.
+func NewKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	b[6] = b[6]&0x0f | 0x40

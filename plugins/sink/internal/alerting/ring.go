@@ -1,14 +1,14 @@
-package webhook
+package alerting
 
 import "unicode/utf8"
 
-// maxLineBytes bounds a log line kept for an alert (a matching line or a
+// MaxLineBytes bounds a log line kept for an alert (a matching line or a
 // context line); longer lines are cut at a character boundary and end
 // with "…".
-const maxLineBytes = 2048
+const MaxLineBytes = 2048
 
 // ring keeps the last lines of one process, copied and cut to
-// maxLineBytes, reusing its slots.
+// MaxLineBytes, reusing its slots.
 type ring struct {
 	lines [][]byte
 	next  int
@@ -24,7 +24,7 @@ func (r *ring) push(line []byte) {
 	if len(r.lines) == 0 {
 		return
 	}
-	r.lines[r.next] = appendCut(r.lines[r.next][:0], line)
+	r.lines[r.next] = AppendCut(r.lines[r.next][:0], line)
 	r.next++
 	if r.next == len(r.lines) {
 		r.next, r.full = 0, true
@@ -45,13 +45,13 @@ func (r *ring) snapshot() []string {
 	return out
 }
 
-// appendCut appends line to dst, cut to maxLineBytes.
-func appendCut(dst, line []byte) []byte {
-	if len(line) <= maxLineBytes {
+// AppendCut appends line to dst, cut to MaxLineBytes (ending with "…").
+func AppendCut(dst, line []byte) []byte {
+	if len(line) <= MaxLineBytes {
 		return append(dst, line...)
 	}
 	const ellipsis = "…"
-	n := maxLineBytes - len(ellipsis)
+	n := MaxLineBytes - len(ellipsis)
 	// Back off to the start of a character (at most 3 bytes).
 	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
 		if utf8.RuneStart(line[i]) {
