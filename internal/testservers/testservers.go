@@ -1,7 +1,8 @@
 // Package testservers starts the real servers the tests and benchmarks of
-// prox talk to: a private sshd logging in a test user, a private rsyslogd
-// and a Podman API service on a private storage, each on loopback (or a
-// socket in a temporary folder) and each stopped when the test is over.
+// prox talk to: a private sshd logging in a test user, a private rsyslogd,
+// a Podman API service on a private storage, and Alertmanager and
+// Prometheus (prometheus.go), each on loopback (or a socket in a temporary
+// folder) and each stopped when the test is over.
 //
 // It is imported by tests only. A server whose program is missing skips
 // the test (Missing), or fails it under CI=true, where nothing may be

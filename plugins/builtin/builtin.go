@@ -11,6 +11,7 @@ import (
 	containerrunner "github.com/prox-dev/prox/plugins/runner/container"
 	execrunner "github.com/prox-dev/prox/plugins/runner/exec"
 	sshrunner "github.com/prox-dev/prox/plugins/runner/ssh"
+	alertmanagersink "github.com/prox-dev/prox/plugins/sink/alertmanager"
 	filesink "github.com/prox-dev/prox/plugins/sink/file"
 	syslogsink "github.com/prox-dev/prox/plugins/sink/syslog"
 	webhooksink "github.com/prox-dev/prox/plugins/sink/webhook"
@@ -36,9 +37,10 @@ var runners = map[string]func() sdk.Runner{
 }
 
 var sinks = map[string]func() sdk.Sink{
-	filesink.Name:    func() sdk.Sink { return filesink.New() },
-	webhooksink.Name: func() sdk.Sink { return webhooksink.New() },
-	syslogsink.Name:  func() sdk.Sink { return syslogsink.New() },
+	alertmanagersink.Name: func() sdk.Sink { return alertmanagersink.New() },
+	filesink.Name:         func() sdk.Sink { return filesink.New() },
+	webhooksink.Name:      func() sdk.Sink { return webhooksink.New() },
+	syslogsink.Name:       func() sdk.Sink { return syslogsink.New() },
 }
 
 // Has reports whether kind.name is a built-in component.

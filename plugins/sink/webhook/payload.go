@@ -35,48 +35,6 @@ func encode(format string, alerts []*alerting.Alert) ([]byte, error) {
 	return b, nil
 }
 
-// summary is a one-line description of an alert, e.g.
-// "process web crashed (exit 1, restarts 2)".
-func summary(a *alerting.Alert) string {
-	if a.Trigger == alerting.TriggerMatch {
-		return "process " + a.Process + " logged a line matching the alert pattern"
-	}
-	ev := a.Event
-	var b strings.Builder
-	b.WriteString("process ")
-	b.WriteString(a.Process)
-	b.WriteByte(' ')
-	b.WriteString(a.EventName)
-	var details []string
-	if ev.Signal != "" {
-		details = append(details, "signal "+ev.Signal)
-	} else if ev.ExitCode != 0 {
-		details = append(details, "exit "+strconv.Itoa(ev.ExitCode))
-	}
-	if ev.Restarts > 0 {
-		details = append(details, "restarts "+strconv.Itoa(ev.Restarts))
-	}
-	if len(details) > 0 {
-		b.WriteString(" (" + strings.Join(details, ", ") + ")")
-	}
-	if ev.Message != "" {
-		b.WriteString(": " + ev.Message)
-	}
-	return b.String()
-}
-
-// suppressedNote says how many repeats an alert stands for, or "".
-func suppressedNote(a *alerting.Alert) string {
-	switch a.Suppressed {
-	case 0:
-		return ""
-	case 1:
-		return "1 more time"
-	default:
-		return strconv.Itoa(a.Suppressed) + " more times"
-	}
-}
-
 // jsonBody is the "json" format; see the package documentation.
 type jsonBody struct {
 	Alerts []jsonAlert `json:"alerts"`
@@ -108,7 +66,7 @@ func jsonPayload(alerts []*alerting.Alert) *jsonBody {
 	out := &jsonBody{Alerts: make([]jsonAlert, 0, len(alerts))}
 	for _, a := range alerts {
 		ja := jsonAlert{
-			Process: a.Process, Trigger: a.Trigger, Summary: summary(a), Time: a.Time.UTC(),
+			Process: a.Process, Trigger: a.Trigger, Summary: alerting.Summary(a), Time: a.Time.UTC(),
 			Suppressed: a.Suppressed, Context: a.Context,
 		}
 		if ev := a.Event; ev != nil {
@@ -138,8 +96,8 @@ func slackPayload(alerts []*alerting.Alert) *slackBody {
 			b.WriteString("\n\n")
 		}
 		b.WriteString(":rotating_light: *prox*: ")
-		b.WriteString(slackEscape(summary(a)))
-		if n := suppressedNote(a); n != "" {
+		b.WriteString(slackEscape(alerting.Summary(a)))
+		if n := alerting.SuppressedNote(a); n != "" {
 			b.WriteString(" (and " + n + " since the last alert)")
 		}
 		var block []string
@@ -218,8 +176,8 @@ func alertmanagerPayload(alerts []*alerting.Alert) *amBody {
 		if a.Trigger == alerting.TriggerEvent {
 			labels["event"] = a.EventName
 		}
-		desc := []string{summary(a)}
-		if n := suppressedNote(a); n != "" {
+		desc := []string{alerting.Summary(a)}
+		if n := alerting.SuppressedNote(a); n != "" {
 			desc = append(desc, "Repeated "+n+" since the last alert.")
 		}
 		if a.Trigger == alerting.TriggerMatch {
@@ -229,7 +187,7 @@ func alertmanagerPayload(alerts []*alerting.Alert) *amBody {
 		}
 		out.Alerts = append(out.Alerts, amAlert{
 			Status: "firing", Labels: labels,
-			Annotations: map[string]string{"summary": summary(a), "description": strings.Join(desc, "\n")},
+			Annotations: map[string]string{"summary": alerting.Summary(a), "description": strings.Join(desc, "\n")},
 			StartsAt:    a.Time.UTC().Format(time.RFC3339Nano),
 			EndsAt:      time.Time{}.Format(time.RFC3339),
 			Fingerprint: fingerprint(labels),

@@ -58,6 +58,11 @@ func ParseURL(attr string, s *string) (*url.URL, error) {
 	if s == nil || strings.TrimSpace(*s) == "" {
 		return nil, sdk.AttributeErrorf(attr, "is required")
 	}
+	if !strings.Contains(*s, "://") {
+		// "host:port" would parse with "host" as its scheme, or not at
+		// all: a URL without a scheme is told so.
+		return nil, sdk.AttributeErrorf(attr, "must start with http:// or https://")
+	}
 	u, err := url.Parse(strings.TrimSpace(*s))
 	if err != nil {
 		// url.Parse's error quotes the URL.
