@@ -28,6 +28,7 @@ var boundaries = []struct {
 	{"supervisor/config", []string{"supervisor/policy"}},
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
+	{"supervisor/metrics", []string{"supervisor", "logs", "sdk"}},
 	{"supervisor", []string{"sdk", "logs", "supervisor/policy"}},
 	{"logs", []string{"sdk"}},
 	{"internal/version", nil},

@@ -7,6 +7,7 @@ package agent
 
 import (
 	"context"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -84,6 +85,8 @@ type Agent struct {
 	stopOnce   sync.Once
 	stopWhy    string
 	stopFailed bool
+	// metricsLn is the metrics block's listener, nil without one.
+	metricsLn net.Listener
 }
 
 // Check loads the configuration, launches only the plugins it uses,
@@ -117,6 +120,14 @@ func New(ctx context.Context, opts Options) (*Agent, hcl.Diagnostics, error) {
 		return nil, nil, err
 	}
 	a := &Agent{opts: opts, logger: logger, ln: ln, cancelStart: func() {}, stopReq: make(chan struct{})}
+	if !cfgDiags.HasErrors() {
+		var mdiags hcl.Diagnostics
+		a.metricsLn, mdiags = listenMetrics(cfg)
+		if mdiags.HasErrors() {
+			a.st = &stack{cfg: cfg} // renders the diagnostic; launched nothing
+			return a, append(cfgDiags, mdiags...), nil
+		}
+	}
 	a.stopProfile, err = profile.Start("prox-up")
 	if err != nil {
 		a.Close()
@@ -189,9 +200,15 @@ func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	// runs: 3 to 4 MB with 200 processes. Give it back now, and the pages
 	// of prox's binary that only the start touched (internal/memtrim).
 	memtrim.AfterStart()
+	metricsHandler := a.metricsHandler(sup)
 	ctl := control.Serve(a.ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: a.opts.ConfigPath,
-		Shutdown: a.shutdownHook(sup)})
+		Shutdown: a.shutdownHook(sup), Metrics: metricsHandler})
 	defer func() { _ = ctl.Close(context.Background()) }()
+	if a.metricsLn != nil {
+		stopMetrics := serveMetrics(a.metricsLn, metricsHandler, logger)
+		a.metricsLn = nil // closed by stopMetrics
+		defer stopMetrics()
+	}
 	// Closed when prox is interrupted: a start not over then is not.
 	readyCtx, interruptReady := context.WithCancel(runCtx)
 	defer interruptReady()
@@ -299,6 +316,9 @@ func (a *Agent) Close() {
 		a.logger.Debug("the plugins have exited", "elapsed", time.Since(start))
 	}
 	a.cancelStart()
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close()
+	}
 	if a.stopProfile != nil {
 		_ = a.stopProfile()
 	}

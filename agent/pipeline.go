@@ -41,6 +41,8 @@ type pipeline struct {
 	sup         *supervisor.Manager
 	evDone      chan struct{}
 	once        sync.Once
+	// sinkTargets are the sinks' plugins, by sink name, for /metrics.
+	sinkTargets map[string]*loader.SinkTarget
 }
 
 // startPipeline builds the log manager, attaches every sink of the stack
@@ -54,8 +56,9 @@ func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*p
 		logs: logs.NewManager(logs.ManagerOptions{
 			Logger: logger.Named("logs"), SubscriberBuffer: terminalBuffer, BufferSizes: sizes,
 		}),
-		termDone: make(chan struct{}),
-		evDone:   make(chan struct{}),
+		termDone:    make(chan struct{}),
+		evDone:      make(chan struct{}),
+		sinkTargets: map[string]*loader.SinkTarget{},
 	}
 	for id, inst := range st.sinks {
 		var procs []string
@@ -66,7 +69,9 @@ func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*p
 				}
 			}
 		}
-		if err := p.logs.AttachSink(id, procs, loader.NewSinkTarget(st.loader, inst), st.sinkOpts[id]); err != nil {
+		target := loader.NewSinkTarget(st.loader, inst)
+		p.sinkTargets[id] = target
+		if err := p.logs.AttachSink(id, procs, target, st.sinkOpts[id]); err != nil {
 			return nil, fmt.Errorf("sink %s: %w", id, err)
 		}
 	}

@@ -47,6 +47,8 @@ type sinkRunner struct {
 	aborted error
 
 	sent, sentEvents, batches, failures, relaunches atomic.Uint64
+	// latency times each acknowledged batch, from its first attempt.
+	latency latencyHistogram
 }
 
 func newSinkRunner(name string, processes []string, target SinkTarget, opts SinkOptions, logger hclog.Logger, publish func(SinkEvent)) *sinkRunner {
@@ -119,6 +121,7 @@ func (r *sinkRunner) stats() SinkStats {
 	st.Batches = r.batches.Load()
 	st.Failures = r.failures.Load()
 	st.Relaunches = r.relaunches.Load()
+	st.Latency = r.latency.snapshot()
 	st.Dropped, st.DroppedEvents = c.dropped, c.droppedEvents
 	st.Undelivered, st.UndeliveredEvents = c.undelivered, c.undeliveredEvents
 	st.Queued, st.QueuedEvents = c.queued, c.queuedEvents
@@ -250,9 +253,11 @@ func (r *sinkRunner) lost() {
 // was aborted.
 func (r *sinkRunner) deliver(b *sdk.Batch) error {
 	backoff := r.opts.RetryMin
+	start := time.Now()
 	for {
 		err := r.writeOnce(b)
 		if err == nil {
+			r.latency.observe(time.Since(start))
 			r.queue.acked()
 			r.sent.Add(uint64(len(b.Entries)))
 			r.sentEvents.Add(uint64(len(b.Events)))

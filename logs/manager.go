@@ -157,6 +157,18 @@ func (m *Manager) procLocked(name string) *procLog {
 	return p
 }
 
+// OutputCounts returns, per process that has written output, how many
+// lines and bytes it wrote by stream, sorted by process.
+func (m *Manager) OutputCounts() []OutputCount {
+	procs := *m.procs.Load()
+	out := make([]OutputCount, 0, len(procs))
+	for _, p := range procs {
+		out = append(out, p.counts())
+	}
+	slices.SortFunc(out, func(a, b OutputCount) int { return cmp.Compare(a.Process, b.Process) })
+	return out
+}
+
 // SetBufferSize sets how many lines are kept for the named process,
 // keeping its newest lines. n <= 0 restores the manager's BufferSize.
 func (m *Manager) SetBufferSize(process string, n int) {

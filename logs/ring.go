@@ -3,6 +3,8 @@ package logs
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/prox-dev/prox/sdk"
 )
 
 // procLog is one process's ring buffer of recent lines and the sinks it
@@ -17,6 +19,10 @@ type procLog struct {
 
 	// sinks are the sink runners this process feeds (copy on write).
 	sinks atomic.Pointer[[]*sinkRunner]
+
+	// lines and bytes count the output received, by stream (index
+	// sdk.Stream; 0 for any other), under mu: added once per batch.
+	lines, bytes [3]uint64
 }
 
 func newProcLog(name string, size int) *procLog {
@@ -27,11 +33,18 @@ func newProcLog(name string, size int) *procLog {
 // never modified again by anyone, and are stored as they are; each entry
 // gets the process's name as stored.
 func (p *procLog) add(entries []LogEntry) {
+	// The batch's lines and bytes per stream, summed in the loop that
+	// stores the lines (no atomic, no call) and added to the counters
+	// once, under the lock it holds anyway.
+	var lines, size [3]int
 	p.mu.Lock()
 	for i := range entries {
 		// Field by field: a composite literal is built aside and copied.
 		e := &entries[i]
 		e.Process = p.name
+		st := streamIndex(e.Stream)
+		lines[st]++
+		size[st] += len(e.Line)
 		if len(p.entries) < p.size {
 			p.entries = append(p.entries, *e)
 			continue
@@ -42,7 +55,34 @@ func (p *procLog) add(entries []LogEntry) {
 			p.next = 0
 		}
 	}
+	for i := range size {
+		p.lines[i] += uint64(lines[i])
+		p.bytes[i] += uint64(size[i])
+	}
 	p.mu.Unlock()
+}
+
+// streamIndex is s's index in procLog's counters.
+func streamIndex(s sdk.Stream) int {
+	if s == sdk.Stdout || s == sdk.Stderr {
+		return int(s)
+	}
+	return 0
+}
+
+// OutputCount is what a process has written, by stream.
+type OutputCount struct {
+	Process string
+	// Lines and Bytes are indexed by sdk.Stream (sdk.Stdout, sdk.Stderr);
+	// index 0 counts any other stream.
+	Lines, Bytes [3]uint64
+}
+
+// counts returns the process's output counters.
+func (p *procLog) counts() OutputCount {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return OutputCount{Process: p.name, Lines: p.lines, Bytes: p.bytes}
 }
 
 // resize changes the ring's capacity, keeping the newest entries.

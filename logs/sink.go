@@ -208,6 +208,9 @@ type SinkStats struct {
 	// QueuedEvents is the number of events waiting now, in flight
 	// included.
 	QueuedEvents int
+	// Latency times the acknowledged batches, each from its first
+	// attempt to its acknowledgement (retries included).
+	Latency Latency
 }
 
 // SinkEvent is a change of a sink's state.

@@ -239,6 +239,9 @@ func TestAnsweredWriteErrorIsRetriedWithoutReopening(t *testing.T) {
 		assert.GreaterOrEqual(t, times[i+1].Sub(times[i]), least, "wait before retry %d", i+1)
 	}
 	st, _ := m.SinkStats("s")
+	assert.EqualValues(t, 5, st.Latency.Count, "each batch timed once")
+	assert.GreaterOrEqual(t, st.Latency.Sum, (retryMin + 2*retryMin + retryMax).Seconds(), "retries included")
+	st.Latency = Latency{}
 	assert.Equal(t, SinkStats{Name: "s", State: SinkClosed, Since: st.Since, Sent: 50, Batches: 5, Failures: failures}, st)
 }
 

@@ -91,6 +91,10 @@ type ProcessInfo struct {
 	// outliving it, as its runner reports it (sdk.Containment): "cgroup",
 	// "subreaper", "process-group"; "" when not running or not reported.
 	Containment string
+	// Cgroup is the running process's cgroup v2 folder on this machine,
+	// as its runner reports it (sdk.LocalCgroup); "" when not running or
+	// not reported.
+	Cgroup string
 }
 
 // opKind is a request to a process's owner goroutine.
@@ -613,6 +617,9 @@ func (m *managedProcess) snapshot() {
 		info.PID, info.StartedAt = m.pid, m.startedAt
 		if c, ok := m.proc.(sdk.Containment); ok {
 			info.Containment = c.Containment()
+		}
+		if c, ok := m.proc.(sdk.LocalCgroup); ok {
+			info.Cgroup = c.LocalCgroup()
 		}
 	}
 	if m.health != nil {

@@ -42,6 +42,8 @@ type Config struct {
 	Sinks []*PluginBlock
 	// Plugins are the plugin "NAME" blocks, in file order.
 	Plugins []*Plugin
+	// Metrics is the metrics block; nil without one (no TCP listener).
+	Metrics *Metrics
 	// Dotenv holds the variables of the dotenv file (.env beside the file,
 	// or -env-file), nil when none was read. They are below every
 	// process's env_file and env, above prox's own environment; env()

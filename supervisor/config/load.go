@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "runner", LabelNames: []string{"kind", "name"}},
 		{Type: "sink", LabelNames: []string{"kind", "name"}},
 		{Type: "plugin", LabelNames: []string{"name"}},
+		{Type: "metrics"},
 	},
 }
 
@@ -189,6 +190,15 @@ func (d *decoder) decodeRoot(body hcl.Body) hcl.Diagnostics {
 			p, dd := d.decodePlugin(block)
 			diags = append(diags, dd...)
 			d.cfg.Plugins = append(d.cfg.Plugins, p)
+		case "metrics":
+			if d.cfg.Metrics != nil {
+				diags = append(diags, errorAt(block.DefRange, "Duplicate metrics block",
+					"Only one metrics block is allowed; the first is at "+d.cfg.Metrics.DeclRange.String()+"."))
+				continue
+			}
+			m, dd := d.decodeMetrics(block)
+			diags = append(diags, dd...)
+			d.cfg.Metrics = m
 		}
 	}
 	return diags

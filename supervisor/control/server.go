@@ -56,6 +56,9 @@ type Options struct {
 	// going): POST /v1/shutdown. Default nil, and the route answers 501
 	// "not_implemented".
 	Shutdown func(ctx context.Context) error
+	// Metrics serves GET /metrics (Prometheus's text format); default
+	// nil, and then the route answers 404 like an unknown path.
+	Metrics http.Handler
 }
 
 // The server's default timeouts. There is no write timeout: the streams
@@ -168,6 +171,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/sinks", s.handleSinks)
 	mux.HandleFunc("POST /v1/shutdown", s.handleShutdown)
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, noRoute(r))
 	})
