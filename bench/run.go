@@ -46,7 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every peer once per scenario, in a rotating order")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenarios: s1, s2, s3 (s3a, s3b, s3c), s4, start (start-1, start-6), idle, or all")
-	fs.StringVar(&o.peers, "peers", "", "comma-separated peers to run (baseline, baseline-pipe, supervisord, supervisord-tuned, prox); default all available")
+	fs.StringVar(&o.peers, "peers", "", "comma-separated peers to run (baseline, baseline-pipe, supervisord, supervisord-tuned, prox, prox-scraped: prox with /metrics scraped every 100ms, S1 only, when named); default all available")
 	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "prox-bench"), "work folder: binaries, run folders, results")
 	fs.StringVar(&o.prox, "prox", "", "prox binary to measure; default: build it from the repository")
 	fs.StringVar(&o.load, "proxload", "", "workload binary; default: build bench/cmd/proxload from the repository")
@@ -119,7 +119,7 @@ func bench(o *options, log hclog.Logger, stdout io.Writer) error {
 			wanted[strings.TrimSpace(p)] = true
 		}
 	}
-	needProx := len(wanted) == 0 || wanted["prox"]
+	needProx := len(wanted) == 0 || wanted["prox"] || wanted[peers.ScrapedName]
 	needNoop := false
 	for _, sc := range selected {
 		needNoop = needNoop || needProx && sc.Name == "floor"
@@ -147,6 +147,7 @@ func bench(o *options, log hclog.Logger, stdout io.Writer) error {
 		sinkOK = o.proxSink == "on" || o.proxSink == "auto" && fileSinkAvailable(ctx, bins.prox, o.work)
 		quiet := proxHasQuiet(ctx, bins.prox)
 		available["prox"] = peers.Prox{Bin: bins.prox, Sink: sinkOK, Quiet: quiet}
+		available[peers.ScrapedName] = peers.Prox{Bin: bins.prox, Sink: sinkOK, Quiet: quiet, Scrape: true}
 		if !quiet {
 			notes = append(notes, "this prox has no -quiet: it also prints every line on its stdout (to a file), which the other supervisors do not do")
 		}
@@ -156,7 +157,7 @@ func bench(o *options, log hclog.Logger, stdout io.Writer) error {
 	}
 	for name := range wanted {
 		if _, ok := available[name]; !ok {
-			return fmt.Errorf("peer %q is not available (known: baseline, baseline-pipe, supervisord, supervisord-tuned, prox)", name)
+			return fmt.Errorf("peer %q is not available (known: baseline, baseline-pipe, supervisord, supervisord-tuned, prox, prox-scraped)", name)
 		}
 	}
 
@@ -193,7 +194,10 @@ runs:
 			if _, ok := available[p]; !ok || len(wanted) > 0 && !wanted[p] {
 				continue
 			}
-			if sc.Name == "s1" && p == "prox" && !sinkOK {
+			if sc.Name == "s1" && (p == "prox" || p == peers.ScrapedName) && !sinkOK {
+				continue
+			}
+			if p == peers.ScrapedName && !wanted[p] {
 				continue
 			}
 			names = append(names, p)

@@ -70,7 +70,14 @@ type Setup struct {
 	// Logs maps each process name to the file its output is captured in;
 	// several processes may share one.
 	Logs map[string]string
+	// Scrape, when set, is a Prometheus /metrics URL the scenario GETs
+	// every ScrapeEvery while the supervisor runs.
+	Scrape string
 }
+
+// ScrapeEvery is how often Setup.Scrape is scraped: far more often than
+// Prometheus's usual 15 s to 1 m, so that a cost would show.
+const ScrapeEvery = 100 * time.Millisecond
 
 // LogFiles returns the distinct files of Logs.
 func (s *Setup) LogFiles() []string {

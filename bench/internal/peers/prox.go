@@ -2,6 +2,7 @@ package peers
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,13 +25,25 @@ type Prox struct {
 	// Quiet runs `prox up -quiet`: prox does not also print every line on
 	// its stdout, which the other supervisors do not do either.
 	Quiet bool
+	// Scrape adds a `metrics` block on a free loopback port, and the
+	// scenario scrapes it while prox runs (Setup.Scrape): the peer is then
+	// "prox-scraped", to compare with "prox" in the same run.
+	Scrape bool
 }
+
+// ScrapedName is the name of the Prox peer with Scrape.
+const ScrapedName = "prox-scraped"
 
 // DefaultStopTimeout is the stop timeout written when the spec sets none.
 const DefaultStopTimeout = "2s"
 
-// Name returns "prox".
-func (p Prox) Name() string { return "prox" }
+// Name returns "prox", or ScrapedName with Scrape.
+func (p Prox) Name() string {
+	if p.Scrape {
+		return ScrapedName
+	}
+	return "prox"
+}
 
 // Version returns the first line of `prox version`.
 func (p Prox) Version() string {
@@ -58,6 +71,16 @@ func (p Prox) Prepare(dir string, spec *Spec) (*Setup, error) {
 	}
 	if sp := spec.SinkPlugin; sp != nil {
 		fmt.Fprintf(&b, "plugin %s {\n  path = %s\n}\nsink %s \"bench\" {}\n", hclString(sp.Plugin), hclString(sp.Path), hclString(sp.Kind))
+	}
+	if p.Scrape {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("a port for metrics: %w", err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		fmt.Fprintf(&b, "metrics {\n  address = %s\n}\n", hclString(addr))
+		setup.Scrape = "http://" + addr + "/metrics"
 	}
 	for i := 1; i < spec.Runners; i++ {
 		fmt.Fprintf(&b, "runner \"exec\" \"r%d\" {}\n", i)

@@ -24,7 +24,8 @@ func s1(p Params) *Scenario {
 		Name: "s1",
 		Title: fmt.Sprintf("S1 log throughput: %d processes each write %d lines of %d bytes as fast as they can; wall = start to last byte on disk",
 			p.S1Procs, p.S1Lines, p.S1Size),
-		Peers:    []string{"baseline", "baseline-pipe", "supervisord", "prox"},
+		// prox-scraped runs only when asked for (-peers prox,prox-scraped).
+		Peers:    []string{"baseline", "baseline-pipe", "supervisord", "prox", peers.ScrapedName},
 		Baseline: "baseline-pipe",
 		Metrics: []Metric{
 			{Key: "wall_s", Title: "wall s", Digits: 3},
@@ -85,6 +86,9 @@ func runS1(e *Env, p peers.Peer, r *Result) error {
 	_, _ = s.Signal(unix.SIGTERM)
 	rep := s.Finish(30*time.Second, e.grace())
 	r.Watch = rep
+	if n := r.scrapes.Load(); n > 0 {
+		r.set("scrapes", float64(n))
+	}
 
 	check, err := lines.NewChecker(size, counts)
 	if err != nil {

@@ -9,10 +9,13 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -138,6 +141,9 @@ type Result struct {
 	// supervisor's processes, when the scenario took one.
 	Watch  *procwatch.Report `json:"watch,omitempty"`
 	Sample *procwatch.Sample `json:"sample,omitempty"`
+
+	// scrapes counts the answered scrapes of a peer with Setup.Scrape.
+	scrapes atomic.Int64
 }
 
 // OK reports whether the run completed.
@@ -189,7 +195,34 @@ func (e *Env) launch(p peers.Peer, r *Result, spec *peers.Spec, readyDir string)
 	if err != nil {
 		return nil, nil, err
 	}
+	if setup.Scrape != "" {
+		go scrape(setup.Scrape, r)
+	}
 	return s, setup, nil
+}
+
+// scrape GETs url every peers.ScrapeEvery, as Prometheus would, until it
+// stops answering after having answered (the supervisor is gone), or for
+// at most 15 minutes; it counts the scrapes that succeeded in r's
+// "scrapes" (written when it ends, which the report may miss: it is a
+// side note).
+func scrape(url string, r *Result) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(15 * time.Minute)
+	answered := false
+	t := time.NewTicker(peers.ScrapeEvery)
+	defer t.Stop()
+	for range t.C {
+		resp, err := client.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			answered = true
+			r.scrapes.Add(1)
+		} else if answered || time.Now().After(deadline) {
+			return
+		}
+	}
 }
 
 // settle writes dirty pages back and pauses, so that one run's writeback
