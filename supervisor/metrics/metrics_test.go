@@ -175,3 +175,30 @@ type discardSink struct{}
 func (discardSink) Write(context.Context, *sdk.Batch) error { return nil }
 func (discardSink) Flush(context.Context) error             { return nil }
 func (discardSink) Close(context.Context) error             { return nil }
+
+// snapshots is a supervisor's view given as it is.
+type snapshots []supervisor.ProcessInfo
+
+func (s snapshots) Processes() []supervisor.ProcessInfo { return s }
+
+// TestHealthSeries: a process with a health check has one series per
+// status, 1 for its own; a failed process's state is failed, and a
+// process signalled to death has exit code -1.
+func TestHealthSeries(t *testing.T) {
+	exit := time.Unix(1_700_000_000, 500_000_000)
+	text := scrape(t, Handler(Source{Supervisor: snapshots{
+		{Name: "api", State: supervisor.StateRunning, PID: 1, Health: &supervisor.HealthInfo{Status: supervisor.HealthStatus(sdk.StateUnhealthy)}},
+		{Name: "job", State: supervisor.StateFailed, Restarts: 5, LastExit: &supervisor.ExitStatus{Code: -1, Signal: "SIGKILL", Time: exit}},
+	}, Usage: func(supervisor.ProcessInfo) (Usage, bool) { return Usage{CPUSeconds: 1.5, MemoryBytes: 4096}, true }}))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_health{process="api",status="unhealthy"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",status="healthy"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",status="unknown"}`))
+	assert.NotContains(t, text, `prox_process_health{process="job"`)
+	assert.Equal(t, 1.5, value(t, text, `prox_process_cpu_seconds_total{process="api"}`))
+	assert.Equal(t, 4096.0, value(t, text, `prox_process_memory_bytes{process="api"}`))
+	assert.NotContains(t, text, `prox_process_cpu_seconds_total{process="job"}`, "not running: no usage")
+	assert.Equal(t, 1.0, value(t, text, `prox_process_state{process="job",state="failed"}`))
+	assert.Equal(t, 5.0, value(t, text, `prox_process_restarts_total{process="job"}`))
+	assert.Equal(t, -1.0, value(t, text, `prox_process_last_exit_code{process="job"}`))
+	assert.Equal(t, 1.7000000005e+09, value(t, text, `prox_process_last_exit_time_seconds{process="job"}`))
+}
