@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,7 +119,65 @@ process "web" {
 	require.Len(t, lines, 1)
 	assert.Equal(t, 3.0, lines[0].Value, "crash 0, crash 1, up")
 
+	// Every query of the example dashboard is valid PromQL on these
+	// series, and its first panels show this prox.
+	for _, q := range dashboardQueries(t) {
+		got := prom.Query(t, q) // fails the test on an error
+		if strings.HasPrefix(q, "sum(prox_process_up{") {
+			require.Len(t, got, 1, q)
+			assert.Equal(t, 1.0, got[0].Value, q)
+		}
+	}
+
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
 	requireNoneLeft(t, r.marker)
+}
+
+// dashboardQueries returns the PromQL of every panel of the example
+// Grafana dashboard, its variables set to match everything.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("examples", "observability", "grafana-dashboard.json"))
+	require.NoError(t, err)
+	var dash struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal(b, &dash))
+	require.Equal(t, "prox", dash.Title)
+	var out []string
+	for _, p := range dash.Panels {
+		require.NotEmpty(t, p.Targets, "panel %q", p.Title)
+		for _, target := range p.Targets {
+			require.NotEmpty(t, target.Expr, "panel %q", p.Title)
+			out = append(out, strings.NewReplacer("$instance", ".*", "$process", ".*").Replace(target.Expr))
+		}
+	}
+	return out
+}
+
+// TestObservabilityRules checks the example Prometheus configuration and
+// rules with promtool (Debian prometheus), and runs the rules' unit tests:
+// crash looping, unhealthy for 5 minutes, a growing sink backlog, a
+// failed process and a dead plugin fire, and their look-alikes do not.
+func TestObservabilityRules(t *testing.T) {
+	promtool := testservers.Binary(t, "promtool", "prometheus")
+	dir := filepath.Join("examples", "observability")
+	for _, args := range [][]string{
+		{"check", "rules", "prox-rules.yml"},
+		{"check", "config", "prometheus.yml"},
+		{"test", "rules", "prox-rules.test.yml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "promtool %s:\n%s", strings.Join(args, " "), out)
+		assert.Contains(t, string(out), "SUCCESS", "promtool %s", strings.Join(args, " "))
+	}
 }
