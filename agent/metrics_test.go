@@ -65,9 +65,9 @@ func TestMetricsServedOnTCPAndTheSocket(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		body = string(b)
-		return resp.StatusCode == http.StatusOK && containsLine(body, `prox_process_output_lines_total{process="a",stream="stdout"} 1`)
+		return resp.StatusCode == http.StatusOK && containsLine(body, `prox_process_output_lines_total{process="a",replica="",stream="stdout"} 1`)
 	}, 20*time.Second, 10*time.Millisecond, "log: %s", logOut.String())
-	assert.True(t, containsLine(body, `prox_process_up{process="a"} 1`), body)
+	assert.True(t, containsLine(body, `prox_process_up{process="a",replica=""} 1`), body)
 	assert.True(t, containsLine(body, `prox_plugin_up{plugin="runner.exec"} 1`), body)
 
 	sock := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -78,7 +78,7 @@ func TestMetricsServedOnTCPAndTheSocket(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.True(t, containsLine(string(b), `prox_process_up{process="a"} 1`), string(b))
+	assert.True(t, containsLine(string(b), `prox_process_up{process="a",replica=""} 1`), string(b))
 
 	interrupts <- os.Interrupt
 	assert.Equal(t, 0, <-done)
@@ -101,4 +101,37 @@ func containsLine(text, line string) bool {
 		text = text[i+1:]
 	}
 	return false
+}
+
+// TestMetricsOfReplicas: the instances of a process with replicas are
+// labelled with the block's name and their index, on the socket's
+// /metrics.
+func TestMetricsOfReplicas(t *testing.T) {
+	opts, _, logOut := testOptions(t, "process \"w\" {\n  command  = [\"sh\", \"-c\", \"echo i am $PROX_REPLICA; exec sleep 60\"]\n  replicas = 2\n}\n")
+	a, diags, err := New(context.Background(), opts)
+	require.NoError(t, err)
+	defer a.Close()
+	require.False(t, diags.HasErrors(), diags.Error())
+	interrupts := make(chan os.Signal, 1)
+	done := make(chan int)
+	go func() { done <- a.Run(interrupts) }()
+	sock := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", opts.Socket)
+	}}}
+	var body string
+	require.Eventually(t, func() bool {
+		resp, err := sock.Get("http://prox/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return containsLine(body, `prox_process_output_lines_total{process="w",replica="1",stream="stdout"} 1`) &&
+			containsLine(body, `prox_process_output_lines_total{process="w",replica="0",stream="stdout"} 1`)
+	}, 20*time.Second, 10*time.Millisecond, "log: %s", logOut.String())
+	assert.True(t, containsLine(body, `prox_process_up{process="w",replica="0"} 1`), body)
+	assert.True(t, containsLine(body, `prox_process_up{process="w",replica="1"} 1`), body)
+	interrupts <- os.Interrupt
+	assert.Equal(t, 0, <-done)
 }

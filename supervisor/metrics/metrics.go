@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,17 +72,20 @@ var States = []supervisor.State{
 var HealthStatuses = []string{string(sdk.StateHealthy), string(sdk.StateUnhealthy), string(sdk.StateHealthUnknown)}
 
 var (
-	procLabel = []string{"process"}
+	// procLabel are the labels of a process's series: its block's name
+	// and, for an instance of a block with replicas, its index ("" for a
+	// process of one instance, which Prometheus stores as no label).
+	procLabel = []string{"process", "replica"}
 
-	descState      = prometheus.NewDesc("prox_process_state", "1 for the state the process is in, 0 for the others.", []string{"process", "state"}, nil)
+	descState      = prometheus.NewDesc("prox_process_state", "1 for the state the process is in, 0 for the others.", []string{"process", "replica", "state"}, nil)
 	descUp         = prometheus.NewDesc("prox_process_up", "1 while the process runs (state running), else 0.", procLabel, nil)
-	descHealth     = prometheus.NewDesc("prox_process_health", "1 for the process's health status, 0 for the others; only for processes with a health check.", []string{"process", "status"}, nil)
+	descHealth     = prometheus.NewDesc("prox_process_health", "1 for the process's health status, 0 for the others; only for processes with a health check.", []string{"process", "replica", "status"}, nil)
 	descRestarts   = prometheus.NewDesc("prox_process_restarts_total", "Restarts of the process, by its restart policy and asked for.", procLabel, nil)
 	descStartTime  = prometheus.NewDesc("prox_process_start_time_seconds", "When the running process started, in seconds since the Unix epoch.", procLabel, nil)
 	descExitTime   = prometheus.NewDesc("prox_process_last_exit_time_seconds", "When the process last exited, in seconds since the Unix epoch.", procLabel, nil)
 	descExitCode   = prometheus.NewDesc("prox_process_last_exit_code", "The process's last exit code; -1 when a signal ended it or the outcome is unknown.", procLabel, nil)
-	descLines      = prometheus.NewDesc("prox_process_output_lines_total", "Lines the process wrote, by stream.", []string{"process", "stream"}, nil)
-	descBytes      = prometheus.NewDesc("prox_process_output_bytes_total", "Bytes of the lines the process wrote (without their newlines), by stream.", []string{"process", "stream"}, nil)
+	descLines      = prometheus.NewDesc("prox_process_output_lines_total", "Lines the process wrote, by stream.", []string{"process", "replica", "stream"}, nil)
+	descBytes      = prometheus.NewDesc("prox_process_output_bytes_total", "Bytes of the lines the process wrote (without their newlines), by stream.", []string{"process", "replica", "stream"}, nil)
 	descCPU        = prometheus.NewDesc("prox_process_cpu_seconds_total", "CPU time the running process used (its cgroup, or the process and its reaped children), user and system.", procLabel, nil)
 	descMemory     = prometheus.NewDesc("prox_process_memory_bytes", "Memory the running process uses (its cgroup's, or its resident set).", procLabel, nil)
 	sinkLabel      = []string{"sink"}
@@ -129,37 +133,45 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(descBuild, 1, c.src.Version, runtime.Version())
+	// Each process's labels, by its name: its block and replica.
+	ids := map[string][2]string{}
 	for _, p := range c.src.Supervisor.Processes() {
-		name := p.Name
+		id := processID(p)
+		ids[p.Name] = id
+		name, replica := id[0], id[1]
 		for _, s := range States {
-			gauge(descState, b2f(p.State == s), name, string(s))
+			gauge(descState, b2f(p.State == s), name, replica, string(s))
 		}
-		gauge(descUp, b2f(p.State == supervisor.StateRunning), name)
+		gauge(descUp, b2f(p.State == supervisor.StateRunning), name, replica)
 		if p.Health != nil {
 			for _, s := range HealthStatuses {
-				gauge(descHealth, b2f(string(p.Health.Status) == s), name, s)
+				gauge(descHealth, b2f(string(p.Health.Status) == s), name, replica, s)
 			}
 		}
-		counter(descRestarts, float64(p.Restarts), name)
+		counter(descRestarts, float64(p.Restarts), name, replica)
 		if !p.StartedAt.IsZero() {
-			gauge(descStartTime, unix(p.StartedAt), name)
+			gauge(descStartTime, unix(p.StartedAt), name, replica)
 		}
 		if p.LastExit != nil {
-			gauge(descExitTime, unix(p.LastExit.Time), name)
-			gauge(descExitCode, float64(p.LastExit.Code), name)
+			gauge(descExitTime, unix(p.LastExit.Time), name, replica)
+			gauge(descExitCode, float64(p.LastExit.Code), name, replica)
 		}
 		if p.PID > 0 {
 			if u, ok := c.src.Usage(p); ok {
-				counter(descCPU, u.CPUSeconds, name)
-				gauge(descMemory, u.MemoryBytes, name)
+				counter(descCPU, u.CPUSeconds, name, replica)
+				gauge(descMemory, u.MemoryBytes, name, replica)
 			}
 		}
 	}
 	if c.src.Logs != nil {
 		for _, o := range c.src.Logs.OutputCounts() {
+			id, ok := ids[o.Process]
+			if !ok {
+				id = [2]string{o.Process, ""}
+			}
 			for _, s := range []sdk.Stream{sdk.Stdout, sdk.Stderr} {
-				counter(descLines, float64(o.Lines[s]), o.Process, s.String())
-				counter(descBytes, float64(o.Bytes[s]), o.Process, s.String())
+				counter(descLines, float64(o.Lines[s]), id[0], id[1], s.String())
+				counter(descBytes, float64(o.Bytes[s]), id[0], id[1], s.String())
 			}
 		}
 		for _, s := range c.src.Logs.AllSinkStats() {
@@ -180,6 +192,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descPluginRel, float64(p.Relaunches), p.ID)
 		}
 	}
+}
+
+// processID is a process's process and replica labels: for an instance
+// of a block with replicas ("web.2" of "web"), the block's name and the
+// index; else its name and "".
+func processID(p supervisor.ProcessInfo) [2]string {
+	if p.Group != "" && p.Group != p.Name {
+		if i, ok := strings.CutPrefix(p.Name, p.Group+"."); ok {
+			return [2]string{p.Group, i}
+		}
+	}
+	return [2]string{p.Name, ""}
 }
 
 func b2f(b bool) float64 {

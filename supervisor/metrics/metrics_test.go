@@ -84,27 +84,27 @@ func TestMetricsOfARealSupervisor(t *testing.T) {
 	var text string
 	ok := assert.Eventually(t, func() bool {
 		text = scrape(t, h)
-		return regexp.MustCompile(`(?m)^prox_process_restarts_total\{process="crasher"\} 2$`).MatchString(text) &&
-			regexp.MustCompile(`(?m)^prox_process_up\{process="crasher"\} 1$`).MatchString(text) &&
-			regexp.MustCompile(`(?m)^prox_process_output_lines_total\{process="writer",stream="stderr"\} 1$`).MatchString(text) &&
+		return regexp.MustCompile(`(?m)^prox_process_restarts_total\{process="crasher",replica=""\} 2$`).MatchString(text) &&
+			regexp.MustCompile(`(?m)^prox_process_up\{process="crasher",replica=""\} 1$`).MatchString(text) &&
+			regexp.MustCompile(`(?m)^prox_process_output_lines_total\{process="writer",replica="",stream="stderr"\} 1$`).MatchString(text) &&
 			regexp.MustCompile(`(?m)^prox_sink_sent_total\{sink="file.all"\} 3$`).MatchString(text)
 	}, waitFor, 10*time.Millisecond, "two restarts, all lines delivered")
 	if !ok {
 		t.Fatalf("last scrape:\n%s", text)
 	}
 
-	assert.Equal(t, 1.0, value(t, text, `prox_process_state{process="writer",state="running"}`))
-	assert.Equal(t, 0.0, value(t, text, `prox_process_state{process="writer",state="crashed"}`))
-	assert.Equal(t, 1.0, value(t, text, `prox_process_up{process="writer"}`))
-	assert.Equal(t, 2.0, value(t, text, `prox_process_output_lines_total{process="writer",stream="stdout"}`))
-	assert.Equal(t, 8.0, value(t, text, `prox_process_output_bytes_total{process="writer",stream="stdout"}`), "12345 and abc")
-	assert.Equal(t, 3.0, value(t, text, `prox_process_last_exit_code{process="crasher"}`))
-	exit := value(t, text, `prox_process_last_exit_time_seconds{process="crasher"}`)
-	start := value(t, text, `prox_process_start_time_seconds{process="crasher"}`)
+	assert.Equal(t, 1.0, value(t, text, `prox_process_state{process="writer",replica="",state="running"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_state{process="writer",replica="",state="crashed"}`))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_up{process="writer",replica=""}`))
+	assert.Equal(t, 2.0, value(t, text, `prox_process_output_lines_total{process="writer",replica="",stream="stdout"}`))
+	assert.Equal(t, 8.0, value(t, text, `prox_process_output_bytes_total{process="writer",replica="",stream="stdout"}`), "12345 and abc")
+	assert.Equal(t, 3.0, value(t, text, `prox_process_last_exit_code{process="crasher",replica=""}`))
+	exit := value(t, text, `prox_process_last_exit_time_seconds{process="crasher",replica=""}`)
+	start := value(t, text, `prox_process_start_time_seconds{process="crasher",replica=""}`)
 	assert.InDelta(t, float64(time.Now().Unix()), exit, 60)
 	assert.GreaterOrEqual(t, start, exit, "started after its last exit")
-	assert.GreaterOrEqual(t, value(t, text, `prox_process_cpu_seconds_total{process="writer"}`), 0.0)
-	assert.Positive(t, value(t, text, `prox_process_memory_bytes{process="writer"}`), "sleep's resident set, from /proc")
+	assert.GreaterOrEqual(t, value(t, text, `prox_process_cpu_seconds_total{process="writer",replica=""}`), 0.0)
+	assert.Positive(t, value(t, text, `prox_process_memory_bytes{process="writer",replica=""}`), "sleep's resident set, from /proc")
 	assert.Equal(t, 0.0, value(t, text, `prox_sink_queued_entries{sink="file.all"}`))
 	assert.Equal(t, 0.0, value(t, text, `prox_sink_failures_total{sink="file.all"}`))
 	assert.Equal(t, 0.0, value(t, text, `prox_sink_dropped_total{sink="file.all"}`))
@@ -190,15 +190,36 @@ func TestHealthSeries(t *testing.T) {
 		{Name: "api", State: supervisor.StateRunning, PID: 1, Health: &supervisor.HealthInfo{Status: supervisor.HealthStatus(sdk.StateUnhealthy)}},
 		{Name: "job", State: supervisor.StateFailed, Restarts: 5, LastExit: &supervisor.ExitStatus{Code: -1, Signal: "SIGKILL", Time: exit}},
 	}, Usage: func(supervisor.ProcessInfo) (Usage, bool) { return Usage{CPUSeconds: 1.5, MemoryBytes: 4096}, true }}))
-	assert.Equal(t, 1.0, value(t, text, `prox_process_health{process="api",status="unhealthy"}`))
-	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",status="healthy"}`))
-	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",status="unknown"}`))
-	assert.NotContains(t, text, `prox_process_health{process="job"`)
-	assert.Equal(t, 1.5, value(t, text, `prox_process_cpu_seconds_total{process="api"}`))
-	assert.Equal(t, 4096.0, value(t, text, `prox_process_memory_bytes{process="api"}`))
-	assert.NotContains(t, text, `prox_process_cpu_seconds_total{process="job"}`, "not running: no usage")
-	assert.Equal(t, 1.0, value(t, text, `prox_process_state{process="job",state="failed"}`))
-	assert.Equal(t, 5.0, value(t, text, `prox_process_restarts_total{process="job"}`))
-	assert.Equal(t, -1.0, value(t, text, `prox_process_last_exit_code{process="job"}`))
-	assert.Equal(t, 1.7000000005e+09, value(t, text, `prox_process_last_exit_time_seconds{process="job"}`))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_health{process="api",replica="",status="unhealthy"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",replica="",status="healthy"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_health{process="api",replica="",status="unknown"}`))
+	assert.NotContains(t, text, `prox_process_health{process="job",replica=""`)
+	assert.Equal(t, 1.5, value(t, text, `prox_process_cpu_seconds_total{process="api",replica=""}`))
+	assert.Equal(t, 4096.0, value(t, text, `prox_process_memory_bytes{process="api",replica=""}`))
+	assert.NotContains(t, text, `prox_process_cpu_seconds_total{process="job",replica=""}`, "not running: no usage")
+	assert.Equal(t, 1.0, value(t, text, `prox_process_state{process="job",replica="",state="failed"}`))
+	assert.Equal(t, 5.0, value(t, text, `prox_process_restarts_total{process="job",replica=""}`))
+	assert.Equal(t, -1.0, value(t, text, `prox_process_last_exit_code{process="job",replica=""}`))
+	assert.Equal(t, 1.7000000005e+09, value(t, text, `prox_process_last_exit_time_seconds{process="job",replica=""}`))
+}
+
+// TestReplicaLabel: the instances of a block with replicas are series of
+// their block's process with a replica label, their output too; a plain
+// process's replica label is empty (no label, to Prometheus).
+func TestReplicaLabel(t *testing.T) {
+	lm := logs.NewManager(logs.ManagerOptions{Logger: hclog.NewNullLogger()})
+	t.Cleanup(func() { assert.NoError(t, lm.Close(context.Background())) })
+	lm.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "web.1", Stream: sdk.Stderr, Line: []byte("oops")}})
+	text := scrape(t, Handler(Source{Supervisor: snapshots{
+		{Name: "web.0", Group: "web", State: supervisor.StateRunning},
+		{Name: "web.1", Group: "web", State: supervisor.StateCrashed, Restarts: 1},
+		{Name: "db", Group: "db", State: supervisor.StateRunning},
+	}, Logs: lm}))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_up{process="web",replica="0"}`))
+	assert.Equal(t, 0.0, value(t, text, `prox_process_up{process="web",replica="1"}`))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_restarts_total{process="web",replica="1"}`))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_output_lines_total{process="web",replica="1",stream="stderr"}`))
+	assert.Equal(t, 4.0, value(t, text, `prox_process_output_bytes_total{process="web",replica="1",stream="stderr"}`))
+	assert.Equal(t, 1.0, value(t, text, `prox_process_up{process="db",replica=""}`))
+	assert.NotContains(t, text, `process="web.1"`)
 }
