@@ -20,11 +20,13 @@ var boundaries = []struct {
 }{
 	// The SDK is self-contained, but for leaves of internal/ meant for both
 	// sides.
-	{"sdk", []string{"sdk", "internal/memtrim"}},
+	{"sdk", []string{"sdk", "internal/memtrim", "internal/wire"}},
+	// The transport both sides of a plugin connection share.
+	{"internal/wire", []string{"sdk/proto"}},
 	{"plugins/runner", []string{"sdk"}},
 	{"plugins/sink", []string{"sdk"}},
 	{"plugins/builtin", []string{"sdk", "plugins/runner", "plugins/sink", "internal/version"}},
-	{"plugins/loader", []string{"sdk"}},
+	{"plugins/loader", []string{"sdk", "internal/wire"}},
 	{"supervisor/config", []string{"supervisor/policy"}},
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},

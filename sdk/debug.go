@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
+
+	"github.com/prox-dev/prox/internal/wire"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -16,7 +17,7 @@ import (
 
 // ReattachEnv is the environment variable that makes prox attach to plugins
 // already running in debug mode instead of launching them. Its value is a
-// JSON object from "KIND.NAME" to a ReattachConfig, exactly as a plugin in
+// JSON object from "KIND.NAME" to how to reach the component, exactly as a plugin in
 // debug mode prints it:
 //
 //	PROX_REATTACH_PLUGINS='{"runner.chaos":{"protocol":"grpc",...}}'
@@ -29,29 +30,14 @@ const ReattachEnv = "PROX_REATTACH_PLUGINS"
 // not break prox's own launches.
 const DebugEnv = "PROX_PLUGIN_DEBUG"
 
-// ReattachConfig tells a host how to reach a plugin component that serves in
-// debug mode. It is prox's own JSON form of go-plugin's ReattachConfig.
-type ReattachConfig struct {
-	// Protocol is the go-plugin protocol, always "grpc".
-	Protocol string `json:"protocol"`
-	// ProtocolVersion is the plugin's ProtocolVersion.
-	ProtocolVersion int `json:"protocol_version"`
-	// Network and Address locate the plugin's listener, e.g. "unix" and
-	// "/tmp/plugin123456".
-	Network string `json:"network"`
-	Address string `json:"address"`
-	// PID is the plugin process's ID.
-	PID int `json:"pid"`
-}
-
 // ParseReattach parses the value of ReattachEnv. Surrounding single quotes,
 // left over from copying the printed line into a file, are tolerated.
-func ParseReattach(value string) (map[string]ReattachConfig, error) {
+func ParseReattach(value string) (map[string]wire.ReattachConfig, error) {
 	value = strings.TrimSpace(value)
 	if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
 		value = value[1 : len(value)-1]
 	}
-	var out map[string]ReattachConfig
+	var out map[string]wire.ReattachConfig
 	if err := json.Unmarshal([]byte(value), &out); err != nil {
 		return nil, fmt.Errorf("%s is not the JSON a plugin prints in debug mode: %w", ReattachEnv, err)
 	}
@@ -74,23 +60,12 @@ func ParseReattach(value string) (map[string]ReattachConfig, error) {
 	return out, nil
 }
 
-// Addr returns the listener's address as a net.Addr.
-func (rc ReattachConfig) Addr() (net.Addr, error) {
-	switch rc.Network {
-	case "unix":
-		return net.ResolveUnixAddr("unix", rc.Address)
-	case "tcp":
-		return net.ResolveTCPAddr("tcp", rc.Address)
-	}
-	return nil, fmt.Errorf("unsupported network %q", rc.Network)
-}
-
-// ReattachLine returns the shell line that attaches prox to the component
+// reattachLine returns the shell line that attaches prox to the component
 // id ("KIND.NAME") served at rc:
 //
 //	PROX_REATTACH_PLUGINS='{"runner.chaos":{...}}'
-func ReattachLine(id string, rc ReattachConfig) string {
-	b, err := json.Marshal(map[string]ReattachConfig{id: rc})
+func reattachLine(id string, rc wire.ReattachConfig) string {
+	b, err := json.Marshal(map[string]wire.ReattachConfig{id: rc})
 	if err != nil {
 		// A map of plain structs always marshals.
 		panic(err)
@@ -121,7 +96,7 @@ func debugRequested(args []string, getenv func(string) string) (string, bool) {
 // ServeDebug serves the component of c named by component ("KIND.NAME", or
 // "" when c has one component) in debug mode: on its own listener, without
 // the handshake on stdout, so that it can run under a debugger. Once it
-// listens, it writes the ReattachLine to out, followed by a newline, and a
+// listens, it writes the line that attaches prox to it (ReattachEnv) to out, followed by a newline, and a
 // short explanation to the logger (stderr by default).
 //
 // It returns when the host that attached is done with the component (it
@@ -142,7 +117,7 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	info, comp := c.component(kind, name)
 	set, release := componentSet(info, comp, c.ReleaseMemory)
 	if c.DefaultBufferPool {
-		InstallBufferPool()
+		wire.InstallBufferPool()
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -173,7 +148,7 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	case <-closed:
 		return errors.New("debug mode: the plugin server stopped before it listened (see the log above)")
 	}
-	rc := ReattachConfig{
+	rc := wire.ReattachConfig{
 		Protocol:        string(prc.Protocol),
 		ProtocolVersion: prc.ProtocolVersion,
 		Network:         prc.Addr.Network(),
@@ -182,7 +157,7 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 	}
 	logger.Info("debug mode: serving "+id+"; to attach prox, run it with the line below in its environment (export it); "+
 		"the plugin stops when prox is done with it, or on Ctrl-C", "pid", rc.PID, "address", rc.Address)
-	if _, err := fmt.Fprintln(out, ReattachLine(id, rc)); err != nil {
+	if _, err := fmt.Fprintln(out, reattachLine(id, rc)); err != nil {
 		return fmt.Errorf("debug mode: %w", err)
 	}
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/wire"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/assert"
@@ -46,8 +48,8 @@ func TestDebugRequested(t *testing.T) {
 }
 
 func TestReattachLineRoundTrip(t *testing.T) {
-	rc := ReattachConfig{Protocol: "grpc", ProtocolVersion: ProtocolVersion, Network: "unix", Address: "/tmp/it's here/plugin1", PID: 42}
-	line := ReattachLine("runner.vm", rc)
+	rc := wire.ReattachConfig{Protocol: "grpc", ProtocolVersion: ProtocolVersion, Network: "unix", Address: "/tmp/it's here/plugin1", PID: 42}
+	line := reattachLine("runner.vm", rc)
 	require.True(t, strings.HasPrefix(line, ReattachEnv+"='{"), line)
 
 	// What a POSIX shell makes of the line is the environment's value.
@@ -55,7 +57,7 @@ func TestReattachLineRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	got, err := ParseReattach(out)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]ReattachConfig{"runner.vm": rc}, got)
+	assert.Equal(t, map[string]wire.ReattachConfig{"runner.vm": rc}, got)
 
 	// Quotes kept by copying the line into a file are tolerated.
 	got, err = ParseReattach(`'{"sink.mem":{"protocol":"grpc","protocol_version":1,"network":"tcp","address":"127.0.0.1:7000","pid":7}}'`)
@@ -84,7 +86,7 @@ func TestParseReattachRejects(t *testing.T) {
 
 // debugServer runs ServeDebug in the background and returns the reattach
 // config it printed and the channel of its result.
-func debugServer(t *testing.T, ctx context.Context, c *ServeConfig, component string) (string, ReattachConfig, <-chan error) {
+func debugServer(t *testing.T, ctx context.Context, c *ServeConfig, component string) (string, wire.ReattachConfig, <-chan error) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -103,11 +105,11 @@ func debugServer(t *testing.T, ctx context.Context, c *ServeConfig, component st
 	for id, rc := range rcs {
 		return id, rc, done
 	}
-	return "", ReattachConfig{}, done
+	return "", wire.ReattachConfig{}, done
 }
 
 // attach connects to a debug server as a host does.
-func attach(t *testing.T, rc ReattachConfig) (plugin.ClientProtocol, *Dispensed) {
+func attach(t *testing.T, rc wire.ReattachConfig) (plugin.ClientProtocol, *Dispensed) {
 	t.Helper()
 	addr, err := rc.Addr()
 	require.NoError(t, err)
@@ -115,7 +117,7 @@ func attach(t *testing.T, rc ReattachConfig) (plugin.ClientProtocol, *Dispensed)
 		HandshakeConfig:  Handshake,
 		Plugins:          HostPlugins(),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  GRPCClientOptions(),
+		GRPCDialOptions:  wire.ClientOptions(),
 		Logger:           hclog.NewNullLogger(),
 		// Test: the host must not kill this very process.
 		Reattach: &plugin.ReattachConfig{Protocol: plugin.Protocol(rc.Protocol), ProtocolVersion: rc.ProtocolVersion, Addr: addr, Pid: rc.PID, Test: true},

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"golang.org/x/sys/unix"
 )
@@ -36,15 +36,6 @@ type OutputFiler interface {
 	// over it closes both files, and it never calls Stdout or Stderr.
 	OutputFiles() (stdout, stderr *os.File)
 }
-
-// handoverTimeout bounds both sides of one hand-over.
-const handoverTimeout = 5 * time.Second
-
-// handoverTokenSize is the length of the random token naming one offer.
-const handoverTokenSize = 16
-
-// handoverAck is the host's one-byte answer: it holds the pipes.
-const handoverAck = 1
 
 // handoverHost is the host side: one listening socket per process, shared
 // by every runner client, and the offers awaiting their pipes.
@@ -93,7 +84,7 @@ func (h *handoverHost) offer() *proto.OutputHandover {
 	if h.addr == "" {
 		return nil
 	}
-	token := make([]byte, handoverTokenSize)
+	token := make([]byte, wire.HandoverTokenSize)
 	_, _ = rand.Read(token) // never fails (crypto/rand)
 	h.mu.Lock()
 	h.pending[string(token)] = &handoverSlot{}
@@ -126,7 +117,7 @@ func (h *handoverHost) offerFile(f *os.File) (socket string, token []byte) {
 	if h.addr == "" {
 		return "", nil
 	}
-	token = make([]byte, handoverTokenSize)
+	token = make([]byte, wire.HandoverTokenSize)
 	_, _ = rand.Read(token) // never fails (crypto/rand)
 	h.mu.Lock()
 	h.pending[string(token)] = &handoverSlot{give: f}
@@ -183,7 +174,7 @@ func (h *handoverHost) giveTo(c *net.UnixConn, token []byte) {
 	}
 	var sendErr error
 	if err := rc.Control(func(fd uintptr) {
-		_, _, sendErr = c.WriteMsgUnix([]byte{handoverAck}, syscall.UnixRights(int(fd)), nil)
+		_, _, sendErr = c.WriteMsgUnix([]byte{wire.HandoverAck}, syscall.UnixRights(int(fd)), nil)
 	}); err != nil || sendErr != nil {
 		return
 	}
@@ -214,20 +205,20 @@ func (h *handoverHost) serve(l *net.UnixListener) {
 // only when it keeps them; anything else closes what arrived.
 func (h *handoverHost) receive(c *net.UnixConn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(handoverTimeout))
-	buf := make([]byte, 2*handoverTokenSize)
+	_ = c.SetDeadline(time.Now().Add(wire.HandoverTimeout))
+	buf := make([]byte, 2*wire.HandoverTokenSize)
 	oob := make([]byte, syscall.CmsgSpace(4*4)) // room to notice extra descriptors
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return
 	}
-	fds := parseRights(oob[:oobn])
-	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) == 0 && n == handoverTokenSize && len(fds) == 0 {
+	fds := wire.ParseRights(oob[:oobn])
+	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) == 0 && n == wire.HandoverTokenSize && len(fds) == 0 {
 		h.giveTo(c, buf[:n]) // a fetch (offerFile)
 		return
 	}
-	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 || n != handoverTokenSize || len(fds) != 2 {
-		closeFDs(fds)
+	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 || n != wire.HandoverTokenSize || len(fds) != 2 {
+		wire.CloseFDs(fds)
 		return
 	}
 	files := make([]*os.File, 2)
@@ -239,137 +230,12 @@ func (h *handoverHost) receive(c *net.UnixConn) {
 		files[i] = os.NewFile(uintptr(fds[i]), "handed-over "+name)
 	}
 	if !h.claim(buf[:n], files) {
-		closeFiles(files)
+		wire.CloseFiles(files...)
 		return
 	}
 	// The offer owns the files now; if this answer is lost, the plugin
 	// streams and the host closes them when Start says so.
-	_, _ = c.Write([]byte{handoverAck})
-}
-
-// parseRights returns the descriptors of every SCM_RIGHTS message in oob.
-func parseRights(oob []byte) []int {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	var fds []int
-	for i := range msgs {
-		got, err := syscall.ParseUnixRights(&msgs[i])
-		if err == nil {
-			fds = append(fds, got...)
-		}
-	}
-	return fds
-}
-
-func closeFDs(fds []int) {
-	for _, fd := range fds {
-		_ = syscall.Close(fd)
-	}
-}
-
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		if f != nil {
-			_ = f.Close()
-		}
-	}
-}
-
-// handOver is the plugin side: it sends the read ends of stdout and stderr
-// to the host named by offer and waits for the host's answer. On success
-// the host holds its own copies of the pipes; the caller closes its own.
-func handOver(ctx context.Context, offer *proto.OutputHandover, stdout, stderr *os.File) error {
-	ctx, cancel := context.WithTimeout(ctx, handoverTimeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unixpacket", offer.Socket)
-	if err != nil {
-		return fmt.Errorf("output hand-over: %w", err)
-	}
-	defer conn.Close()
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("output hand-over: unexpected connection %T", conn)
-	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = uc.SetDeadline(deadline)
-	}
-	if err := withFDs(stdout, stderr, func(out, errFD int) error {
-		_, _, err := uc.WriteMsgUnix(offer.Token, syscall.UnixRights(out, errFD), nil)
-		return err
-	}); err != nil {
-		return fmt.Errorf("output hand-over: send: %w", err)
-	}
-	var ack [1]byte
-	if _, err := io.ReadFull(uc, ack[:]); err != nil {
-		return fmt.Errorf("output hand-over: no answer from the host: %w", err)
-	}
-	if ack[0] != handoverAck {
-		return fmt.Errorf("output hand-over: unexpected answer %d", ack[0])
-	}
-	return nil
-}
-
-// fetchFile is the plugin side of an offerFile offer: it asks the host at
-// socket for the file named by token and returns it.
-func fetchFile(ctx context.Context, socket string, token []byte) (*os.File, error) {
-	ctx, cancel := context.WithTimeout(ctx, handoverTimeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unixpacket", socket)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return nil, fmt.Errorf("unexpected connection %T", conn)
-	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = uc.SetDeadline(deadline)
-	}
-	if _, err := uc.Write(token); err != nil {
-		return nil, fmt.Errorf("send: %w", err)
-	}
-	var ack [1]byte
-	oob := make([]byte, syscall.CmsgSpace(4*4))
-	n, oobn, flags, _, err := uc.ReadMsgUnix(ack[:], oob)
-	if err != nil {
-		return nil, fmt.Errorf("no answer from the host: %w", err)
-	}
-	fds := parseRights(oob[:oobn])
-	if n != 1 || ack[0] != handoverAck || flags&syscall.MSG_CTRUNC != 0 || len(fds) != 1 {
-		closeFDs(fds)
-		return nil, errors.New("the host sent no file: unknown token, or offered already")
-	}
-	return os.NewFile(uintptr(fds[0]), "handed-over file"), nil
-}
-
-// withFDs calls fn with the descriptors of a and b, kept valid meanwhile.
-// Unlike File.Fd, it leaves the files' blocking mode alone (it is shared
-// with the copies the host receives).
-func withFDs(a, b *os.File, fn func(fa, fb int) error) error {
-	ra, err := a.SyscallConn()
-	if err != nil {
-		return err
-	}
-	rb, err := b.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var fnErr error
-	err = ra.Control(func(fa uintptr) {
-		err := rb.Control(func(fb uintptr) { fnErr = fn(int(fa), int(fb)) })
-		if fnErr == nil {
-			fnErr = err
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return fnErr
+	_, _ = c.Write([]byte{wire.HandoverAck})
 }
 
 // Busy pipes get bigger: a pipe holds 64 KiB by default, so a process

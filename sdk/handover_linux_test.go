@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,7 @@ func TestOutputStreamedWhenTheHandoverFails(t *testing.T) {
 	handovers.listen()
 	fds := openFDs(t)
 	// An offer the host never made: the host does not answer it.
-	forged := &proto.OutputHandover{Socket: handovers.addr, Token: make([]byte, handoverTokenSize)}
+	forged := &proto.OutputHandover{Socket: handovers.addr, Token: make([]byte, wire.HandoverTokenSize)}
 	_, _ = rand.Read(forged.Token)
 	resp, err := client.Start(context.Background(), &proto.StartRequest{Name: "p", Command: toBytes([]string{"sh", "-c", "echo streamed"}), OutputHandover: forged})
 	require.NoError(t, err)
@@ -120,7 +121,7 @@ func TestHandedOverOutputEndsWithThePluginsDeath(t *testing.T) {
 	// with ErrPluginUnavailable, not a clean EOF.
 	rs := newRunnerServer(&pipeRunner{})
 	var server *grpc.Server
-	conn := realConn(t, func() *grpc.Server { server = grpcServer(nil); return server }, GRPCClientOptions(), func(s *grpc.Server) {
+	conn := realConn(t, func() *grpc.Server { server = grpcServer(nil); return server }, wire.ClientOptions(), func(s *grpc.Server) {
 		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
 	})
 	c, err := (&runnerPlugin{}).GRPCClient(context.Background(), nil, conn)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,7 +166,7 @@ func TestOutputOfAHandedOverProcessIsNotStreamed(t *testing.T) {
 	stdout, stderr := handovers.take(offer)
 	require.True(t, resp.OutputHandedOver)
 	require.NotNil(t, stdout)
-	defer closeFiles([]*os.File{stdout, stderr})
+	defer wire.CloseFiles(stdout, stderr)
 
 	stream, err := client.Output(context.Background(), &proto.OutputRequest{Handle: resp.Handle})
 	require.NoError(t, err)
@@ -190,8 +191,8 @@ func TestOutputStreamedWhenTheProcessHasNoFiles(t *testing.T) {
 func TestHandoverUnavailableSocket(t *testing.T) {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
-	defer closeFiles([]*os.File{r, w})
-	err = handOver(context.Background(), &proto.OutputHandover{Socket: "@prox-test-nobody-listens", Token: []byte("x")}, r, w)
+	defer wire.CloseFiles(r, w)
+	err = wire.HandOver(context.Background(), &proto.OutputHandover{Socket: "@prox-test-nobody-listens", Token: []byte("x")}, r, w)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "output hand-over")
 }

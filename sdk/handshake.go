@@ -31,10 +31,6 @@ const ComponentEnv = "PROX_PLUGIN_COMPONENT"
 // of it).
 const ConfigPathEnv = "PROX_CONFIG_PATH"
 
-// MaxMessageSize is the largest gRPC message either side accepts. Batches are
-// kept well below it.
-const MaxMessageSize = 16 << 20
-
 // Kind is the kind of a plugin component.
 type Kind string
 

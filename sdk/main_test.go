@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/wire"
+
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) {
 	// processes of sideeffects_test.go, which check that it is not there
 	// until asked for.
 	if os.Getenv(freshEnv) == "" {
-		InstallBufferPool()
+		wire.InstallBufferPool()
 	}
 	os.Exit(m.Run())
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/wire"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -218,7 +220,7 @@ func TestHostPluginsAndOptions(t *testing.T) {
 	assert.Contains(t, set, pluginRunner)
 	assert.Contains(t, set, pluginSink)
 	// The buffer pool, the transport sizes (4) and the message limits.
-	assert.Len(t, GRPCClientOptions(), 6)
+	assert.Len(t, wire.ClientOptions(), 6)
 }
 
 func TestRemoveSocketDirRemovesOnlyAHostsPluginFolderOfSockets(t *testing.T) {

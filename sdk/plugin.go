@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc"
 )
@@ -102,13 +103,8 @@ func Dispense(c plugin.ClientProtocol, kind Kind) (*Dispensed, error) {
 	return d, nil
 }
 
-// GRPCClientOptions are the dial options a host should use with plugins
-// (go-plugin's ClientConfig.GRPCDialOptions): prox's message limits and
-// its gRPC buffer pool, whose size classes fit the log path's large
-// messages and which does not clear buffers. Plugin servers get the same
-// pool from Serve. They change nothing outside the connection: a host that
-// wants the pool for the proto codec too calls InstallBufferPool before its
-// first dial.
+// GRPCClientOptions are the dial options a host should use with plugins:
+// see wire.ClientOptions.
 func GRPCClientOptions() []grpc.DialOption {
-	return clientOptionsWith(sharedPool)
+	return wire.ClientOptions()
 }

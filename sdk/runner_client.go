@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,7 +35,7 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 	resp, err := c.client.Start(ctx, req)
 	stdoutF, stderrF := handovers.take(req.OutputHandover)
 	if err != nil {
-		closeFiles([]*os.File{stdoutF, stderrF})
+		wire.CloseFiles(stdoutF, stderrF)
 		// The cause alone: the host says what failed ("failed to start
 		// \"web\": ...").
 		return nil, fromGRPC("", err)
@@ -55,7 +56,7 @@ func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, 
 		p.cancelOutput = func() {}
 		return p, nil
 	}
-	closeFiles([]*os.File{stdoutF, stderrF})
+	wire.CloseFiles(stdoutF, stderrF)
 	outCtx, cancel := context.WithCancel(context.Background())
 	p.cancelOutput = cancel
 	stream, err := c.client.Output(outCtx, &proto.OutputRequest{Handle: resp.Handle})

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 	"syscall"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -123,10 +123,10 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 		resp.LocalPgid = int64(lg.LocalProcessGroup())
 	}
 	if lc, ok := p.(LocalCgroup); ok {
-		resp.LocalCgroup = validUTF8(lc.LocalCgroup())
+		resp.LocalCgroup = wire.ValidUTF8(lc.LocalCgroup())
 	}
 	if c, ok := p.(Containment); ok {
-		resp.Containment = validUTF8(c.Containment())
+		resp.Containment = wire.ValidUTF8(c.Containment())
 	}
 	return resp, nil
 }
@@ -143,12 +143,12 @@ func (s *runnerServer) handOver(ctx context.Context, offer *proto.OutputHandover
 	if stdout == nil || stderr == nil {
 		return false
 	}
-	if err := handOver(ctx, offer, stdout, stderr); err != nil {
+	if err := wire.HandOver(ctx, offer, stdout, stderr); err != nil {
 		return false
 	}
 	// The host holds its copies: the pipes end when the process's group
 	// has closed its write ends and the host has read everything.
-	closeFiles([]*os.File{stdout, stderr})
+	wire.CloseFiles(stdout, stderr)
 	return true
 }
 
@@ -226,9 +226,9 @@ func (s *runnerServer) Wait(ctx context.Context, req *proto.WaitRequest) (*proto
 	case err == nil:
 	case errors.As(err, &exitErr):
 		resp.ExitCode = int32(exitErr.Code)
-		resp.Signal = validUTF8(exitErr.Signal)
+		resp.Signal = wire.ValidUTF8(exitErr.Signal)
 	default:
-		resp.Error = validUTF8(err.Error())
+		resp.Error = wire.ValidUTF8(err.Error())
 	}
 	return resp, nil
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prox-dev/prox/internal/wire"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/prox-dev/prox/internal/memtrim"
@@ -178,7 +180,7 @@ func (c *ServeConfig) component(kind Kind, name string) (Info, any) {
 
 // grpcServer builds the plugin's gRPC server with prox's message limits.
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, serverOptions()...) // message limits and buffer pool: grpcopts.go
+	opts = append(opts, wire.ServerOptions()...) // message limits and buffer pool: grpcopts.go
 	return grpc.NewServer(opts...)
 }
 
@@ -194,7 +196,7 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 	info, comp := c.component(kind, name)
 	set, release := componentSet(info, comp, c.ReleaseMemory)
 	if c.DefaultBufferPool {
-		InstallBufferPool() // before plugin.Serve starts any gRPC
+		wire.InstallBufferPool() // before plugin.Serve starts any gRPC
 	}
 
 	// The host gives its plugins a parent-death signal of SIGTERM, and may

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prox-dev/prox/internal/wire"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/internal/memtrim"
 	"github.com/prox-dev/prox/sdk/proto"
@@ -56,8 +58,7 @@ func TestImportingTheSDKChangesNothing(t *testing.T) {
 	if !inFreshProcess(t, "TestImportingTheSDKChangesNothing") {
 		return
 	}
-	_, ours := mem.DefaultBufferPool().(*bufferPool)
-	assert.False(t, ours, "importing the SDK leaves gRPC's default buffer pool alone")
+	assert.NotEqual(t, wire.BufferPool(), mem.DefaultBufferPool(), "importing the SDK leaves gRPC's default buffer pool alone")
 	assert.Empty(t, goroutinesCreatedBy("github.com/prox-dev/prox/sdk"), "importing the SDK starts no goroutine")
 
 	// A plugin that asks for the pool gets it before it serves.
@@ -65,21 +66,9 @@ func TestImportingTheSDKChangesNothing(t *testing.T) {
 		Logger: hclog.NewNullLogger(), DefaultBufferPool: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	_, _, done := debugServer(t, ctx, c, "sink.rec") // returns once it serves
-	assert.Equal(t, mem.BufferPool(sharedPool), mem.DefaultBufferPool(), "DefaultBufferPool installs the SDK's pool")
+	assert.Equal(t, mem.BufferPool(wire.BufferPool()), mem.DefaultBufferPool(), "DefaultBufferPool installs the SDK's pool")
 	cancel()
 	require.NoError(t, awaitServe(t, done))
-}
-
-func TestInstallBufferPool(t *testing.T) {
-	if !inFreshProcess(t, "TestInstallBufferPool") {
-		return
-	}
-	before := mem.DefaultBufferPool()
-	InstallBufferPool()
-	assert.Equal(t, mem.BufferPool(sharedPool), mem.DefaultBufferPool(), "the proto codec uses the SDK's pool")
-	assert.NotEqual(t, before, mem.DefaultBufferPool())
-	InstallBufferPool() // once per process: a second call changes nothing
-	assert.Equal(t, mem.BufferPool(sharedPool), mem.DefaultBufferPool())
 }
 
 func TestReleaseMemoryOnlyWhenAsked(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc"
 )
@@ -50,7 +51,7 @@ func (c *sinkClient) Write(ctx context.Context, b *Batch) error {
 		}
 		if !sent && err == nil {
 			err = c.conn.Invoke(ctx, proto.Sink_Write_FullMethodName, &outgoingBatch{batch: b, enc: &c.enc}, resp,
-				grpc.ForceCodecV2(batchCodec{}))
+				grpc.ForceCodecV2(wire.Codec{}))
 		}
 		c.mu.Unlock()
 	} else {

@@ -7,62 +7,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/encoding"
-	_ "google.golang.org/grpc/encoding/proto" // registers the proto codec batchCodec delegates to
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	gproto "google.golang.org/protobuf/proto"
 )
 
-// The sink's Write request is the hot message of the log path: every line
-// sent to a sink travels in one. The generated code would pack a Batch
-// into a proto.WriteRequest (a copy of every line), marshal it (a second
-// copy), and on the plugin side unmarshal it (a copy) and unpack it into a
-// new Batch (an allocation per batch). batchCodec writes the wire form
-// straight from the Batch into one pooled buffer, and reads it back into a
-// reused Batch whose lines point into the received buffer. The bytes on
-// the wire are exactly the protobuf encoding of proto.WriteRequest, so
-// either side may use the generated code instead (a plugin or a host built
-// another way, the in-memory test connections).
-
-// batchCodec is the gRPC codec of sink calls: the standard proto codec for
-// every message except outgoingBatch and incomingBatch, the two forms of
-// Sink.Write's request. It is named "proto", as the standard one, so the
-// wire's content type does not change.
-type batchCodec struct{}
-
-var _ encoding.CodecV2 = batchCodec{}
-
-// protoCodec is the standard codec batchCodec delegates to.
-var protoCodec = encoding.GetCodecV2("proto")
-
-func (batchCodec) Name() string { return "proto" }
-
-func (batchCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if ob, ok := v.(*outgoingBatch); ok {
-		return ob.enc.marshal(ob.batch)
-	}
-	return protoCodec.Marshal(v)
-}
-
-func (batchCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if ib, ok := v.(*incomingBatch); ok {
-		// One copy, into one contiguous buffer: a pooled one when the
-		// sink keeps nothing of a batch (BatchReuser), otherwise memory of
-		// the request's own, since a sink may keep the bytes of the lines
-		// (see Sink.Write).
-		if ib.pooled {
-			ib.buf = data.MaterializeToBuffer(sharedPool)
-			ib.raw = ib.buf.ReadOnlyData()
-		} else {
-			ib.raw = data.Materialize()
-		}
-		return nil
-	}
-	return protoCodec.Unmarshal(data, v)
-}
+// The sink's Write request is the hot message of the log path, read and
+// written without the generated code (see internal/wire's Codec): the
+// host's outgoingBatch encodes a Batch straight into one pooled buffer,
+// and the plugin's incomingBatch reads it back into a reused Batch whose
+// lines point into the received buffer. The bytes on the wire are exactly
+// the protobuf encoding of proto.WriteRequest.
 
 // outgoingBatch is the host's Write request: a Batch encoded by enc.
 type outgoingBatch struct {
@@ -70,15 +28,36 @@ type outgoingBatch struct {
 	enc   *batchEncoder
 }
 
-// incomingBatch is the plugin's Write request. With batchCodec, raw holds
+var _ wire.Marshaler = (*outgoingBatch)(nil)
+
+// MarshalBuffers implements wire.Marshaler.
+func (ob *outgoingBatch) MarshalBuffers() (mem.BufferSlice, error) { return ob.enc.marshal(ob.batch) }
+
+// incomingBatch is the plugin's Write request. With wire.Codec, raw holds
 // the encoded request; with the standard codec (a server built without
-// serverOptions), the embedded WriteRequest is filled instead.
+// wire.ServerOptions), the embedded WriteRequest is filled instead.
 type incomingBatch struct {
 	proto.WriteRequest
-	// pooled asks batchCodec for a pooled buffer, freed by release.
+	// pooled asks ReceiveRaw for a pooled buffer, freed by release.
 	pooled bool
 	raw    []byte
 	buf    mem.Buffer
+}
+
+var _ wire.RawReceiver = (*incomingBatch)(nil)
+
+// ReceiveRaw implements wire.RawReceiver. One copy, into one contiguous
+// buffer: a pooled one when the sink keeps nothing of a batch
+// (BatchReuser), otherwise memory of the request's own, since a sink may
+// keep the bytes of the lines (see Sink.Write).
+func (ib *incomingBatch) ReceiveRaw(data mem.BufferSlice) error {
+	if ib.pooled {
+		ib.buf = data.MaterializeToBuffer(wire.BufferPool())
+		ib.raw = ib.buf.ReadOnlyData()
+	} else {
+		ib.raw = data.Materialize()
+	}
+	return nil
 }
 
 // release returns a pooled buffer.
@@ -166,14 +145,14 @@ func (e *batchEncoder) lookup(process string) uint32 {
 // pool: the line bytes are copied once, from the entries to the buffer.
 func (e *batchEncoder) marshal(b *Batch) (mem.BufferSlice, error) {
 	size := e.prepare(b)
-	bp := sharedPool.Get(size)
+	bp := wire.BufferPool().Get(size)
 	out, err := e.encode((*bp)[:0], b)
 	if err != nil {
-		sharedPool.Put(bp)
+		wire.BufferPool().Put(bp)
 		return nil, err
 	}
 	*bp = out
-	return mem.BufferSlice{mem.NewBuffer(bp, sharedPool)}, nil
+	return mem.BufferSlice{mem.NewBuffer(bp, wire.BufferPool())}, nil
 }
 
 // encodeInto encodes b as a proto.WriteRequest at the start of dst and
@@ -209,8 +188,8 @@ func (e *batchEncoder) prepare(b *Batch) int {
 			e.dataLen += len(en.Line)
 		}
 		for i, name := range e.names {
-			e.names[i] = validUTF8(name)
-			e.namesLen += sizeBytesField(5, len(e.names[i]))
+			e.names[i] = wire.ValidUTF8(name)
+			e.namesLen += wire.SizeBytesField(5, len(e.names[i]))
 		}
 	}
 	e.logsLen = 0
@@ -218,20 +197,20 @@ func (e *batchEncoder) prepare(b *Batch) int {
 		if e.base != 0 {
 			e.logsLen += protowire.SizeTag(1) + protowire.SizeVarint(uint64(e.base))
 		}
-		e.logsLen += sizeBytesField(2, e.deltasLen) + sizeBytesField(3, e.lengthsLen) +
-			sizeBytesField(4, e.dataLen) + e.namesLen + sizeBytesField(6, e.indexLen) + sizeBytesField(7, n)
+		e.logsLen += wire.SizeBytesField(2, e.deltasLen) + wire.SizeBytesField(3, e.lengthsLen) +
+			wire.SizeBytesField(4, e.dataLen) + e.namesLen + wire.SizeBytesField(6, e.indexLen) + wire.SizeBytesField(7, n)
 	}
 	e.size = 0
 	if b.Seq != 0 {
 		e.size += protowire.SizeTag(1) + protowire.SizeVarint(b.Seq)
 	}
 	if n > 0 {
-		e.size += sizeBytesField(2, e.logsLen)
+		e.size += wire.SizeBytesField(2, e.logsLen)
 	}
 	for i := range b.Events {
 		ev := eventToProto(&b.Events[i])
 		e.events = append(e.events, ev)
-		e.size += sizeBytesField(3, gproto.Size(ev))
+		e.size += wire.SizeBytesField(3, gproto.Size(ev))
 	}
 	return e.size
 }
@@ -247,39 +226,39 @@ func (e *batchEncoder) encode(out []byte, b *Batch) ([]byte, error) {
 		out = protowire.AppendVarint(out, b.Seq)
 	}
 	if n > 0 {
-		out = appendBytesHeader(out, 2, e.logsLen)
+		out = wire.AppendBytesHeader(out, 2, e.logsLen)
 		if e.base != 0 {
 			out = protowire.AppendTag(out, 1, protowire.VarintType)
 			out = protowire.AppendVarint(out, uint64(e.base))
 		}
-		out = appendBytesHeader(out, 2, e.deltasLen)
+		out = wire.AppendBytesHeader(out, 2, e.deltasLen)
 		for _, d := range e.deltas {
 			out = protowire.AppendVarint(out, d)
 		}
-		out = appendBytesHeader(out, 3, e.lengthsLen)
+		out = wire.AppendBytesHeader(out, 3, e.lengthsLen)
 		for i := range b.Entries {
 			out = protowire.AppendVarint(out, uint64(len(b.Entries[i].Line)))
 		}
-		out = appendBytesHeader(out, 4, e.dataLen)
+		out = wire.AppendBytesHeader(out, 4, e.dataLen)
 		for i := range b.Entries {
 			out = append(out, b.Entries[i].Line...)
 		}
 		for _, name := range e.names {
-			out = appendBytesHeader(out, 5, len(name))
+			out = wire.AppendBytesHeader(out, 5, len(name))
 			out = append(out, name...)
 		}
-		out = appendBytesHeader(out, 6, e.indexLen)
+		out = wire.AppendBytesHeader(out, 6, e.indexLen)
 		for _, idx := range e.index {
 			out = protowire.AppendVarint(out, uint64(idx))
 		}
-		out = appendBytesHeader(out, 7, n)
+		out = wire.AppendBytesHeader(out, 7, n)
 		for i := range b.Entries {
 			out = append(out, byte(b.Entries[i].Stream))
 		}
 	}
 	var err error
 	for _, ev := range e.events {
-		out = appendBytesHeader(out, 3, gproto.Size(ev))
+		out = wire.AppendBytesHeader(out, 3, gproto.Size(ev))
 		if out, err = (gproto.MarshalOptions{UseCachedSize: true}).MarshalAppend(out, ev); err != nil {
 			return nil, fmt.Errorf("encode event: %w", err)
 		}
@@ -292,20 +271,11 @@ func (e *batchEncoder) encode(out []byte, b *Batch) ([]byte, error) {
 	return out, nil
 }
 
-func sizeBytesField(num protowire.Number, n int) int {
-	return protowire.SizeTag(num) + protowire.SizeBytes(n)
-}
-
-func appendBytesHeader(b []byte, num protowire.Number, n int) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendVarint(b, uint64(n))
-}
-
 func eventToProto(e *Event) *proto.Event {
 	return &proto.Event{
-		UnixNano: e.Timestamp.UnixNano(), Process: validUTF8(e.Process), Type: validUTF8(string(e.Type)),
-		State: validUTF8(string(e.State)), PreviousState: validUTF8(string(e.PreviousState)), ExitCode: int32(e.ExitCode),
-		Signal: validUTF8(e.Signal), Message: validUTF8(e.Message), Restarts: uint32(e.Restarts),
+		UnixNano: e.Timestamp.UnixNano(), Process: wire.ValidUTF8(e.Process), Type: wire.ValidUTF8(string(e.Type)),
+		State: wire.ValidUTF8(string(e.State)), PreviousState: wire.ValidUTF8(string(e.PreviousState)), ExitCode: int32(e.ExitCode),
+		Signal: wire.ValidUTF8(e.Signal), Message: wire.ValidUTF8(e.Message), Restarts: uint32(e.Restarts),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/require"
 	gproto "google.golang.org/protobuf/proto"
@@ -30,7 +31,7 @@ func FuzzBatchCodec(f *testing.F) {
 	var enc batchEncoder
 	for _, b := range codecBatches() {
 		if len(b.Entries) <= 20 { // not testBatch's 10,000 lines
-			raw, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
+			raw, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
 			require.NoError(f, err)
 			f.Add(raw.Materialize())
 			raw.Free()
@@ -82,15 +83,15 @@ func roundTrip(t *testing.T, enc *batchEncoder, dec *batchDecoder, b *Batch) {
 	t.Helper()
 	want := cloneBatch(b)
 	for i := range want.Entries {
-		want.Entries[i].Process = validUTF8(want.Entries[i].Process)
+		want.Entries[i].Process = wire.ValidUTF8(want.Entries[i].Process)
 	}
 	for i := range want.Events {
 		e := &want.Events[i]
-		e.Process, e.Type, e.State = validUTF8(e.Process), EventType(validUTF8(string(e.Type))), ProcessState(validUTF8(string(e.State)))
-		e.PreviousState, e.Signal, e.Message = ProcessState(validUTF8(string(e.PreviousState))), validUTF8(e.Signal), validUTF8(e.Message)
+		e.Process, e.Type, e.State = wire.ValidUTF8(e.Process), EventType(wire.ValidUTF8(string(e.Type))), ProcessState(wire.ValidUTF8(string(e.State)))
+		e.PreviousState, e.Signal, e.Message = ProcessState(wire.ValidUTF8(string(e.PreviousState))), wire.ValidUTF8(e.Signal), wire.ValidUTF8(e.Message)
 	}
 
-	bufs, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
+	bufs, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
 	require.NoError(t, err)
 	raw := bufs.Materialize()
 	bufs.Free()

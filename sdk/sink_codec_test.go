@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,7 +34,7 @@ func codecBatches() []*Batch {
 // encode runs batchCodec's Marshal on b and returns the bytes.
 func encode(t *testing.T, enc *batchEncoder, b *Batch) []byte {
 	t.Helper()
-	data, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
+	data, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
 	require.NoError(t, err)
 	defer data.Free()
 	return data.Materialize()
@@ -57,7 +58,7 @@ func TestBatchDecoderReadsTheGeneratedEncoding(t *testing.T) {
 		require.NoError(t, err)
 		want := *b
 		for i := range want.Entries {
-			want.Entries[i].Process = validUTF8(want.Entries[i].Process)
+			want.Entries[i].Process = wire.ValidUTF8(want.Entries[i].Process)
 		}
 		requireSameBatch(t, &want, got)
 	}
@@ -250,7 +251,7 @@ func TestBatchCodecAllocatesPerBatchNotPerLine(t *testing.T) {
 	require.NoError(t, err)
 
 	encodes := testing.AllocsPerRun(20, func() {
-		data, err := batchCodec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
+		data, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
 		if err == nil {
 			data.Free()
 		}
@@ -279,7 +280,7 @@ func TestSinkWriteThroughBatchCodec(t *testing.T) {
 		want := *b
 		want.Entries = append([]LogEntry(nil), b.Entries...)
 		for j := range want.Entries {
-			want.Entries[j].Process = validUTF8(want.Entries[j].Process)
+			want.Entries[j].Process = wire.ValidUTF8(want.Entries[j].Process)
 		}
 		// The lines kept from every batch are still intact after the
 		// later ones: a sink may keep the bytes of the lines.
@@ -363,7 +364,7 @@ func TestBatchReuserThroughBatchCodec(t *testing.T) {
 		want := *b
 		want.Entries = append([]LogEntry(nil), b.Entries...)
 		for j := range want.Entries {
-			want.Entries[j].Process = validUTF8(want.Entries[j].Process)
+			want.Entries[j].Process = wire.ValidUTF8(want.Entries[j].Process)
 		}
 		requireSameBatch(t, &want, rec.batches[i])
 	}

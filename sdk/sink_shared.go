@@ -8,29 +8,19 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// Shared batches: the bytes of a sink's batches need not cross a socket.
-// On its first Write, the host's sink client creates a region of shared
-// memory (a sealed memfd), offers it to the plugin with Share, and once the
-// plugin has mapped it, encodes each batch into the region and sends only
-// its length in the Write request. The plugin decodes the batch from its
-// read-only mapping of the region. That saves, per byte, gRPC's transport
-// copy and HTTP/2 framing on both sides and the kernel's two socket copies.
-// One Write at a time uses the region, and the host leaves it alone until
-// the Write's response; a Write whose outcome is unknown (cancelled, the
-// connection lost) retires the region, so that the host never writes into
-// memory the plugin might still be reading. A batch too big for the region,
-// a plugin built without this SDK version, or a system without memfds:
-// batches go over gRPC as before.
-
-// sharedRegionSize is the size of a shared batch region: room for the
-// largest batch the host's log manager sends (512 KiB of lines) with its
-// per-line fields and events.
-const sharedRegionSize = 1 << 20
+// Shared batches (see internal/wire's region.go): one Write at a time
+// uses the region, and the host leaves it alone until the Write's
+// response; a Write whose outcome is unknown (cancelled, the connection
+// lost) retires the region, so that the host never writes into memory the
+// plugin might still be reading. A batch too big for the region, a plugin
+// built without this SDK version, or a system without memfds: batches go
+// over gRPC as before.
 
 // hostRegion is the host's mapping of a shared batch region.
 type hostRegion struct {
@@ -39,12 +29,12 @@ type hostRegion struct {
 }
 
 // unmap releases the mapping, once.
-func (r *hostRegion) unmap() { r.once.Do(func() { unmapRegion(r.mem) }) }
+func (r *hostRegion) unmap() { r.once.Do(func() { wire.UnmapRegion(r.mem) }) }
 
 // share offers the plugin a shared batch region; c.mu is held. Any
 // failure leaves c without one.
 func (c *sinkClient) share(ctx context.Context) {
-	mem, f, err := newSharedRegion(sharedRegionSize)
+	mem, f, err := wire.NewRegion(wire.RegionSize)
 	if err != nil {
 		return
 	}
@@ -110,12 +100,12 @@ var errNoRegion = errors.New("write: the batch is in a shared region this plugin
 // Share implements proto.SinkServer: it fetches the host's region and maps
 // it read-only, replacing any earlier one.
 func (s *sinkServer) Share(ctx context.Context, req *proto.ShareRequest) (*proto.ShareResponse, error) {
-	f, err := fetchFile(ctx, req.Socket, req.Token)
+	f, err := wire.FetchFile(ctx, req.Socket, req.Token)
 	if err != nil {
 		return nil, fmt.Errorf("share: %w", err)
 	}
 	defer f.Close()
-	mem, err := mapSharedRegion(f, req.Size)
+	mem, err := wire.MapRegion(f, req.Size)
 	if err != nil {
 		return nil, fmt.Errorf("share: %w", err)
 	}
@@ -124,7 +114,7 @@ func (s *sinkServer) Share(ctx context.Context, req *proto.ShareRequest) (*proto
 	s.region = mem
 	s.regionMu.Unlock()
 	if old != nil {
-		unmapRegion(old)
+		wire.UnmapRegion(old)
 	}
 	return &proto.ShareResponse{}, nil
 }

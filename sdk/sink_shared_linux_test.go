@@ -3,16 +3,15 @@ package sdk
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 )
 
@@ -34,7 +33,7 @@ func wantBatch(b *Batch) *Batch {
 	want := *b
 	want.Entries = append([]LogEntry(nil), b.Entries...)
 	for j := range want.Entries {
-		want.Entries[j].Process = validUTF8(want.Entries[j].Process)
+		want.Entries[j].Process = wire.ValidUTF8(want.Entries[j].Process)
 	}
 	return &want
 }
@@ -209,33 +208,10 @@ func TestSharedWriteWithoutRegionIsRefused(t *testing.T) {
 	assert.Empty(t, rec.batches)
 }
 
-func TestMapSharedRegionChecksTheRegion(t *testing.T) {
-	memfd := func(t *testing.T, size int64, seals int) *os.File {
-		fd, err := unix.MemfdCreate("test", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-		require.NoError(t, err)
-		f := os.NewFile(uintptr(fd), "test")
-		t.Cleanup(func() { f.Close() })
-		require.NoError(t, unix.Ftruncate(fd, size))
-		if seals != 0 {
-			_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals)
-			require.NoError(t, err)
-		}
-		return f
-	}
-	_, err := mapSharedRegion(memfd(t, 4096, 0), 4096)
-	require.ErrorContains(t, err, "not sealed against shrinking")
-	_, err = mapSharedRegion(memfd(t, 4096, sharedSeals), 8192)
-	require.ErrorContains(t, err, "region of 4096 bytes, offered as 8192")
-	mem, err := mapSharedRegion(memfd(t, 4096, sharedSeals), 4096)
-	require.NoError(t, err)
-	assert.Len(t, mem, 4096)
-	unmapRegion(mem)
-}
-
 func TestOfferedFileIsFetchedOnceWithItsToken(t *testing.T) {
-	mem, f, err := newSharedRegion(4096)
+	mem, f, err := wire.NewRegion(4096)
 	require.NoError(t, err)
-	defer unmapRegion(mem)
+	defer wire.UnmapRegion(mem)
 	defer f.Close()
 	copy(mem, "hello")
 	socket, token := handovers.offerFile(f)
@@ -243,21 +219,21 @@ func TestOfferedFileIsFetchedOnceWithItsToken(t *testing.T) {
 
 	wrong := append([]byte(nil), token...)
 	wrong[0] ^= 1
-	_, err = fetchFile(context.Background(), socket, wrong)
+	_, err = wire.FetchFile(context.Background(), socket, wrong)
 	require.Error(t, err, "a wrong token gets nothing")
 
-	got, err := fetchFile(context.Background(), socket, token)
+	got, err := wire.FetchFile(context.Background(), socket, token)
 	require.NoError(t, err)
 	defer got.Close()
-	theirs, err := mapSharedRegion(got, 4096)
+	theirs, err := wire.MapRegion(got, 4096)
 	require.NoError(t, err)
-	defer unmapRegion(theirs)
+	defer wire.UnmapRegion(theirs)
 	assert.Equal(t, "hello", string(theirs[:5]), "both map the same memory")
 
-	_, err = fetchFile(context.Background(), socket, token)
+	_, err = wire.FetchFile(context.Background(), socket, token)
 	require.Error(t, err, "an offer is fetched once")
 	assert.True(t, handovers.withdraw(token))
-	_, err = fetchFile(context.Background(), socket, token)
+	_, err = wire.FetchFile(context.Background(), socket, token)
 	require.Error(t, err, "a withdrawn offer is gone")
 
 	// A sender of pipes cannot claim an offer the other way.

@@ -2,10 +2,9 @@ package sdk
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 )
 
@@ -36,7 +35,7 @@ func packBatch(b *Batch) *proto.WriteRequest {
 			if !ok {
 				idx = uint32(len(lb.Processes))
 				index[e.Process] = idx
-				lb.Processes = append(lb.Processes, validUTF8(e.Process))
+				lb.Processes = append(lb.Processes, wire.ValidUTF8(e.Process))
 			}
 			lb.TsDeltas[i] = e.Timestamp.UnixNano() - base
 			lb.Lengths[i] = uint32(len(e.Line))
@@ -88,15 +87,4 @@ func unpackBatch(req *proto.WriteRequest) (*Batch, error) {
 		b.Events = append(b.Events, eventFromProto(e))
 	}
 	return b, nil
-}
-
-// validUTF8 replaces invalid UTF-8 in s, which a protobuf string field
-// cannot carry: one bad byte in an event message would otherwise make its
-// batch impossible to send, and the host would retry it forever. Lines are
-// bytes on the wire and travel exactly.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, string(utf8.RuneError))
 }

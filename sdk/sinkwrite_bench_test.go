@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	gproto "google.golang.org/protobuf/proto"
 )
@@ -92,7 +93,7 @@ func BenchmarkBatchCodec(b *testing.B) {
 	batch := benchBatch(n, true)
 	line := batch.Entries[0].Line
 	var enc batchEncoder
-	dst := make([]byte, sharedRegionSize)
+	dst := make([]byte, wire.RegionSize)
 	size, fits, err := enc.encodeInto(dst, batch)
 	if err != nil || !fits {
 		b.Fatalf("encode: fits %v, %v", fits, err)

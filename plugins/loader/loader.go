@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -150,8 +151,8 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	stderr := &tailBuffer{max: stderrTailSize}
 	proc := &pluginProcess{cmd: cmd}
 	// The SDK's buffer pool for the proto codec too, before the first
-	// connection (see sdk.InstallBufferPool); once per process.
-	sdk.InstallBufferPool()
+	// connection (see wire.InstallBufferPool); once per process.
+	wire.InstallBufferPool()
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPlugins(),
@@ -161,7 +162,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		SkipHostEnv:      true,
 		StartTimeout:     l.opts.StartTimeout,
 		Logger:           logger,
-		GRPCDialOptions:  sdk.GRPCClientOptions(),
+		GRPCDialOptions:  wire.ClientOptions(),
 		// A copy of the plugin's stderr (go-plugin also logs it), so that a
 		// plugin that dies before the handshake can be explained even
 		// when the logger discards its lines.

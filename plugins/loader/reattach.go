@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -32,7 +33,7 @@ const debugPollInterval = 50 * time.Millisecond
 
 // reattachConfigs returns the parsed sdk.ReattachEnv of Options.Env, nil
 // when it is unset.
-func (l *Loader) reattachConfigs() (map[string]sdk.ReattachConfig, error) {
+func (l *Loader) reattachConfigs() (map[string]wire.ReattachConfig, error) {
 	value := ""
 	for _, kv := range l.opts.Env {
 		if v, ok := strings.CutPrefix(kv, sdk.ReattachEnv+"="); ok {

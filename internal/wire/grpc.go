@@ -1,4 +1,11 @@
-package sdk
+// Package wire is the transport shared by prox's host (internal/pluginhost)
+// and its plugins (sdk): the gRPC options and buffer pool of every plugin
+// connection, the codec of the sink's Write requests, the shared batch
+// region, the descriptor hand-over, and the small protobuf helpers both
+// ends of the log path use. It imports no prox package but sdk/proto, so
+// that both sides may import it. Plugin authors never use it directly: the
+// sdk does, for them.
+package wire
 
 import (
 	"math/bits"
@@ -24,15 +31,15 @@ import (
 //
 // The pool must be installed on both ends. In grpc v1.85 (pinned in go.mod,
 // and grpcopts_test.go checks these facts):
-//   - a client takes it from a dial option (GRPCClientOptions);
-//   - a server takes it only from a server option (serverOptions, through
-//     go-plugin's GRPCServer hook in serve.go): grpc's package-level default
+//   - a client takes it from a dial option (ClientOptions);
+//   - a server takes it only from a server option (ServerOptions, through
+//     go-plugin's GRPCServer hook in sdk/serve.go): grpc's package-level default
 //     server options capture the default pool before any init of ours runs;
 //   - the proto codec marshals into, and reassembles received messages in,
 //     mem.DefaultBufferPool(), which only SetDefaultBufferPool changes, and
 //     only before the process makes any gRPC connection: InstallBufferPool,
-//     which Serve calls when ServeConfig.DefaultBufferPool is set, and a
-//     host (prox's loader) before its first dial. Importing the SDK changes
+//     which sdk.Serve calls when ServeConfig.DefaultBufferPool is set, and
+//     a host (prox's loader) before its first dial. Importing the SDK changes
 //     nothing: the pool is process-wide, and a third-party plugin that
 //     speaks gRPC to other services keeps gRPC's own default unless it
 //     asks.
@@ -115,31 +122,40 @@ func (p *bufferPool) Put(bp *[]byte) {
 	p.pools[i].Put(bp)
 }
 
+// MaxMessageSize is the largest gRPC message either side accepts. Batches
+// are kept well below it.
+const MaxMessageSize = 16 << 20
+
 // sharedPool serves every gRPC connection of the process, host or plugin.
 var sharedPool = newBufferPool()
+
+// BufferPool returns the pool of every prox gRPC connection of the
+// process: the one the options below install, and the one the sink's
+// codec encodes into and decodes from.
+func BufferPool() mem.BufferPool { return sharedPool }
 
 // installPool makes sharedPool gRPC's default once per process.
 var installPool sync.Once
 
-// InstallBufferPool makes the SDK's gRPC buffer pool (the one Serve's
-// servers and GRPCClientOptions use) gRPC's process-wide default, which the
+// InstallBufferPool makes BufferPool (the one ServerOptions and
+// ClientOptions use) gRPC's process-wide default, which the
 // proto codec marshals into and reassembles messages in: the log path's
 // large messages then skip gRPC's 1 MiB tier and its clearing of every
 // buffer. It acts once per process, and must be called before the process
 // makes or serves any gRPC connection (gRPC reads the default without a
-// lock). Serve calls it when ServeConfig.DefaultBufferPool is set; a host
-// calls it before its first dial. Without it, nothing of the process
+// lock). sdk.Serve calls it when ServeConfig.DefaultBufferPool is set; a
+// host calls it before its first dial. Without it, nothing of the process
 // changes.
 func InstallBufferPool() {
 	installPool.Do(func() { experimental.SetDefaultBufferPool(sharedPool) })
 }
 
-// serverOptions are the options of every plugin's gRPC server: the buffer
+// ServerOptions are the options of every plugin's gRPC server: the buffer
 // pool, explicit message limits (go-plugin raises only the client's;
 // without them a server refuses messages above 4 MiB, and the client sees
 // a bare EOF), and the codec that reads sink batches without copying them
-// (sink_codec.go; the standard proto codec for everything else).
-func serverOptions() []grpc.ServerOption {
+// (Codec; the standard proto codec for everything else).
+func ServerOptions() []grpc.ServerOption {
 	return serverOptionsWith(sharedPool)
 }
 
@@ -162,11 +178,22 @@ func serverOptionsWith(pool mem.BufferPool) []grpc.ServerOption {
 		grpc.InitialConnWindowSize(transportWindowSize),
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
-		grpc.ForceServerCodecV2(batchCodec{}),
+		grpc.ForceServerCodecV2(Codec{}),
 	}
 }
 
-// clientOptionsWith are GRPCClientOptions with pool as the buffer pool.
+// ClientOptions are the dial options of a host's connection to a plugin
+// (go-plugin's ClientConfig.GRPCDialOptions): prox's message limits and its
+// buffer pool, whose size classes fit the log path's large messages and
+// which does not clear buffers. Plugin servers get the same pool from
+// ServerOptions. They change nothing outside the connection: a host that
+// wants the pool for the proto codec too calls InstallBufferPool before
+// its first dial.
+func ClientOptions() []grpc.DialOption {
+	return clientOptionsWith(sharedPool)
+}
+
+// clientOptionsWith are ClientOptions with pool as the buffer pool.
 func clientOptionsWith(pool mem.BufferPool) []grpc.DialOption {
 	return []grpc.DialOption{
 		experimental.WithBufferPool(pool),

@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 // so that neither side can make the other's mapping fault (SIGBUS).
 const sharedSeals = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
 
-// newSharedRegion creates a sealed memfd of size bytes and maps it
-// read-write; the caller closes the file once the plugin has it.
-func newSharedRegion(size int) ([]byte, *os.File, error) {
+// NewRegion creates a sealed memfd of size bytes and maps it read-write;
+// the caller closes the file once the plugin has it.
+func NewRegion(size int) ([]byte, *os.File, error) {
 	fd, err := unix.MemfdCreate("prox-sink-batches", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, nil, err
@@ -35,9 +35,9 @@ func newSharedRegion(size int) ([]byte, *os.File, error) {
 	return mem, f, nil
 }
 
-// mapSharedRegion maps the host's region f read-only, once it has checked
-// that it is size bytes and cannot shrink.
-func mapSharedRegion(f *os.File, size uint64) ([]byte, error) {
+// MapRegion maps the host's region f read-only, once it has checked that
+// it is size bytes and cannot shrink.
+func MapRegion(f *os.File, size uint64) ([]byte, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, err
@@ -55,6 +55,5 @@ func mapSharedRegion(f *os.File, size uint64) ([]byte, error) {
 	return unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 }
 
-// unmapRegion releases a mapping made by newSharedRegion or
-// mapSharedRegion.
-func unmapRegion(mem []byte) { _ = unix.Munmap(mem) }
+// UnmapRegion releases a mapping made by NewRegion or MapRegion.
+func UnmapRegion(mem []byte) { _ = unix.Munmap(mem) }
