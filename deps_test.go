@@ -21,12 +21,16 @@ var boundaries = []struct {
 	// The SDK is self-contained, but for leaves of internal/ meant for both
 	// sides.
 	{"sdk", []string{"sdk", "internal/memtrim", "internal/wire"}},
+	// The test harnesses are prox's host.
+	{"sdk/sdktest", []string{"sdk", "internal/memtrim", "internal/wire", "internal/pluginhost"}},
 	// The transport both sides of a plugin connection share.
 	{"internal/wire", []string{"sdk/proto"}},
+	// The host's side of the plugins: their clients, the hand-over's host.
+	{"internal/pluginhost", []string{"sdk", "internal/wire"}},
 	{"plugins/runner", []string{"sdk"}},
 	{"plugins/sink", []string{"sdk"}},
 	{"plugins/builtin", []string{"sdk", "plugins/runner", "plugins/sink", "internal/version"}},
-	{"plugins/loader", []string{"sdk", "internal/wire"}},
+	{"plugins/loader", []string{"sdk", "internal/wire", "internal/pluginhost"}},
 	{"supervisor/config", []string{"supervisor/policy"}},
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
@@ -38,7 +42,7 @@ var boundaries = []struct {
 	{"internal/testservers", nil},
 	{"internal/rotate", nil},
 	// The composition root: everything but the CLI.
-	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/version", "internal/profile", "internal/memtrim"}},
+	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/pluginhost", "internal/version", "internal/profile", "internal/memtrim"}},
 }
 
 func TestPackageBoundaries(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/plugins/loader"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/supervisor/config"
@@ -62,13 +62,9 @@ func (remoteRunner) RunsLocally() bool { return false }
 // adapters.
 func infoOver(t *testing.T, r sdk.Runner) *sdk.Info {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.TestPlugins(r, nil))
-	t.Cleanup(func() {
-		server.Stop()
-		_ = client.Close()
-	})
-	d, err := sdk.Dispense(client, sdk.KindRunner)
+	d, stop, err := pluginhost.Serve(&sdk.ServeConfig{Name: "test", Version: "0.0.0", Runners: map[string]sdk.Runner{"test": r}}, "")
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, stop()) })
 	info, err := d.Base.Info(context.Background())
 	require.NoError(t, err)
 	return info

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/plugins/builtin"
 	"github.com/prox-dev/prox/plugins/loader"
@@ -468,7 +469,7 @@ func healthSpec(p *config.Process, env []string, capabilities []string) (*superv
 // others at rng (the block, or the process's runner reference), or the
 // plain error of an older plugin as one diagnostic at rng.
 func configureDiags(body hcl.Body, rng hcl.Range, kind, id string, err error) hcl.Diagnostics {
-	var ce *sdk.ConfigureError
+	var ce *pluginhost.ConfigureError
 	if !errors.As(err, &ce) {
 		return hcl.Diagnostics{pluginError(nil, rng, kind, id, err)}
 	}

@@ -9,74 +9,6 @@ import (
 	"github.com/prox-dev/prox/sdk/proto"
 )
 
-// Base is the host's view of the base service that every plugin component
-// serves. The host uses it; plugin authors never implement it (Serve does).
-type Base interface {
-	// Info describes the component.
-	Info(ctx context.Context) (*Info, error)
-	// Schemas returns the schema of the component's config block and, for
-	// runners, of its per-process block (nil when there is none).
-	Schemas(ctx context.Context) (config, process *Schema, err error)
-	// Configure delivers the decoded config with the negotiated API version.
-	Configure(ctx context.Context, cfg *Config) error
-	// Shutdown asks the component to release what it holds.
-	Shutdown(ctx context.Context) error
-}
-
-// baseClient is the host side of the base service.
-type baseClient struct {
-	client proto.BaseClient
-}
-
-var _ Base = (*baseClient)(nil)
-
-func (c *baseClient) Info(ctx context.Context) (*Info, error) {
-	resp, err := c.client.Info(ctx, &proto.InfoRequest{})
-	if err != nil {
-		return nil, fromGRPC("info", err)
-	}
-	info := &Info{Plugin: resp.Plugin, Name: resp.Name, Kind: Kind(resp.Kind), Version: resp.Version, Capabilities: resp.Capabilities}
-	switch resp.Command {
-	case proto.CommandRequirement_COMMAND_REQUIRED:
-		info.Command = CommandRequired
-	case proto.CommandRequirement_COMMAND_OPTIONAL:
-		info.Command = CommandOptional
-	}
-	for _, v := range resp.ApiVersions {
-		info.APIVersions = append(info.APIVersions, int(v))
-	}
-	return info, nil
-}
-
-func (c *baseClient) Schemas(ctx context.Context) (*Schema, *Schema, error) {
-	resp, err := c.client.ConfigSchema(ctx, &proto.ConfigSchemaRequest{})
-	if err != nil {
-		// Unimplemented: a plugin without schemas takes no attributes.
-		return nil, nil, absent(fromGRPC("config schema", err))
-	}
-	return schemaFromProto(resp.Config), schemaFromProto(resp.Process), nil
-}
-
-func (c *baseClient) Configure(ctx context.Context, cfg *Config) error {
-	_, err := c.client.Configure(ctx, &proto.ConfigureRequest{
-		ApiVersion: uint32(cfg.APIVersion),
-		ValuesJson: cfg.Values,
-		CheckOnly:  cfg.CheckOnly,
-	})
-	if err == nil {
-		return nil
-	}
-	// Unimplemented: the plugin takes no configuration.
-	return configureError(err)
-}
-
-func (c *baseClient) Shutdown(ctx context.Context) error {
-	_, err := c.client.Shutdown(ctx, &proto.ShutdownRequest{})
-	// Unimplemented (a plugin built with an SDK without Shutdown): it holds
-	// nothing to release, and the host kills its process anyway.
-	return absent(fromGRPC("shutdown", err))
-}
-
 // baseServer is the plugin side of the base service; it wraps a runner or a
 // sink and answers from its optional interfaces.
 type baseServer struct {
@@ -196,17 +128,6 @@ func schemaToProto(s *Schema) *proto.Schema {
 	out := &proto.Schema{}
 	for _, a := range s.Attributes {
 		out.Attributes = append(out.Attributes, &proto.Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Description: a.Description})
-	}
-	return out
-}
-
-func schemaFromProto(s *proto.Schema) *Schema {
-	if s == nil {
-		return nil
-	}
-	out := &Schema{}
-	for _, a := range s.Attributes {
-		out.Attributes = append(out.Attributes, Attribute{Name: a.Name, Type: a.Type, Required: a.Required, Description: a.Description})
 	}
 	return out
 }

@@ -30,36 +30,6 @@ const ReattachEnv = "PROX_REATTACH_PLUGINS"
 // not break prox's own launches.
 const DebugEnv = "PROX_PLUGIN_DEBUG"
 
-// ParseReattach parses the value of ReattachEnv. Surrounding single quotes,
-// left over from copying the printed line into a file, are tolerated.
-func ParseReattach(value string) (map[string]wire.ReattachConfig, error) {
-	value = strings.TrimSpace(value)
-	if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
-		value = value[1 : len(value)-1]
-	}
-	var out map[string]wire.ReattachConfig
-	if err := json.Unmarshal([]byte(value), &out); err != nil {
-		return nil, fmt.Errorf("%s is not the JSON a plugin prints in debug mode: %w", ReattachEnv, err)
-	}
-	for id, rc := range out {
-		kind, name, ok := strings.Cut(id, ".")
-		if !ok || name == "" || (Kind(kind) != KindRunner && Kind(kind) != KindSink) {
-			return nil, fmt.Errorf("%s: key %q is not runner.NAME or sink.NAME", ReattachEnv, id)
-		}
-		switch {
-		case rc.Protocol != string(plugin.ProtocolGRPC):
-			return nil, fmt.Errorf("%s: %s: protocol %q, want %q", ReattachEnv, id, rc.Protocol, plugin.ProtocolGRPC)
-		case rc.Network != "unix" && rc.Network != "tcp":
-			return nil, fmt.Errorf("%s: %s: network %q, want \"unix\" or \"tcp\"", ReattachEnv, id, rc.Network)
-		case rc.Address == "":
-			return nil, fmt.Errorf("%s: %s: no address", ReattachEnv, id)
-		case rc.PID <= 0:
-			return nil, fmt.Errorf("%s: %s: no pid", ReattachEnv, id)
-		}
-	}
-	return out, nil
-}
-
 // reattachLine returns the shell line that attaches prox to the component
 // id ("KIND.NAME") served at rc:
 //

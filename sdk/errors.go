@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -40,48 +39,6 @@ func (e *ExitError) Error() string {
 		return "killed by " + e.Signal
 	}
 	return fmt.Sprintf("exit status %d", e.Code)
-}
-
-// fromGRPC maps a gRPC transport error to the sentinel errors above so that
-// errors.Is works across the plugin boundary. It is the only place such
-// mapping happens. op names the call ("wait: ..."); "" gives the cause
-// alone, for a caller that names the act itself.
-func fromGRPC(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	prefix := ""
-	if op != "" {
-		prefix = op + ": "
-	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return fmt.Errorf("%s%w", prefix, err)
-	}
-	switch st.Code() {
-	case codes.Unavailable:
-		return fmt.Errorf("%s%w: %s", prefix, ErrPluginUnavailable, st.Message())
-	case codes.Canceled:
-		return fmt.Errorf("%s%w", prefix, context.Canceled)
-	case codes.DeadlineExceeded:
-		return fmt.Errorf("%s%w", prefix, context.DeadlineExceeded)
-	case codes.NotFound:
-		return fmt.Errorf("%s%w: %s", prefix, ErrUnknownHandle, st.Message())
-	case codes.Unimplemented:
-		return fmt.Errorf("%s%w", prefix, ErrUnimplemented)
-	default:
-		return errors.New(prefix + st.Message())
-	}
-}
-
-// absent turns ErrUnimplemented into nil: for an optional RPC, a plugin
-// that does not implement it (built with an older SDK, say) lacks the
-// capability, which is not an error.
-func absent(err error) error {
-	if errors.Is(err, ErrUnimplemented) {
-		return nil
-	}
-	return err
 }
 
 // AttributeError is a problem with one attribute of a component's config
@@ -129,31 +86,6 @@ func AttributeErrors(err error) []*AttributeError {
 	return out
 }
 
-// ConfigureError is the host's view of a Configure that failed with
-// AttributeErrors: each of them, and the problems of the block as a whole.
-// A plugin built with an SDK without attribute problems fails Configure
-// with a plain error instead.
-type ConfigureError struct {
-	// Message is the component's whole error message.
-	Message string
-	// Attributes are its attribute problems, in order.
-	Attributes []*AttributeError
-	// Others are its other problems (the block's), in order.
-	Others []string
-}
-
-// Error returns "configure: MESSAGE".
-func (e *ConfigureError) Error() string { return "configure: " + e.Message }
-
-// Unwrap returns the attribute problems.
-func (e *ConfigureError) Unwrap() []error {
-	out := make([]error, len(e.Attributes))
-	for i, a := range e.Attributes {
-		out[i] = a
-	}
-	return out
-}
-
 // configureStatus is the gRPC status of a failed Configure: the error's
 // message, and its problems as AttributeProblems in the details when it
 // has AttributeErrors. Each error joined at the top (errors.Join) is one
@@ -181,26 +113,4 @@ func configureStatus(err error) error {
 		st = withDetails
 	}
 	return st.Err()
-}
-
-// configureError is the host side of configureStatus: a *ConfigureError
-// when the plugin sent attribute problems, else the error as other calls
-// report theirs (nil for a plugin without Configure).
-func configureError(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.InvalidArgument {
-		return absent(fromGRPC("configure", err))
-	}
-	for _, d := range st.Details() {
-		ps, ok := d.(*proto.AttributeProblems)
-		if !ok || len(ps.Problems) == 0 {
-			continue
-		}
-		ce := &ConfigureError{Message: st.Message(), Others: ps.Others}
-		for _, p := range ps.Problems {
-			ce.Attributes = append(ce.Attributes, &AttributeError{Attribute: p.Attribute, Err: errors.New(p.Message)})
-		}
-		return ce
-	}
-	return fmt.Errorf("configure: %s", st.Message())
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/require"
 )
 
@@ -67,12 +66,6 @@ func (p *fakeProcess) Signal(sig os.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.signalErr
-}
-
-func (p *fakeProcess) setSignalErr(err error) {
-	p.mu.Lock()
-	p.signalErr = err
-	p.mu.Unlock()
 }
 
 // closeOutput ends both output streams (EOF for the reader).
@@ -245,65 +238,6 @@ func (s *recordingSink) Close(context.Context) error {
 	return s.closeErr
 }
 
-// connected is a plugin client and server talking gRPC in memory.
-type connected struct {
-	*Dispensed
-	client *plugin.GRPCClient
-	server *plugin.GRPCServer
-}
-
-// connect serves ps through go-plugin's in-memory gRPC harness and
-// dispenses the kind's component on the client side.
-func connect(t *testing.T, kind Kind, ps map[string]plugin.Plugin) *connected {
-	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, ps)
-	t.Cleanup(func() {
-		// Stop first: the client's Close would otherwise stop the server
-		// through the controller service, concurrently with a Stop of the
-		// test's own.
-		server.Stop()
-		_ = client.Close()
-	})
-	d, err := Dispense(client, kind)
-	require.NoError(t, err)
-	return &connected{Dispensed: d, client: client, server: server}
-}
-
-// runnerHarness serves a runner component like Serve does.
-type runnerHarness struct {
-	*connected
-	runner *fakeRunner
-	rs     *runnerServer
-}
-
-func newRunnerHarness(t *testing.T) *runnerHarness {
-	t.Helper()
-	fr := newFakeRunner(t)
-	rs := newRunnerServer(fr)
-	base := &baseServer{
-		info:      Info{Plugin: "test", Name: "fake", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions},
-		component: fr,
-		shutdown:  rs.killAll,
-	}
-	c := connect(t, KindRunner, map[string]plugin.Plugin{
-		pluginBase:   &basePlugin{server: base},
-		pluginRunner: &runnerPlugin{server: rs},
-	})
-	require.NotNil(t, c.Runner)
-	return &runnerHarness{connected: c, runner: fr, rs: rs}
-}
-
-// handles returns the handles the runner server still holds.
-func (h *runnerHarness) handles() []string {
-	h.rs.mu.Lock()
-	defer h.rs.mu.Unlock()
-	var out []string
-	for k := range h.rs.handles {
-		out = append(out, k)
-	}
-	return out
-}
-
 // result is the outcome of a call run in the background.
 type result[T any] struct {
 	val T
@@ -330,14 +264,4 @@ func await[T any](t *testing.T, ch <-chan result[T], what string) (T, error) {
 		var zero T
 		return zero, nil
 	}
-}
-
-// readAllAsync reads r to its end in the background.
-func readAllAsync(r io.Reader) <-chan result[[]byte] {
-	return async(func() ([]byte, error) { return io.ReadAll(r) })
-}
-
-// waitAsync calls Wait in the background.
-func waitAsync(p Process) <-chan result[struct{}] {
-	return async(func() (struct{}, error) { return struct{}{}, p.Wait() })
 }

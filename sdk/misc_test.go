@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/prox-dev/prox/internal/wire"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 func TestNegotiateAPIVersion(t *testing.T) {
@@ -92,33 +87,6 @@ func TestSignalName(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, s, got, name)
 	}
-}
-
-func TestFromGRPC(t *testing.T) {
-	assert.NoError(t, fromGRPC("op", nil))
-
-	plain := errors.New("boom")
-	err := fromGRPC("op", plain)
-	assert.ErrorIs(t, err, plain)
-	assert.Equal(t, "op: boom", err.Error())
-
-	tests := []struct {
-		code codes.Code
-		is   error
-	}{
-		{codes.Unavailable, ErrPluginUnavailable},
-		{codes.Canceled, context.Canceled},
-		{codes.DeadlineExceeded, context.DeadlineExceeded},
-		{codes.NotFound, ErrUnknownHandle},
-		{codes.Unimplemented, ErrUnimplemented},
-	}
-	for _, tt := range tests {
-		err := fromGRPC("op", status.Error(tt.code, "detail"))
-		assert.ErrorIs(t, err, tt.is, tt.code.String())
-	}
-	err = fromGRPC("configure", status.Error(codes.Unknown, "bad image"))
-	assert.Equal(t, "configure: bad image", err.Error())
-	assert.Contains(t, fromGRPC("op", status.Error(codes.Unavailable, "conn reset")).Error(), "conn reset")
 }
 
 func TestExitErrorAndStream(t *testing.T) {
@@ -214,15 +182,6 @@ func TestServeRefusesUnknownComponent(t *testing.T) {
 	assert.Contains(t, err.Error(), `no sink named "vm"`)
 }
 
-func TestHostPluginsAndOptions(t *testing.T) {
-	set := HostPlugins()
-	assert.Contains(t, set, pluginBase)
-	assert.Contains(t, set, pluginRunner)
-	assert.Contains(t, set, pluginSink)
-	// The buffer pool, the transport sizes (4) and the message limits.
-	assert.Len(t, wire.ClientOptions(), 6)
-}
-
 func TestRemoveSocketDirRemovesOnlyAHostsPluginFolderOfSockets(t *testing.T) {
 	socketIn := func(dir string) string {
 		t.Helper()
@@ -258,3 +217,9 @@ func TestRemoveSocketDirRemovesOnlyAHostsPluginFolderOfSockets(t *testing.T) {
 
 	removeSocketDir("") // not launched by a host: nothing to do
 }
+
+// fakeSignal is an os.Signal that is not a syscall.Signal.
+type fakeSignal struct{}
+
+func (fakeSignal) String() string { return "fake" }
+func (fakeSignal) Signal()        {}

@@ -2,19 +2,24 @@ package sdk
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc"
 )
 
-// Names under which the components are dispensed through go-plugin.
+// Names under which the components are dispensed through go-plugin. The
+// host (internal/pluginhost) dispenses them by the same names.
 const (
 	pluginBase   = "base"
 	pluginRunner = string(KindRunner)
 	pluginSink   = string(KindSink)
 )
+
+// errServeOnly answers a host-side call of the plugin side's glue: the
+// host's glue is internal/pluginhost's.
+var errServeOnly = errors.New("the sdk serves plugins; a host dispenses them with internal/pluginhost")
 
 // basePlugin glues the base service into go-plugin.
 type basePlugin struct {
@@ -27,8 +32,8 @@ func (p *basePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-func (p *basePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &baseClient{client: proto.NewBaseClient(c)}, nil
+func (p *basePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errServeOnly
 }
 
 // runnerPlugin glues the runner service into go-plugin.
@@ -42,8 +47,8 @@ func (p *runnerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-func (p *runnerPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &runnerClient{client: proto.NewRunnerClient(c)}, nil
+func (p *runnerPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errServeOnly
 }
 
 // sinkPlugin glues the sink service into go-plugin.
@@ -53,58 +58,11 @@ type sinkPlugin struct {
 }
 
 func (p *sinkPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	// The generated service, with Write decoded by batchCodec.
+	// The generated service, with Write decoded through incomingBatch.
 	s.RegisterService(&sinkServiceDesc, p.server)
 	return nil
 }
 
-func (p *sinkPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return newSinkClient(c), nil
-}
-
-// HostPlugins is the plugin set a host passes to go-plugin's ClientConfig.
-func HostPlugins() plugin.PluginSet {
-	return plugin.PluginSet{
-		pluginBase:   &basePlugin{},
-		pluginRunner: &runnerPlugin{},
-		pluginSink:   &sinkPlugin{},
-	}
-}
-
-// Dispensed is what a host gets from a connected plugin component.
-type Dispensed struct {
-	Base   Base
-	Runner Runner // set for runner components
-	Sink   Sink   // set for sink components
-}
-
-// Dispense returns the base service and the kind's service of a connected
-// plugin client.
-func Dispense(c plugin.ClientProtocol, kind Kind) (*Dispensed, error) {
-	raw, err := c.Dispense(pluginBase)
-	if err != nil {
-		return nil, err
-	}
-	d := &Dispensed{Base: raw.(Base)}
-	switch kind {
-	case KindRunner:
-		raw, err = c.Dispense(pluginRunner)
-		if err != nil {
-			return nil, err
-		}
-		d.Runner = raw.(Runner)
-	case KindSink:
-		raw, err = c.Dispense(pluginSink)
-		if err != nil {
-			return nil, err
-		}
-		d.Sink = raw.(Sink)
-	}
-	return d, nil
-}
-
-// GRPCClientOptions are the dial options a host should use with plugins:
-// see wire.ClientOptions.
-func GRPCClientOptions() []grpc.DialOption {
-	return wire.ClientOptions()
+func (p *sinkPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errServeOnly
 }

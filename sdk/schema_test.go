@@ -1,12 +1,10 @@
 package sdk
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -58,26 +56,4 @@ func TestApplyDefaults(t *testing.T) {
 		_, err := (&Schema{Attributes: []Attribute{bad}}).ApplyDefaults(nil)
 		require.ErrorContains(t, err, `attribute "`+bad.Name+`"`)
 	}
-}
-
-// The SDK puts the defaults in the values before Configure, and in a
-// process's settings before Start.
-func TestDefaultsReachTheComponent(t *testing.T) {
-	cr := &configurableRunner{fakeRunner: newFakeRunner(t), configSchema: defaultsSchema, processSchema: defaultsSchema}
-	rs := newRunnerServer(cr)
-	base := &baseServer{info: Info{Plugin: "p", Name: "vm", Kind: KindRunner, APIVersions: APIVersions}, component: cr, shutdown: rs.killAll}
-	c := connect(t, KindRunner, map[string]plugin.Plugin{
-		pluginBase:   &basePlugin{server: base},
-		pluginRunner: &runnerPlugin{server: rs},
-	})
-	ctx := context.Background()
-	require.NoError(t, c.Base.Configure(ctx, &Config{APIVersion: 1, Values: []byte(`{"timeout":null,"count":5,"mode":null,"plain":null}`)}))
-	require.Len(t, cr.configs, 1)
-	assert.JSONEq(t, `{"timeout":30000000000,"count":5,"mode":"fast","plain":null}`, string(cr.configs[0].Values))
-
-	_, err := c.Runner.Start(ctx, &ProcessConfig{Name: "web", Command: []string{"x"}})
-	require.NoError(t, err)
-	fp := cr.proc(t, "web")
-	require.NotNil(t, fp.cfg.Settings)
-	assert.JSONEq(t, `{"timeout":30000000000,"count":20,"mode":"fast"}`, string(fp.cfg.Settings.Values))
 }

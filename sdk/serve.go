@@ -40,8 +40,8 @@ type ServeConfig struct {
 	Logger hclog.Logger
 
 	// DefaultBufferPool makes the SDK's gRPC buffer pool gRPC's
-	// process-wide default before the plugin serves (InstallBufferPool):
-	// less CPU per large log message. Off by default, since it changes the
+	// process-wide default before the plugin serves: less CPU per large
+	// log message. Off by default, since it changes the
 	// pool of every gRPC connection of the process, including the
 	// plugin's own to other services; prox's built-in plugins turn it on.
 	DefaultBufferPool bool
@@ -135,7 +135,7 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 // holds when the plugin must go without the host's Shutdown call (nil for
 // a sink): for a runner, it kills whatever the runner started, then calls
 // its Shutdown (Shutdowner) unless the host did, bounded to
-// releaseTimeout. Serve, ServeDebug and TestPlugins share it. A runner's
+// releaseTimeout. Serve and ServeDebug share it. A runner's
 // server releases memory after bursts when releaseMemory is set
 // (ServeConfig.ReleaseMemory).
 func componentSet(info Info, component any, releaseMemory bool) (plugin.PluginSet, func()) {

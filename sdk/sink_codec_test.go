@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,47 +14,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protowire"
 	gproto "google.golang.org/protobuf/proto"
 )
 
-// codecBatches are batches of every shape the sink protocol carries.
-func codecBatches() []*Batch {
-	withEvents := testBatch(6, 20)
-	withEvents.Events = testBatch(0, 0).Events
-	return []*Batch{
-		{Seq: 0},
-		{Seq: 1, Entries: []LogEntry{{Timestamp: time.Unix(0, 0), Process: "p", Stream: Stdout}}},
-		{Seq: 2, Entries: []LogEntry{{Timestamp: time.Unix(0, -5), Process: "bad\xffname", Stream: Stderr, Line: []byte("x")}}},
-		testBatch(3, 1),
-		testBatch(4, 10_000),
-		{Seq: math.MaxUint64, Events: testBatch(0, 0).Events},
-		withEvents,
-	}
-}
-
-// encode runs batchCodec's Marshal on b and returns the bytes.
-func encode(t *testing.T, enc *batchEncoder, b *Batch) []byte {
-	t.Helper()
-	data, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: enc})
-	require.NoError(t, err)
-	defer data.Free()
-	return data.Materialize()
-}
-
-func TestBatchCodecWritesTheGeneratedEncoding(t *testing.T) {
-	var enc batchEncoder
-	for _, b := range codecBatches() {
-		var got proto.WriteRequest
-		require.NoError(t, gproto.Unmarshal(encode(t, &enc, b), &got), "standard protobuf reads what batchCodec writes")
-		assert.True(t, gproto.Equal(packBatch(b), &got), "batch %d: same message as the generated code's", b.Seq)
-	}
-}
-
 func TestBatchDecoderReadsTheGeneratedEncoding(t *testing.T) {
 	var dec batchDecoder
 	for _, b := range codecBatches() {
-		raw, err := gproto.Marshal(packBatch(b))
+		raw, err := gproto.Marshal(genRequest(b))
 		require.NoError(t, err)
 		got, err := dec.decode(raw)
 		require.NoError(t, err)
@@ -129,7 +99,7 @@ func TestBatchDecoderMergesARepeatedLogBatch(t *testing.T) {
 // splitLogsRequest encodes b, without its events, as a WriteRequest whose
 // logs are split across two occurrences of the field.
 func splitLogsRequest(b *Batch) []byte {
-	lb := packBatch(b).Logs
+	lb := genRequest(b).Logs
 	parts := []*proto.LogBatch{
 		{BaseUnixNano: lb.BaseUnixNano, Data: lb.Data, Processes: lb.Processes, TsDeltas: lb.TsDeltas[:1]},
 		{TsDeltas: lb.TsDeltas[1:], Lengths: lb.Lengths, ProcessIndex: lb.ProcessIndex, Streams: lb.Streams},
@@ -152,7 +122,7 @@ func TestBatchDecoderSkipsFieldsOfAnotherWireType(t *testing.T) {
 	// unknown field to the generated code, skipped, not an error.
 	b := testBatch(1, 3)
 	b.Events = nil
-	logs, err := gproto.Marshal(packBatch(b).Logs)
+	logs, err := gproto.Marshal(genRequest(b).Logs)
 	require.NoError(t, err)
 	for _, num := range []protowire.Number{2, 3, 6} {
 		logs = protowire.AppendTag(logs, num, protowire.Fixed32Type)
@@ -176,7 +146,7 @@ func TestBatchDecoderSkipsFieldsOfAnotherWireType(t *testing.T) {
 
 func TestBatchDecoderRejectsMalformedBatches(t *testing.T) {
 	valid := func() *proto.WriteRequest {
-		return packBatch(&Batch{Seq: 1, Entries: []LogEntry{
+		return genRequest(&Batch{Seq: 1, Entries: []LogEntry{
 			{Timestamp: time.Unix(1, 0), Process: "a", Stream: Stdout, Line: []byte("hello")},
 			{Timestamp: time.Unix(2, 0), Process: "b", Stream: Stderr, Line: []byte("world")},
 		}})
@@ -238,89 +208,16 @@ func TestBatchDecoderRejectsMalformedBatches(t *testing.T) {
 	})
 }
 
-func TestBatchCodecAllocatesPerBatchNotPerLine(t *testing.T) {
-	const lines = 4096
-	b := &Batch{Seq: 1}
-	for i := range lines {
-		b.Entries = append(b.Entries, LogEntry{Timestamp: time.Unix(0, int64(i)), Process: []string{"web", "db"}[i%2], Stream: Stdout, Line: bytes.Repeat([]byte("x"), 100)})
-	}
-	var enc batchEncoder
-	var dec batchDecoder
-	raw := encode(t, &enc, b) // warm both up
-	_, err := dec.decode(raw)
-	require.NoError(t, err)
-
-	encodes := testing.AllocsPerRun(20, func() {
-		data, err := wire.Codec{}.Marshal(&outgoingBatch{batch: b, enc: &enc})
-		if err == nil {
-			data.Free()
-		}
-	})
-	decodes := testing.AllocsPerRun(20, func() { _, _ = dec.decode(raw) })
-	assert.Less(t, encodes, float64(lines)/100, "allocations to encode %d lines", lines)
-	assert.Less(t, decodes, float64(lines)/100, "allocations to decode %d lines", lines)
-}
-
-func TestSinkWriteThroughBatchCodec(t *testing.T) {
-	// The plugin's server as Serve builds it, prox's dial options: Write
-	// goes through batchCodec on both ends.
-	rec := &keepingSink{}
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
-	})
-	raw, err := (&sinkPlugin{}).GRPCClient(context.Background(), nil, conn)
-	require.NoError(t, err)
-	sink := raw.(Sink)
-	batches := codecBatches()
-	for _, b := range batches {
-		require.NoError(t, sink.Write(context.Background(), b))
-	}
-	require.Len(t, rec.batches, len(batches))
-	for i, b := range batches {
-		want := *b
-		want.Entries = append([]LogEntry(nil), b.Entries...)
-		for j := range want.Entries {
-			want.Entries[j].Process = wire.ValidUTF8(want.Entries[j].Process)
-		}
-		// The lines kept from every batch are still intact after the
-		// later ones: a sink may keep the bytes of the lines.
-		requireSameBatch(t, &want, rec.batches[i])
-	}
-}
-
-// keepingSink keeps every batch's entries and their lines as they were
-// delivered, without copying the lines (which Sink.Write allows).
-type keepingSink struct {
-	batches []*Batch
-}
-
-func (s *keepingSink) Write(_ context.Context, b *Batch) error {
-	s.batches = append(s.batches, &Batch{Seq: b.Seq, Entries: append([]LogEntry(nil), b.Entries...), Events: append([]Event(nil), b.Events...)})
-	return nil
-}
-
-func (s *keepingSink) Flush(context.Context) error { return nil }
-func (s *keepingSink) Close(context.Context) error { return nil }
-
 func TestSinkWriteMalformedThroughBatchCodec(t *testing.T) {
 	rec := &recordingSink{}
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
-	})
-	req := packBatch(testBatch(1, 2))
+	conn := sinkConn(t, rec)
+	req := genRequest(testBatch(1, 2))
 	req.Logs.Lengths = req.Logs.Lengths[:1]
 	_, err := proto.NewSinkClient(conn).Write(context.Background(), req)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "malformed log batch")
 	assert.Empty(t, rec.batches)
 }
-
-// reusingSink copies what it keeps and says so (BatchReuser).
-type reusingSink struct {
-	recordingSink
-}
-
-func (*reusingSink) ReuseBatches() bool { return true }
 
 func TestBatchReuserGetsPooledBatches(t *testing.T) {
 	for _, tt := range []struct {
@@ -332,8 +229,8 @@ func TestBatchReuserGetsPooledBatches(t *testing.T) {
 		{"default", &recordingSink{}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var enc batchEncoder
-			raw := encode(t, &enc, testBatch(1, 10))
+			raw, err := gproto.Marshal(genRequest(testBatch(1, 10)))
+			require.NoError(t, err)
 			s := &sinkServer{impl: tt.sink}
 			dec := func(v any) error {
 				in := v.(*incomingBatch)
@@ -348,24 +245,34 @@ func TestBatchReuserGetsPooledBatches(t *testing.T) {
 	}
 }
 
-func TestBatchReuserThroughBatchCodec(t *testing.T) {
-	rec := &reusingSink{}
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: rec}}).GRPCServer(nil, s))
-	})
-	raw, err := (&sinkPlugin{}).GRPCClient(context.Background(), nil, conn)
+func TestBatchDecoderAllocatesPerBatchNotPerLine(t *testing.T) {
+	const lines = 4096
+	b := &Batch{Seq: 1}
+	for i := range lines {
+		b.Entries = append(b.Entries, LogEntry{Timestamp: time.Unix(0, int64(i)), Process: []string{"web", "db"}[i%2], Stream: Stdout, Line: bytes.Repeat([]byte("x"), 100)})
+	}
+	var dec batchDecoder
+	raw, err := gproto.Marshal(genRequest(b))
 	require.NoError(t, err)
-	batches := []*Batch{testBatch(1, 5000), testBatch(2, 3), testBatch(3, 5000)}
-	for _, b := range batches {
-		require.NoError(t, raw.(Sink).Write(context.Background(), b))
-	}
-	require.Len(t, rec.batches, len(batches))
-	for i, b := range batches {
-		want := *b
-		want.Entries = append([]LogEntry(nil), b.Entries...)
-		for j := range want.Entries {
-			want.Entries[j].Process = wire.ValidUTF8(want.Entries[j].Process)
-		}
-		requireSameBatch(t, &want, rec.batches[i])
-	}
+	_, err = dec.decode(raw) // warm up
+	require.NoError(t, err)
+	decodes := testing.AllocsPerRun(20, func() { _, _ = dec.decode(raw) })
+	assert.Less(t, decodes, float64(lines)/100, "allocations to decode %d lines", lines)
+}
+
+// sinkConn serves sink with the plugin's gRPC server, as Serve builds it,
+// on a unix socket, and returns a connection of the generated client's (a
+// host built from plugin.proto alone). Both end with the test.
+func sinkConn(t *testing.T, sink Sink) *grpc.ClientConn {
+	t.Helper()
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "plugin.sock"))
+	require.NoError(t, err)
+	s := grpcServer(nil)
+	require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: sink}}).GRPCServer(nil, s))
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("unix://"+l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }

@@ -11,7 +11,7 @@ import (
 	gproto "google.golang.org/protobuf/proto"
 )
 
-func TestPackUnpackRoundTrip(t *testing.T) {
+func TestUnpackBatchReadsTheGeneratedForm(t *testing.T) {
 	for _, b := range []*Batch{
 		{Seq: 0},
 		{Seq: 1, Entries: []LogEntry{{Timestamp: time.Unix(0, 1), Process: "p", Stream: Stdout}}},
@@ -19,7 +19,7 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 		testBatch(3, 10_000),
 		{Seq: math.MaxUint64, Events: testBatch(0, 0).Events},
 	} {
-		req := packBatch(b)
+		req := genRequest(b)
 		// Through the wire encoding too.
 		raw, err := gproto.Marshal(req)
 		require.NoError(t, err)
@@ -31,30 +31,8 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	}
 }
 
-func TestPackBatchShape(t *testing.T) {
-	base := time.Unix(1700000000, 500)
-	req := packBatch(&Batch{Seq: 4, Entries: []LogEntry{
-		{Timestamp: base, Process: "a", Stream: Stdout, Line: []byte("one")},
-		{Timestamp: base.Add(-2), Process: "b", Stream: Stderr, Line: nil},
-		{Timestamp: base.Add(3), Process: "a", Stream: Stderr, Line: []byte("three")},
-	}})
-	assert.Equal(t, uint64(4), req.Seq)
-	lb := req.Logs
-	require.NotNil(t, lb)
-	assert.Equal(t, base.UnixNano(), lb.BaseUnixNano)
-	assert.Equal(t, []int64{0, -2, 3}, lb.TsDeltas)
-	assert.Equal(t, []uint32{3, 0, 5}, lb.Lengths)
-	assert.Equal(t, "onethree", string(lb.Data))
-	assert.Equal(t, []string{"a", "b"}, lb.Processes)
-	assert.Equal(t, []uint32{0, 1, 0}, lb.ProcessIndex)
-	assert.Equal(t, []byte{1, 2, 2}, lb.Streams)
-	assert.Empty(t, req.Events)
-
-	assert.Nil(t, packBatch(&Batch{Seq: 1}).Logs, "no entries, no log batch")
-}
-
 func TestUnpackBatchLinesDoNotOverlap(t *testing.T) {
-	b, err := unpackBatch(packBatch(&Batch{Entries: []LogEntry{
+	b, err := unpackBatch(genRequest(&Batch{Entries: []LogEntry{
 		{Process: "p", Line: []byte("ab")},
 		{Process: "p", Line: []byte("cd")},
 	}}))
@@ -66,7 +44,7 @@ func TestUnpackBatchLinesDoNotOverlap(t *testing.T) {
 
 func TestUnpackBatchMalformed(t *testing.T) {
 	valid := func() *proto.WriteRequest {
-		return packBatch(&Batch{Seq: 1, Entries: []LogEntry{
+		return genRequest(&Batch{Seq: 1, Entries: []LogEntry{
 			{Timestamp: time.Unix(1, 0), Process: "a", Stream: Stdout, Line: []byte("hello")},
 			{Timestamp: time.Unix(2, 0), Process: "b", Stream: Stderr, Line: []byte("world")},
 		}})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -29,7 +30,7 @@ type Instance struct {
 	ConfigSchema  *sdk.Schema
 	ProcessSchema *sdk.Schema
 	// Base is the component's base service; Runner or Sink its own.
-	Base   sdk.Base
+	Base   pluginhost.Base
 	Runner sdk.Runner
 	Sink   sdk.Sink
 
@@ -41,7 +42,7 @@ type Instance struct {
 }
 
 func (i *Instance) init(ctx context.Context, rpc plugin.ClientProtocol) error {
-	d, err := sdk.Dispense(rpc, i.Kind)
+	d, err := pluginhost.Dispense(rpc, i.Kind)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrLaunch, err)
 	}

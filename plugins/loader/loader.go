@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
 )
@@ -155,7 +156,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	wire.InstallBufferPool()
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.HostPlugins(),
+		Plugins:          pluginhost.HostPlugins(),
 		RunnerFunc:       proc.runnerFunc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Managed:          true,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
 )
@@ -43,7 +44,7 @@ func (l *Loader) reattachConfigs() (map[string]wire.ReattachConfig, error) {
 	if strings.TrimSpace(value) == "" {
 		return nil, nil
 	}
-	rcs, err := sdk.ParseReattach(value)
+	rcs, err := pluginhost.ParseReattach(value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (unset it to launch plugins normally)", ErrLaunch, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,7 +89,7 @@ func TestReattachToDebugPlugin(t *testing.T) {
 	t.Parallel()
 	path, _ := tinyPlugin(t)
 	dbg := startDebugPlugin(t, path, "runner.tiny")
-	rcs, err := sdk.ParseReattach(dbg.value)
+	rcs, err := pluginhost.ParseReattach(dbg.value)
 	require.NoError(t, err)
 	require.Contains(t, rcs, "runner.tiny")
 	assert.Equal(t, dbg.cmd.Process.Pid, rcs["runner.tiny"].PID)

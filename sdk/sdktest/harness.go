@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/sdk"
 )
 
@@ -14,9 +14,9 @@ import (
 const cleanupTimeout = 10 * time.Second
 
 // NewRunnerHarness returns r as prox sees a runner plugin: every call goes
-// through the SDK's host-side gRPC adapter, over an in-memory gRPC
-// connection (go-plugin's TestPluginGRPCConn), to the plugin-side adapter
-// that Serve uses, and on to r. Output travels as chunks, exit statuses and
+// through prox's host-side gRPC adapter, over a real connection (a unix
+// socket), to r served in this process exactly as Serve serves it in a
+// plugin binary (through ServeDebug), and on to r. Output travels as chunks, exit statuses and
 // signals by name, errors as gRPC statuses, exactly as in production.
 //
 // When the test ends the host's Shutdown is called, as prox does on exit:
@@ -24,7 +24,7 @@ const cleanupTimeout = 10 * time.Second
 // Shutdown runs. Then the connection is closed.
 func NewRunnerHarness(t testing.TB, r sdk.Runner) sdk.Runner {
 	t.Helper()
-	return connect(t, sdk.KindRunner, sdk.TestPlugins(r, nil)).Runner
+	return connect(t, sdk.KindRunner, &sdk.ServeConfig{Runners: map[string]sdk.Runner{"test": r}}).Runner
 }
 
 // NewSinkHarness returns s as prox sees a sink plugin, through both gRPC
@@ -37,7 +37,7 @@ func NewRunnerHarness(t testing.TB, r sdk.Runner) sdk.Runner {
 // an sdk.Shutdowner).
 func NewSinkHarness(t testing.TB, s sdk.Sink) sdk.Sink {
 	t.Helper()
-	return closeAtEnd(t, connect(t, sdk.KindSink, sdk.TestPlugins(nil, s)).Sink)
+	return closeAtEnd(t, connect(t, sdk.KindSink, &sdk.ServeConfig{Sinks: map[string]sdk.Sink{"test": s}}).Sink)
 }
 
 // closingSink records whether Close was called.
@@ -74,16 +74,14 @@ func closeAtEnd(t testing.TB, s sdk.Sink) sdk.Sink {
 	return c
 }
 
-// connect serves ps in memory and dispenses the kind's component on the
-// host side.
-func connect(t testing.TB, kind sdk.Kind, ps map[string]plugin.Plugin) *sdk.Dispensed {
+// connect serves the one component of c in this process (as plugin
+// "test", version 0.0.0) and dispenses it on the host side.
+func connect(t testing.TB, kind sdk.Kind, c *sdk.ServeConfig) *pluginhost.Dispensed {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, ps)
-	d, err := sdk.Dispense(client, kind)
+	c.Name, c.Version = "test", "0.0.0"
+	d, stop, err := pluginhost.Serve(c, "")
 	if err != nil {
-		server.Stop()
-		_ = client.Close()
-		t.Fatalf("sdktest: dispensing the %s: %v", kind, err)
+		t.Fatalf("sdktest: serving the %s: %v", kind, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
@@ -91,10 +89,9 @@ func connect(t testing.TB, kind sdk.Kind, ps map[string]plugin.Plugin) *sdk.Disp
 		if err := d.Base.Shutdown(ctx); err != nil {
 			t.Errorf("sdktest: the %s's Shutdown failed: %v", kind, err)
 		}
-		// Stop the server before closing the client: the client's Close
-		// would otherwise stop it too, concurrently.
-		server.Stop()
-		_ = client.Close()
+		if err := stop(); err != nil {
+			t.Errorf("sdktest: the %s stopped serving with an error: %v", kind, err)
+		}
 	})
 	return d
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/internal/pluginhost"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -376,13 +376,9 @@ func TestOutputFilesAreThePipes(t *testing.T) {
 // TestInfoDeclaresLocal: the exec runner's processes run on prox's host,
 // and its Info says so (prox then gives them its environment).
 func TestInfoDeclaresLocal(t *testing.T) {
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.TestPlugins(New(), nil))
-	t.Cleanup(func() {
-		server.Stop()
-		_ = client.Close()
-	})
-	d, err := sdk.Dispense(client, sdk.KindRunner)
+	d, stop, err := pluginhost.Serve(&sdk.ServeConfig{Name: "test", Version: "0.0.0", Runners: map[string]sdk.Runner{"exec": New()}}, "")
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, stop()) })
 	info, err := d.Base.Info(context.Background())
 	require.NoError(t, err)
 	assert.Contains(t, info.Capabilities, sdk.CapabilityLocal)

@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/sdk"
 )
 
 // streamBenchLines is how many lines one operation streams.
@@ -53,7 +53,7 @@ type streamBenchRunner struct {
 	chunk int
 }
 
-func (r *streamBenchRunner) Start(context.Context, *ProcessConfig) (Process, error) {
+func (r *streamBenchRunner) Start(context.Context, *sdk.ProcessConfig) (sdk.Process, error) {
 	return &streamBenchProcess{
 		stdout: &streamBenchReader{data: r.data, chunk: r.chunk},
 		stderr: bytes.NewReader(nil),
@@ -62,8 +62,8 @@ func (r *streamBenchRunner) Start(context.Context, *ProcessConfig) (Process, err
 
 // streamBenchMeter reports ns/line and allocs/line: every allocation of the
 // process (both ends of the connection live in it) per line. It is
-// internal/benchline's meter, repeated: the SDK, its tests included, may
-// import nothing else of prox (deps_test.go).
+// internal/benchline's meter, repeated, as in the sdk's benchmarks, which
+// may import nothing else of prox (sdk/deps_test.go).
 type streamBenchMeter struct {
 	b       *testing.B
 	perOp   int
@@ -89,9 +89,9 @@ func (m *streamBenchMeter) stop() {
 // them, the SDK's client demultiplexes them into the Stdout pipe, which the
 // host reads in 64 KiB reads (as logs.Framer does). One operation starts a
 // process, reads its 20,000 lines of 100 bytes to the end and waits for it.
-// Both ends run in this process, over go-plugin's test connection (a unix
-// socket) with the SDK's plugin set, whose server is built without the
-// SDK's server options (its buffer pool); the process's output is not a
+// Both ends run in this process, over a unix socket, the plugin served as
+// Serve serves it (through serve: sdk.ServeDebug, with the plugin
+// server's options); the process's output is not a
 // pipe, so it streams (no output hand-over).
 func BenchmarkRunnerOutputStream(b *testing.B) {
 	line := bytes.Repeat([]byte("x"), 100)
@@ -105,21 +105,13 @@ func BenchmarkRunnerOutputStream(b *testing.B) {
 		{"4KiB-chunks", 4 << 10},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			client, server := plugin.TestPluginGRPCConn(b, false, TestPlugins(&streamBenchRunner{data: data, chunk: c.chunk}, nil))
-			b.Cleanup(func() {
-				server.Stop()
-				_ = client.Close()
-			})
-			d, err := Dispense(client, KindRunner)
-			if err != nil {
-				b.Fatal(err)
-			}
+			d := connect(b, &sdk.ServeConfig{Name: "bench", Version: "0.0.1", Runners: map[string]sdk.Runner{"bench": &streamBenchRunner{data: data, chunk: c.chunk}}})
 			buf := make([]byte, 64<<10)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			m := startStreamBenchMeter(b, streamBenchLines)
 			for b.Loop() {
-				p, err := d.Runner.Start(context.Background(), &ProcessConfig{Name: "web"})
+				p, err := d.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "web"})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,65 +1,23 @@
-package sdk
+package pluginhost
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 )
 
-// testBatch returns a batch of n entries of several processes and both
-// streams, with empty lines, invalid UTF-8 and timestamps before and after
-// the first one, and a few events.
-func testBatch(seq uint64, n int) *Batch {
-	base := time.Date(2025, 11, 26, 2, 49, 13, 123456789, time.UTC)
-	processes := []string{"web", "db", "worker-1", "ünïcödé", ""}
-	lines := [][]byte{
-		[]byte("GET /healthz 200"),
-		{},
-		nil,
-		{0xff, 0xfe, 0xfd, 'x', 0x80},
-		[]byte("tab\tand\x00nul and \r carriage return"),
-		[]byte("日本語のログ"),
-		bytes.Repeat([]byte("long "), 300),
-	}
-	b := &Batch{Seq: seq}
-	for i := range n {
-		ts := base.Add(time.Duration(i*7919-3000) * time.Nanosecond)
-		if i == 0 {
-			ts = base
-		}
-		line := lines[i%len(lines)]
-		if i%len(lines) == 0 {
-			line = fmt.Appendf(nil, "line %d", i)
-		}
-		st := Stdout
-		if i%3 == 1 {
-			st = Stderr
-		}
-		b.Entries = append(b.Entries, LogEntry{Timestamp: ts, Process: processes[i%len(processes)], Stream: st, Line: line})
-	}
-	b.Events = []Event{
-		{Timestamp: base.Add(-time.Hour), Process: "web", Type: "started", State: "running", PreviousState: "starting"},
-		{Timestamp: base.Add(time.Nanosecond), Process: "db", Type: "exited", State: "crashed", PreviousState: "running",
-			ExitCode: 137, Signal: "SIGKILL", Message: "out of memory", Restarts: 3},
-		{Timestamp: base.Add(time.Minute), Process: "worker-1", Type: "failed", State: "failed", ExitCode: -1,
-			Message: "gave up after 5 restarts", Restarts: 5},
-	}
-	return b
-}
-
 // requireSameBatch compares batches field by field: timestamps to the
 // nanosecond (not their locations), lines byte for byte (nil and empty
 // alike).
-func requireSameBatch(t *testing.T, want, got *Batch) {
+func requireSameBatch(t *testing.T, want, got *sdk.Batch) {
 	t.Helper()
 	require.Equal(t, want.Seq, got.Seq)
 	require.Len(t, got.Entries, len(want.Entries))
@@ -84,7 +42,7 @@ func TestSinkWriteRoundTrip(t *testing.T) {
 	rec := &recordingSink{}
 	c := newSinkHarness(t, rec)
 
-	batches := []*Batch{testBatch(1, 10_000), testBatch(2, 1), {Seq: 3}, {Seq: 4, Events: testBatch(0, 0).Events}, testBatch(5, 50)}
+	batches := []*sdk.Batch{testBatch(1, 10_000), testBatch(2, 1), {Seq: 3}, {Seq: 4, Events: testBatch(0, 0).Events}, testBatch(5, 50)}
 	batches[4].Events = nil
 	for _, b := range batches {
 		require.NoError(t, c.Sink.Write(context.Background(), b))
@@ -102,10 +60,10 @@ func TestSinkInvalidUTF8Strings(t *testing.T) {
 	rec := &recordingSink{}
 	c := newSinkHarness(t, rec)
 	ts := time.Unix(1700000000, 1)
-	b := &Batch{
+	b := &sdk.Batch{
 		Seq:     1,
-		Entries: []LogEntry{{Timestamp: ts, Process: "bad\xffname", Stream: Stderr, Line: []byte("\xff\xfe")}},
-		Events:  []Event{{Timestamp: ts, Process: "bad\xffname", Type: "exited", Message: "exec: \"/bin/\xc3\x28\": not found"}},
+		Entries: []sdk.LogEntry{{Timestamp: ts, Process: "bad\xffname", Stream: sdk.Stderr, Line: []byte("\xff\xfe")}},
+		Events:  []sdk.Event{{Timestamp: ts, Process: "bad\xffname", Type: "exited", Message: "exec: \"/bin/\xc3\x28\": not found"}},
 	}
 	require.NoError(t, c.Sink.Write(context.Background(), b))
 	require.Len(t, rec.batches, 1)
@@ -147,7 +105,7 @@ func TestSinkMalformedRequest(t *testing.T) {
 	c := newSinkHarness(t, rec)
 	req := packBatch(testBatch(9, 5))
 	req.Logs.Lengths[2] += 1 << 20
-	_, err := proto.NewSinkClient(c.client.Conn).Write(context.Background(), req)
+	_, err := proto.NewSinkClient(c.rpc.Conn).Write(context.Background(), req)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "malformed log batch")
 	assert.Empty(t, rec.batches)
@@ -162,37 +120,20 @@ func (badAckSink) Write(_ context.Context, req *proto.WriteRequest) (*proto.Writ
 	return &proto.WriteResponse{AckSeq: req.Seq + 1}, nil
 }
 
-// rawSinkPlugin serves a proto.SinkServer as is.
-type rawSinkPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	server proto.SinkServer
-}
-
-func (p *rawSinkPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	proto.RegisterSinkServer(s, p.server)
-	return nil
-}
-
-func (p *rawSinkPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &sinkClient{client: proto.NewSinkClient(c)}, nil
-}
-
 func TestSinkAckChecked(t *testing.T) {
-	c := connect(t, KindSink, map[string]plugin.Plugin{
-		pluginBase: &basePlugin{server: &baseServer{}},
-		pluginSink: &rawSinkPlugin{server: badAckSink{}},
-	})
-	err := c.Sink.Write(context.Background(), testBatch(7, 3))
+	// A plugin of the generated code's.
+	c := newSinkClient(generatedConn(t, func(s *grpc.Server) { proto.RegisterSinkServer(s, badAckSink{}) }))
+	err := c.Write(context.Background(), testBatch(7, 3))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "acknowledged batch 8, sent 7")
 
 	// What the server does not implement is ErrUnimplemented.
-	require.ErrorIs(t, c.Sink.Flush(context.Background()), ErrUnimplemented)
-	require.ErrorIs(t, c.Sink.Close(context.Background()), ErrUnimplemented)
+	require.ErrorIs(t, c.Flush(context.Background()), sdk.ErrUnimplemented)
+	require.ErrorIs(t, c.Close(context.Background()), sdk.ErrUnimplemented)
 }
 
 func TestSinkServerGoesAway(t *testing.T) {
 	c := newSinkHarness(t, &recordingSink{})
-	c.server.Stop()
-	require.ErrorIs(t, c.Sink.Write(context.Background(), testBatch(1, 1)), ErrPluginUnavailable)
+	c.kill()
+	require.ErrorIs(t, c.Sink.Write(context.Background(), testBatch(1, 1)), sdk.ErrPluginUnavailable)
 }

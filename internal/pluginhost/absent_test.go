@@ -1,10 +1,10 @@
-package sdk
+package pluginhost
 
 import (
 	"context"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,25 +18,14 @@ type oldBase struct {
 }
 
 func (oldBase) Info(context.Context, *proto.InfoRequest) (*proto.InfoResponse, error) {
-	return &proto.InfoResponse{Plugin: "old", Name: "vm", Kind: string(KindRunner), Version: "0.0.1", ApiVersions: []uint32{1}}, nil
-}
-
-type oldBasePlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (oldBasePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &baseClient{client: proto.NewBaseClient(c)}, nil
-}
-
-func (oldBasePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	proto.RegisterBaseServer(s, oldBase{})
-	return nil
+	return &proto.InfoResponse{Plugin: "old", Name: "vm", Kind: string(sdk.KindRunner), Version: "0.0.1", ApiVersions: []uint32{1}}, nil
 }
 
 // TestUnimplementedOptionalRPCsAreAbsent: the host treats an optional base
 // RPC that the plugin does not implement as the absence of the capability,
 // not as an error; so closing such a plugin does not fail.
 func TestUnimplementedOptionalRPCsAreAbsent(t *testing.T) {
-	c := connect(t, Kind(""), map[string]plugin.Plugin{pluginBase: oldBasePlugin{}})
+	c := struct{ Base Base }{&baseClient{client: proto.NewBaseClient(generatedConn(t, func(s *grpc.Server) { proto.RegisterBaseServer(s, oldBase{}) }))}}
 	ctx := context.Background()
 
 	info, err := c.Base.Info(ctx)
@@ -47,6 +36,6 @@ func TestUnimplementedOptionalRPCsAreAbsent(t *testing.T) {
 	require.NoError(t, err, "no ConfigSchema: no schema")
 	assert.Nil(t, config)
 	assert.Nil(t, process)
-	require.NoError(t, c.Base.Configure(ctx, &Config{APIVersion: 1, Values: []byte(`{}`)}), "no Configure: nothing to configure")
+	require.NoError(t, c.Base.Configure(ctx, &sdk.Config{APIVersion: 1, Values: []byte(`{}`)}), "no Configure: nothing to configure")
 	require.NoError(t, c.Base.Shutdown(ctx), "no Shutdown: nothing to release")
 }

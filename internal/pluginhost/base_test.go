@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"context"
@@ -6,49 +6,33 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func newConfigurableHarness(t *testing.T) (*connected, *configurableRunner) {
+func newConfigurableHarness(t *testing.T) (*served, *configurableRunner) {
 	t.Helper()
 	cr := &configurableRunner{
 		fakeRunner: newFakeRunner(t),
-		configSchema: &Schema{Attributes: []Attribute{
-			{Name: "image", Type: TypeString, Required: true, Description: "The image to run."},
-			{Name: "cpus", Type: TypeNumber},
-			{Name: "privileged", Type: TypeBool, Description: "Run privileged."},
-			{Name: "ports", Type: TypeListString},
-			{Name: "labels", Type: TypeMapString},
+		configSchema: &sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: "image", Type: sdk.TypeString, Required: true, Description: "The image to run."},
+			{Name: "cpus", Type: sdk.TypeNumber},
+			{Name: "privileged", Type: sdk.TypeBool, Description: "Run privileged."},
+			{Name: "ports", Type: sdk.TypeListString},
+			{Name: "labels", Type: sdk.TypeMapString},
 		}},
-		processSchema: &Schema{Attributes: []Attribute{
-			{Name: "memory", Type: TypeString, Required: true},
+		processSchema: &sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: "memory", Type: sdk.TypeString, Required: true},
 		}},
 	}
-	rs := newRunnerServer(cr)
-	base := &baseServer{
-		info:      Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}},
-		component: cr,
-		shutdown:  rs.killAll,
-	}
-	c := connect(t, KindRunner, map[string]plugin.Plugin{
-		pluginBase:   &basePlugin{server: base},
-		pluginRunner: &runnerPlugin{server: rs},
-	})
+	c := connect(t, &sdk.ServeConfig{Name: "myplugin", Version: "1.2.3", APIVersions: []int{1, 2}, Runners: map[string]sdk.Runner{"vm": cr}})
 	return c, cr
 }
 
-func newSinkHarness(t *testing.T, sink Sink) *connected {
+func newSinkHarness(t *testing.T, sink sdk.Sink) *served {
 	t.Helper()
-	base := &baseServer{
-		info:      Info{Plugin: "myplugin", Name: "rec", Kind: KindSink, Version: "0.1.0", APIVersions: APIVersions},
-		component: sink,
-	}
-	c := connect(t, KindSink, map[string]plugin.Plugin{
-		pluginBase: &basePlugin{server: base},
-		pluginSink: &sinkPlugin{server: &sinkServer{impl: sink}},
-	})
+	c := connect(t, &sdk.ServeConfig{Name: "myplugin", Version: "0.1.0", Sinks: map[string]sdk.Sink{"rec": sink}})
 	require.NotNil(t, c.Sink)
 	return c
 }
@@ -57,12 +41,12 @@ func TestBaseInfo(t *testing.T) {
 	c, _ := newConfigurableHarness(t)
 	info, err := c.Base.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, &Info{Plugin: "myplugin", Name: "vm", Kind: KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}, Command: CommandRequired}, info)
+	assert.Equal(t, &sdk.Info{Plugin: "myplugin", Name: "vm", Kind: sdk.KindRunner, Version: "1.2.3", APIVersions: []int{1, 2}, Command: sdk.CommandRequired}, info)
 
 	s := newSinkHarness(t, &recordingSink{})
 	info, err = s.Base.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, &Info{Plugin: "myplugin", Name: "rec", Kind: KindSink, Version: "0.1.0", APIVersions: APIVersions}, info)
+	assert.Equal(t, &sdk.Info{Plugin: "myplugin", Name: "rec", Kind: sdk.KindSink, Version: "0.1.0", APIVersions: sdk.APIVersions}, info)
 }
 
 // defaultCommandRunner is a runner with a default command.
@@ -74,22 +58,18 @@ func (defaultCommandRunner) HasDefaultCommand() bool { return true }
 // makes it optional.
 func TestBaseInfoCommand(t *testing.T) {
 	r := defaultCommandRunner{newFakeRunner(t)}
-	base := &baseServer{info: Info{Plugin: "p", Name: "img", Kind: KindRunner, APIVersions: APIVersions}, component: r}
-	c := connect(t, KindRunner, map[string]plugin.Plugin{
-		pluginBase:   &basePlugin{server: base},
-		pluginRunner: &runnerPlugin{server: newRunnerServer(r)},
-	})
+	c := connect(t, &sdk.ServeConfig{Name: "p", Runners: map[string]sdk.Runner{"img": r}})
 	info, err := c.Base.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, CommandOptional, info.Command)
+	assert.Equal(t, sdk.CommandOptional, info.Command)
 }
 
 // Configure tells a check (prox validate) from the real thing.
 func TestBaseConfigureCheckOnly(t *testing.T) {
 	c, cr := newConfigurableHarness(t)
 	values := []byte(`{"image":"busybox","cpus":null,"privileged":null,"ports":null,"labels":null}`)
-	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: values, CheckOnly: true}))
-	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: values}))
+	require.NoError(t, c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: values, CheckOnly: true}))
+	require.NoError(t, c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: values}))
 	cr.mu.Lock()
 	got := cr.configs
 	cr.mu.Unlock()
@@ -116,7 +96,7 @@ func TestBaseSchemas(t *testing.T) {
 func TestBaseSchemasEmpty(t *testing.T) {
 	// An empty schema (a block without attributes) is not "no schema".
 	c, cr := newConfigurableHarness(t)
-	cr.configSchema = &Schema{}
+	cr.configSchema = &sdk.Schema{}
 	cr.processSchema = nil
 	config, process, err := c.Base.Schemas(context.Background())
 	require.NoError(t, err)
@@ -128,7 +108,7 @@ func TestBaseSchemasEmpty(t *testing.T) {
 func TestBaseConfigure(t *testing.T) {
 	c, cr := newConfigurableHarness(t)
 	values := `{"image":"busybox","cpus":1.5,"privileged":true,"ports":["80","443"],"labels":{"team":"core"},"unset":null}`
-	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 2, Values: []byte(values)}))
+	require.NoError(t, c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 2, Values: []byte(values)}))
 
 	require.Len(t, cr.configs, 1)
 	got := cr.configs[0]
@@ -151,7 +131,7 @@ func TestBaseConfigure(t *testing.T) {
 	assert.Nil(t, v.Unset)
 
 	// An absent block: no values.
-	require.NoError(t, c.Base.Configure(context.Background(), &Config{APIVersion: 1}))
+	require.NoError(t, c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1}))
 	require.Len(t, cr.configs, 2)
 	assert.Equal(t, 1, cr.configs[1].APIVersion)
 	assert.Empty(t, cr.configs[1].Values)
@@ -160,7 +140,7 @@ func TestBaseConfigure(t *testing.T) {
 func TestBaseConfigureError(t *testing.T) {
 	c, cr := newConfigurableHarness(t)
 	cr.configureErr = errors.New(`image "busybox:nope" does not exist`)
-	err := c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	err := c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: []byte(`{}`)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `image "busybox:nope" does not exist`)
 }
@@ -168,16 +148,16 @@ func TestBaseConfigureError(t *testing.T) {
 func TestBaseConfigureAttributeErrorsCrossTheWire(t *testing.T) {
 	c, cr := newConfigurableHarness(t)
 	cr.configureErr = errors.Join(
-		AttributeErrorf("url", "must start with http:// or https://"),
-		fmt.Errorf("match: %w", AttributeErrorf("match", "invalid regular expression: %w", errors.New("missing ]"))),
+		sdk.AttributeErrorf("url", "must start with http:// or https://"),
+		fmt.Errorf("match: %w", sdk.AttributeErrorf("match", "invalid regular expression: %w", errors.New("missing ]"))),
 		errors.New("nothing triggers an alert"),
 	)
-	err := c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	err := c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: []byte(`{}`)})
 	var ce *ConfigureError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, cr.configureErr.Error(), ce.Message, "the whole message")
 	assert.Equal(t, "configure: "+cr.configureErr.Error(), err.Error())
-	got := AttributeErrors(err)
+	got := sdk.AttributeErrors(err)
 	require.Len(t, got, 2)
 	assert.Equal(t, "url", got[0].Attribute)
 	assert.Equal(t, "must start with http:// or https://", got[0].Err.Error())
@@ -187,27 +167,14 @@ func TestBaseConfigureAttributeErrorsCrossTheWire(t *testing.T) {
 
 	// Without an attribute error, a plain error as before.
 	cr.configureErr = errors.New("no luck")
-	err = c.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{}`)})
+	err = c.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: []byte(`{}`)})
 	assert.EqualError(t, err, "configure: no luck")
 	assert.False(t, errors.As(err, &ce))
 }
 
-func TestAttributeErrors(t *testing.T) {
-	assert.Nil(t, AttributeErrors(nil))
-	assert.Nil(t, AttributeErrors(errors.New("plain")))
-	one := AttributeErrorf("path", "is required")
-	assert.EqualError(t, one, "path: is required")
-	wrapped := fmt.Errorf("sink: %w", errors.Join(one, errors.New("x"), AttributeErrorf("max_age", "must not be negative")))
-	got := AttributeErrors(wrapped)
-	require.Len(t, got, 2)
-	assert.Equal(t, []string{"path", "max_age"}, []string{got[0].Attribute, got[1].Attribute})
-	inner := errors.New("bad size")
-	assert.ErrorIs(t, AttributeErrorf("max_size", "%w", inner), inner)
-}
-
 func TestBaseConfigureNotConfigurable(t *testing.T) {
 	s := newSinkHarness(t, &recordingSink{})
-	require.NoError(t, s.Base.Configure(context.Background(), &Config{APIVersion: 1, Values: []byte(`{"a":1}`)}))
+	require.NoError(t, s.Base.Configure(context.Background(), &sdk.Config{APIVersion: 1, Values: []byte(`{"a":1}`)}))
 }
 
 func TestBaseShutdown(t *testing.T) {
@@ -224,19 +191,4 @@ func TestBaseShutdown(t *testing.T) {
 	// Without Shutdowner there is nothing to call, and no error.
 	s := newSinkHarness(t, &recordingSink{})
 	require.NoError(t, s.Base.Shutdown(context.Background()))
-}
-
-func TestConfigDecode(t *testing.T) {
-	var v struct {
-		A int `json:"a"`
-	}
-	v.A = 7
-	require.NoError(t, (*Config)(nil).Decode(&v))
-	require.NoError(t, (&Config{}).Decode(&v))
-	assert.Equal(t, 7, v.A, "empty values leave v unchanged")
-	require.NoError(t, (&Config{Values: []byte(`{"a":3}`)}).Decode(&v))
-	assert.Equal(t, 3, v.A)
-	err := (&Config{Values: []byte(`{"a":"x"}`)}).Decode(&v)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "failed to decode config")
 }

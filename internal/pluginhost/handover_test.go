@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prox-dev/prox/internal/wire"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +27,7 @@ type pipeRunner struct {
 	noFiles bool
 }
 
-func (r *pipeRunner) Start(_ context.Context, cfg *ProcessConfig) (Process, error) {
+func (r *pipeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func (p *pipeProcess) Wait() error {
 	_ = p.stderr.Close()
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {
-		return &ExitError{Code: ee.ExitCode()}
+		return &sdk.ExitError{Code: ee.ExitCode()}
 	}
 	return p.err
 }
@@ -88,17 +89,12 @@ func (p *pipeProcess) OutputFiles() (stdout, stderr *os.File) {
 	return p.stdout, p.stderr
 }
 
-// runnerConn serves r as a plugin does (Serve's gRPC server) and returns
-// the host's Runner and the plugin's runner server.
-func runnerConn(t *testing.T, r Runner) (Runner, *runnerServer) {
+// runnerConn serves r as a plugin does (through serve) and returns the
+// host's Runner and the connection.
+func runnerConn(t *testing.T, r sdk.Runner) (sdk.Runner, *served) {
 	t.Helper()
-	rs := newRunnerServer(r)
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
-	})
-	c, err := (&runnerPlugin{}).GRPCClient(context.Background(), nil, conn)
-	require.NoError(t, err)
-	return c.(Runner), rs
+	s := connect(t, &sdk.ServeConfig{Name: "test", Version: "0.0.1", Runners: map[string]sdk.Runner{"pipes": r}})
+	return s.Runner, s
 }
 
 // outputScript writes a large stdout and one stderr line.
@@ -113,7 +109,7 @@ func wantOutput() string {
 }
 
 // readBoth reads a process's two streams to their ends.
-func readBoth(t *testing.T, p Process) (stdout, stderr string) {
+func readBoth(t *testing.T, p sdk.Process) (stdout, stderr string) {
 	t.Helper()
 	out, errOut := readAllAsync(p.Stdout()), readAllAsync(p.Stderr())
 	o, err := await(t, out, "stdout")
@@ -132,8 +128,8 @@ func requireLinux(t *testing.T) {
 
 func TestOutputHandedOverToTheHost(t *testing.T) {
 	requireLinux(t)
-	runner, rs := runnerConn(t, &pipeRunner{})
-	p, err := runner.Start(context.Background(), &ProcessConfig{Name: "busy", Command: outputScript})
+	runner, s := runnerConn(t, &pipeRunner{})
+	p, err := runner.Start(context.Background(), &sdk.ProcessConfig{Name: "busy", Command: outputScript})
 	require.NoError(t, err)
 
 	pc := p.(*processClient)
@@ -145,9 +141,7 @@ func TestOutputHandedOverToTheHost(t *testing.T) {
 	require.NoError(t, p.Wait())
 
 	// Only Wait held the handle: it is released without an Output call.
-	rs.mu.Lock()
-	assert.Empty(t, rs.handles)
-	rs.mu.Unlock()
+	(&runnerHarness{served: s}).requireForgotten(t, p)
 	handovers.mu.Lock()
 	assert.Empty(t, handovers.pending, "every offer is ended")
 	handovers.mu.Unlock()
@@ -155,10 +149,8 @@ func TestOutputHandedOverToTheHost(t *testing.T) {
 
 func TestOutputOfAHandedOverProcessIsNotStreamed(t *testing.T) {
 	requireLinux(t)
-	rs := newRunnerServer(&pipeRunner{})
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
-	})
+	_, s := runnerConn(t, &pipeRunner{})
+	conn := s.rpc.Conn
 	client := proto.NewRunnerClient(conn)
 	offer := handovers.offer()
 	resp, err := client.Start(context.Background(), &proto.StartRequest{Name: "p", Command: toBytes([]string{"sh", "-c", "echo hi"}), OutputHandover: offer})
@@ -179,7 +171,7 @@ func TestOutputOfAHandedOverProcessIsNotStreamed(t *testing.T) {
 
 func TestOutputStreamedWhenTheProcessHasNoFiles(t *testing.T) {
 	runner, _ := runnerConn(t, &pipeRunner{noFiles: true})
-	p, err := runner.Start(context.Background(), &ProcessConfig{Name: "busy", Command: outputScript})
+	p, err := runner.Start(context.Background(), &sdk.ProcessConfig{Name: "busy", Command: outputScript})
 	require.NoError(t, err)
 	assert.IsType(t, &io.PipeReader{}, p.(*processClient).stdout, "streamed through Output")
 	stdout, stderr := readBoth(t, p)
@@ -208,7 +200,7 @@ func (c *lyingRunnerClient) Start(context.Context, *proto.StartRequest, ...grpc.
 
 func TestHandoverThatDidNotArriveFailsTheStart(t *testing.T) {
 	fc := &lyingRunnerClient{}
-	_, err := (&runnerClient{client: fc}).Start(context.Background(), &ProcessConfig{Name: "p"})
+	_, err := (&runnerClient{client: fc}).Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "did not arrive")
 	require.Len(t, fc.signals, 1, "the process is killed: nobody can read its output")

@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,12 +25,12 @@ import (
 
 func TestRunnerStartPassesConfigThrough(t *testing.T) {
 	h := newRunnerHarness(t)
-	cfg := &ProcessConfig{
+	cfg := &sdk.ProcessConfig{
 		Name:     "web",
 		Command:  []string{"/bin/server", "--port", "8080", "arg with spaces", "", "latin1-\xe9"},
 		Env:      []string{"A=1", "B=two words", "EMPTY=", "BYTES=\xff\xfe"},
 		Dir:      "/srv/web-\xe9",
-		Settings: &Config{Values: []byte(`{"image":"busybox","cpus":2}`)},
+		Settings: &sdk.Config{Values: []byte(`{"image":"busybox","cpus":2}`)},
 	}
 	proc, err := h.Runner.Start(context.Background(), cfg)
 	require.NoError(t, err)
@@ -53,7 +54,7 @@ func TestRunnerStartPassesConfigThrough(t *testing.T) {
 	assert.NotZero(t, proc.PID())
 
 	// Without settings and command the plugin sees neither.
-	_, err = h.Runner.Start(context.Background(), &ProcessConfig{Name: "bare"})
+	_, err = h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "bare"})
 	require.NoError(t, err)
 	bare := h.runner.proc(t, "bare")
 	assert.Nil(t, bare.cfg.Settings)
@@ -66,17 +67,17 @@ func TestRunnerStartPassesConfigThrough(t *testing.T) {
 func TestRunnerStartError(t *testing.T) {
 	h := newRunnerHarness(t)
 	h.runner.startErr = errors.New(`image "busybox:nope" not found`)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "web"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "web"})
 	require.Error(t, err)
 	assert.Nil(t, proc)
 	assert.Contains(t, err.Error(), `image "busybox:nope" not found`)
-	assert.Empty(t, h.handles())
+	// That the plugin keeps no handle is the sdk's test (runner_server_test.go).
 }
 
 func TestRunnerStartNilProcess(t *testing.T) {
 	h := newRunnerHarness(t)
 	h.runner.nilProc = true
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "web"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "web"})
 	require.Error(t, err)
 	assert.Nil(t, proc)
 	assert.Contains(t, err.Error(), "neither a process nor an error")
@@ -86,7 +87,7 @@ func TestRunnerStartCancelled(t *testing.T) {
 	h := newRunnerHarness(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := h.Runner.Start(ctx, &ProcessConfig{Name: "web"})
+	_, err := h.Runner.Start(ctx, &sdk.ProcessConfig{Name: "web"})
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -115,7 +116,7 @@ func writeChunked(w io.Writer, data []byte, seed uint64) error {
 
 func TestRunnerLargeOutputSeparatedAndIntact(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "loud"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "loud"})
 	require.NoError(t, err)
 	fp := h.runner.proc(t, "loud")
 
@@ -157,26 +158,26 @@ func TestRunnerWaitResults(t *testing.T) {
 		check func(t *testing.T, err error)
 	}{
 		{"success", nil, func(t *testing.T, err error) { require.NoError(t, err) }},
-		{"exit-code", &ExitError{Code: 3}, func(t *testing.T, err error) {
-			var ee *ExitError
+		{"exit-code", &sdk.ExitError{Code: 3}, func(t *testing.T, err error) {
+			var ee *sdk.ExitError
 			require.ErrorAs(t, err, &ee)
-			assert.Equal(t, ExitError{Code: 3}, *ee)
+			assert.Equal(t, sdk.ExitError{Code: 3}, *ee)
 			assert.Equal(t, "exit status 3", err.Error())
 		}},
-		{"wrapped-exit-code", fmt.Errorf("container: %w", &ExitError{Code: 125}), func(t *testing.T, err error) {
-			var ee *ExitError
+		{"wrapped-exit-code", fmt.Errorf("container: %w", &sdk.ExitError{Code: 125}), func(t *testing.T, err error) {
+			var ee *sdk.ExitError
 			require.ErrorAs(t, err, &ee)
-			assert.Equal(t, ExitError{Code: 125}, *ee)
+			assert.Equal(t, sdk.ExitError{Code: 125}, *ee)
 		}},
-		{"signal", &ExitError{Code: -1, Signal: "SIGTERM"}, func(t *testing.T, err error) {
-			var ee *ExitError
+		{"signal", &sdk.ExitError{Code: -1, Signal: "SIGTERM"}, func(t *testing.T, err error) {
+			var ee *sdk.ExitError
 			require.ErrorAs(t, err, &ee)
-			assert.Equal(t, ExitError{Code: -1, Signal: "SIGTERM"}, *ee)
+			assert.Equal(t, sdk.ExitError{Code: -1, Signal: "SIGTERM"}, *ee)
 			assert.Equal(t, "killed by SIGTERM", err.Error())
 		}},
 		{"plain-error", errors.New("container vanished: node lost"), func(t *testing.T, err error) {
 			require.Error(t, err)
-			var ee *ExitError
+			var ee *sdk.ExitError
 			assert.False(t, errors.As(err, &ee), "plain error came back as %#v", err)
 			assert.Equal(t, "container vanished: node lost", err.Error())
 		}},
@@ -188,7 +189,7 @@ func TestRunnerWaitResults(t *testing.T) {
 	h := newRunnerHarness(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: tt.name})
+			proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: tt.name})
 			require.NoError(t, err)
 			fp := h.runner.proc(t, tt.name)
 			outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
@@ -208,10 +209,10 @@ func TestRunnerWaitResults(t *testing.T) {
 }
 
 func TestRunnerWaitConcurrent(t *testing.T) {
-	for _, exit := range []error{nil, &ExitError{Code: 2}, errors.New("lost")} {
+	for _, exit := range []error{nil, &sdk.ExitError{Code: 2}, errors.New("lost")} {
 		t.Run(fmt.Sprint(exit), func(t *testing.T) {
 			h := newRunnerHarness(t)
-			proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+			proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 			require.NoError(t, err)
 			fp := h.runner.proc(t, "p")
 
@@ -243,7 +244,7 @@ func TestRunnerWaitConcurrent(t *testing.T) {
 
 func TestRunnerSignal(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	fp := h.runner.proc(t, "p")
 
@@ -273,52 +274,52 @@ func TestRunnerSignal(t *testing.T) {
 
 func TestRunnerSignalAfterExitIsNotAnError(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	fp := h.runner.proc(t, "p")
 	outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
-	fp.exit(&ExitError{Code: 1})
+	fp.exit(&sdk.ExitError{Code: 1})
 	_, err = await(t, outCh, "reading stdout")
 	require.NoError(t, err)
 	_, err = await(t, errCh, "reading stderr")
 	require.NoError(t, err)
-	var ee *ExitError
+	var ee *sdk.ExitError
 	require.ErrorAs(t, proc.Wait(), &ee)
 	// The server has forgotten the handle.
-	require.Empty(t, h.handles())
+	h.requireForgotten(t, proc)
 	require.NoError(t, proc.Signal(syscall.SIGTERM))
 }
 
 func TestRunnerUnknownHandle(t *testing.T) {
 	h := newRunnerHarness(t)
-	p := &processClient{client: proto.NewRunnerClient(h.client.Conn), handle: "nope-1", waited: make(chan struct{})}
+	p := &processClient{client: proto.NewRunnerClient(h.rpc.Conn), handle: "nope-1", waited: make(chan struct{})}
 	err := p.Signal(syscall.SIGTERM)
-	require.ErrorIs(t, err, ErrUnknownHandle)
+	require.ErrorIs(t, err, sdk.ErrUnknownHandle)
 	assert.Contains(t, err.Error(), "nope-1")
 
-	stream, err := proto.NewRunnerClient(h.client.Conn).Output(context.Background(), &proto.OutputRequest{Handle: "nope-1"})
+	stream, err := proto.NewRunnerClient(h.rpc.Conn).Output(context.Background(), &proto.OutputRequest{Handle: "nope-1"})
 	require.NoError(t, err)
 	_, err = stream.Recv() // a stream's status arrives with its first Recv
-	require.ErrorIs(t, fromGRPC("output", err), ErrUnknownHandle)
+	require.ErrorIs(t, fromGRPC("output", err), sdk.ErrUnknownHandle)
 
-	require.ErrorIs(t, p.Wait(), ErrUnknownHandle)
+	require.ErrorIs(t, p.Wait(), sdk.ErrUnknownHandle)
 	// Wait delivered, but the handle never existed: still unknown.
-	require.ErrorIs(t, p.Signal(syscall.SIGTERM), ErrUnknownHandle)
+	require.ErrorIs(t, p.Signal(syscall.SIGTERM), sdk.ErrUnknownHandle)
 }
 
 func TestRunnerBadSignalName(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	handle := proc.(*processClient).handle
-	_, err = proto.NewRunnerClient(h.client.Conn).Signal(context.Background(), &proto.SignalRequest{Handle: handle, Signal: "SIGBOGUS"})
+	_, err = proto.NewRunnerClient(h.rpc.Conn).Signal(context.Background(), &proto.SignalRequest{Handle: handle, Signal: "SIGBOGUS"})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	assert.Contains(t, status.Convert(err).Message(), "SIGBOGUS")
 }
 
 func TestRunnerServerGoesAway(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	fp := h.runner.proc(t, "p")
 
@@ -332,30 +333,30 @@ func TestRunnerServerGoesAway(t *testing.T) {
 	waitCh := waitAsync(proc)
 	outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
 
-	h.server.Stop()
+	h.kill()
 
 	_, err = await(t, outCh, "reading stdout")
 	require.Error(t, err)
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 	_, err = await(t, errCh, "reading stderr")
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 	_, err = await(t, waitCh, "Wait")
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 	// Every later call returns the same.
-	require.ErrorIs(t, proc.Wait(), ErrPluginUnavailable)
+	require.ErrorIs(t, proc.Wait(), sdk.ErrPluginUnavailable)
 	// Signal fails too, with the same sentinel.
 	_, err = await(t, async(func() (struct{}, error) { return struct{}{}, proc.Signal(syscall.SIGTERM) }), "Signal")
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 }
 
 func TestRunnerHostClosesConnection(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	waitCh := waitAsync(proc)
 	outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
 
-	require.NoError(t, h.client.Conn.Close())
+	require.NoError(t, h.rpc.Conn.Close())
 
 	_, err = await(t, outCh, "reading stdout")
 	require.Error(t, err)
@@ -368,13 +369,12 @@ func TestRunnerHostClosesConnection(t *testing.T) {
 func TestRunnerShutdownKillsEverything(t *testing.T) {
 	h := newRunnerHarness(t)
 	names := []string{"a", "b", "c"}
-	procs := map[string]Process{}
+	procs := map[string]sdk.Process{}
 	for _, n := range names {
-		p, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: n})
+		p, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: n})
 		require.NoError(t, err)
 		procs[n] = p
 	}
-	require.Len(t, h.handles(), 3)
 
 	require.NoError(t, h.Base.Shutdown(context.Background()))
 	for _, n := range names {
@@ -388,17 +388,19 @@ func TestRunnerShutdownKillsEverything(t *testing.T) {
 		_, err = await(t, errCh, "reading stderr")
 		require.NoError(t, err)
 		_, err = await(t, waitAsync(p), "Wait")
-		var ee *ExitError
+		var ee *sdk.ExitError
 		require.ErrorAs(t, err, &ee)
-		assert.Equal(t, ExitError{Code: -1, Signal: "SIGKILL"}, *ee)
+		assert.Equal(t, sdk.ExitError{Code: -1, Signal: "SIGKILL"}, *ee)
 	}
-	require.Empty(t, h.handles())
+	for _, p := range procs {
+		h.requireForgotten(t, p)
+	}
 }
 
 func TestRunnerHandleReleasedAfterOutputAndWait(t *testing.T) {
 	t.Run("wait-first", func(t *testing.T) {
 		h := newRunnerHarness(t)
-		proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+		proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 		require.NoError(t, err)
 		fp := h.runner.proc(t, "p")
 
@@ -406,7 +408,6 @@ func TestRunnerHandleReleasedAfterOutputAndWait(t *testing.T) {
 		fp.finish(nil)
 		_, err = await(t, waitAsync(proc), "Wait")
 		require.NoError(t, err)
-		require.Len(t, h.handles(), 1, "released before the output ended")
 
 		outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
 		fp.closeOutput()
@@ -414,11 +415,11 @@ func TestRunnerHandleReleasedAfterOutputAndWait(t *testing.T) {
 		require.NoError(t, err)
 		_, err = await(t, errCh, "reading stderr")
 		require.NoError(t, err)
-		require.Empty(t, h.handles())
+		h.requireForgotten(t, proc)
 	})
 	t.Run("output-first", func(t *testing.T) {
 		h := newRunnerHarness(t)
-		proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+		proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 		require.NoError(t, err)
 		fp := h.runner.proc(t, "p")
 
@@ -428,11 +429,10 @@ func TestRunnerHandleReleasedAfterOutputAndWait(t *testing.T) {
 		require.NoError(t, err)
 		_, err = await(t, errCh, "reading stderr")
 		require.NoError(t, err)
-		require.Len(t, h.handles(), 1, "released before Wait was delivered")
 
 		_, err = await(t, waitAsync(proc), "Wait")
 		require.NoError(t, err)
-		require.Empty(t, h.handles())
+		h.requireForgotten(t, proc)
 	})
 }
 
@@ -447,13 +447,13 @@ func TestRunnerManyConcurrentProcesses(t *testing.T) {
 			defer wg.Done()
 			errs <- func() error {
 				name := fmt.Sprintf("p%d", i)
-				proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: name})
+				proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: name})
 				if err != nil {
 					return err
 				}
 				fp := h.runner.lookup(name)
 				want := bytes.Repeat([]byte(name+"\n"), 1000)
-				go func() { _ = writeChunked(fp.outW, want, uint64(i)); fp.exit(&ExitError{Code: i}) }()
+				go func() { _ = writeChunked(fp.outW, want, uint64(i)); fp.exit(&sdk.ExitError{Code: i}) }()
 				outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
 				out := <-outCh
 				if out.err != nil || !bytes.Equal(out.val, want) {
@@ -463,7 +463,7 @@ func TestRunnerManyConcurrentProcesses(t *testing.T) {
 					return fmt.Errorf("%s: stderr %q, err %v", name, e.val, e.err)
 				}
 				err = proc.Wait()
-				var ee *ExitError
+				var ee *sdk.ExitError
 				if i == 0 && err != nil || i != 0 && (!errors.As(err, &ee) || ee.Code != i) {
 					return fmt.Errorf("%s: Wait = %v", name, err)
 				}
@@ -482,7 +482,7 @@ func TestRunnerManyConcurrentProcesses(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	require.Empty(t, h.handles())
+	// The plugin's handles: the sdk's runner_server_test.go.
 }
 
 // failingOutputClient is a RunnerClient whose Output call fails.
@@ -509,8 +509,8 @@ func (c *failingOutputClient) Signal(_ context.Context, req *proto.SignalRequest
 
 func TestRunnerStartKillsProcessWithoutOutput(t *testing.T) {
 	fc := &failingOutputClient{}
-	_, err := (&runnerClient{client: fc}).Start(context.Background(), &ProcessConfig{Name: "p"})
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	_, err := (&runnerClient{client: fc}).Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 	require.Len(t, fc.signals, 1)
 	assert.Equal(t, "p-1", fc.signals[0].Handle)
 	assert.Equal(t, "SIGKILL", fc.signals[0].Signal)
@@ -528,7 +528,7 @@ func (fakeSignal) Signal()        {}
 // the handle, although its reader still waits on the open stream.
 func TestCloseOutputAbandonsAStreamedOutput(t *testing.T) {
 	h := newRunnerHarness(t)
-	proc, err := h.Runner.Start(context.Background(), &ProcessConfig{Name: "p"})
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
 	require.NoError(t, err)
 	fp := h.runner.proc(t, "p")
 	_, err = fp.outW.Write([]byte("before\n"))
@@ -542,17 +542,16 @@ func TestCloseOutputAbandonsAStreamedOutput(t *testing.T) {
 	_, err = await(t, waitAsync(proc), "Wait")
 	require.NoError(t, err)
 	out, errOut := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
-	require.Len(t, h.handles(), 1, "the output holds the handle")
 
-	oc, ok := proc.(OutputCloser)
+	oc, ok := proc.(sdk.OutputCloser)
 	require.True(t, ok, "the host's processes can be abandoned")
 	oc.CloseOutput()
 	rest, err := await(t, out, "stdout")
-	require.ErrorIs(t, err, ErrOutputClosed)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
 	assert.Empty(t, rest)
 	_, err = await(t, errOut, "stderr")
-	require.ErrorIs(t, err, ErrOutputClosed)
-	require.Eventually(t, func() bool { return len(h.handles()) == 0 }, testTimeout, time.Millisecond,
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
+	require.Eventually(t, func() bool { return h.forgotten(proc) }, testTimeout, time.Millisecond,
 		"the plugin's Output call never ended")
 	require.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
@@ -560,5 +559,29 @@ func TestCloseOutputAbandonsAStreamedOutput(t *testing.T) {
 	}, testTimeout, time.Millisecond, "the host's reader of the Output stream never ended")
 	oc.CloseOutput() // again: nothing happens
 	_, err = proc.Stdout().Read(first)
-	require.ErrorIs(t, err, ErrOutputClosed)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
+}
+
+// requireForgotten checks that the plugin has forgotten proc's handle
+// (the sdk's tests check when): the runner server answers an unknown
+// handle with NotFound. Asked with Wait, which, for a process whose exit
+// status the host already has, answers at once and changes nothing on the
+// plugin.
+func (h *runnerHarness) requireForgotten(t *testing.T, proc sdk.Process) {
+	t.Helper()
+	err := h.probe(proc)
+	require.Equal(t, codes.NotFound, status.Code(err), "the plugin still holds the handle: %v", err)
+}
+
+// forgotten reports whether the plugin has forgotten proc's handle, like
+// requireForgotten.
+func (h *runnerHarness) forgotten(proc sdk.Process) bool {
+	return status.Code(h.probe(proc)) == codes.NotFound
+}
+
+func (h *runnerHarness) probe(proc sdk.Process) error {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	_, err := proto.NewRunnerClient(h.rpc.Conn).Wait(ctx, &proto.WaitRequest{Handle: proc.(*processClient).handle})
+	return err
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package sdk
+package pluginhost
 
 // removeLocalCgroup does nothing: cgroups are Linux's.
 func removeLocalCgroup(string) {}

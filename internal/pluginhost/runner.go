@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/prox-dev/prox/internal/wire"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,9 +23,9 @@ type runnerClient struct {
 	client proto.RunnerClient
 }
 
-var _ Runner = (*runnerClient)(nil)
+var _ sdk.Runner = (*runnerClient)(nil)
 
-func (c *runnerClient) Start(ctx context.Context, cfg *ProcessConfig) (Process, error) {
+func (c *runnerClient) Start(ctx context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
 	req := &proto.StartRequest{Name: cfg.Name, Command: toBytes(cfg.Command), Env: toBytes(cfg.Env), Dir: []byte(cfg.Dir)}
 	if cfg.Settings != nil {
 		req.SettingsJson = cfg.Settings.Values
@@ -97,7 +98,7 @@ type processClient struct {
 	exited      bool // the plugin delivered the exit status
 }
 
-var _ Process = (*processClient)(nil)
+var _ sdk.Process = (*processClient)(nil)
 
 // demux copies the output stream into the two pipes until the stream ends.
 func (p *processClient) demux(stream proto.Runner_OutputClient, stdout, stderr *io.PipeWriter) {
@@ -130,27 +131,27 @@ func (p *processClient) demux(stream proto.Runner_OutputClient, stdout, stderr *
 // plugin died (its process died with it, closing the pipe), io.EOF
 // otherwise. It waits for the process's exit status to know which.
 func (p *processClient) outputEnd() error {
-	if err := p.Wait(); errors.Is(err, ErrPluginUnavailable) {
-		return fmt.Errorf("output: %w: the plugin died", ErrPluginUnavailable)
+	if err := p.Wait(); errors.Is(err, sdk.ErrPluginUnavailable) {
+		return fmt.Errorf("output: %w: the plugin died", sdk.ErrPluginUnavailable)
 	}
 	return nil
 }
 
 func (p *processClient) PID() int { return p.pid }
 
-var _ LocalProcessGroup = (*processClient)(nil)
+var _ sdk.LocalProcessGroup = (*processClient)(nil)
 
 // LocalProcessGroup returns the process group on this machine that the
 // runner reported for the process (StartResponse.local_pgid), 0 if none.
 func (p *processClient) LocalProcessGroup() int { return p.pgid }
 
-var _ LocalCgroup = (*processClient)(nil)
+var _ sdk.LocalCgroup = (*processClient)(nil)
 
 // LocalCgroup returns the cgroup on this machine that the runner reported
 // for the process (StartResponse.local_cgroup), "" if none.
 func (p *processClient) LocalCgroup() string { return p.cgroup }
 
-var _ Containment = (*processClient)(nil)
+var _ sdk.Containment = (*processClient)(nil)
 
 // Containment returns the containment the runner reported; a plugin that
 // reports none but a local process group (an older exec runner) has
@@ -169,7 +170,7 @@ func (p *processClient) Wait() error {
 		resp, err := p.client.Wait(context.Background(), &proto.WaitRequest{Handle: p.handle})
 		if err != nil {
 			p.waitErr = fromGRPC("wait", err)
-			if errors.Is(p.waitErr, ErrPluginUnavailable) {
+			if errors.Is(p.waitErr, sdk.ErrPluginUnavailable) {
 				// The plugin died: its child died with it (parent-death
 				// signal), but not the rest of its process group, nor
 				// what left the group.
@@ -187,7 +188,7 @@ func (p *processClient) Wait() error {
 		case resp.Error != "":
 			p.waitErr = errors.New(resp.Error)
 		case resp.Signal != "" || resp.ExitCode != 0:
-			p.waitErr = &ExitError{Code: int(resp.ExitCode), Signal: resp.Signal}
+			p.waitErr = &sdk.ExitError{Code: int(resp.ExitCode), Signal: resp.Signal}
 		}
 	})
 	<-p.waited
@@ -195,7 +196,7 @@ func (p *processClient) Wait() error {
 }
 
 func (p *processClient) Signal(sig os.Signal) error {
-	name, err := SignalName(sig)
+	name, err := sdk.SignalName(sig)
 	if err != nil {
 		return err
 	}
@@ -215,14 +216,14 @@ func (p *processClient) Signal(sig os.Signal) error {
 func (p *processClient) Stdout() io.Reader { return p.stdout }
 func (p *processClient) Stderr() io.Reader { return p.stderr }
 
-var _ OutputCloser = (*processClient)(nil)
+var _ sdk.OutputCloser = (*processClient)(nil)
 
 // CloseOutput implements OutputCloser. A handed-over pipe is closed; a
 // streamed output ends its pipes with ErrOutputClosed first (so that the
 // reader sees that, not the cancellation) and then cancels the Output
 // call, which ends demux and tells the plugin to stop sending.
 func (p *processClient) CloseOutput() {
-	closed := fmt.Errorf("output: %w", ErrOutputClosed)
+	closed := fmt.Errorf("output: %w", sdk.ErrOutputClosed)
 	for _, r := range []io.Reader{p.stdout, p.stderr} {
 		if pr, ok := r.(*pipeReader); ok {
 			pr.abandon()
@@ -248,14 +249,14 @@ func toBytes(ss []string) [][]byte {
 	return out
 }
 
-var _ ProcessExecer = (*processClient)(nil)
+var _ sdk.ProcessExecer = (*processClient)(nil)
 
 // Exec runs command where the process runs, through the runner's Exec
 // capability.
-func (p *processClient) Exec(ctx context.Context, command []string) (ExecResult, error) {
+func (p *processClient) Exec(ctx context.Context, command []string) (sdk.ExecResult, error) {
 	resp, err := p.client.Exec(ctx, &proto.ExecRequest{Handle: p.handle, Command: toBytes(command)})
 	if err != nil {
-		return ExecResult{}, fromGRPC("exec", err)
+		return sdk.ExecResult{}, fromGRPC("exec", err)
 	}
-	return ExecResult{ExitCode: int(resp.ExitCode), Output: resp.Output}, nil
+	return sdk.ExecResult{ExitCode: int(resp.ExitCode), Output: resp.Output}, nil
 }

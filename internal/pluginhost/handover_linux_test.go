@@ -1,4 +1,4 @@
-package sdk
+package pluginhost
 
 import (
 	"bufio"
@@ -15,18 +15,16 @@ import (
 	"time"
 
 	"github.com/prox-dev/prox/internal/wire"
+	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc"
 )
 
 func TestOutputStreamedWhenTheHandoverFails(t *testing.T) {
-	rs := newRunnerServer(&pipeRunner{})
-	conn := asPlugin(t, func(s *grpc.Server) {
-		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
-	})
+	_, s := runnerConn(t, &pipeRunner{})
+	conn := s.rpc.Conn
 	client := proto.NewRunnerClient(conn)
 	_, err := client.Signal(context.Background(), &proto.SignalRequest{Handle: "none", Signal: "SIGTERM"})
 	require.Error(t, err) // the connection is up: its descriptors count from here
@@ -119,14 +117,8 @@ func openFDs(t *testing.T) int {
 func TestHandedOverOutputEndsWithThePluginsDeath(t *testing.T) {
 	// As with streamed output: when the plugin dies, the streams end
 	// with ErrPluginUnavailable, not a clean EOF.
-	rs := newRunnerServer(&pipeRunner{})
-	var server *grpc.Server
-	conn := realConn(t, func() *grpc.Server { server = grpcServer(nil); return server }, wire.ClientOptions(), func(s *grpc.Server) {
-		require.NoError(t, (&runnerPlugin{server: rs}).GRPCServer(nil, s))
-	})
-	c, err := (&runnerPlugin{}).GRPCClient(context.Background(), nil, conn)
-	require.NoError(t, err)
-	p, err := c.(Runner).Start(context.Background(), &ProcessConfig{Name: "orphan", Command: []string{"sh", "-c", "echo started; exec sleep 60"}})
+	c, s := runnerConn(t, &pipeRunner{})
+	p, err := c.Start(context.Background(), &sdk.ProcessConfig{Name: "orphan", Command: []string{"sh", "-c", "echo started; exec sleep 60"}})
 	require.NoError(t, err)
 	require.IsType(t, &pipeReader{}, p.(*processClient).stdout)
 	first := make([]byte, len("started\n"))
@@ -135,15 +127,15 @@ func TestHandedOverOutputEndsWithThePluginsDeath(t *testing.T) {
 	require.Equal(t, "started\n", string(first))
 	out, errOut := readAllAsync(p.Stdout()), readAllAsync(p.Stderr())
 
-	server.Stop() // the plugin is gone; its child would die with it
-	require.NoError(t, syscall.Kill(p.PID(), syscall.SIGKILL))
+	s.kill() // the plugin is gone; its child dies with it (the sdk kills it)
+	_ = syscall.Kill(p.PID(), syscall.SIGKILL)
 
 	got, err := await(t, out, "stdout")
-	require.ErrorIs(t, err, ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
 	assert.Empty(t, got)
 	_, err = await(t, errOut, "stderr")
-	require.ErrorIs(t, err, ErrPluginUnavailable)
-	require.ErrorIs(t, p.Wait(), ErrPluginUnavailable)
+	require.ErrorIs(t, err, sdk.ErrPluginUnavailable)
+	require.ErrorIs(t, p.Wait(), sdk.ErrPluginUnavailable)
 }
 
 func TestWaitReadableReturnsForDataAlreadyThereLaterAndAtEOF(t *testing.T) {
@@ -203,7 +195,7 @@ func TestWaitReadableReturnsForDataAlreadyThereLaterAndAtEOF(t *testing.T) {
 // the pipes are closed.
 func TestCloseOutputAbandonsHandedOverPipes(t *testing.T) {
 	runner, _ := runnerConn(t, &pipeRunner{})
-	p, err := runner.Start(context.Background(), &ProcessConfig{Name: "esc", Command: []string{"sh", "-c", "sleep 3600 & echo $!; exit 3"}})
+	p, err := runner.Start(context.Background(), &sdk.ProcessConfig{Name: "esc", Command: []string{"sh", "-c", "sleep 3600 & echo $!; exit 3"}})
 	require.NoError(t, err)
 	pc := p.(*processClient)
 	require.IsType(t, &pipeReader{}, pc.stdout)
@@ -213,15 +205,15 @@ func TestCloseOutputAbandonsHandedOverPipes(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = syscall.Kill(descendant, syscall.SIGKILL) })
 
-	var exitErr *ExitError
+	var exitErr *sdk.ExitError
 	require.ErrorAs(t, p.Wait(), &exitErr)
 	assert.Equal(t, 3, exitErr.Code)
 	out, errOut := readAllAsync(p.Stdout()), readAllAsync(p.Stderr())
-	p.(OutputCloser).CloseOutput()
+	p.(sdk.OutputCloser).CloseOutput()
 	_, err = await(t, out, "stdout")
-	require.ErrorIs(t, err, ErrOutputClosed)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
 	_, err = await(t, errOut, "stderr")
-	require.ErrorIs(t, err, ErrOutputClosed)
+	require.ErrorIs(t, err, sdk.ErrOutputClosed)
 	for _, r := range []io.Reader{pc.stdout, pc.stderr} {
 		assert.Equal(t, ^uintptr(0), r.(*pipeReader).f.Fd(), "the pipe is closed")
 	}
