@@ -1,5 +1,6 @@
-// Package sdktest is the test kit of prox plugins: an in-memory harness that
-// puts the SDK's real gRPC adapters between a test and a runner or sink, a
+// Package sdktest is the test kit of prox plugins: an in-process harness
+// that puts prox's real gRPC client and the SDK's real server (as Serve
+// runs it, on a unix socket) between a test and a runner or sink, a
 // helper that configures a component as prox would, and the conformance
 // suites that every runner and sink must pass (and ExecerSuite, for runners
 // that run commands where their processes run).
