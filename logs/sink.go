@@ -19,8 +19,8 @@ import (
 //
 // The sinks it opens must not use a batch after their Write returned: the
 // array behind Batch.Entries is reused for the next batch. (The line bytes
-// are never reused and may be kept; the SDK's gRPC client packs a batch
-// during Write and keeps nothing.)
+// are never reused and may be kept; prox's gRPC client, in
+// internal/pluginhost, packs a batch during Write and keeps nothing.)
 type SinkTarget interface {
 	// Open returns a connected sink. It is called again only after a
 	// sink's plugin died (a call failed with sdk.ErrPluginUnavailable, or

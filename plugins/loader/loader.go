@@ -151,7 +151,7 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 	}
 	stderr := &tailBuffer{max: stderrTailSize}
 	proc := &pluginProcess{cmd: cmd}
-	// The SDK's buffer pool for the proto codec too, before the first
+	// prox's buffer pool for the proto codec too, before the first
 	// connection (see wire.InstallBufferPool); once per process.
 	wire.InstallBufferPool()
 	cc := &plugin.ClientConfig{
