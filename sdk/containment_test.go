@@ -24,13 +24,13 @@ func (r *slowShutdownRunner) Shutdown() error {
 // not after the host did, and not for longer than the bound.
 func TestReleaseCallsShutdownOnce(t *testing.T) {
 	cr := &configurableRunner{fakeRunner: newFakeRunner(t)}
-	_, release := componentSet(Info{Kind: KindRunner}, cr, false)
+	_, release := componentSet(Info{Kind: KindRunner}, cr, nil)
 	release()
 	release()
 	assert.Equal(t, 1, cr.shutdowns)
 
 	cr = &configurableRunner{fakeRunner: newFakeRunner(t)}
-	set, release := componentSet(Info{Kind: KindRunner}, cr, false)
+	set, release := componentSet(Info{Kind: KindRunner}, cr, nil)
 	_, err := set[pluginBase].(*basePlugin).server.Shutdown(context.Background(), nil)
 	require.NoError(t, err)
 	release()

@@ -85,7 +85,8 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: os.Stderr, Level: hclog.Debug})
 	}
 	info, comp := c.component(kind, name)
-	set, release := componentSet(info, comp, c.ReleaseMemory)
+	trim := newIdleTrim(c.ReleaseMemory)
+	set, release := componentSet(info, comp, trim)
 	if c.DefaultBufferPool {
 		wire.InstallBufferPool()
 	}
@@ -98,7 +99,7 @@ func ServeDebug(ctx context.Context, c *ServeConfig, component string, out io.Wr
 		HandshakeConfig: Handshake,
 		Plugins:         set,
 		Logger:          logger,
-		GRPCServer:      grpcServer,
+		GRPCServer:      grpcServer(trim),
 		Test: &plugin.ServeTestConfig{
 			Context:          ctx,
 			ReattachConfigCh: reattach,

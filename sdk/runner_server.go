@@ -31,8 +31,6 @@ type runnerServer struct {
 	mu      sync.Mutex
 	next    uint64
 	handles map[string]*serverProcess
-
-	trim *burstTrim // returns the memory of a burst of starts; nil: never (ServeConfig.ReleaseMemory)
 }
 
 // serverProcess is a started process and its single Wait result.
@@ -101,7 +99,6 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 		}
 	}
 	p, err := s.impl.Start(ctx, cfg)
-	s.trim.note()
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}

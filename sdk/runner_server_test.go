@@ -32,7 +32,7 @@ type rawRunner struct {
 func newRawRunner(t *testing.T) *rawRunner {
 	t.Helper()
 	fr := newFakeRunner(t)
-	set, release := componentSet(Info{Plugin: "test", Name: "fake", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}, fr, false)
+	set, release := componentSet(Info{Plugin: "test", Name: "fake", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}, fr, nil)
 	client, server := plugin.TestPluginGRPCConn(t, false, set)
 	t.Cleanup(func() {
 		server.Stop()

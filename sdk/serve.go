@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"github.com/prox-dev/prox/internal/memtrim"
 	"google.golang.org/grpc"
 )
 
@@ -47,12 +46,13 @@ type ServeConfig struct {
 	DefaultBufferPool bool
 	// ReleaseMemory makes the plugin give its idle memory back to the
 	// operating system: its freed heap (debug.FreeOSMemory) and the pages
-	// of its binary that only its start touched (package initialisers, the
-	// launch). It does so once the host has configured it (the launch is
-	// over) and a second later, and, for a runner, once a burst of at least 8 starts is followed by a second
-	// without one, so that a plugin does not stay megabytes bigger after
-	// prox starts everything at once. Off by default, since it acts on the
-	// whole process; prox's built-in plugins turn it on.
+	// of its binary that its work touched once (package initialisers, the
+	// launch, a start of every process), which come back from the page
+	// cache when they are used again. It does so once the host has
+	// configured it (its launch is over), and whenever it has served no
+	// call for a second after serving some, so that an idle plugin holds a
+	// few megabytes, not tens. Off by default, since it acts on the whole
+	// process; prox's built-in plugins turn it on.
 	ReleaseMemory bool
 }
 
@@ -135,22 +135,19 @@ func ServeComponent(c *ServeConfig, kind Kind, name string) error {
 // holds when the plugin must go without the host's Shutdown call (nil for
 // a sink): for a runner, it kills whatever the runner started, then calls
 // its Shutdown (Shutdowner) unless the host did, bounded to
-// releaseTimeout. Serve and ServeDebug share it. A runner's
-// server releases memory after bursts when releaseMemory is set
-// (ServeConfig.ReleaseMemory).
-func componentSet(info Info, component any, releaseMemory bool) (plugin.PluginSet, func()) {
+// releaseTimeout. Serve and ServeDebug share it. With a trim
+// (ServeConfig.ReleaseMemory), the plugin gives its idle memory back once
+// the host has configured it: its launch is over.
+func componentSet(info Info, component any, trim *idleTrim) (plugin.PluginSet, func()) {
 	set := plugin.PluginSet{}
 	base := &baseServer{info: info, component: component}
-	if releaseMemory {
-		base.configured = memtrim.AfterStart
+	if trim != nil {
+		base.configured = func() { go trim.release() }
 	}
 	var release func()
 	switch info.Kind {
 	case KindRunner:
 		rs := newRunnerServer(component.(Runner))
-		if releaseMemory {
-			rs.trim = newBurstTrim()
-		}
 		base.shutdown = rs.killAll
 		rs.base = base
 		set[pluginRunner] = &runnerPlugin{server: rs}
@@ -178,10 +175,14 @@ func (c *ServeConfig) component(kind Kind, name string) (Info, any) {
 	return info, c.Sinks[name]
 }
 
-// grpcServer builds the plugin's gRPC server with prox's message limits.
-func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, wire.ServerOptions()...) // message limits and buffer pool: grpcopts.go
-	return grpc.NewServer(opts...)
+// grpcServer returns the function that builds the plugin's gRPC server:
+// prox's message limits and buffer pool, and trim's interceptors.
+func grpcServer(trim *idleTrim) func([]grpc.ServerOption) *grpc.Server {
+	return func(opts []grpc.ServerOption) *grpc.Server {
+		opts = append(opts, wire.ServerOptions()...)
+		opts = append(opts, trim.serverOptions()...)
+		return grpc.NewServer(opts...)
+	}
 }
 
 func serve(c *ServeConfig, component string, stderr io.Writer) error {
@@ -194,7 +195,8 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		logger = hclog.New(&hclog.LoggerOptions{Name: c.Name, Output: stderr, JSONFormat: true, Level: hclog.Trace})
 	}
 	info, comp := c.component(kind, name)
-	set, release := componentSet(info, comp, c.ReleaseMemory)
+	trim := newIdleTrim(c.ReleaseMemory)
+	set, release := componentSet(info, comp, trim)
 	if c.DefaultBufferPool {
 		wire.InstallBufferPool() // before plugin.Serve starts any gRPC
 	}
@@ -219,7 +221,7 @@ func serve(c *ServeConfig, component string, stderr io.Writer) error {
 		HandshakeConfig: Handshake,
 		Plugins:         set,
 		Logger:          logger,
-		GRPCServer:      grpcServer,
+		GRPCServer:      grpcServer(trim),
 	})
 	return nil
 }

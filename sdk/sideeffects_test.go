@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prox-dev/prox/internal/wire"
 
@@ -73,20 +74,28 @@ func TestImportingTheSDKChangesNothing(t *testing.T) {
 
 func TestReleaseMemoryOnlyWhenAsked(t *testing.T) {
 	info := Info{Plugin: "p", Name: "r", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}
-	servers := func(releaseMemory bool) (*burstTrim, *baseServer) {
-		set, killAll := componentSet(info, newFakeRunner(t), releaseMemory)
+	base := func(trim *idleTrim) *baseServer {
+		set, killAll := componentSet(info, newFakeRunner(t), trim)
 		t.Cleanup(killAll)
-		return set[pluginRunner].(*runnerPlugin).server.trim, set[pluginBase].(*basePlugin).server
+		return set[pluginBase].(*basePlugin).server
 	}
-	tr, base := servers(false)
-	assert.Nil(t, tr, "by default a runner never gives memory back after bursts")
-	assert.Nil(t, base.configured, "nor after its launch")
-	tr, base = servers(true)
-	require.NotNil(t, tr, "ReleaseMemory: the runner returns memory after bursts")
-	assert.Equal(t, trimBurstStarts, tr.min)
+	assert.Nil(t, newIdleTrim(false), "by default a plugin never gives memory back")
+	assert.Nil(t, base(nil).configured, "nor after its launch")
+
+	tr := newIdleTrim(true)
+	require.NotNil(t, tr, "ReleaseMemory: the plugin gives memory back once idle")
 	assert.Equal(t, trimQuiet, tr.quiet)
 	assert.Equal(t, reflect.ValueOf(memtrim.Release).Pointer(), reflect.ValueOf(tr.release).Pointer(), "the release is memtrim.Release")
-	assert.Equal(t, reflect.ValueOf(memtrim.AfterStart).Pointer(), reflect.ValueOf(base.configured).Pointer(), "and after the launch, memtrim.AfterStart")
+	released := make(chan struct{}, 1)
+	tr.release = func() { released <- struct{}{} }
+	configured := base(tr).configured
+	require.NotNil(t, configured, "and after its launch")
+	configured()
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no release after the launch")
+	}
 }
 
 func TestConfiguredRunsAfterARealConfigureOnly(t *testing.T) {

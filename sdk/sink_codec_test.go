@@ -267,7 +267,7 @@ func sinkConn(t *testing.T, sink Sink) *grpc.ClientConn {
 	t.Helper()
 	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "plugin.sock"))
 	require.NoError(t, err)
-	s := grpcServer(nil)
+	s := grpcServer(nil)(nil)
 	require.NoError(t, (&sinkPlugin{server: &sinkServer{impl: sink}}).GRPCServer(nil, s))
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(s.Stop)
