@@ -35,6 +35,8 @@ var boundaries = []struct {
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
 	{"supervisor/metrics", []string{"supervisor", "logs", "sdk"}},
+	// prox top: the control API's client and types, nothing else.
+	{"tui", []string{"supervisor/control"}},
 	{"supervisor", []string{"sdk", "logs", "supervisor/policy"}},
 	{"logs", []string{"sdk"}},
 	{"internal/version", nil},
