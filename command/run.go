@@ -112,6 +112,7 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"plugins lock": func() (cli.Command, error) { return &PluginsLockCommand{Meta: meta}, nil },
 		"plugin-serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: meta}, nil },
 		"ps":           func() (cli.Command, error) { return &PsCommand{Meta: meta}, nil },
+		"top":          func() (cli.Command, error) { return &TopCommand{Meta: meta}, nil },
 		"logs":         func() (cli.Command, error) { return &LogsCommand{Meta: meta}, nil },
 		"start":        func() (cli.Command, error) { return newActionCommand(meta, "start"), nil },
 		"stop":         func() (cli.Command, error) { return newActionCommand(meta, "stop"), nil },

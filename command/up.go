@@ -29,6 +29,9 @@ type UpCommand struct {
 	detach   bool
 	reportFD string
 	ready    func(error)
+	tui      bool
+	// held keeps prox's log lines while the UI (-tui) owns the terminal.
+	held *heldOutput
 }
 
 // Help implements cli.Command.
@@ -79,6 +82,11 @@ Options:
                      instance of a process run more than once is
                      NAME.INDEX (from 0), and its PORT is its process's
                      plus its index. Default: one of each.
+  -tui               Show the terminal UI of prox top instead of the
+                     processes' output. prox's own log lines are held
+                     while it is open and printed when it closes. Quitting
+                     it (q, Ctrl-C) asks, then stops every process as
+                     Ctrl-C does without it.
 ` + socketHelp + metaHelp)
 }
 
@@ -112,6 +120,9 @@ func (c *UpCommand) Run(args []string) int {
 	if !ok {
 		return exitFailure
 	}
+	if c.tui {
+		return c.runTUI(a, sigs)
+	}
 	// prox's log lines follow the process output received before them.
 	c.logOut.setBefore(a.SyncTerminal)
 	defer c.logOut.setBefore(nil)
@@ -131,8 +142,22 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 	})
 	fs.BoolVar(&c.detach, "d", false, "run in the background")
 	fs.StringVar(&c.reportFD, reportFDFlag, "", "the background prox's report pipe (internal)")
+	fs.BoolVar(&c.tui, "tui", false, "terminal UI")
 	if !c.parseFlags(fs, args, c.Help()) {
 		return nil, exitUsage
+	}
+	if c.tui && (c.detach || c.reportFD != "") {
+		c.Ui.Error("-tui and -d exclude each other: the UI needs the terminal prox -d leaves (open it with prox top)")
+		return nil, exitUsage
+	}
+	if c.tui {
+		if !isTerminal(c.stdout()) {
+			c.Ui.Error("prox up -tui needs a terminal: its output is not one")
+			return nil, exitUsage
+		}
+		c.quiet = true // the UI shows the output
+		c.held = &heldOutput{w: c.stderr()}
+		c.Stderr = c.held
 	}
 	if fs.NArg() > 0 {
 		c.Ui.Error("up takes no arguments; name the file with -config")
