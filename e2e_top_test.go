@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,4 +252,207 @@ func TestTopWithoutProx(t *testing.T) {
 	assert.Equal(t, 1, top.ProcessState.ExitCode())
 	assert.Equal(t, string(psOut), string(topOut))
 	assert.Contains(t, string(topOut), "prox is not running here")
+}
+
+// buildPlain builds a package without the race detector (the benchmarks
+// measure prox as users run it) into dir.
+func buildPlain(b *testing.B, dir, pkg, name string) string {
+	b.Helper()
+	out := filepath.Join(dir, name)
+	if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out
+}
+
+// cpuTicks returns the user plus system CPU time of a process, in clock
+// ticks (1/100 s).
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
+
+// benchTop is a prox up (built without the race detector) running
+// four processes, and prox top in a tmux session at 80x24 showing every
+// process's output.
+type benchTop struct {
+	b      *testing.B
+	bin    string
+	config string
+	socket string
+	pid    int // prox top's
+}
+
+func (t *benchTop) tmux(args ...string) string {
+	out, err := exec.Command("tmux", append([]string{"-L", t.socket}, args...)...).CombinedOutput()
+	require.NoError(t.b, err, "tmux %v: %s", args, out)
+	return string(out)
+}
+
+func (t *benchTop) screen() string { return t.tmux("capture-pane", "-p", "-t", "top") }
+
+// startBenchTop starts prox up with four processes running argv ({load}
+// is the proxload binary, {n} the process's number) and prox top on it.
+func startBenchTop(b *testing.B, restart bool, argv ...string) *benchTop {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		b.Skip("tmux is not installed")
+	}
+	dir := b.TempDir()
+	t := &benchTop{b: b, bin: buildPlain(b, dir, ".", "prox"), socket: fmt.Sprintf("prox-bench-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	load := buildPlain(b, dir, "./bench/cmd/proxload", "proxload")
+	var cfg strings.Builder
+	cfg.WriteString("sink \"file\" \"bench\" {\n  path = \"/dev/null\"\n  max_size = \"0\"\n}\n")
+	for i := 1; i <= 4; i++ {
+		fmt.Fprintf(&cfg, "process \"w%d\" {\n  command = [", i)
+		for j, a := range argv {
+			if j > 0 {
+				cfg.WriteString(", ")
+			}
+			fmt.Fprintf(&cfg, "%q", strings.NewReplacer("{load}", load, "{n}", strconv.Itoa(i)).Replace(a))
+		}
+		cfg.WriteString("]\n  sinks = [\"file.bench\"]\n")
+		if restart {
+			cfg.WriteString("  restart {\n    policy = \"always\"\n    backoff = \"0s\"\n    max_restarts = 1000000\n  }\n")
+		}
+		cfg.WriteString("}\n")
+	}
+	t.config = filepath.Join(dir, "prox.hcl")
+	require.NoError(b, os.WriteFile(t.config, []byte(cfg.String()), 0o644))
+	up := exec.Command(t.bin, "up", "-quiet", "-config", t.config)
+	up.Env = append(os.Environ(), "NO_COLOR=1")
+	require.NoError(b, up.Start())
+	b.Cleanup(func() {
+		_ = exec.Command("tmux", "-L", t.socket, "kill-server").Run()
+		_ = up.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = up.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = up.Process.Kill()
+		}
+	})
+	require.Eventually(b, func() bool { return exec.Command(t.bin, "ps", "-config", t.config).Run() == nil }, 30*time.Second, 50*time.Millisecond)
+	t.tmux("new-session", "-d", "-s", "top", "-x", "80", "-y", "24", "-e", "NO_COLOR=1", fmt.Sprintf("'%s' top -config '%s'; sleep 600", t.bin, t.config))
+	require.Eventually(b, func() bool { return strings.Contains(t.screen(), "▸ w1 ") }, 30*time.Second, 50*time.Millisecond)
+	t.tmux("send-keys", "-t", "top", "a") // every process's output
+	shell, err := strconv.Atoi(strings.TrimSpace(t.tmux("list-panes", "-t", "top", "-F", "#{pane_pid}")))
+	require.NoError(b, err)
+	for _, p := range childPIDs(shell) {
+		t.pid = p
+	}
+	require.NotZero(b, t.pid)
+	return t
+}
+
+// restarts returns the processes' restarts so far.
+func (t *benchTop) restarts() int {
+	out, err := exec.Command(t.bin, "ps", "-json", "-config", t.config).Output()
+	require.NoError(t.b, err)
+	return sumRestarts(string(out))
+}
+
+var restartsField = regexp.MustCompile(`"restarts": (\d+)`)
+
+func sumRestarts(js string) int {
+	n := 0
+	for _, m := range restartsField.FindAllStringSubmatch(js, -1) {
+		v, _ := strconv.Atoi(m[1])
+		n += v
+	}
+	return n
+}
+
+// keys presses j and k in turn, b.N times, each time waiting until the
+// screen shows the selection moved (read with capture-pane every 2 ms,
+// so an upper bound: tmux's own work is in it), and reports the median,
+// 99th percentile and worst time, and prox top's CPU meanwhile.
+func (t *benchTop) keys() {
+	b := t.b
+	sel := []string{"▸ w1 ", "▸ w2 "}
+	cpu0, start := cpuTicks(t.pid), time.Now()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		key, want := "j", sel[1]
+		if i%2 == 1 {
+			key, want = "k", sel[0]
+		}
+		sent := time.Now()
+		t.tmux("send-keys", "-t", "top", key)
+		for !strings.Contains(t.screen(), want) {
+			if time.Since(sent) > 10*time.Second {
+				b.Fatalf("the key %s was not answered in 10 s:\n%s", key, t.screen())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(sent))
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	elapsed := time.Since(start).Seconds()
+	slices.Sort(lat)
+	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+	b.ReportMetric(float64(cpuTicks(t.pid)-cpu0)/100/elapsed*100, "top-cpu-%")
+}
+
+// BenchmarkTopKey measures how fast prox top answers a key: with four
+// idle processes (the baseline: tmux, capture-pane and a loaded machine
+// are in it), and while four processes write S1's lines (500,000 lines
+// of 100 bytes each, as fast as they can, through prox into the file
+// sink; each starts again when done, so the flood lasts as long as the
+// keys), reporting the lines prox read per second meanwhile.
+//
+//	go test -run '^$' -bench BenchmarkTopKey -benchtime 100x .
+func BenchmarkTopKey(b *testing.B) {
+	b.Run("idle", func(b *testing.B) {
+		t := startBenchTop(b, false, "{load}", "idle")
+		t.keys()
+	})
+	b.Run("s1", func(b *testing.B) {
+		t := startBenchTop(b, true, "{load}", "lines", "-tag", "w{n}", "-n", "500000", "-size", "100")
+		time.Sleep(300 * time.Millisecond) // the flood is on
+		r0, start := t.restarts(), time.Now()
+		t.keys()
+		b.ReportMetric(float64(t.restarts()-r0)*500000/time.Since(start).Seconds(), "lines/s")
+	})
+}
+
+// BenchmarkTopIdleCPU measures prox top's CPU on an idle prox (four idle
+// processes), over b.N times 100 ms, as a percentage of one core.
+//
+//	go test -run '^$' -bench BenchmarkTopIdleCPU -benchtime 600x .
+func BenchmarkTopIdleCPU(b *testing.B) {
+	t := startBenchTop(b, false, "{load}", "idle")
+	time.Sleep(time.Second) // the start is over
+	cpu0, start := cpuTicks(t.pid), time.Now()
+	b.ResetTimer()
+	for b.Loop() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTicks(t.pid)-cpu0)/100/time.Since(start).Seconds()*100, "top-cpu-%")
+}
+
+// childPIDs lists the children of pid.
+func childPIDs(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err == nil && parentPID(p) == pid {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -142,11 +142,24 @@ func (m *matcher) describe() string {
 	return fmt.Sprintf("%q", m.text)
 }
 
+// hasControl reports whether s holds a control character: C0, DEL, or
+// C1 (U+0080 to U+009F, 0xC2 0x80..0x9F in UTF-8). A byte loop: every
+// line of a flood passes here.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || (c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
 // sanitize makes a line safe to draw: tabs become spaces, and control
 // characters and escape sequences a process wrote are dropped, so a line
 // can neither move the cursor nor change colours.
 func sanitize(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+	if !hasControl(s) {
 		return s
 	}
 	s = ansi.Strip(s)

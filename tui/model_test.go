@@ -613,3 +613,9 @@ func TestRingKeepsTheNewestLines(t *testing.T) {
 	assert.Equal(t, 0, r.indexOf(1), "an evicted line: the oldest kept")
 	assert.Equal(t, 2, r.indexOf(r.at(2).seq))
 }
+
+func TestHasControl(t *testing.T) {
+	for s, want := range map[string]bool{"plain text": false, "tab\there": true, "esc\x1b[0m": true, "del\x7f": true, "c1\u0085": true, "é ü ✓ 日本": false, "": false} {
+		assert.Equal(t, want, hasControl(s), "%q", s)
+	}
+}

@@ -88,8 +88,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	p := tea.NewProgram(model, progOpts...)
 	var wg sync.WaitGroup
 	refresh := make(chan struct{}, 1)
-	wg.Add(3)
-	go func() { defer wg.Done(); feed.run(ctx, p.Send) }()
+	wg.Add(4)
+	go func() { defer wg.Done(); feed.run(ctx) }()
+	go func() { defer wg.Done(); feed.pump(ctx, p.Send) }()
 	go func() { defer wg.Done(); followEvents(ctx, opts.Client, p.Send, refresh) }()
 	go func() { defer wg.Done(); poll(ctx, opts.Client, p.Send, refresh) }()
 	_, err = p.Run()
@@ -187,12 +188,14 @@ type logFeed struct {
 	pending []control.LogLine
 	spare   []control.LogLine
 	dropped uint64
-	told    bool // a logsReadyMsg is on its way and not taken yet
+	told    bool // the pump was told of lines the model has not taken
 	wake    chan struct{}
+	ready   chan struct{}
+	room    chan struct{} // take made room
 }
 
 func newLogFeed(c *control.Client) *logFeed {
-	return &logFeed{client: c, wake: make(chan struct{}, 1), gen: 0}
+	return &logFeed{client: c, wake: make(chan struct{}, 1), ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
 }
 
 // follow switches the feed to a process's output ("" for all). Called
@@ -219,7 +222,36 @@ func (f *logFeed) take() ([]control.LogLine, uint64) {
 	// it got comes back as the next pending one.
 	f.pending, f.spare = f.spare[:0], lines
 	f.dropped, f.told = 0, false
+	select {
+	case f.room <- struct{}{}:
+	default:
+	}
 	return lines, dropped
+}
+
+// frameLines is how many lines the feed reads for one frame: more would
+// be decoded only to scroll out of the pane at once. Past it, the reader
+// waits for the model to take them, and prox drops what this follower
+// does not read, and says how many (the pane's "lines skipped"), which
+// costs prox and the UI far less than sending and decoding each line.
+const frameLines = 2000
+
+// waitRoom waits until the feed holds fewer than frameLines lines; false
+// when ctx ended first.
+func (f *logFeed) waitRoom(ctx context.Context) bool {
+	for {
+		f.mu.Lock()
+		full := len(f.pending) >= frameLines
+		f.mu.Unlock()
+		if !full {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-f.room:
+		}
+	}
 }
 
 // put adds a stream's message if the stream is still the wanted one.
@@ -240,14 +272,18 @@ func (f *logFeed) put(gen uint64, msg control.FollowMessage) bool {
 		f.pending = append(f.pending, *msg.Line)
 	}
 	f.dropped += msg.Dropped
+	if !f.told {
+		f.told = true
+		select {
+		case f.ready <- struct{}{}:
+		default:
+		}
+	}
 	return true
 }
 
-// run opens a stream for each target and tells the model of new lines
-// once a frame.
-func (f *logFeed) run(ctx context.Context, send func(tea.Msg)) {
-	t := time.NewTicker(frame)
-	defer t.Stop()
+// run opens a stream for each target the model asks for.
+func (f *logFeed) run(ctx context.Context) {
 	var stop context.CancelFunc = func() {}
 	defer func() { stop() }()
 	for {
@@ -262,18 +298,26 @@ func (f *logFeed) run(ctx context.Context, send func(tea.Msg)) {
 			sctx, cancel := context.WithCancel(ctx)
 			stop = cancel
 			go f.read(sctx, target, gen)
-		case <-t.C:
-			f.mu.Lock()
-			tell := len(f.pending) > 0 || f.dropped > 0
-			tell = tell && !f.told
-			if tell {
-				f.told = true
-			}
-			f.mu.Unlock()
-			if tell {
-				send(logsReadyMsg{})
-			}
 		}
+	}
+}
+
+// pump tells the model that lines wait, at most once a frame, and not
+// again before the model took them: however many lines come, the model
+// gets at most FPS messages a second for them. An idle feed wakes nothing.
+func (f *logFeed) pump(ctx context.Context, send func(tea.Msg)) {
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.ready:
+		}
+		if d := frame - time.Since(last); d > 0 && !sleep(ctx, d) {
+			return
+		}
+		last = time.Now()
+		send(logsReadyMsg{})
 	}
 }
 
@@ -297,7 +341,7 @@ func (f *logFeed) read(ctx context.Context, target string, gen uint64) {
 			if err != nil {
 				return // the stream ended: prox stops, or the target changed
 			}
-			if !f.put(gen, msg) {
+			if !f.put(gen, msg) || !f.waitRoom(ctx) {
 				return
 			}
 		}

@@ -12,13 +12,18 @@ import (
 // addLogs takes lines for the pane.
 func (m *Model) addLogs(lines []control.LogLine, dropped uint64) {
 	m.dropped += dropped
+	if m.paused {
+		m.newSince += len(lines)
+	}
+	// Only the lines the ring can keep are drawn one day.
+	if len(lines) > m.logs.cap {
+		m.logs.next += uint64(len(lines) - m.logs.cap)
+		lines = lines[len(lines)-m.logs.cap:]
+	}
 	for i := range lines {
 		lines[i].Line = sanitize(lines[i].Line)
 	}
 	m.logs.add(lines)
-	if m.paused {
-		m.newSince += len(lines)
-	}
 }
 
 // shown reports whether the i-th kept line passes the log filter.
