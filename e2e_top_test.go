@@ -181,9 +181,15 @@ func TestTopInTmux(t *testing.T) {
 	for _, l := range logPane(screen) {
 		assert.Regexp(t, `^beta  ! beta bad \d+$`, l, "the filtered pane shows only matching lines (stderr marked !)")
 	}
-	// Lines that come later are filtered too.
-	time.Sleep(500 * time.Millisecond) // let more lines arrive: what is checked is that none slips through
-	for _, l := range logPane(s.screen()) {
+	// Lines that come later are filtered too: wait for a newer one.
+	newest := func(sc string) int {
+		p := logPane(sc)
+		n, _ := strconv.Atoi(p[len(p)-1][strings.LastIndexByte(p[len(p)-1], ' ')+1:])
+		return n
+	}
+	seen := newest(screen)
+	screen = s.waitScreen("a newer matching line", func(sc string) bool { return len(logPane(sc)) > 0 && newest(sc) > seen })
+	for _, l := range logPane(screen) {
 		assert.Regexp(t, `^beta  ! beta bad \d+$`, l)
 	}
 

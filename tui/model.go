@@ -413,8 +413,17 @@ func (m *Model) selectedProc() *proc {
 	return nil
 }
 
-// key handles a key press.
+// key handles a key press. Keys typed faster than the terminal is read
+// come as one message of many runes ("\\bad"): each is a key of its own,
+// since the first may open the prompt the others go to.
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	if k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste {
+		cmds := make([]tea.Cmd, 0, len(k.Runes))
+		for _, r := range k.Runes {
+			cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	switch m.mode {
 	case modeHelp:
 		m.mode = modeNormal

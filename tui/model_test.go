@@ -109,6 +109,8 @@ func press(m *Model, keys ...string) []tea.Cmd {
 			msg = tea.KeyMsg{Type: tea.KeyEsc}
 		case "tab":
 			msg = tea.KeyMsg{Type: tea.KeyTab}
+		case "home":
+			msg = tea.KeyMsg{Type: tea.KeyHome}
 		case "pgup":
 			msg = tea.KeyMsg{Type: tea.KeyPgUp}
 		case "pgdown":
@@ -618,4 +620,17 @@ func TestHasControl(t *testing.T) {
 	for s, want := range map[string]bool{"plain text": false, "tab\there": true, "esc\x1b[0m": true, "del\x7f": true, "c1\u0085": true, "é ü ✓ 日本": false, "": false} {
 		assert.Equal(t, want, hasControl(s), "%q", s)
 	}
+}
+
+// Keys typed faster than the terminal is read come as one message: each
+// rune is a key of its own.
+func TestKeysThatComeTogether(t *testing.T) {
+	m := newTestModel(t, Config{})
+	m.Update(processesMsg{ps: sampleProcesses()})
+	m.Update(logBatchMsg{lines: logLines("web", "good 1", "bad 1", "good 2")})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(`\bad`)})
+	press(m, "enter")
+	assert.Equal(t, []string{"bad 1"}, pane(m.View()), "\\ opened the prompt, bad went into it")
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jj")})
+	assert.Equal(t, "worker", m.selected)
 }
