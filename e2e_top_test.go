@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -461,4 +462,41 @@ func childPIDs(pid int) []int {
 		}
 	}
 	return out
+}
+
+// TestUpTUITerminated: SIGTERM to prox up -tui stops every process
+// gracefully, once, as without the UI: a process that takes a second to
+// stop gets it, not a second signal's kill.
+func TestUpTUITerminated(t *testing.T) {
+	requireTmux(t)
+	cfg := filepath.Join(t.TempDir(), "prox.hcl")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+process "alpha" {
+  command = ["sh", "-c", "trap 'sleep 1; echo alpha done; exit 0' TERM; while true; do sleep 0.1; done"]
+}
+process "beta" {
+  command = ["sh", "-c", "while true; do echo beta; sleep 0.2; done"]
+}
+`), 0o644))
+	bin := buildProx(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	marker := "PROX_E2E_MARKER=" + hex.EncodeToString(b)
+	t.Cleanup(func() { killMarked(marker) })
+	s := newTmux(t, 100, 30, []string{"NO_COLOR=1"}, fmt.Sprintf("env %s '%s' up -tui -config '%s'; echo EXIT=$?; sleep 600", marker, bin, cfg))
+	s.waitScreen("both processes running", func(sc string) bool {
+		a, b := topRow("alpha").FindStringSubmatch(sc), topRow("beta").FindStringSubmatch(sc)
+		return a != nil && b != nil && a[2] == "running" && b[2] == "running"
+	})
+	shell, err := strconv.Atoi(strings.TrimSpace(s.tmux("list-panes", "-t", s.name, "-F", "#{pane_pid}")))
+	require.NoError(t, err)
+	prox := childPIDs(shell)
+	require.Len(t, prox, 1)
+	require.NoError(t, syscall.Kill(prox[0], syscall.SIGTERM))
+	screen := s.waitScreen("prox's exit", func(sc string) bool { return strings.Contains(sc, "EXIT=") })
+	assert.Contains(t, screen, "EXIT=0")
+	assert.Contains(t, screen, "shutting down: signal=terminated")
+	assert.NotContains(t, screen, "second signal", "one signal, one graceful stop")
+	assert.Regexp(t, `exited: process=alpha state=stopped code=0`, screen, "alpha had its second to stop")
+	requireNoneLeft(t, marker)
 }

@@ -62,6 +62,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	var progOpts []tea.ProgramOption
 	progOpts = append(progOpts, tea.WithContext(ctx), tea.WithAltScreen(), tea.WithFPS(FPS))
+	if opts.Interrupt != nil {
+		// prox up -tui: SIGTERM and SIGHUP are prox's, which stops every
+		// process; the UI ends when prox has stopped.
+		progOpts = append(progOpts, tea.WithoutSignalHandler())
+	}
 	var out io.Writer
 	if opts.Input != nil {
 		progOpts = append(progOpts, tea.WithInput(opts.Input))
