@@ -169,7 +169,7 @@ func TestTopInTmux(t *testing.T) {
 
 	// Every process's output, then only the lines that match "bad".
 	s.keys("a")
-	screen = s.waitScreen("both processes' output", func(sc string) bool {
+	s.waitScreen("both processes' output", func(sc string) bool {
 		p := strings.Join(logPane(sc), "\n")
 		return strings.Contains(sc, "── logs: all processes") && strings.Contains(p, "alpha | alpha line") && strings.Contains(p, "beta  ! beta bad")
 	})
