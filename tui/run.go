@@ -53,8 +53,8 @@ type Result struct {
 // Run runs the UI until the user quits or prox stops. It first reads the
 // processes once: with no prox on the socket it returns that error
 // (control.ErrNoServer) before touching the terminal.
-func Run(ctx context.Context, opts Options) (Result, error) {
-	ctx, cancel := context.WithCancel(ctx)
+func Run(parent context.Context, opts Options) (Result, error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	ps, err := opts.Client.Processes(ctx)
 	if err != nil {
@@ -104,7 +104,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if errors.Is(err, tea.ErrProgramKilled) && model.gone {
 		err = nil
 	}
-	if err != nil && ctx.Err() != nil && !model.quit && !model.gone {
+	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
 		err = nil // the caller's context ended the UI
 	}
 	return Result{ProxStopped: model.gone}, err
