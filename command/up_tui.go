@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prox-dev/prox/agent"
 	"github.com/prox-dev/prox/supervisor/control"
@@ -67,14 +68,23 @@ func (c *UpCommand) runTUI(a *agent.Agent, sigs <-chan os.Signal) int {
 		}
 		code = <-done
 	case code = <-done:
-		// prox ended by itself (every process exited): the UI sees the
-		// control API go and exits.
-		cancel()
-		<-uiDone
+		// prox has stopped (every process exited, or the UI's quit was
+		// quicker than the UI): the UI sees the control API go, says so
+		// and quits. Cancelling it instead would kill it, and bubbletea
+		// then closes the terminal under its own input reader.
+		select {
+		case <-uiDone:
+		case <-time.After(uiGrace):
+			cancel()
+			<-uiDone
+		}
 		c.held.release()
 	}
 	return code
 }
+
+// uiGrace is how long the UI has to notice that prox stopped.
+const uiGrace = 5 * time.Second
 
 // heldOutput passes writes through, except while held: then it keeps
 // them (up to maxHeld bytes, then it counts what it drops) until release.
