@@ -107,6 +107,9 @@ func Run(parent context.Context, opts Options) (Result, error) {
 	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
 		err = nil // the caller's context ended the UI
 	}
+	if errors.Is(err, tea.ErrInterrupted) {
+		err = nil // SIGINT from outside (a key ctrl+c is q): a quit
+	}
 	return Result{ProxStopped: model.gone}, err
 }
 
