@@ -125,6 +125,10 @@ process "alpha" {
 process "beta" {
   command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo beta good $i; echo beta bad $i >&2; sleep 0.2; done"]
 }
+process "gamma" {
+  replicas = 2
+  command  = ["sleep", "3600"]
+}
 `
 
 func writeTopConfig(t *testing.T) string {
@@ -142,7 +146,7 @@ func TestTopInTmux(t *testing.T) {
 	requireTmux(t)
 	cfg := writeTopConfig(t)
 	r := startUp(t, cfg)
-	r.waitOutput(t, `^alpha \| alpha line`, `^beta  \| beta good`)
+	r.waitOutput(t, `^alpha +\| alpha line`, `^beta +\| beta good`)
 	bin := buildProx(t)
 	top := fmt.Sprintf("'%s' top -config '%s'; echo EXIT=$?; sleep 600", bin, cfg)
 
@@ -154,6 +158,7 @@ func TestTopInTmux(t *testing.T) {
 	assert.Contains(t, screen, "● running", "the state's symbol")
 	assert.Regexp(t, `NAME +STATE +HEALTH +PID +CPU +MEM +UPTIME +RESTARTS +LAST EXIT`, screen)
 	assert.Contains(t, screen, "▸ alpha", "the first process is selected")
+	assert.Regexp(t, `(?m)^  ▾ gamma  2 replicas: 2 running\n[▸ ]   gamma\.0 +● running .*\n[▸ ]   gamma\.1 +● running `, screen, "the instances of gamma, grouped")
 	before := topRow("alpha").FindStringSubmatch(screen)
 	require.Equal(t, "0", before[8])
 	oldPID := before[4]
@@ -171,7 +176,7 @@ func TestTopInTmux(t *testing.T) {
 	s.keys("a")
 	s.waitScreen("both processes' output", func(sc string) bool {
 		p := strings.Join(logPane(sc), "\n")
-		return strings.Contains(sc, "── logs: all processes") && strings.Contains(p, "alpha | alpha line") && strings.Contains(p, "beta  ! beta bad")
+		return strings.Contains(sc, "── logs: all processes") && regexp.MustCompile(`(?m)^alpha +\| alpha line`).MatchString(p) && regexp.MustCompile(`(?m)^beta +! beta bad`).MatchString(p)
 	})
 	s.typeText(`\`)
 	s.typeText("bad")
@@ -180,7 +185,7 @@ func TestTopInTmux(t *testing.T) {
 		return strings.Contains(sc, `only "bad"`) && len(logPane(sc)) >= 5
 	})
 	for _, l := range logPane(screen) {
-		assert.Regexp(t, `^beta  ! beta bad \d+$`, l, "the filtered pane shows only matching lines (stderr marked !)")
+		assert.Regexp(t, `^beta +! beta bad \d+$`, l, "the filtered pane shows only matching lines (stderr marked !)")
 	}
 	// Lines that come later are filtered too: wait for a newer one.
 	newest := func(sc string) int {
@@ -191,7 +196,7 @@ func TestTopInTmux(t *testing.T) {
 	seen := newest(screen)
 	screen = s.waitScreen("a newer matching line", func(sc string) bool { return len(logPane(sc)) > 0 && newest(sc) > seen })
 	for _, l := range logPane(screen) {
-		assert.Regexp(t, `^beta  ! beta bad \d+$`, l)
+		assert.Regexp(t, `^beta +! beta bad \d+$`, l)
 	}
 
 	// q quits and stops nothing.

@@ -107,9 +107,6 @@ type Config struct {
 	// Take returns the lines the feed holds for the pane and how many it
 	// dropped (on logsReadyMsg); nil in tests.
 	Take func() ([]control.LogLine, uint64)
-	// GroupOf returns the replica group of a process ("" for none); nil:
-	// none is grouped.
-	GroupOf func(control.Process) string
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -266,8 +263,8 @@ func (m *Model) setProcesses(ps []control.Process) {
 	m.procs = m.procs[:0]
 	for i, p := range ps {
 		pr := proc{Process: p, order: i}
-		if m.cfg.GroupOf != nil {
-			pr.Group = m.cfg.GroupOf(p)
+		if p.Group != "" && p.Group != p.Name {
+			pr.Group = p.Group // an instance of a process with replicas
 		}
 		m.procs = append(m.procs, pr)
 	}

@@ -225,33 +225,28 @@ func TestFilterByName(t *testing.T) {
 
 func TestReplicasAreGroupedUnderTheirGroup(t *testing.T) {
 	ps := []control.Process{
-		{Name: "web-1", State: "running", PID: 10},
-		{Name: "db", State: "running", PID: 5},
-		{Name: "web-2", State: "crashed"},
-		{Name: "web-3", State: "running", PID: 12},
+		{Name: "web.0", Group: "web", State: "running", PID: 10},
+		{Name: "db", Group: "db", State: "running", PID: 5},
+		{Name: "web.1", Group: "web", State: "crashed"},
+		{Name: "web.2", Group: "web", State: "running", PID: 12},
 	}
-	groupOf := func(p control.Process) string {
-		if name, _, ok := strings.Cut(p.Name, "-"); ok {
-			return name
-		}
-		return ""
-	}
-	m := newTestModel(t, Config{GroupOf: groupOf})
+	m := newTestModel(t, Config{})
 	m.Update(processesMsg{ps: ps})
 	v := m.View()
-	assert.Equal(t, []string{"web-1", "web-2", "web-3", "db"}, tableNames(v), v)
+	assert.Equal(t, []string{"web.0", "web.1", "web.2", "db"}, tableNames(v), v)
 	assert.Contains(t, v, "▾ web  3 replicas: 2 running, 1 crashed")
+	assert.NotContains(t, v, "▾ db", "a process of one instance is not a group")
 	// Sorting sorts within the group; the group stays together.
 	press(m, "o", "o") // state
-	assert.Equal(t, []string{"web-2", "web-1", "web-3", "db"}, tableNames(m.View()))
-	// The group's line is not selectable: down from web-3 is db.
+	assert.Equal(t, []string{"web.1", "web.0", "web.2", "db"}, tableNames(m.View()))
+	// The group's line is not selectable: down from web.2 is db.
 	press(m, "o", "o", "o", "o", "o", "o") // config order again
 	press(m, "j", "j", "j")
 	assert.Equal(t, "db", m.selected)
-	// A filter on the group's name keeps its replicas.
+	// A filter on the group's name keeps its instances.
 	press(m, "f")
 	typeText(m, "web")
-	assert.Equal(t, []string{"web-1", "web-2", "web-3"}, tableNames(m.View()))
+	assert.Equal(t, []string{"web.0", "web.1", "web.2"}, tableNames(m.View()))
 }
 
 func TestEightyByTwentyFourAndCompactBelowSixty(t *testing.T) {

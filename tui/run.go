@@ -39,8 +39,6 @@ type Options struct {
 	// Interrupt, when set (prox up -tui), makes quitting ask, then call
 	// it to stop every process; the UI exits once prox has stopped.
 	Interrupt func()
-	// GroupOf returns a process's replica group, "" for none; nil: none.
-	GroupOf func(control.Process) string
 }
 
 // Result says how the UI ended.
@@ -87,7 +85,6 @@ func Run(parent context.Context, opts Options) (Result, error) {
 		Interrupt: opts.Interrupt,
 		Follow:    feed.follow,
 		Take:      feed.take,
-		GroupOf:   opts.GroupOf,
 	})
 	model.setProcesses(ps)
 	p := tea.NewProgram(model, progOpts...)

@@ -14,9 +14,9 @@ import (
 // proc is one process as the table shows it.
 type proc struct {
 	control.Process
-	// Group names the replica group the process belongs to; "" when it
-	// is not a replica. Processes of one group are shown together under
-	// a line of their own.
+	// Group names the process block (with replicas) the process is an
+	// instance of; "" for a process of its own. The instances of a
+	// block are shown together under a line of their own.
 	Group string
 	// order is the process's place in the configuration.
 	order int
