@@ -9,7 +9,7 @@ type keyMap struct {
 	Start, Stop, Restart, Signal            key.Binding
 	Sort, Reverse, FilterProcs              key.Binding
 	AllLogs, Search, FilterLogs, Next, Prev key.Binding
-	Pause, ScrollUp, ScrollDown, Follow     key.Binding
+	Pause, ScrollUp, ScrollDown, Clear      key.Binding
 	Wrap, Help, Quit                        key.Binding
 }
 
@@ -34,7 +34,7 @@ var keys = keyMap{
 	Pause:       key.NewBinding(key.WithKeys("p", " "), key.WithHelp("p space", "pause or resume the log pane")),
 	ScrollUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+u", "shift+up"), key.WithHelp("pgup ctrl+u", "scroll the log pane back (pauses)")),
 	ScrollDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "shift+down"), key.WithHelp("pgdn ctrl+d", "scroll the log pane forward")),
-	Follow:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear the search, the log filter and the name filter")),
+	Clear:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear the search, the log filter and the name filter")),
 	Wrap:        key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrap long log lines, or cut them")),
 	Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "this help (any key closes it)")),
 	Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q ctrl+c", "quit")),
@@ -47,6 +47,6 @@ func (k keyMap) all() []key.Binding {
 		k.Sort, k.Reverse, k.FilterProcs,
 		k.AllLogs, k.Search, k.FilterLogs, k.Next, k.Prev,
 		k.Pause, k.ScrollUp, k.ScrollDown, k.Top, k.Bottom, k.Wrap,
-		k.Follow, k.Help, k.Quit,
+		k.Clear, k.Help, k.Quit,
 	}
 }

@@ -514,7 +514,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		m.resume()
 	case key.Matches(k, keys.Wrap):
 		m.wrap = !m.wrap
-	case key.Matches(k, keys.Follow):
+	case key.Matches(k, keys.Clear):
 		m.search, m.logFilter, m.nameFilter = nil, nil, ""
 		m.keepSelection()
 	}
