@@ -40,3 +40,12 @@ func TestUITakesATerminal(t *testing.T) {
 		assert.True(t, strings.Contains(stderr.String(), "needs a terminal"), stderr.String())
 	}
 }
+
+func TestUpTUIAndDetachExcludeEachOther(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	meta := Meta{Ui: &cli.BasicUi{Writer: &stdout, ErrorWriter: &stderr}, Stdout: &stdout, Stderr: &stderr}
+	cmd, err := Commands(meta)["up"]()
+	assert.NoError(t, err)
+	assert.Equal(t, exitUsage, cmd.Run([]string{"-tui", "-d"}))
+	assert.Contains(t, stderr.String(), "-tui and -d exclude each other")
+}
