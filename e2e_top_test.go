@@ -156,20 +156,26 @@ func TestTopInTmux(t *testing.T) {
 		return a != nil && b != nil && a[2] == "running" && b[2] == "running"
 	})
 	assert.Contains(t, screen, "● running", "the state's symbol")
-	assert.Regexp(t, `NAME +STATE +HEALTH +PID +CPU +MEM +UPTIME +RESTARTS +LAST EXIT`, screen)
+	assert.Regexp(t, `NAME +STATE +HEALTH +PID +CPU% +MEM +UPTIME +RESTARTS +LAST EXIT`, screen)
 	assert.Contains(t, screen, "▸ alpha", "the first process is selected")
 	assert.Regexp(t, `(?m)^  ▾ gamma  2 replicas: 2 running\n[▸ ]   gamma\.0 +● running .*\n[▸ ]   gamma\.1 +● running `, screen, "the instances of gamma, grouped")
+	// CPU and memory of the exec runner's processes, from prox's /metrics.
+	figures := regexp.MustCompile(`^\d+(\.\d)?$`)
+	mem := regexp.MustCompile(`^\d+(\.\d)?[BKMG]$`)
+	screen = s.waitScreen("alpha's CPU and memory", func(sc string) bool {
+		m := topRow("alpha").FindStringSubmatch(sc)
+		return m != nil && figures.MatchString(m[5]) && mem.MatchString(m[6])
+	})
 	before := topRow("alpha").FindStringSubmatch(screen)
 	require.Equal(t, "0", before[8])
 	oldPID := before[4]
 
 	// Restart the selected process: its restart count rises, its PID changes.
 	s.keys("r")
-	screen = s.waitScreen("alpha restarted once", func(sc string) bool {
+	screen = s.waitScreen("alpha restarted once, with a new PID", func(sc string) bool {
 		m := topRow("alpha").FindStringSubmatch(sc)
-		return m != nil && m[8] == "1" && m[2] == "running"
+		return m != nil && m[8] == "1" && m[2] == "running" && m[4] != oldPID
 	})
-	assert.NotEqual(t, oldPID, topRow("alpha").FindStringSubmatch(screen)[4])
 	assert.Equal(t, "0", topRow("beta").FindStringSubmatch(screen)[8], "only the selected process restarted")
 
 	// Every process's output, then only the lines that match "bad".

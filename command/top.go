@@ -21,8 +21,8 @@ func (c *TopCommand) Help() string {
 Usage: prox top [options]
 
   Opens a terminal UI over the prox running on the control socket (found
-  as prox ps finds it): the process table (state, health, PID, CPU and
-  memory where the runner reports them, uptime, restarts, last exit),
+  as prox ps finds it): the process table (state, health, PID, CPU % and
+  memory of a process on prox's machine, uptime, restarts, last exit),
   actions on the selected process (start, stop, restart, signal), and a
   log pane that follows the selected process's output or every
   process's, with search, filter, pause, scroll back and wrap. Press ?

@@ -80,6 +80,12 @@ type (
 	}
 	// quitMsg ends the program after prox stopped.
 	quitMsg struct{}
+	// usageMsg is the processes' CPU time and memory read at a time
+	// (nil when prox serves no /metrics).
+	usageMsg struct {
+		at time.Time
+		u  map[string]usage
+	}
 )
 
 // confirmation is a pending yes/no question and what yes does.
@@ -121,6 +127,8 @@ type Model struct {
 
 	procs      []proc
 	loaded     bool
+	samples    map[string]usageSample // the last usage read, by process
+	cpuPct     map[string]float64     // from the last two
 	sortCol    column
 	sortDesc   bool
 	nameFilter string
@@ -206,6 +214,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.setProcesses(msg.ps)
 	case eventMsg:
 		m.event(control.Event(msg))
+	case usageMsg:
+		m.setUsage(msg.at, msg.u)
 	case logsReadyMsg:
 		if m.cfg.Take != nil {
 			lines, dropped := m.cfg.Take()
@@ -269,7 +279,40 @@ func (m *Model) setProcesses(ps []control.Process) {
 		m.procs = append(m.procs, pr)
 	}
 	m.loaded = true
+	m.applyUsage()
 	m.keepSelection()
+}
+
+// setUsage takes a usage reading: a process's CPU percentage is its CPU
+// time's growth since the previous reading.
+func (m *Model) setUsage(at time.Time, u map[string]usage) {
+	samples, pct := map[string]usageSample{}, map[string]float64{}
+	for name, cur := range u {
+		s := usageSample{at: at, u: cur}
+		if p, ok := cpuPercent(m.samples[name], s); ok {
+			pct[name] = p
+		}
+		samples[name] = s
+	}
+	m.samples, m.cpuPct = samples, pct
+	m.applyUsage()
+}
+
+// applyUsage puts the last usage into the table's processes.
+func (m *Model) applyUsage() {
+	for i := range m.procs {
+		p := &m.procs[i]
+		p.hasCPU, p.hasMem = false, false
+		if p.State != "running" {
+			continue
+		}
+		if pct, ok := m.cpuPct[p.Name]; ok {
+			p.cpu, p.hasCPU = pct, true
+		}
+		if s, ok := m.samples[p.Name]; ok && s.u.hasMem {
+			p.mem, p.hasMem = s.u.memBytes, true
+		}
+	}
 }
 
 // event takes an event: it updates the process it names and flashes a

@@ -163,7 +163,7 @@ func TestTableShowsEveryColumnReadableWithoutColour(t *testing.T) {
 	m.Update(processesMsg{ps: sampleProcesses()})
 	v := m.View()
 	assert.Equal(t, []string{"web", "db", "worker", "cron"}, tableNames(v), v)
-	assert.Regexp(t, `NAME +STATE +HEALTH +PID +CPU +MEM +UPTIME +RESTARTS +LAST EXIT`, v)
+	assert.Regexp(t, `NAME +STATE +HEALTH +PID +CPU% +MEM +UPTIME +RESTARTS +LAST EXIT`, v)
 	assert.Regexp(t, `^▸ web +● running +healthy +101 +– +– +1m30s +2 exit -?$|^▸ web +● running +healthy +101 +– +– +1m30s +2 -$`, lineOf(v, "web"))
 	assert.Regexp(t, `db +● running +- +55 +– +– +3h00m +0 -$`, lineOf(v, "db"))
 	assert.Regexp(t, `worker +✗ crashed +- +- +– +– +- +5 exit 3$`, lineOf(v, "worker"))

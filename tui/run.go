@@ -111,7 +111,7 @@ func Run(parent context.Context, opts Options) (Result, error) {
 }
 
 // poll reads the processes once a second, and at once when an event asks
-// for it.
+// for it, and their CPU time and memory from prox's /metrics.
 func poll(ctx context.Context, c *control.Client, send func(tea.Msg), refresh <-chan struct{}) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -124,11 +124,21 @@ func poll(ctx context.Context, c *control.Client, send func(tea.Msg), refresh <-
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		ps, err := c.Processes(rctx)
+		var u map[string]usage
+		if err == nil {
+			if text, merr := c.Metrics(rctx); merr == nil {
+				u = parseUsage(text)
+			}
+		}
+		at := time.Now()
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		send(processesMsg{ps: ps, err: err})
+		if err == nil {
+			send(usageMsg{at: at, u: u})
+		}
 	}
 }
 

@@ -20,6 +20,10 @@ type proc struct {
 	Group string
 	// order is the process's place in the configuration.
 	order int
+	// cpu (percent of one core over the last second) and mem (bytes),
+	// when prox's /metrics have them.
+	cpu, mem       float64
+	hasCPU, hasMem bool
 }
 
 // column is a sortable column of the table.
@@ -184,8 +188,8 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// noStats is what the CPU and MEM cells show when the runner reports no
-// figures.
+// noStats is what the CPU% and MEM cells show without figures: a process
+// not running, on another machine (ssh), or before its second sample.
 const noStats = "–"
 
 // tableColumn is a column's heading, width and cell.
@@ -225,8 +229,18 @@ func columns(width, nameWidth int) []tableColumn {
 			}
 			return fmt.Sprint(p.PID)
 		}},
-		{title: "CPU", width: 5, right: true, sort: -1, cell: func(proc, time.Time) string { return noStats }},
-		{title: "MEM", width: 5, right: true, sort: -1, cell: func(proc, time.Time) string { return noStats }},
+		{title: "CPU%", width: 5, right: true, sort: -1, cell: func(p proc, _ time.Time) string {
+			if !p.hasCPU {
+				return noStats
+			}
+			return percentText(p.cpu)
+		}},
+		{title: "MEM", width: 5, right: true, sort: -1, cell: func(p proc, _ time.Time) string {
+			if !p.hasMem {
+				return noStats
+			}
+			return bytesText(p.mem)
+		}},
 		{title: "UPTIME", width: 6, right: true, sort: colUptime, cell: func(p proc, now time.Time) string {
 			if p.StartedAt == nil {
 				return "-"

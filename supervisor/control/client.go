@@ -221,6 +221,24 @@ func (c *Client) FollowEvents(ctx context.Context) (*EventStream, error) {
 	return &EventStream{stream: newStream(body)}, nil
 }
 
+// Metrics returns the running prox's metrics, GET /metrics, in
+// Prometheus's text format.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	body, err := c.open(ctx, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxMetrics))
+	if err != nil {
+		return nil, fmt.Errorf("read /metrics: %w", err)
+	}
+	return b, nil
+}
+
+// maxMetrics bounds what Metrics reads.
+const maxMetrics = 32 << 20
+
 // stream reads NDJSON.
 type stream struct {
 	body io.ReadCloser
