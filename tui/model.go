@@ -54,10 +54,14 @@ const (
 
 // Messages of the model.
 type (
-	// processesMsg is a poll's answer.
+	// processesMsg is a poll's answer, once a second: the processes and,
+	// when at is set, their usage read then (u nil when prox serves no
+	// /metrics). It also renders the uptimes and expires the status line.
 	processesMsg struct {
 		ps  []control.Process
 		err error
+		at  time.Time
+		u   map[string]usage
 	}
 	// eventMsg is an event of the events stream.
 	eventMsg control.Event
@@ -71,7 +75,7 @@ type (
 	}
 	// proxGoneMsg says prox stopped (or is stopping).
 	proxGoneMsg struct{}
-	// tickMsg comes once a second: uptimes, the status line's expiry.
+	// tickMsg expires the status line (tests; the poll does it too).
 	tickMsg time.Time
 	// actionDoneMsg is an action's outcome.
 	actionDoneMsg struct {
@@ -81,7 +85,8 @@ type (
 	// quitMsg ends the program after prox stopped.
 	quitMsg struct{}
 	// usageMsg is the processes' CPU time and memory read at a time
-	// (nil when prox serves no /metrics).
+	// (nil when prox serves no /metrics); the poll sends them with
+	// processesMsg, tests alone.
 	usageMsg struct {
 		at time.Time
 		u  map[string]usage
@@ -185,10 +190,15 @@ func NewModel(cfg Config) *Model {
 func (m *Model) ProxStopped() bool { return m.gone }
 
 // Init implements tea.Model.
-func (m *Model) Init() tea.Cmd { return tick() }
+// The once-a-second poll renders the uptimes: no timer of its own, so an
+// idle UI renders once a second.
+func (m *Model) Init() tea.Cmd { return nil }
 
-func tick() tea.Cmd {
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+// expire clears the status line once its time is up.
+func (m *Model) expire() {
+	if !m.statusTill.IsZero() && m.cfg.Now().After(m.statusTill) {
+		m.status, m.statusTill = "", time.Time{}
+	}
 }
 
 // Update implements tea.Model.
@@ -204,6 +214,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		return m.key(msg)
 	case processesMsg:
+		m.expire()
 		if msg.err != nil {
 			if errors.Is(msg.err, control.ErrNoServer) {
 				return m.proxGone()
@@ -212,6 +223,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.setProcesses(msg.ps)
+		if !msg.at.IsZero() {
+			m.setUsage(msg.at, msg.u)
+		}
 	case eventMsg:
 		m.event(control.Event(msg))
 	case usageMsg:
@@ -224,10 +238,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case logBatchMsg:
 		m.addLogs(msg.lines, msg.dropped)
 	case tickMsg:
-		if !m.statusTill.IsZero() && m.cfg.Now().After(m.statusTill) {
-			m.status, m.statusTill = "", time.Time{}
-		}
-		return tick()
+		m.expire()
 	case actionDoneMsg:
 		if msg.err != nil {
 			m.flash(fmt.Sprintf("%s %s: %v", msg.verb, msg.name, msg.err), true)

@@ -135,10 +135,7 @@ func poll(ctx context.Context, c *control.Client, send func(tea.Msg), refresh <-
 		if ctx.Err() != nil {
 			return
 		}
-		send(processesMsg{ps: ps, err: err})
-		if err == nil {
-			send(usageMsg{at: at, u: u})
-		}
+		send(processesMsg{ps: ps, err: err, at: at, u: u})
 	}
 }
 
