@@ -23,6 +23,12 @@ const frame = time.Second / FPS
 // update it in between).
 const pollEvery = time.Second
 
+// usageEvery is how many polls go by between two readings of /metrics:
+// CPU % is then the average of the last 3 s, and an idle UI (which the
+// 30 Hz frame ticker already costs most of its 1 % budget) makes one
+// request a second, not two.
+const usageEvery = 3
+
 // tailLines is how many kept lines the log pane asks for when it starts
 // following a process (or all): the newest of prox's ring buffer.
 const tailLines = 2000
@@ -115,6 +121,7 @@ func Run(parent context.Context, opts Options) (Result, error) {
 func poll(ctx context.Context, c *control.Client, send func(tea.Msg), refresh <-chan struct{}) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
+	polls := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,18 +131,18 @@ func poll(ctx context.Context, c *control.Client, send func(tea.Msg), refresh <-
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		ps, err := c.Processes(rctx)
-		var u map[string]usage
-		if err == nil {
+		msg := processesMsg{ps: ps, err: err}
+		if polls++; err == nil && polls%usageEvery == 1 {
 			if text, merr := c.Metrics(rctx); merr == nil {
-				u = parseUsage(text)
+				msg.u = parseUsage(text)
 			}
+			msg.at = time.Now()
 		}
-		at := time.Now()
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		send(processesMsg{ps: ps, err: err, at: at, u: u})
+		send(msg)
 	}
 }
 
