@@ -23,7 +23,8 @@ import (
 // its screen with capture-pane as a person reads it, and type keys into
 // it with send-keys.
 
-// tmuxSession is one tmux server (a socket of its own) with one session.
+// tmuxSession is one tmux server (a socket of its own, in the test's
+// folder) with one session.
 type tmuxSession struct {
 	t      *testing.T
 	socket string
@@ -49,21 +50,21 @@ func requireTmux(t *testing.T) {
 func newTmux(t *testing.T, width, height int, env []string, shellCommand string) *tmuxSession {
 	t.Helper()
 	requireTmux(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	s := &tmuxSession{t: t, socket: "prox-e2e-" + hex.EncodeToString(b), name: "top"}
+	// A server of its own, on a socket in the test's folder, which goes
+	// with it.
+	s := &tmuxSession{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock"), name: "top"}
 	args := []string{"new-session", "-d", "-s", s.name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height)}
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}
 	s.tmux(append(args, shellCommand)...)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
 	return s
 }
 
 func (s *tmuxSession) tmux(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", s.socket}, args...)...).CombinedOutput()
 	require.NoError(s.t, err, "tmux %v: %s", args, out)
 	return string(out)
 }
@@ -309,7 +310,7 @@ type benchTop struct {
 }
 
 func (t *benchTop) tmux(args ...string) string {
-	out, err := exec.Command("tmux", append([]string{"-L", t.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", t.socket}, args...)...).CombinedOutput()
 	require.NoError(t.b, err, "tmux %v: %s", args, out)
 	return string(out)
 }
@@ -323,7 +324,7 @@ func startBenchTop(b *testing.B, restart bool, argv ...string) *benchTop {
 		b.Skip("tmux is not installed")
 	}
 	dir := b.TempDir()
-	t := &benchTop{b: b, bin: buildPlain(b, dir, ".", "prox"), socket: fmt.Sprintf("prox-bench-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	t := &benchTop{b: b, bin: buildPlain(b, dir, ".", "prox"), socket: filepath.Join(dir, "tmux.sock")}
 	load := buildPlain(b, dir, "./bench/cmd/proxload", "proxload")
 	var cfg strings.Builder
 	cfg.WriteString("sink \"file\" \"bench\" {\n  path = \"/dev/null\"\n  max_size = \"0\"\n}\n")
@@ -347,7 +348,7 @@ func startBenchTop(b *testing.B, restart bool, argv ...string) *benchTop {
 	up.Env = append(os.Environ(), "NO_COLOR=1")
 	require.NoError(b, up.Start())
 	b.Cleanup(func() {
-		_ = exec.Command("tmux", "-L", t.socket, "kill-server").Run()
+		_ = exec.Command("tmux", "-S", t.socket, "kill-server").Run()
 		_ = up.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = up.Wait(); close(done) }()
