@@ -13,7 +13,7 @@ import (
 func (s *Manager) depsVerdict(spec ProcessSpec) (ready bool, failed, waiting string) {
 	var pending []string
 	for _, d := range spec.DependsOn {
-		dep, ok := s.byName[d.Name]
+		dep, ok := s.find(d.Name)
 		if !ok {
 			return false, fmt.Sprintf("dependency %q does not exist", d.Name), ""
 		}

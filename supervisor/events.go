@@ -44,6 +44,10 @@ type SupervisorEvent struct {
 	NextRestart time.Time
 	// Health is the new health status of an EventHealth.
 	Health HealthStatus
+	// Action is what an EventReload did to the process: ActionAdd,
+	// ActionRemove or ActionRestart; "" for the start and end of a
+	// reload.
+	Action string
 }
 
 // eventBus fans events out to subscribers without ever blocking the

@@ -40,6 +40,12 @@ type ProcessSpec struct {
 	DependsOn []Dependency
 	// Health is the health check; nil for none.
 	Health *HealthSpec
+	// Fingerprint identifies everything the process is made of (its
+	// attributes, its runner's and sinks' blocks, its env_file's content):
+	// Diff restarts a process whose fingerprint changed and leaves one
+	// whose fingerprint is the same running. "" compares as any other
+	// value.
+	Fingerprint string
 }
 
 // Dependency is one process another waits for, and the condition it waits
@@ -149,6 +155,11 @@ type managedProcess struct {
 	reqs   chan request
 	// outputGrace: how long the output may take to end after the exit.
 	outputGrace time.Duration
+	// runCtx is the loop's context, set by begin; endLoop ends the loop
+	// (the process was removed), which then closes done.
+	runCtx  context.Context
+	endLoop context.CancelFunc
+	done    chan struct{}
 
 	// Owned by loop.
 	ctx           context.Context // the loop's; runs' start contexts derive from it
@@ -209,6 +220,7 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs
 		state:     StateStopped,
 		startDone: make(chan startResult, 1),
 		exited:    make(chan ExitStatus, 1),
+		done:      make(chan struct{}),
 
 		outputGrace: DefaultOutputGrace,
 	}
@@ -223,9 +235,31 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs
 	return m
 }
 
+// begin starts the owner goroutine, until parent ends or the process is
+// removed (end).
+func (m *managedProcess) begin(parent context.Context) {
+	m.runCtx, m.endLoop = context.WithCancel(parent)
+	go m.loop(m.runCtx)
+}
+
+// ctxOf is the loop's context: done once the process is removed or the
+// supervisor has stopped.
+func (m *managedProcess) ctxOf() context.Context { return m.runCtx }
+
+// end stops the owner goroutine of a process that was shut down, and
+// waits for it to return.
+func (m *managedProcess) end() {
+	if m.endLoop == nil {
+		return
+	}
+	m.endLoop()
+	<-m.done
+}
+
 // loop owns the process until ctx ends.
 func (m *managedProcess) loop(ctx context.Context) {
 	m.ctx = ctx
+	defer close(m.done)
 	defer func() {
 		if m.cancelStart != nil {
 			m.cancelStart()
@@ -291,7 +325,17 @@ func (m *managedProcess) handle(r request) {
 		m.waitingDeps = false
 		m.waitRunning = append(m.waitRunning, r.reply)
 		m.launch()
-	case opStart:
+	case opStart, opRestart:
+		if m.shutdown {
+			// Shut down (the supervisor stops, or a reload removes or
+			// replaces the process): nothing starts it again.
+			r.reply <- fmt.Errorf("%w: process %q", ErrShutdown, m.spec.Name)
+			return
+		}
+		if r.op == opRestart {
+			m.restart(r)
+			return
+		}
 		if m.waitingDeps {
 			m.waitingDeps = false
 			m.waitRunning = append(m.waitRunning, r.reply)
@@ -311,25 +355,6 @@ func (m *managedProcess) handle(r request) {
 			m.burst.reset()
 			m.consecutive = 0
 			m.waitRunning = append(m.waitRunning, r.reply)
-			m.beginStart()
-		}
-	case opRestart:
-		switch m.state {
-		case StateRunning:
-			m.pendingStart = true
-			m.waitRunning = append(m.waitRunning, r.reply)
-			m.beginStop()
-		case StateStarting:
-			// Concurrent restarts coalesce: the run being started is
-			// the restarted one.
-			m.waitRunning = append(m.waitRunning, r.reply)
-		case StateStopping:
-			m.pendingStart = true
-			m.waitRunning = append(m.waitRunning, r.reply)
-		default:
-			m.cancelBackoff()
-			m.waitRunning = append(m.waitRunning, r.reply)
-			m.restarts++
 			m.beginStart()
 		}
 	case opStop, opShutdown:
@@ -370,6 +395,28 @@ func (m *managedProcess) handle(r request) {
 			m.kill("killing at once", "killed at once on request")
 		}
 		r.reply <- nil
+	}
+}
+
+// restart handles opRestart.
+func (m *managedProcess) restart(r request) {
+	switch m.state {
+	case StateRunning:
+		m.pendingStart = true
+		m.waitRunning = append(m.waitRunning, r.reply)
+		m.beginStop()
+	case StateStarting:
+		// Concurrent restarts coalesce: the run being started is
+		// the restarted one.
+		m.waitRunning = append(m.waitRunning, r.reply)
+	case StateStopping:
+		m.pendingStart = true
+		m.waitRunning = append(m.waitRunning, r.reply)
+	default:
+		m.cancelBackoff()
+		m.waitRunning = append(m.waitRunning, r.reply)
+		m.restarts++
+		m.beginStart()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,9 +89,16 @@ const killGrace = 10 * time.Second
 // Manager is the Supervisor.
 type Manager struct {
 	logger hclog.Logger
+	output func([]logs.LogEntry)
+	grace  time.Duration
+	// setMu guards the set of processes (procs, byName), which Apply
+	// changes at runtime; take it after mu, never before.
+	setMu  sync.RWMutex
 	procs  []*managedProcess
 	byName map[string]*managedProcess
 	bus    *eventBus
+	// applyMu serialises Apply.
+	applyMu sync.Mutex
 	// changed receives a value (coalesced) after every state change.
 	changed chan struct{}
 
@@ -122,6 +130,8 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	}
 	s := &Manager{
 		logger:  opts.Logger.Named("supervisor"),
+		output:  output,
+		grace:   opts.OutputGrace,
 		byName:  make(map[string]*managedProcess, len(specs)),
 		bus:     newEventBus(len(specs)),
 		changed: make(chan struct{}, 1),
@@ -130,15 +140,36 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 		changeC: make(chan struct{}),
 	}
 	for _, spec := range specs {
-		if spec.Group == "" {
-			spec.Group = spec.Name
-		}
-		m := newManagedProcess(spec, s.logger, output, s.bus, s.notify)
-		m.outputGrace = opts.OutputGrace
+		m := s.newProcess(spec)
 		s.procs = append(s.procs, m)
 		s.byName[spec.Name] = m
 	}
 	return s
+}
+
+// newProcess returns the managed process of spec, not yet running.
+func (s *Manager) newProcess(spec ProcessSpec) *managedProcess {
+	if spec.Group == "" {
+		spec.Group = spec.Name
+	}
+	m := newManagedProcess(spec, s.logger, s.output, s.bus, s.notify)
+	m.outputGrace = s.grace
+	return m
+}
+
+// list returns the processes, in configuration order.
+func (s *Manager) list() []*managedProcess {
+	s.setMu.RLock()
+	defer s.setMu.RUnlock()
+	return slices.Clone(s.procs)
+}
+
+// find returns the named process, if the set has it.
+func (s *Manager) find(name string) (*managedProcess, bool) {
+	s.setMu.RLock()
+	defer s.setMu.RUnlock()
+	m, ok := s.byName[name]
+	return m, ok
 }
 
 func (s *Manager) notify() {
@@ -170,8 +201,9 @@ func (s *Manager) Start(ctx context.Context) error {
 	s.state, s.startedAt = "running", time.Now()
 	s.loopCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Unlock()
-	for _, m := range s.procs {
-		go m.loop(s.loopCtx)
+	procs := s.list()
+	for _, m := range procs {
+		m.begin(s.loopCtx)
 	}
 	go func() {
 		select {
@@ -182,16 +214,23 @@ func (s *Manager) Start(ctx context.Context) error {
 	}()
 	// Processes without dependencies start now, in parallel; the others
 	// wait (starting, with the reason) until their conditions hold.
-	errs := make([]error, len(s.procs))
+	return s.startAll(ctx, procs)
+}
+
+// startAll starts procs: those without dependencies at once, in parallel,
+// and returns once each runs or has failed to start; the others wait
+// (starting, with the reason) until their conditions hold.
+func (s *Manager) startAll(ctx context.Context, procs []*managedProcess) error {
+	errs := make([]error, len(procs))
 	var wg sync.WaitGroup
-	for i, m := range s.procs {
+	for i, m := range procs {
 		if len(m.spec.DependsOn) > 0 {
 			reason := "waiting for dependencies"
 			if _, _, waiting := s.depsVerdict(m.spec); waiting != "" {
 				reason = waiting
 			}
 			_ = s.sendWith(ctx, m, request{op: opWait, reason: reason, initial: true})
-			go s.gate(s.loopCtx, m)
+			go s.gate(m.ctxOf(), m)
 			continue
 		}
 		wg.Add(1)
@@ -224,6 +263,8 @@ func (s *Manager) sendWith(ctx context.Context, m *managedProcess, r request) er
 		return ctx.Err()
 	case <-loopCtx.Done():
 		return ErrNotRunning
+	case <-m.done:
+		return removedError(loopCtx, m)
 	}
 	select {
 	case err := <-r.reply:
@@ -232,7 +273,18 @@ func (s *Manager) sendWith(ctx context.Context, m *managedProcess, r request) er
 		return ctx.Err()
 	case <-loopCtx.Done():
 		return ErrNotRunning
+	case <-m.done:
+		return removedError(loopCtx, m)
 	}
+}
+
+// removedError is the answer to a request to a process whose owner has
+// ended: the supervisor stopped, or a reload removed the process.
+func removedError(loopCtx context.Context, m *managedProcess) error {
+	if loopCtx.Err() != nil {
+		return ErrNotRunning
+	}
+	return fmt.Errorf("%w %q: removed by a reload", ErrUnknownProcess, m.spec.Name)
 }
 
 // Stop implements Supervisor. Every process gets its stop signal at once
@@ -266,7 +318,9 @@ func (s *Manager) Stop(ctx context.Context) error {
 // first, each level in parallel; the whole stop takes the longest chain of
 // stop timeouts.
 func (s *Manager) stopAll(ctx context.Context) error {
+	s.setMu.RLock()
 	lv := levels(s.procs, s.byName)
+	s.setMu.RUnlock()
 	var errs []error
 	for i := len(lv) - 1; i >= 0; i-- {
 		errs = append(errs, s.stopLevel(ctx, lv[i]))
@@ -303,7 +357,7 @@ func (s *Manager) stopLevel(ctx context.Context, procs []*managedProcess) error 
 func (s *Manager) Done() <-chan struct{} { return s.stopped }
 
 func (s *Manager) lookup(name string) (*managedProcess, error) {
-	m, ok := s.byName[name]
+	m, ok := s.find(name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownProcess, name)
 	}
@@ -360,8 +414,9 @@ func (s *Manager) ManuallyControlled() bool { return s.manual.Load() }
 
 // Processes implements Supervisor.
 func (s *Manager) Processes() []ProcessInfo {
-	out := make([]ProcessInfo, len(s.procs))
-	for i, m := range s.procs {
+	procs := s.list()
+	out := make([]ProcessInfo, len(procs))
+	for i, m := range procs {
 		out[i] = m.info()
 	}
 	return out
@@ -400,7 +455,7 @@ func (s *Manager) Changed() <-chan struct{} { return s.changed }
 // Settled reports whether no process is starting, running, stopping or
 // waiting to restart: nothing will happen without a request.
 func (s *Manager) Settled() bool {
-	for _, m := range s.procs {
+	for _, m := range s.list() {
 		if !m.settled.Load() {
 			return false
 		}
