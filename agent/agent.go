@@ -87,6 +87,7 @@ type Agent struct {
 	stopFailed bool
 	// metricsLn is the metrics block's listener, nil without one.
 	metricsLn net.Listener
+	reload    reloader // see reload.go
 }
 
 // Check loads the configuration, launches only the plugins it uses,
@@ -183,7 +184,9 @@ func (a *Agent) SyncTerminal() {
 // not start, failed, or (without an interrupt) exited unsuccessfully.
 func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	logger, pipe, st := a.logger, a.pipe, a.st
+	a.setRunning(st.specs)
 	sup := supervisor.New(st.specs, supervisor.Options{Logger: logger, OutputBatch: pipe.logs.WriteStableBatch})
+	a.setSupervisor(sup)
 	pipe.forwardEvents(sup)
 	defer pipe.close(context.Background(), logger)
 
@@ -202,7 +205,7 @@ func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	memtrim.AfterStart()
 	metricsHandler := a.metricsHandler(sup)
 	ctl := control.Serve(a.ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: a.opts.ConfigPath,
-		Shutdown: a.shutdownHook(sup), Metrics: metricsHandler})
+		Shutdown: a.shutdownHook(sup), Metrics: metricsHandler, Reloader: reloadRoute{a}})
 	defer func() { _ = ctl.Close(context.Background()) }()
 	if a.metricsLn != nil {
 		stopMetrics := serveMetrics(a.metricsLn, metricsHandler, logger)

@@ -223,6 +223,10 @@ func sinkEvent(ev supervisor.SupervisorEvent) sdk.Event {
 	switch {
 	case ev.Type == supervisor.EventHealth:
 		out.Type, out.State = sdk.EventHealth, sdk.ProcessState(ev.Health)
+	case ev.Type == supervisor.EventReload:
+		// A step of a reload: "reload", the action in the message.
+		out.Type = sdk.EventType(supervisor.EventReload)
+		out.Message = ev.Action + ": " + ev.Reason
 	case ev.To == supervisor.StateRunning:
 		out.Type = sdk.EventStarted
 	case ev.To == supervisor.StateCrashed:

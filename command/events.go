@@ -165,6 +165,15 @@ func eventLine(ev control.Event) string {
 		}
 		return b.String()
 	}
+	if ev.Type == control.EventReload {
+		// "reload web restart: its configuration changed: restarting"
+		b.WriteString("reload")
+		if ev.Process != "" {
+			b.WriteString(" " + ev.Process + " " + ev.Action)
+		}
+		b.WriteString(": " + ev.Reason)
+		return b.String()
+	}
 	b.WriteString(ev.Process + " ")
 	switch ev.Type {
 	case currentType:

@@ -123,6 +123,7 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"plugins":      func() (cli.Command, error) { return &PluginsCommand{Meta: meta}, nil },
 		"down":         func() (cli.Command, error) { return &DownCommand{Meta: meta}, nil },
 		"attach":       func() (cli.Command, error) { return &AttachCommand{Meta: meta}, nil },
+		"reload":       func() (cli.Command, error) { return &ReloadCommand{Meta: meta}, nil },
 	}
 }
 

@@ -26,6 +26,8 @@ type sinkRunner struct {
 	logger    hclog.Logger
 	queue     *sinkQueue
 	publish   func(SinkEvent)
+	// retarget takes ReplaceSink's requests (see switchTarget).
+	retarget chan retarget
 
 	ctx    context.Context // cancelled when Close gives up
 	cancel context.CancelFunc
@@ -61,6 +63,7 @@ func newSinkRunner(name string, processes []string, target SinkTarget, opts Sink
 		logger:    logger,
 		queue:     newSinkQueue(opts),
 		publish:   publish,
+		retarget:  make(chan retarget),
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -203,6 +206,12 @@ func (r *sinkRunner) run() {
 			r.lost()
 			return
 		}
+		select {
+		case req := <-r.retarget:
+			r.switchTarget(req)
+			continue
+		default:
+		}
 		state, deadline := r.queue.look(r.opts.FlushInterval, time.Now())
 		switch state {
 		case queueFinished:
@@ -215,6 +224,8 @@ func (r *sinkRunner) run() {
 			}
 			select {
 			case <-r.queue.wake:
+			case req := <-r.retarget:
+				r.switchTarget(req)
 			case <-timer.C:
 			case <-r.ctx.Done():
 				r.lost()

@@ -262,11 +262,11 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	var errs []error
 	for _, r := range runners {
-		drain := time.NewTimer(time.Until(start.Add(r.opts.DrainTimeout)))
+		drain := time.NewTimer(time.Until(start.Add(r.drainTimeout())))
 		select {
 		case <-r.done:
 		case <-drain.C:
-			r.abort(fmt.Errorf("not drained within its drain timeout (%s)", r.opts.DrainTimeout))
+			r.abort(fmt.Errorf("not drained within its drain timeout (%s)", r.drainTimeout()))
 			<-r.done
 		case <-ctx.Done():
 			r.abort(fmt.Errorf("the drain was cut short: %w", context.Cause(ctx)))

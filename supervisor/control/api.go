@@ -249,8 +249,8 @@ type FollowMessage struct {
 type Event struct {
 	// Time is when the change happened.
 	Time time.Time `json:"time"`
-	// Type is "state" (From -> To), "health" (Health) or "sink" (the
-	// sink's From -> To).
+	// Type is "state" (From -> To), "health" (Health), "sink" (the
+	// sink's From -> To) or "reload" (a step of a reload: Action).
 	Type string `json:"type"`
 	// Process is the process's name ("" for a sink event).
 	Process string `json:"process"`
@@ -269,6 +269,10 @@ type Event struct {
 	Restarts int `json:"restarts"`
 	// Reason explains the change when there is more to say.
 	Reason string `json:"reason,omitempty"`
+	// Action is what a "reload" event did to the process: "add",
+	// "remove" or "restart"; "" for the start and end of a reload
+	// (Process "").
+	Action string `json:"action,omitempty"`
 	// Exit is set when the change was caused by an exit.
 	Exit *EventExit `json:"exit,omitempty"`
 	// NextRestart is set when To is "backoff".
@@ -300,9 +304,10 @@ func EventFrom(ev supervisor.SupervisorEvent) Event {
 	if out.Type == "" {
 		out.Type = supervisor.EventState
 	}
-	if ev.Type == supervisor.EventHealth {
+	if ev.Type == supervisor.EventHealth || ev.Type == supervisor.EventReload {
 		out.From, out.To = "", ""
 	}
+	out.Action = ev.Action
 	if ev.Exit != nil {
 		out.Exit = &EventExit{Code: ev.Exit.Code, Signal: ev.Exit.Signal, Error: ev.Exit.Error}
 	}

@@ -36,6 +36,9 @@ type Options struct {
 	Signaller Signaller
 	// Logger receives the server's logs; default none.
 	Logger hclog.Logger
+	// Reloader reloads the configuration (POST /v1/reload); default nil,
+	// and then that route answers 501 "not_implemented".
+	Reloader Reloader
 	// Version is prox's version, reported by /v1/status; default "".
 	Version string
 	// Config is the configuration file's path, reported by /v1/status;
@@ -174,6 +177,7 @@ func (s *Server) routes() http.Handler {
 	if s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics)
 	}
+	mux.HandleFunc("POST /v1/reload", s.handleReload)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, noRoute(r))
 	})

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reloadCommand runs `prox reload ARGS` on config: its stdout, its
+// stderr and its exit code.
+func reloadCommand(t *testing.T, config string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(buildProx(t), append([]string{"reload", "-config", config}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "PROX_SOCKET=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+		code = ee.ExitCode()
+	}
+	return string(out), stderr.String(), code
+}
+
+// pidsByName polls `prox ps -json` until every name in want runs and no
+// other process is listed, and returns their PIDs.
+func pidsByName(t *testing.T, config string, want ...string) map[string]int {
+	t.Helper()
+	var last []psProcess
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		procs, err := ps(t, config)
+		if err == nil {
+			last = procs
+			pids := map[string]int{}
+			for _, p := range procs {
+				if p.State == "running" {
+					pids[p.Name] = p.PID
+				}
+			}
+			if len(pids) == len(want) && len(procs) == len(want) {
+				ok := true
+				for _, name := range want {
+					ok = ok && pids[name] > 0
+				}
+				if ok {
+					return pids
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("never exactly %v running; last ps: %+v", want, last)
+	return nil
+}
+
+func writeConfig(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+}
+
+const reloadBefore = `
+process "web" {
+  command = ["sh", "-c", "echo web up; exec sleep 300"]
+}
+process "db" {
+  command  = ["sh", "-c", "echo db up $DB_MODE; exec sleep 300"]
+  env_file = "db.env"
+}
+process "old" {
+  command = ["sh", "-c", "echo old up; exec sleep 300"]
+}
+`
+
+// The same, but for the content of db.env, old removed and worker added
+// (after db).
+const reloadAfter = `
+process "web" {
+  command = ["sh", "-c", "echo web up; exec sleep 300"]
+}
+process "db" {
+  command  = ["sh", "-c", "echo db up $DB_MODE; exec sleep 300"]
+  env_file = "db.env"
+}
+process "worker" {
+  command    = ["sh", "-c", "echo worker up; exec sleep 300"]
+  depends_on = ["db"]
+}
+`
+
+func TestReloadAppliesTheDifference(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, reloadBefore)
+	writeConfig(t, filepath.Join(dir, "db.env"), "DB_MODE=first\n")
+	r := startUp(t, cfg)
+	r.waitOutput(t, "db +\\| db up first")
+	before := pidsByName(t, cfg, "web", "db", "old")
+
+	// Follow the events from before the reload.
+	events := exec.Command(buildProx(t), "events", "-json", "-config", cfg)
+	events.Env = append(os.Environ(), "PROX_SOCKET=")
+	evOut, err := events.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, events.Start())
+	t.Cleanup(func() { _ = events.Process.Kill(); _ = events.Wait() })
+	evLines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(evOut)
+		for sc.Scan() {
+			evLines <- sc.Text()
+		}
+		close(evLines)
+	}()
+
+	writeConfig(t, cfg, reloadAfter)
+	writeConfig(t, filepath.Join(dir, "db.env"), "DB_MODE=second\n")
+
+	// A dry run prints the plan and changes nothing.
+	out, stderr, code := reloadCommand(t, cfg, "-dry-run")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^add: +worker$`, out)
+	assert.Regexp(t, `(?m)^restart: +db$`, out)
+	assert.Regexp(t, `(?m)^remove: +old$`, out)
+	assert.Regexp(t, `(?m)^unchanged: +web$`, out)
+	assert.Contains(t, out, "Dry run: nothing was changed.")
+	assert.Equal(t, before, pidsByName(t, cfg, "web", "db", "old"))
+
+	out, stderr, code = reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "Reloaded.")
+	after := pidsByName(t, cfg, "web", "db", "worker")
+	assert.Equal(t, before["web"], after["web"], "an unchanged process keeps its run")
+	assert.NotEqual(t, before["db"], after["db"], "a changed env_file restarts its process")
+	r.waitOutput(t, "db +\\| db up second", "worker +\\| worker up")
+	assert.Equal(t, 1, r.count("web | web up"), "web never started again")
+	assert.Empty(t, processState(before["old"]), "old was stopped")
+
+	// Every step is an event.
+	var steps []string
+	deadline := time.After(30 * time.Second)
+	for !strings.HasPrefix(last(steps), "reload done") {
+		select {
+		case line, ok := <-evLines:
+			require.True(t, ok, "the events stream ended; saw %v", steps)
+			var ev struct {
+				Type, Process, Action, Reason string
+			}
+			require.NoError(t, json.Unmarshal([]byte(line), &ev))
+			if ev.Type != "reload" {
+				continue
+			}
+			if ev.Process == "" {
+				steps = append(steps, ev.Reason)
+			} else {
+				steps = append(steps, ev.Process+" "+ev.Action)
+			}
+		case <-deadline:
+			t.Fatalf("no end of the reload in the events: %v", steps)
+		}
+	}
+	assert.Equal(t, []string{
+		"reload started: add 1 (worker), restart 1 (db), remove 1 (old), unchanged 1",
+		"old remove", "db restart", "worker add", "reload done",
+	}, steps)
+
+	// Nothing changed: nothing happens.
+	out, stderr, code = reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "nothing changed")
+	assert.Equal(t, after, pidsByName(t, cfg, "web", "db", "worker"))
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
+
+func TestReloadOfAnInvalidFileChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, reloadBefore)
+	writeConfig(t, filepath.Join(dir, "db.env"), "DB_MODE=first\n")
+	startUp(t, cfg)
+	before := pidsByName(t, cfg, "web", "db", "old")
+
+	writeConfig(t, cfg, reloadAfter+`
+process "broken" {
+  command = "not a list"
+  restart {
+    policy = "sometimes"
+  }
+}
+`)
+	out, stderr, code := reloadCommand(t, cfg)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Contains(t, stderr, "nothing was changed")
+	assert.Contains(t, stderr, "prox.hcl line 15, in process \"broken\":\n  15:   command = \"not a list\"")
+	assert.Contains(t, stderr, "prox.hcl line 17, in process \"broken\":\n  17:     policy = \"sometimes\"")
+	assert.Equal(t, before, pidsByName(t, cfg, "web", "db", "old"))
+
+	_, stderr, code = reloadCommand(t, cfg, "-dry-run")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "prox.hcl line 17")
+}
+
+func TestReloadThatRemovesADependencyIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, `
+process "db" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+process "web" {
+  command    = ["sh", "-c", "exec sleep 300"]
+  depends_on = ["db"]
+}
+`)
+	startUp(t, cfg)
+	before := pidsByName(t, cfg, "db", "web")
+	writeConfig(t, cfg, `
+process "web" {
+  command    = ["sh", "-c", "exec sleep 300"]
+  depends_on = ["db"]
+}
+`)
+	_, stderr, code := reloadCommand(t, cfg)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `reload refused: process "db" cannot be removed: process "web" depends on it`)
+	assert.Equal(t, before, pidsByName(t, cfg, "db", "web"))
+}
+
+func TestReloadDuringAStopIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, `
+process "stubborn" {
+  command = ["sh", "-c", "trap 'echo got TERM' TERM; echo ready; while true; do sleep 0.1; done"]
+  stop {
+    timeout = "30s"
+  }
+}
+`)
+	r := startUp(t, cfg)
+	r.waitOutput(t, "ready")
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	r.waitOutput(t, "got TERM")
+	writeConfig(t, cfg, `
+process "other" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`)
+	_, stderr, code := reloadCommand(t, cfg)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "reload refused: the supervisor is stopping")
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT)) // kill at once
+	r.wait(t)
+	assert.NotContains(t, r.output(), "other")
+}

@@ -1,0 +1,109 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/prox-dev/prox/supervisor"
+)
+
+// EventReload is the type of the events of a reload.
+const EventReload = supervisor.EventReload
+
+// Error codes of a reload.
+const (
+	// CodeInvalidConfig: the configuration has errors; nothing changed.
+	// The message holds the diagnostics, with file and line (422).
+	CodeInvalidConfig = "invalid_config"
+	// CodeRefused: the reload was refused (it removes a process another
+	// one depends on, or prox is stopping); nothing changed (409).
+	CodeRefused = "refused"
+)
+
+// Reloader reads the configuration again and applies the difference
+// (agent.Agent does). A refusal is best an *APIError with CodeRefused or
+// CodeInvalidConfig; any other error answers 500.
+type Reloader interface {
+	Reload(ctx context.Context, dryRun bool) (ReloadResult, error)
+}
+
+// ReloadRequest is the body of POST /v1/reload (an empty body is
+// {"dry_run": false}).
+type ReloadRequest struct {
+	// DryRun plans the reload without applying it.
+	DryRun bool `json:"dry_run"`
+}
+
+// ReloadResult is the answer of POST /v1/reload: the plan, by process
+// name, and what was done.
+type ReloadResult struct {
+	// Applied is false for a dry run.
+	Applied bool `json:"applied"`
+	// Add, Restart and Remove name the processes added, restarted (their
+	// configuration changed) and removed; Unchanged those left running.
+	Add       []string `json:"add"`
+	Restart   []string `json:"restart"`
+	Remove    []string `json:"remove"`
+	Unchanged []string `json:"unchanged"`
+	// Runners and Sinks are the plugins launched, relaunched (their
+	// block changed) and shut down.
+	Runners PluginChanges `json:"runners"`
+	Sinks   PluginChanges `json:"sinks"`
+	// StartError is set when the plan was applied but some processes did
+	// not start (their start errors).
+	StartError string `json:"start_error,omitempty"`
+}
+
+// PluginChanges are the plugins of one kind a reload launches and shuts
+// down, by "kind" or "kind.name".
+type PluginChanges struct {
+	Launched   []string `json:"launched"`
+	Relaunched []string `json:"relaunched"`
+	Closed     []string `json:"closed"`
+}
+
+// handleReload answers POST /v1/reload.
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Reloader == nil {
+		writeError(w, apiErrorf(http.StatusNotImplemented, CodeNotImplemented, "this prox cannot reload its configuration"))
+		return
+	}
+	var req ReloadRequest
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize))
+	if err == nil && len(b) > 0 {
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
+		writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, `the body must be {"dry_run": false} or empty: %v`, err))
+		return
+	}
+	res, err := s.opts.Reloader.Reload(r.Context(), req.DryRun)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			writeError(w, ae)
+			return
+		}
+		writeError(w, apiErrorf(http.StatusInternalServerError, CodeActionFailed, "reload: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Reload asks the running prox to read its configuration again and apply
+// the difference (only plan it, with dryRun). An invalid configuration is
+// an *APIError with CodeInvalidConfig whose message is the diagnostics.
+func (c *Client) Reload(ctx context.Context, dryRun bool) (*ReloadResult, error) {
+	body, err := json.Marshal(ReloadRequest{DryRun: dryRun})
+	if err != nil {
+		return nil, err
+	}
+	var res ReloadResult
+	if err := c.do(ctx, http.MethodPost, "/v1/reload", body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
