@@ -271,3 +271,69 @@ process "other" {
 	r.wait(t)
 	assert.NotContains(t, r.output(), "other")
 }
+
+// saveByRename replaces path as many editors save: a new file renamed
+// over the old one.
+func saveByRename(t *testing.T, path, text string) {
+	t.Helper()
+	tmp := path + ".swp"
+	require.NoError(t, os.WriteFile(tmp, []byte(text), 0o644))
+	require.NoError(t, os.Rename(tmp, path))
+}
+
+// waitStderr polls prox's stderr until it contains text.
+func (r *run) waitStderr(t *testing.T, text string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(r.stderrString(), text) }, 30*time.Second, 20*time.Millisecond,
+		"stderr never said %q:\n%s", text, r.stderrString())
+}
+
+func TestUpWatchReloadsAfterAnEdit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, `
+process "web" {
+  command = ["sh", "-c", "echo web up; exec sleep 300"]
+}
+`)
+	// prox up -config CFG -watch
+	r := startUpVia(t, []string{"sh", "-c", `exec "$0" "$@" -watch`}, cfg)
+	r.waitStderr(t, "watching the configuration")
+	web := pidsByName(t, cfg, "web")["web"]
+
+	// An editor's save: a new file renamed over prox.hcl.
+	writeConfig(t, filepath.Join(dir, "worker.env"), "MODE=one\n")
+	saveByRename(t, cfg, `
+process "web" {
+  command = ["sh", "-c", "echo web up; exec sleep 300"]
+}
+process "worker" {
+  command  = ["sh", "-c", "echo worker $MODE; exec sleep 300"]
+  env_file = "worker.env"
+}
+`)
+	r.waitOutput(t, `worker +\| worker one`)
+	pids := pidsByName(t, cfg, "web", "worker")
+	assert.Equal(t, web, pids["web"])
+
+	// The env_file's content changes: worker restarts, web stays.
+	writeConfig(t, filepath.Join(dir, "worker.env"), "MODE=two\n")
+	r.waitOutput(t, `worker +\| worker two`)
+	after := pidsByName(t, cfg, "web", "worker")
+	assert.Equal(t, web, after["web"])
+	assert.NotEqual(t, pids["worker"], after["worker"])
+
+	// Errors: logged, nothing changes.
+	saveByRename(t, cfg, `
+process "web" {
+  command = ["sh", "-c", "echo web up; exec sleep 300"]
+}
+process "worker" {
+  command = ["sh", "-c", "echo worker; exec sleep 300"
+}
+`)
+	r.waitStderr(t, "the configuration has errors; nothing was changed")
+	assert.Contains(t, r.stderrString(), "prox.hcl line 7, in process \"worker\"")
+	assert.Equal(t, after, pidsByName(t, cfg, "web", "worker"))
+	assert.Equal(t, 1, r.count("web | web up"))
+}

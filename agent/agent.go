@@ -43,6 +43,9 @@ type Options struct {
 	Socket string
 	// Logger receives prox's own log lines.
 	Logger hclog.Logger
+	// Watch reloads the configuration when its file, its dotenv file or
+	// an env_file changes (prox up -watch).
+	Watch bool
 	// Terminal, when set, is called once the processes are known, with
 	// their names in the configuration's order, and returns where their
 	// output is printed. Nil: it is not printed (it still reaches the
@@ -217,6 +220,11 @@ func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	defer interruptReady()
 	if a.opts.Ready != nil {
 		go a.watchReady(readyCtx, sup)
+	}
+	if a.opts.Watch {
+		if err := a.watch(runCtx, DefaultWatchDebounce); err != nil {
+			logger.Error("cannot watch the configuration", "error", err)
+		}
 	}
 
 	interrupted := false

@@ -30,6 +30,7 @@ type UpCommand struct {
 	reportFD string
 	ready    func(error)
 	tui      bool
+	watch    bool
 	// held keeps prox's log lines while the UI (-tui) owns the terminal.
 	held *heldOutput
 }
@@ -87,6 +88,10 @@ Options:
                      while it is open and printed when it closes. Quitting
                      it (q, Ctrl-C) asks, then stops every process as
                      Ctrl-C does without it.
+  -watch             Reload (as prox reload does) when the configuration
+                     file, its .env or an env_file changes, once they have
+                     been quiet for 300ms. With errors in the file, nothing
+                     changes and they are logged.
 ` + socketHelp + metaHelp)
 }
 
@@ -143,6 +148,7 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 	fs.BoolVar(&c.detach, "d", false, "run in the background")
 	fs.StringVar(&c.reportFD, reportFDFlag, "", "the background prox's report pipe (internal)")
 	fs.BoolVar(&c.tui, "tui", false, "terminal UI")
+	fs.BoolVar(&c.watch, "watch", false, "reload when the configuration changes")
 	if !c.parseFlags(fs, args, c.Help()) {
 		return nil, exitUsage
 	}
@@ -178,7 +184,7 @@ func (c *UpCommand) parse(args []string) (hclog.Logger, int) {
 // start builds the agent and prints what it reports; false when it must
 // not run. A non-nil agent must be closed.
 func (c *UpCommand) start(logger hclog.Logger) (*agent.Agent, bool) {
-	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger, Formation: c.formation, Ready: c.ready}
+	opts := agent.Options{ConfigPath: c.configPath, EnvFile: c.envFile, Socket: c.socket, Logger: logger, Formation: c.formation, Ready: c.ready, Watch: c.watch}
 	if !c.quiet {
 		opts.Terminal = func(names []string) agent.Terminal {
 			out := newPrinter(c.stdout(), names, c.useColor(c.stdout()))
