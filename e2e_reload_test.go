@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,4 +337,75 @@ process "worker" {
 	assert.Contains(t, r.stderrString(), "prox.hcl line 7, in process \"worker\"")
 	assert.Equal(t, after, pidsByName(t, cfg, "web", "worker"))
 	assert.Equal(t, 1, r.count("web | web up"))
+}
+
+// A changed sink block relaunches the sink's plugin: what the processes
+// wrote before the reload is in the file, once, and what they write after
+// it goes through the new plugin, with the new settings.
+func TestReloadRelaunchesAChangedSink(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	out := filepath.Join(dir, "out.log")
+	const before = `
+sink "file" "all" {
+  path = %q
+}
+process "counter" {
+  command = ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo \"first $i\"; i=$((i+1)); done; exec sleep 300"]
+  sinks   = ["file.all"]
+}
+process "other" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`
+	writeConfig(t, cfg, fmt.Sprintf(before, out))
+	r := startUp(t, cfg)
+	// (Polled: waitOutput's channel holds 1000 lines.)
+	require.Eventually(t, func() bool { return r.count("counter | first 2999") == 1 }, 30*time.Second, 20*time.Millisecond)
+	pids := pidsByName(t, cfg, "counter", "other")
+
+	const after = `
+sink "file" "all" {
+  path           = %q
+  process_prefix = false
+}
+process "counter" {
+  command = ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo \"first $i\"; i=$((i+1)); done; exec sleep 300"]
+  sinks   = ["file.all"]
+}
+process "other" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`
+	writeConfig(t, cfg, fmt.Sprintf(after, out))
+	stdout, stderr, code := reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^sink relaunch: +file\.all$`, stdout)
+	assert.Regexp(t, `(?m)^restart: +counter$`, stdout, "a process restarts with its sink's block")
+	now := pidsByName(t, cfg, "counter", "other")
+	assert.Equal(t, pids["other"], now["other"])
+	assert.NotEqual(t, pids["counter"], now["counter"])
+
+	var want []string
+	for i := range 3000 {
+		want = append(want, fmt.Sprintf("counter | first %d", i))
+	}
+	for i := range 3000 {
+		want = append(want, fmt.Sprintf("first %d", i))
+	}
+	var got []string
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return false
+		}
+		got = nil
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if !strings.Contains(l, "--- prox: ") { // the events
+				got = append(got, l)
+			}
+		}
+		return len(got) >= len(want)
+	}, 30*time.Second, 20*time.Millisecond, "the file never had every line")
+	assert.Equal(t, want, got)
 }
