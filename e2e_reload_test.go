@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -408,4 +409,76 @@ process "other" {
 		return len(got) >= len(want)
 	}, 30*time.Second, 20*time.Millisecond, "the file never had every line")
 	assert.Equal(t, want, got)
+}
+
+// runnerPlugins lists the live runner plugin processes of a run.
+func (r *run) runnerPlugins() []int {
+	var out []int
+	for _, pid := range markedProcesses(r.marker) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "plugin-serve\x00runner\x00") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// A process that moves to another runner restarts on a plugin of that
+// runner; the plugin nothing uses any more is shut down; a process left
+// on its runner keeps its run; the whole stop leaves nothing behind.
+func TestReloadLaunchesAndShutsDownRunnerPlugins(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, `
+runner "exec" "a" {}
+process "moves" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+process "stays" {
+  command = ["sh", "-c", "exec sleep 300"]
+  runner  = "exec.a"
+}
+`)
+	r := startUp(t, cfg)
+	pids := pidsByName(t, cfg, "moves", "stays")
+	plugins := r.runnerPlugins()
+	require.Len(t, plugins, 2, describePIDs(plugins))
+
+	writeConfig(t, cfg, `
+runner "exec" "a" {}
+runner "exec" "b" {}
+process "moves" {
+  command = ["sh", "-c", "exec sleep 300"]
+  runner  = "exec.b"
+}
+process "stays" {
+  command = ["sh", "-c", "exec sleep 300"]
+  runner  = "exec.a"
+}
+`)
+	out, stderr, code := reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^runner launch: +exec\.b$`, out)
+	assert.Regexp(t, `(?m)^runner shut down: +exec$`, out)
+	after := pidsByName(t, cfg, "moves", "stays")
+	assert.Equal(t, pids["stays"], after["stays"])
+	assert.NotEqual(t, pids["moves"], after["moves"])
+	require.Eventually(t, func() bool { return len(r.runnerPlugins()) == 2 }, 10*time.Second, 20*time.Millisecond,
+		"the exec plugin nothing uses is shut down: %v", describePIDs(r.runnerPlugins()))
+	now := r.runnerPlugins()
+	assert.Len(t, intersect(plugins, now), 1, "exec.a's plugin is the same")
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	assert.Equal(t, 0, r.wait(t))
+	requireNoneLeft(t, r.marker)
+}
+
+func intersect(a, b []int) []int {
+	var out []int
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -539,13 +539,26 @@ func (r reloadRoute) Reload(ctx context.Context, dryRun bool) (control.ReloadRes
 	}
 	out := control.ReloadResult{
 		Applied: res.Applied, Add: specNames(res.Plan.Add), Restart: specNames(res.Plan.Restart),
-		Remove: res.Plan.Remove, Unchanged: res.Plan.Unchanged,
-		Runners: control.PluginChanges(res.Runners), Sinks: control.PluginChanges(res.Sinks),
+		Remove: orEmpty(res.Plan.Remove), Unchanged: orEmpty(res.Plan.Unchanged),
+		Runners: pluginChanges(res.Runners), Sinks: pluginChanges(res.Sinks),
 	}
 	if err != nil {
 		out.StartError = err.Error()
 	}
 	return out, nil
+}
+
+// pluginChanges is c in the API's terms, with [] for none.
+func pluginChanges(c PluginChanges) control.PluginChanges {
+	return control.PluginChanges{Launched: orEmpty(c.Launched), Relaunched: orEmpty(c.Relaunched), Closed: orEmpty(c.Closed)}
+}
+
+// orEmpty is s, or an empty slice for nil (JSON [] rather than null).
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // specNames are the names of specs.
