@@ -162,6 +162,9 @@ func (p *pipeline) forwardEvents(sup *supervisor.Manager) {
 	go func() {
 		defer close(p.evDone)
 		for ev := range p.events {
+			if ev.Process == "" {
+				continue // the start and end of a reload: no process's sinks
+			}
 			p.logs.WriteEvent(sinkEvent(ev))
 		}
 	}()

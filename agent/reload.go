@@ -150,7 +150,11 @@ func (a *Agent) Reload(ctx context.Context, dryRun bool) (ReloadResult, error) {
 	if sup == nil || cur == nil {
 		return ReloadResult{}, ErrNotRunning
 	}
-	if state := sup.Status().State; state != "running" {
+	switch sup.Status().State {
+	case "running":
+	case "new":
+		return ReloadResult{}, ErrNotRunning
+	default:
 		return ReloadResult{}, fmt.Errorf("reload refused: %w", supervisor.ErrStopping)
 	}
 	cfg, diags := LoadConfig(a.opts.ConfigPath, a.opts.EnvFile, a.logger)
@@ -201,7 +205,17 @@ func (a *Agent) Reload(ctx context.Context, dryRun bool) (ReloadResult, error) {
 	// Sinks first: a new one is there for its processes' first lines, a
 	// changed one is drained, then takes its new plugin; every kept sink
 	// learns which processes now feed it.
+	// A process the reload removes still feeds its sinks until it has
+	// stopped: its last lines and its events reach them.
 	feeds := sinkFeeds(cfg)
+	oldFeeds := sinkFeeds(cur.cfg)
+	for key := range next.sinks {
+		for _, name := range plan.Remove {
+			if slices.Contains(oldFeeds[key], name) {
+				feeds[key] = append(feeds[key], name)
+			}
+		}
+	}
 	for key, p := range next.sinks {
 		old := cur.sinks[key]
 		switch {
