@@ -138,6 +138,12 @@ func (s *Manager) Apply(ctx context.Context, plan Plan) error {
 	}
 	s.manual.Store(true)
 	if plan.Empty() {
+		// Nothing to stop or start; the order may still be new.
+		s.setMu.Lock()
+		for i, name := range plan.Order {
+			s.procs[i] = s.byName[name]
+		}
+		s.setMu.Unlock()
 		return nil
 	}
 	s.publishReload("", "", "reload started: "+plan.String())
@@ -263,6 +269,11 @@ func (s *Manager) checkPlan(plan Plan) error {
 	}
 	kept := map[string]bool{}
 	for _, name := range plan.Order {
+		_, exists := s.byName[name]
+		added := slices.ContainsFunc(plan.Add, func(spec ProcessSpec) bool { return spec.Name == name })
+		if kept[name] || exists == added || slices.Contains(plan.Remove, name) {
+			return fmt.Errorf("reload: the plan's order does not fit process %q", name)
+		}
 		kept[name] = true
 	}
 	for _, m := range s.procs {

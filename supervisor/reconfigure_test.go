@@ -135,6 +135,18 @@ func TestApplyChangesOnlyWhatChanged(t *testing.T) {
 	}, steps)
 }
 
+func TestApplyOfANewOrderOnly(t *testing.T) {
+	r := newFakeRunner()
+	m := startManager(t, spec("a", r), spec("b", r))
+	a := requireState(t, m, "a", StateRunning)
+	plan, err := Diff(m.Specs(), []ProcessSpec{spec("b", r), spec("a", r)})
+	require.NoError(t, err)
+	require.True(t, plan.Empty())
+	require.NoError(t, m.Apply(context.Background(), plan))
+	assert.Equal(t, []string{"b", "a"}, names(m.Specs()))
+	assert.Equal(t, a.PID, requireState(t, m, "a", StateRunning).PID)
+}
+
 func TestApplyStopsDependentsFirst(t *testing.T) {
 	r := newFakeRunner()
 	m := startManager(t, spec("db", r, fingerprint("1")), spec("web", r, fingerprint("1"), dependsOn(Dependency{Name: "db"})))
@@ -175,6 +187,10 @@ func TestApplyRefusesAPlanThatDoesNotFit(t *testing.T) {
 	require.EqualError(t, err, `reload: add: process "web" exists already`)
 	err = m.Apply(context.Background(), Plan{Add: []ProcessSpec{spec("x", r)}, Order: []string{"x"}})
 	require.EqualError(t, err, `reload: the plan says nothing of process "web"`)
+	err = m.Apply(context.Background(), Plan{Order: []string{"web", "ghost"}})
+	require.EqualError(t, err, `reload: the plan's order does not fit process "ghost"`)
+	err = m.Apply(context.Background(), Plan{Order: []string{"web", "web"}})
+	require.EqualError(t, err, `reload: the plan's order does not fit process "web"`)
 	requireState(t, m, "web", StateRunning)
 }
 
