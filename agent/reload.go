@@ -133,6 +133,21 @@ func (a *Agent) setSupervisor(sup *supervisor.Manager) {
 }
 
 // Reload reads and validates the configuration again and applies the
+// difference (ReloadWith without a dry run): what prox reload and prox up
+// -watch do, and what SIGHUP to a detached prox is meant to call. Its
+// errors are ReloadWith's.
+func (a *Agent) Reload(ctx context.Context) error {
+	_, err := a.ReloadWith(ctx, ReloadOptions{})
+	return err
+}
+
+// ReloadOptions are the options of ReloadWith.
+type ReloadOptions struct {
+	// DryRun plans the reload and applies nothing.
+	DryRun bool
+}
+
+// ReloadWith reads and validates the configuration again and applies the
 // difference to the running processes: new ones start, removed ones stop,
 // changed ones (any attribute, their runner's or sinks' blocks, their
 // env_file's content) restart in dependency order, the others keep
@@ -140,10 +155,11 @@ func (a *Agent) setSupervisor(sup *supervisor.Manager) {
 // is drained first. With errors in the configuration nothing changes and
 // the error is a *ConfigError; a plan that removes a process another
 // depends on is refused (*supervisor.DependencyError), and so is a reload
-// while prox stops (supervisor.ErrStopping). With dryRun it only plans:
+// while prox stops (supervisor.ErrStopping). With DryRun it only plans:
 // it launches the plugins of new or changed blocks to check them, and
 // shuts them down again.
-func (a *Agent) Reload(ctx context.Context, dryRun bool) (ReloadResult, error) {
+func (a *Agent) ReloadWith(ctx context.Context, opts ReloadOptions) (ReloadResult, error) {
+	dryRun := opts.DryRun
 	a.reload.mu.Lock()
 	defer a.reload.mu.Unlock()
 	sup, cur := a.reload.sup, a.reload.cur
@@ -200,6 +216,10 @@ func (a *Agent) Reload(ctx context.Context, dryRun bool) (ReloadResult, error) {
 		return res, nil
 	}
 
+	// From here on the plan is carried out to its end: a caller that goes
+	// away (prox reload interrupted) must not leave it half done, nor
+	// turn its graceful stops into kills.
+	ctx = context.WithoutCancel(ctx)
 	a.logger.Info("reloading the configuration", "plan", plan.String())
 	logm := a.pipe.logs
 	// Sinks first: a new one is there for its processes' first lines, a
@@ -540,7 +560,7 @@ type reloadRoute struct{ a *Agent }
 
 // Reload implements control.Reloader.
 func (r reloadRoute) Reload(ctx context.Context, dryRun bool) (control.ReloadResult, error) {
-	res, err := r.a.Reload(ctx, dryRun)
+	res, err := r.a.ReloadWith(ctx, ReloadOptions{DryRun: dryRun})
 	var ce *ConfigError
 	var de *supervisor.DependencyError
 	switch {

@@ -29,7 +29,7 @@ func startAgent(t *testing.T, opts Options) *Agent {
 		a.Close()
 	})
 	require.Eventually(t, func() bool {
-		_, err := a.Reload(context.Background(), true)
+		_, err := a.ReloadWith(context.Background(), ReloadOptions{DryRun: true})
 		return err == nil
 	}, 10*time.Second, 5*time.Millisecond)
 	return a
@@ -57,7 +57,7 @@ func TestReloadSeesEveryChangeOfAProcess(t *testing.T) {
 	require.NoError(t, os.WriteFile(envFile, []byte("Y=1\n"), 0o644))
 	a := startAgent(t, opts)
 
-	res, err := a.Reload(context.Background(), true)
+	res, err := a.ReloadWith(context.Background(), ReloadOptions{DryRun: true})
 	require.NoError(t, err)
 	assert.True(t, res.Plan.Empty(), "the same file: nothing to do")
 	assert.Equal(t, []string{"a", "b"}, res.Plan.Unchanged)
@@ -84,7 +84,7 @@ func TestReloadSeesEveryChangeOfAProcess(t *testing.T) {
 				content = c.envFile
 			}
 			require.NoError(t, os.WriteFile(envFile, []byte(content), 0o644))
-			res, err := a.Reload(context.Background(), true)
+			res, err := a.ReloadWith(context.Background(), ReloadOptions{DryRun: true})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"a"}, specNames(res.Plan.Restart))
 			assert.Equal(t, []string{"b"}, res.Plan.Unchanged)
@@ -98,7 +98,7 @@ func TestReloadRefusesWhatARunningProxKeeps(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(opts.ConfigPath), "a.env"), nil, 0o644))
 	a := startAgent(t, opts)
 	require.NoError(t, os.WriteFile(opts.ConfigPath, []byte(`plugin_dir = "elsewhere"`+"\n"+reloadBase), 0o644))
-	_, err := a.Reload(context.Background(), false)
+	err := a.Reload(context.Background())
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, ce.Error(), "Cannot reload a change of plugin_dir")
@@ -111,7 +111,7 @@ func TestReloadBeforeRunIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, diags.HasErrors())
 	defer a.Close()
-	_, err = a.Reload(context.Background(), false)
+	err = a.Reload(context.Background())
 	require.ErrorIs(t, err, ErrNotRunning)
 }
 
@@ -139,7 +139,7 @@ process "web" {
 	_, err = reloadRoute{a}.Reload(context.Background(), false)
 	assert.True(t, control.IsCode(err, control.CodeInvalidConfig), "%#v", err)
 	assert.Contains(t, err.Error(), "prox.hcl line 1")
-	_, err = a.Reload(context.Background(), false)
+	err = a.Reload(context.Background())
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 }

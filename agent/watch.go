@@ -118,7 +118,7 @@ func (a *Agent) watch(ctx context.Context, debounce time.Duration) error {
 // reloadAndLog reloads and logs the outcome: prox up -watch's reload, and
 // SIGHUP's.
 func (a *Agent) reloadAndLog(ctx context.Context) {
-	_, err := a.Reload(ctx, false)
+	err := a.Reload(ctx)
 	var ce *ConfigError
 	switch {
 	case errors.As(err, &ce):

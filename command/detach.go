@@ -305,7 +305,7 @@ func onHangup(a *agent.Agent, logger hclog.Logger, hangups <-chan os.Signal, don
 			return
 		case <-hangups:
 			logger.Info("SIGHUP: reloading the configuration")
-			if _, err := a.Reload(context.Background(), false); err != nil {
+			if err := a.Reload(context.Background()); err != nil {
 				logger.Error("SIGHUP: the configuration is not reloaded; prox keeps running as it was", "error", err)
 			}
 		}
