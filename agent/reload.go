@@ -117,7 +117,7 @@ func (a *Agent) setRunning(specs []supervisor.ProcessSpec) {
 		cur.sinks[key] = &plugged{inst: inst, values: values, opts: st.sinkOpts[key]}
 	}
 	for i := range specs {
-		specs[i].Fingerprint = fingerprint(specs[i], st.cfg.Process(specs[i].Name), cur)
+		specs[i].Fingerprint = fingerprint(specs[i], processNamed(st.cfg, specs[i].Name), cur)
 	}
 	a.reload.mu.Lock()
 	a.reload.cur = cur
@@ -145,6 +145,11 @@ func (a *Agent) Reload(ctx context.Context) error {
 type ReloadOptions struct {
 	// DryRun plans the reload and applies nothing.
 	DryRun bool
+	// Change, when set, changes the configuration read from the file
+	// before it is applied (a runtime change that is not in the file,
+	// such as another count of instances); its diagnostics are the
+	// reload's.
+	Change func(*config.Config) (*config.Config, hcl.Diagnostics)
 }
 
 // ReloadWith reads and validates the configuration again and applies the
@@ -182,6 +187,12 @@ func (a *Agent) ReloadWith(ctx context.Context, opts ReloadOptions) (ReloadResul
 			return ReloadResult{}, fmt.Errorf("reload refused: %w\n%s", de, ce.Error())
 		}
 		return ReloadResult{}, ce
+	}
+	if opts.Change != nil {
+		var d hcl.Diagnostics
+		if cfg, d = opts.Change(cfg); d.HasErrors() {
+			return ReloadResult{}, &ConfigError{Config: cfg, Diagnostics: d}
+		}
 	}
 	if d := unreloadable(cur.cfg, cfg); d != nil {
 		return ReloadResult{}, &ConfigError{Config: cfg, Diagnostics: hcl.Diagnostics{d}}
@@ -253,7 +264,7 @@ func (a *Agent) ReloadWith(ctx context.Context, opts ReloadOptions) (ReloadResul
 			logm.SetSinkProcesses(key, feeds[key])
 		}
 	}
-	for _, proc := range cfg.Processes {
+	for _, proc := range processesOf(cfg) {
 		logm.SetBufferSize(proc.Name, proc.LogLines)
 	}
 	err = sup.Apply(ctx, plan)
@@ -414,7 +425,7 @@ func (a *Agent) prepare(ctx context.Context, cur *running, cfg *config.Config, c
 	}
 	failed := map[string]bool{}
 	var specs []supervisor.ProcessSpec
-	for _, proc := range cfg.Processes {
+	for _, proc := range processesOf(cfg) {
 		key := proc.Runner.String()
 		p, ok := next.runners[key]
 		if !ok {
@@ -460,10 +471,25 @@ func (a *Agent) prepare(ctx context.Context, cur *running, cfg *config.Config, c
 	return next, res, specs, diags
 }
 
+// processesOf lists what the supervisor runs of cfg, one spec each, in
+// order: its processes.
+func processesOf(cfg *config.Config) []*config.Process { return cfg.Processes }
+
+// processNamed is the process of processesOf(cfg) named name, nil if
+// none is.
+func processNamed(cfg *config.Config, name string) *config.Process {
+	for _, p := range processesOf(cfg) {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
 // sinkFeeds maps every sink a process of cfg names to those processes.
 func sinkFeeds(cfg *config.Config) map[string][]string {
 	out := map[string][]string{}
-	for _, p := range cfg.Processes {
+	for _, p := range processesOf(cfg) {
 		for _, ref := range p.Sinks {
 			out[ref.String()] = append(out[ref.String()], p.Name)
 		}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/supervisor/config"
 	"github.com/prox-dev/prox/supervisor/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -142,4 +145,30 @@ process "web" {
 	err = a.Reload(context.Background())
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
+}
+
+// A change that is not in the file goes through the same plan and apply.
+func TestReloadWithAChange(t *testing.T) {
+	opts, _, _ := testOptions(t, `
+process "a" { command = ["sh", "-c", "exec sleep 300"] }
+process "b" { command = ["sh", "-c", "exec sleep 300"] }
+`)
+	a := startAgent(t, opts)
+	dropB := func(cfg *config.Config) (*config.Config, hcl.Diagnostics) {
+		cfg.Processes = slices.DeleteFunc(cfg.Processes, func(p *config.Process) bool { return p.Name == "b" })
+		return cfg, nil
+	}
+	res, err := a.ReloadWith(context.Background(), ReloadOptions{Change: dropB})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b"}, res.Plan.Remove)
+	assert.Equal(t, []string{"a"}, specNames(a.reload.sup.Specs()))
+
+	refuse := func(cfg *config.Config) (*config.Config, hcl.Diagnostics) {
+		return cfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No such count", Detail: "scale: 0 is not a count"}}
+	}
+	_, err = a.ReloadWith(context.Background(), ReloadOptions{Change: refuse})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, ce.Error(), "scale: 0 is not a count")
+	assert.Equal(t, []string{"a"}, specNames(a.reload.sup.Specs()))
 }
