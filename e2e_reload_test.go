@@ -409,6 +409,10 @@ process "other" {
 		return len(got) >= len(want)
 	}, 30*time.Second, 20*time.Millisecond, "the file never had every line")
 	assert.Equal(t, want, got)
+	// The sink got the reload's step too.
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "--- prox: process counter reload: its configuration changed: restarting\n")
 }
 
 // runnerPlugins lists the live runner plugin processes of a run.

@@ -227,9 +227,10 @@ func sinkEvent(ev supervisor.SupervisorEvent) sdk.Event {
 	case ev.Type == supervisor.EventHealth:
 		out.Type, out.State = sdk.EventHealth, sdk.ProcessState(ev.Health)
 	case ev.Type == supervisor.EventReload:
-		// A step of a reload: "reload", the action in the message.
+		// A step of a reload ("--- prox: process web reload: its
+		// configuration changed: restarting"): not a change of state.
 		out.Type = sdk.EventType(supervisor.EventReload)
-		out.Message = ev.Action + ": " + ev.Reason
+		out.State, out.PreviousState = "", ""
 	case ev.To == supervisor.StateRunning:
 		out.Type = sdk.EventStarted
 	case ev.To == supervisor.StateCrashed:

@@ -135,4 +135,8 @@ func TestSinkEventsSpeakTheSDKVocabulary(t *testing.T) {
 		assert.Equal(t, c.state, got.State, "%s -> %s", c.ev.From, c.ev.To)
 		assert.Equal(t, sdk.ProcessState(c.ev.From), got.PreviousState)
 	}
+	// A step of a reload is no change of state: its type says reload.
+	got := sinkEvent(supervisor.SupervisorEvent{Type: supervisor.EventReload, Process: "web", From: supervisor.StateStopped,
+		To: supervisor.StateStopped, Action: supervisor.ActionRestart, Reason: "its configuration changed: restarting"})
+	assert.Equal(t, sdk.Event{Process: "web", Type: "reload", Message: "its configuration changed: restarting"}, got)
 }
