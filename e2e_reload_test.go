@@ -141,7 +141,7 @@ func TestReloadAppliesTheDifference(t *testing.T) {
 
 	out, stderr, code = reloadCommand(t, cfg)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "Reloaded.")
+	assert.Contains(t, out, "Applied.")
 	after := pidsByName(t, cfg, "web", "db", "worker")
 	assert.Equal(t, before["web"], after["web"], "an unchanged process keeps its run")
 	assert.NotEqual(t, before["db"], after["db"], "a changed env_file restarts its process")
@@ -485,4 +485,104 @@ func intersect(a, b []int) []int {
 		}
 	}
 	return out
+}
+
+// scaleCommand runs `prox scale ARGS` on config.
+func scaleCommand(t *testing.T, config string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(buildProx(t), append([]string{"scale", "-config", config}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "PROX_SOCKET=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+		code = ee.ExitCode()
+	}
+	return string(out), stderr.String(), code
+}
+
+func TestScaleChangesTheCountAtRuntime(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	writeConfig(t, cfg, `
+process "web" {
+  replicas = 2
+  command  = ["sh", "-c", "echo web $PROX_REPLICA up; exec sleep 300"]
+}
+process "other" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`)
+	r := startUp(t, cfg)
+	before := pidsByName(t, cfg, "web.0", "web.1", "other")
+
+	out, stderr, code := scaleCommand(t, cfg, "-dry-run", "web=3")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^add: +web\.2$`, out)
+	assert.Contains(t, out, "Dry run: nothing was changed.")
+	assert.Equal(t, before, pidsByName(t, cfg, "web.0", "web.1", "other"))
+
+	out, stderr, code = scaleCommand(t, cfg, "web=3")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "Applied.")
+	up := pidsByName(t, cfg, "web.0", "web.1", "web.2", "other")
+	r.waitOutput(t, `web\.2 +\| web 2 up`)
+	for _, name := range []string{"web.0", "web.1", "other"} {
+		assert.Equal(t, before[name], up[name], name)
+	}
+
+	out, stderr, code = scaleCommand(t, cfg, "web=2")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^remove: +web\.2$`, out)
+	assert.Equal(t, before, pidsByName(t, cfg, "web.0", "web.1", "other"))
+
+	// Bad input changes nothing.
+	for _, c := range []struct {
+		arg, says string
+		code      int
+	}{
+		{"web=abc", `scale web=abc: "abc" is not a count: N is a whole number from 1 to 1000`, 2},
+		{"web=0", "scale web=0: a count is from 1 to 1000 (prox stop web stops every instance)", 2},
+		{"web=-1", "scale web=-1: a count is from 1 to 1000", 2},
+		{"web", `scale: "web" is not NAME=N (e.g. web=3)`, 2},
+		{"nope=2", `There is no process "nope"`, 1},
+	} {
+		_, stderr, code := scaleCommand(t, cfg, c.arg)
+		assert.Equal(t, c.code, code, c.arg)
+		assert.Contains(t, stderr, c.says, c.arg)
+	}
+	assert.Equal(t, before, pidsByName(t, cfg, "web.0", "web.1", "other"))
+
+	// A reload of the file brings its count back.
+	_, stderr, code = scaleCommand(t, cfg, "web=3")
+	require.Equal(t, 0, code, stderr)
+	pidsByName(t, cfg, "web.0", "web.1", "web.2", "other")
+	_, stderr, code = reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, before, pidsByName(t, cfg, "web.0", "web.1", "other"))
+}
+
+// A new replicas in the file is instances added or removed by a reload.
+func TestReloadAppliesANewReplicas(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prox.hcl")
+	const text = `
+process "web" {
+  replicas = %d
+  command  = ["sh", "-c", "exec sleep 300"]
+}
+`
+	writeConfig(t, cfg, fmt.Sprintf(text, 3))
+	startUp(t, cfg)
+	before := pidsByName(t, cfg, "web.0", "web.1", "web.2")
+	writeConfig(t, cfg, fmt.Sprintf(text, 2))
+	out, stderr, code := reloadCommand(t, cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^remove: +web\.2$`, out)
+	after := pidsByName(t, cfg, "web.0", "web.1")
+	assert.Equal(t, before["web.0"], after["web.0"])
+	assert.Equal(t, before["web.1"], after["web.1"])
 }

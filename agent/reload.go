@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -150,6 +151,9 @@ type ReloadOptions struct {
 	// such as another count of instances); its diagnostics are the
 	// reload's.
 	Change func(*config.Config) (*config.Config, hcl.Diagnostics)
+	// Running starts from the configuration that runs instead of reading
+	// the file: only Change changes anything (prox scale).
+	Running bool
 }
 
 // ReloadWith reads and validates the configuration again and applies the
@@ -178,7 +182,13 @@ func (a *Agent) ReloadWith(ctx context.Context, opts ReloadOptions) (ReloadResul
 	default:
 		return ReloadResult{}, fmt.Errorf("reload refused: %w", supervisor.ErrStopping)
 	}
-	cfg, diags := LoadConfig(a.opts.ConfigPath, a.opts.EnvFile, a.logger)
+	var cfg *config.Config
+	var diags hcl.Diagnostics
+	if opts.Running {
+		cfg = cur.cfg
+	} else {
+		cfg, diags = LoadConfigWith(a.opts.ConfigPath, config.LoadOptions{EnvFile: a.opts.EnvFile, Formation: a.opts.Formation}, a.logger)
+	}
 	if diags.HasErrors() {
 		ce := &ConfigError{Config: cfg, Diagnostics: diags}
 		if de := removesADependency(sup, cfg); de != nil {
@@ -301,7 +311,7 @@ func removesADependency(sup *supervisor.Manager, cfg *config.Config) *supervisor
 	}
 	running := map[string]bool{}
 	for _, s := range sup.Specs() {
-		running[s.Name] = true
+		running[s.Name], running[s.Group] = true, true
 	}
 	for _, p := range cfg.Processes {
 		for _, d := range p.DependsOn {
@@ -311,6 +321,28 @@ func removesADependency(sup *supervisor.Manager, cfg *config.Config) *supervisor
 		}
 	}
 	return nil
+}
+
+// Scale changes the count of instances of the named processes at
+// runtime (prox scale): a reload of the running configuration with those
+// counts (config.Config.WithReplicas), planned and applied as ReloadWith
+// does: instances added start, instances removed stop, the others keep
+// running. The next reload of the file brings its counts back. An
+// unknown name or a count below 1 is a *ConfigError.
+func (a *Agent) Scale(ctx context.Context, counts map[string]int, dryRun bool) (ReloadResult, error) {
+	names := slices.Sorted(maps.Keys(counts))
+	return a.ReloadWith(ctx, ReloadOptions{DryRun: dryRun, Running: true, Change: func(cfg *config.Config) (*config.Config, hcl.Diagnostics) {
+		var diags hcl.Diagnostics
+		for _, name := range names {
+			next, d := cfg.WithReplicas(name, counts[name])
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			cfg = next
+		}
+		return cfg, diags
+	}})
 }
 
 // unreloadable is a diagnostic when cfg changes what a running prox
@@ -447,7 +479,8 @@ func (a *Agent) prepare(ctx context.Context, cur *running, cfg *config.Config, c
 			next.runners[key] = p
 		}
 		spec, d := processSpec(cfg, proc, p.inst, p.runner, evalCtx)
-		diags = append(diags, d...)
+		// The instances of a block share its problems: each said once.
+		diags = config.AppendNew(diags, d)
 		if !d.HasErrors() {
 			spec.Fingerprint = fingerprint(spec, proc, next)
 			specs = append(specs, spec)
@@ -472,8 +505,8 @@ func (a *Agent) prepare(ctx context.Context, cur *running, cfg *config.Config, c
 }
 
 // processesOf lists what the supervisor runs of cfg, one spec each, in
-// order: its processes.
-func processesOf(cfg *config.Config) []*config.Process { return cfg.Processes }
+// order: the instances of its processes.
+func processesOf(cfg *config.Config) []*config.Process { return cfg.Instances() }
 
 // processNamed is the process of processesOf(cfg) named name, nil if
 // none is.
@@ -536,6 +569,12 @@ func fingerprint(spec supervisor.ProcessSpec, p *config.Process, r *running) str
 		v.RunnerValues = rp.values
 	}
 	if p != nil {
+		// Dependencies as written: another count of instances of a
+		// dependency changes no dependent.
+		v.DependsOn = nil
+		for _, d := range p.DependsOn {
+			v.DependsOn = append(v.DependsOn, supervisor.Dependency{Name: d.Name, Condition: d.Condition})
+		}
 		v.ConfigProcess, v.LogLines = true, p.LogLines
 		for _, ref := range p.Sinks {
 			sp := sinkPrint{Ref: ref.String()}
@@ -587,6 +626,17 @@ type reloadRoute struct{ a *Agent }
 // Reload implements control.Reloader.
 func (r reloadRoute) Reload(ctx context.Context, dryRun bool) (control.ReloadResult, error) {
 	res, err := r.a.ReloadWith(ctx, ReloadOptions{DryRun: dryRun})
+	return apiResult(res, err)
+}
+
+// Scale implements control.Reloader.
+func (r reloadRoute) Scale(ctx context.Context, counts map[string]int, dryRun bool) (control.ReloadResult, error) {
+	res, err := r.a.Scale(ctx, counts, dryRun)
+	return apiResult(res, err)
+}
+
+// apiResult is a reload's outcome in the API's terms.
+func apiResult(res ReloadResult, err error) (control.ReloadResult, error) {
 	var ce *ConfigError
 	var de *supervisor.DependencyError
 	switch {

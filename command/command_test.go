@@ -45,7 +45,7 @@ func TestRunUnknownCommand(t *testing.T) {
 			assert.Empty(t, out.String(), "no page of help on stdout")
 			msg := errb.String()
 			assert.Contains(t, msg, `prox: unknown command "`+tc.args[0]+`".`)
-			assert.Contains(t, msg, "The commands are: attach, down, events, graph, init, logs, plugins, ps, reload, restart, signal, sinks, start, stop, top, up, validate, version.")
+			assert.Contains(t, msg, "The commands are: attach, down, events, graph, init, logs, plugins, ps, reload, restart, scale, signal, sinks, start, stop, top, up, validate, version.")
 			if tc.suggest != "" {
 				assert.Contains(t, msg, tc.suggest)
 			} else {

@@ -79,17 +79,22 @@ func (c *ReloadCommand) Run(args []string) int {
 	if err != nil {
 		return c.controlError(err)
 	}
-	for _, line := range planLines(*res) {
-		c.Ui.Output(line)
+	return c.printPlan(*res)
+}
+
+// printPlan prints a reload's plan and outcome and returns the exit code.
+func (m *Meta) printPlan(res control.ReloadResult) int {
+	for _, line := range planLines(res) {
+		m.Ui.Output(line)
 	}
 	switch {
 	case !res.Applied:
-		c.Ui.Output("Dry run: nothing was changed.")
+		m.Ui.Output("Dry run: nothing was changed.")
 	case res.StartError != "":
-		c.Ui.Error("Reloaded, but some processes did not start: " + res.StartError)
+		m.Ui.Error("Applied, but some processes did not start: " + res.StartError)
 		return exitFailure
 	default:
-		c.Ui.Output("Reloaded.")
+		m.Ui.Output("Applied.")
 	}
 	return exitOK
 }

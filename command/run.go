@@ -124,6 +124,7 @@ func Commands(meta Meta) map[string]cli.CommandFactory {
 		"down":         func() (cli.Command, error) { return &DownCommand{Meta: meta}, nil },
 		"attach":       func() (cli.Command, error) { return &AttachCommand{Meta: meta}, nil },
 		"reload":       func() (cli.Command, error) { return &ReloadCommand{Meta: meta}, nil },
+		"scale":        func() (cli.Command, error) { return &ScaleCommand{Meta: meta}, nil },
 	}
 }
 

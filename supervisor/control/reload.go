@@ -28,6 +28,18 @@ const (
 // CodeInvalidConfig; any other error answers 500.
 type Reloader interface {
 	Reload(ctx context.Context, dryRun bool) (ReloadResult, error)
+	// Scale runs counts[name] instances of each named process, the
+	// configuration otherwise the one that runs (POST /v1/scale).
+	Scale(ctx context.Context, counts map[string]int, dryRun bool) (ReloadResult, error)
+}
+
+// ScaleRequest is the body of POST /v1/scale.
+type ScaleRequest struct {
+	// Counts maps process names to their new count of instances (1 to
+	// 1000).
+	Counts map[string]int `json:"counts"`
+	// DryRun plans without applying.
+	DryRun bool `json:"dry_run"`
 }
 
 // ReloadRequest is the body of POST /v1/reload (an empty body is
@@ -91,6 +103,57 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// handleScale answers POST /v1/scale.
+func (s *Server) handleScale(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Reloader == nil {
+		writeError(w, apiErrorf(http.StatusNotImplemented, CodeNotImplemented, "this prox cannot scale its processes"))
+		return
+	}
+	var req ScaleRequest
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize))
+	if err == nil {
+		err = json.Unmarshal(b, &req)
+	}
+	if err == nil && len(req.Counts) == 0 {
+		err = errors.New("no process named")
+	}
+	if err != nil {
+		writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, `the body must be {"counts": {"NAME": N}}: %v`, err))
+		return
+	}
+	for name, n := range req.Counts {
+		if n < 1 {
+			writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, "scale %s=%d: a count is at least 1 (prox stop %s stops every instance)", name, n, name))
+			return
+		}
+	}
+	res, err := s.opts.Reloader.Scale(r.Context(), req.Counts, req.DryRun)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			writeError(w, ae)
+			return
+		}
+		writeError(w, apiErrorf(http.StatusInternalServerError, CodeActionFailed, "scale: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Scale asks the running prox to run counts[name] instances of each named
+// process (only to plan it, with dryRun).
+func (c *Client) Scale(ctx context.Context, counts map[string]int, dryRun bool) (*ReloadResult, error) {
+	body, err := json.Marshal(ScaleRequest{Counts: counts, DryRun: dryRun})
+	if err != nil {
+		return nil, err
+	}
+	var res ReloadResult
+	if err := c.do(ctx, http.MethodPost, "/v1/scale", body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // Reload asks the running prox to read its configuration again and apply

@@ -178,6 +178,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("GET /metrics", s.opts.Metrics)
 	}
 	mux.HandleFunc("POST /v1/reload", s.handleReload)
+	mux.HandleFunc("POST /v1/scale", s.handleScale)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, noRoute(r))
 	})
