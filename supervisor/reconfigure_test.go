@@ -253,3 +253,25 @@ func TestApplyConcurrentWithRequests(t *testing.T) {
 	requireState(t, m, "a", StateRunning)
 	assert.Equal(t, int32(2), r.live.Load(), "web and a run, nothing else")
 }
+
+// A process the supervisor has shut down is not started again by a late
+// request: it would outlive the stop (nothing would stop it).
+func TestStartDuringTheStopIsRefused(t *testing.T) {
+	quick, stubborn := newFakeRunner(), newFakeRunner()
+	stubborn.ignoreTERM = true
+	m := New([]ProcessSpec{spec("a", quick), spec("b", stubborn)}, Options{Logger: testLogger(t)})
+	require.NoError(t, m.Start(context.Background()))
+	stopCtx, kill := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- m.Stop(stopCtx) }()
+	requireState(t, m, "a", StateStopped)
+	require.Equal(t, StateStopping, stateOf(m, "b"))
+
+	err := m.StartProcess(context.Background(), "a")
+	require.ErrorIs(t, err, ErrShutdown)
+	err = m.RestartProcess(context.Background(), "a")
+	require.ErrorIs(t, err, ErrShutdown)
+	kill()
+	require.NoError(t, <-stopped)
+	assert.Zero(t, quick.live.Load(), "nothing of a runs after the stop")
+}
