@@ -203,8 +203,8 @@ func TestUpDetachedAttachDown(t *testing.T) {
 
 	t.Run("SIGHUP does not stop it", func(t *testing.T) {
 		require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
-		// Agent.Reload is called (until prox can reload, it says so and
-		// changes nothing; a reload of the same file changes nothing).
+		// Agent.Reload is called (a reload of the same file changes
+		// nothing).
 		p.waitLog(t, `SIGHUP: reloading the configuration`)
 		// Still supervising: new ticks come after the hangup.
 		log := p.log(t)

@@ -586,3 +586,40 @@ process "web" {
 	assert.Equal(t, before["web.0"], after["web.0"])
 	assert.Equal(t, before["web.1"], after["web.1"])
 }
+
+// SIGHUP to a prox in the background reloads its configuration.
+func TestUpDetachedReloadsOnSIGHUP(t *testing.T) {
+	p := newProject(t, `
+process "web" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`)
+	code, out, errOut := p.prox(t, "up", "-d")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	pid := p.pid(t)
+	web := pidsByName(t, p.config, "web")["web"]
+
+	writeConfig(t, p.config, `
+process "web" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+process "worker" {
+  command = ["sh", "-c", "echo worker up; exec sleep 300"]
+}
+`)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
+	p.waitLog(t, `configuration reloaded: plan="add 1 \(worker\), restart 0, remove 0, unchanged 1"`)
+	after := pidsByName(t, p.config, "web", "worker")
+	assert.Equal(t, web, after["web"])
+
+	// Errors: logged, nothing changes, prox keeps running.
+	writeConfig(t, p.config, `process "web" {`)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
+	p.waitLog(t, `the configuration is not reloaded; prox keeps running as it was`)
+	assert.Equal(t, after, pidsByName(t, p.config, "web", "worker"))
+	assert.Contains(t, p.log(t), "prox.hcl line 1")
+
+	code, _, errOut = p.prox(t, "down")
+	require.Equal(t, 0, code, errOut)
+	requireNoneLeft(t, p.marker)
+}
