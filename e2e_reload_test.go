@@ -623,3 +623,28 @@ process "worker" {
 	require.Equal(t, 0, code, errOut)
 	requireNoneLeft(t, p.marker)
 }
+
+// prox up -d -watch: the prox in the background watches.
+func TestUpDetachedWatches(t *testing.T) {
+	p := newProject(t, `
+process "web" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`)
+	code, out, errOut := p.prox(t, "up", "-d", "-watch")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	p.waitLog(t, "watching the configuration")
+	web := pidsByName(t, p.config, "web")["web"]
+	saveByRename(t, p.config, `
+process "web" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+process "worker" {
+  command = ["sh", "-c", "exec sleep 300"]
+}
+`)
+	after := pidsByName(t, p.config, "web", "worker")
+	assert.Equal(t, web, after["web"])
+	code, _, errOut = p.prox(t, "down")
+	require.Equal(t, 0, code, errOut)
+}

@@ -160,6 +160,9 @@ func (c *UpCommand) childArgs() []string {
 	if c.noColor {
 		args = append(args, "-no-color")
 	}
+	if c.watch {
+		args = append(args, "-watch")
+	}
 	return args
 }
 
