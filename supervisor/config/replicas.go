@@ -23,13 +23,12 @@ const MaxReplicas = 1000
 
 var replicasSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "replicas"}}}
 
-// InstanceName is the name of instance index of process group when the
-// group runs count instances: the group's name when it runs one, else
-// "GROUP.INDEX" (index from 0, the value of replica and PROX_REPLICA).
-func InstanceName(group string, index, count int) string {
-	if count == 1 {
-		return group
-	}
+// InstanceName is the name of instance index of process block group when
+// the block sets replicas (whatever the count, so that a change of the
+// count leaves the instances that stay as they are) or its count was
+// changed at runtime: "GROUP.INDEX" (index from 0, the value of replica
+// and PROX_REPLICA). A block without replicas runs as its own name.
+func InstanceName(group string, index int) string {
 	return group + "." + strconv.Itoa(index)
 }
 
@@ -108,6 +107,10 @@ func (c *Config) WithReplicas(name string, count int) (*Config, hcl.Diagnostics)
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown process",
 			Detail: fmt.Sprintf("There is no process %q in %s.", name, c.Path)}}
 	}
+	if count == 1 && !p.Replicated() {
+		// One instance of a process without replicas: it, as it runs.
+		return c, nil
+	}
 	insts, diags := c.Expand(p, count)
 	if diags.HasErrors() {
 		return nil, diags
@@ -152,8 +155,8 @@ func (d *decoder) decodeGroup(block *hcl.Block) (*Process, hcl.Diagnostics) {
 			}
 		}
 	}
-	if p.Replicas == 1 {
-		// A process that runs once is exactly its block.
+	if !p.replicated {
+		// A process without replicas is exactly its block.
 		p.instances = []*Process{p}
 		return p, diags
 	}
@@ -169,7 +172,7 @@ func (d *decoder) expand(p *Process, count int) ([]*Process, hcl.Diagnostics) {
 	for i := range insts {
 		inst, dd := d.decodeInstance(p.block, i)
 		diags = AppendNew(diags, dd)
-		inst.Name = InstanceName(p.Group, i, count)
+		inst.Name = InstanceName(p.Group, i)
 		inst.Group, inst.Replicas, inst.ReplicasRange, inst.replicated = p.Group, count, p.ReplicasRange, true
 		insts[i] = inst
 	}

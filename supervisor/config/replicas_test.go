@@ -56,11 +56,14 @@ process "db" {
 	assert.Nil(t, cfg.InstancesOf("nope"))
 }
 
-func TestReplicasOneKeepsTheName(t *testing.T) {
+// TestReplicasOneIsAnInstance: a block that sets replicas names its
+// instances NAME.INDEX whatever the count, so that going from 3 to 1 (a
+// reload, prox scale) keeps web.0 running instead of renaming it.
+func TestReplicasOneIsAnInstance(t *testing.T) {
 	cfg := loadOK(t, "process \"web\" {\n  replicas = 1\n  command = [\"x\", replica]\n}\n")
 	insts := cfg.Instances()
 	require.Len(t, insts, 1)
-	assert.Equal(t, "web", insts[0].Name)
+	assert.Equal(t, "web.0", insts[0].Name)
 	assert.Equal(t, []string{"x", "0"}, insts[0].Command)
 	env, err := cfg.Environ(insts[0], nil)
 	require.NoError(t, err)
@@ -89,7 +92,7 @@ process "other" {}
 	one, diags := cfg.Expand(web, 1)
 	require.False(t, diags.HasErrors(), "%s", diags.Error())
 	require.Len(t, one, 1)
-	assert.Equal(t, "web", one[0].Name, "one instance takes the process's name")
+	assert.Equal(t, "web.0", one[0].Name, "one instance of a block with replicas is its instance 0")
 	assert.True(t, one[0].Replicated())
 
 	other, diags := cfg.Expand(cfg.Process("other"), 2)
@@ -213,7 +216,11 @@ process "proxy" {
 
 	back, diags := scaled.WithReplicas("web", 1)
 	require.False(t, diags.HasErrors(), diags.Error())
-	assert.Equal(t, "web", back.Instances()[0].Name)
+	assert.Equal(t, "web.0", back.Instances()[0].Name, "scaled once, the block keeps naming its instances: web.0 stays as it runs")
+
+	same, diags := cfg.WithReplicas("web", 1)
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.Same(t, cfg, same, "one instance of a process without replicas is the process as it runs")
 
 	_, diags = cfg.WithReplicas("nope", 2)
 	require.True(t, diags.HasErrors())
