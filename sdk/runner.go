@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"time"
 )
 
 // Runner starts processes: locally, in a container, on another host.
@@ -165,6 +166,33 @@ type ProcessExecer interface {
 
 // CapabilityExec is the capability name of Execer in Info.Capabilities.
 const CapabilityExec = "exec"
+
+// ProcessStats are a process's resource figures at one moment.
+type ProcessStats struct {
+	// CPU is the CPU time (user and system) the process has used since it
+	// started, its descendants' included where the runner can count them
+	// (a cgroup, a container). It never decreases while the process runs.
+	CPU time.Duration
+	// MemoryBytes is the memory the process holds now, in bytes: its
+	// resident set (its descendants' too where the runner can count them).
+	MemoryBytes uint64
+	// Time is when the figures were read.
+	Time time.Time
+}
+
+// ProcessStatter is implemented by processes that can tell their CPU time
+// and memory (the optional Stats capability): the exec runner's from its
+// cgroup or /proc, the container runner's from the engine's stats API, the
+// ssh runner's from the remote /proc. prox shows them in `prox top` and
+// /metrics. Stats may be called concurrently with the process's other
+// methods, while it runs; once the process has exited (Wait returned), it
+// returns an error. The host's processes implement it for every runner:
+// their Stats returns an error wrapping ErrUnimplemented when the runner's
+// processes do not, and one wrapping ErrUnknownHandle once the process
+// has exited.
+type ProcessStatter interface {
+	Stats(ctx context.Context) (ProcessStats, error)
+}
 
 // LocalRunner is implemented by runners whose processes run on the host
 // prox runs on (the exec runner). prox gives such a process its own

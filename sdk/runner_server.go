@@ -288,3 +288,28 @@ func (s *runnerServer) Exec(ctx context.Context, req *proto.ExecRequest) (*proto
 	}
 	return &proto.ExecResponse{ExitCode: int32(res.ExitCode), Output: res.Output}, nil
 }
+
+func (s *runnerServer) Stats(ctx context.Context, req *proto.StatsRequest) (*proto.StatsResponse, error) {
+	sp, err := s.get(req.Handle)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := sp.proc.(ProcessStatter)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the runner's processes cannot tell their CPU time and memory")
+	}
+	select {
+	case <-sp.exited():
+		return nil, status.Errorf(codes.NotFound, "process with handle %q has exited", req.Handle)
+	default:
+	}
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	return &proto.StatsResponse{
+		CpuNanos:     int64(stats.CPU),
+		MemoryBytes:  stats.MemoryBytes,
+		TimeUnixNano: stats.Time.UnixNano(),
+	}, nil
+}

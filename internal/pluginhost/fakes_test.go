@@ -124,6 +124,8 @@ type fakeRunner struct {
 	procs    map[string]*fakeProcess
 	startErr error
 	nilProc  bool
+	// stats, when set, makes the processes ProcessStatters reporting it.
+	stats *sdk.ProcessStats
 }
 
 var _ sdk.Runner = (*fakeRunner)(nil)
@@ -150,8 +152,19 @@ func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Proce
 	r.pid++
 	p := newFakeProcess(cfg, r.pid)
 	r.procs[cfg.Name] = p
+	if r.stats != nil {
+		return &statsProcess{fakeProcess: p, stats: *r.stats}, nil
+	}
 	return p, nil
 }
+
+// statsProcess is a fakeProcess that reports fixed Stats.
+type statsProcess struct {
+	*fakeProcess
+	stats sdk.ProcessStats
+}
+
+func (p *statsProcess) Stats(context.Context) (sdk.ProcessStats, error) { return p.stats, nil }
 
 func (r *fakeRunner) proc(t *testing.T, name string) *fakeProcess {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
@@ -259,4 +260,21 @@ func (p *processClient) Exec(ctx context.Context, command []string) (sdk.ExecRes
 		return sdk.ExecResult{}, fromGRPC("exec", err)
 	}
 	return sdk.ExecResult{ExitCode: int(resp.ExitCode), Output: resp.Output}, nil
+}
+
+var _ sdk.ProcessStatter = (*processClient)(nil)
+
+// Stats reads the process's CPU time and memory through the runner's
+// Stats capability: an error wrapping sdk.ErrUnimplemented when the
+// runner's processes have none, sdk.ErrUnknownHandle once it has exited.
+func (p *processClient) Stats(ctx context.Context) (sdk.ProcessStats, error) {
+	resp, err := p.client.Stats(ctx, &proto.StatsRequest{Handle: p.handle})
+	if err != nil {
+		return sdk.ProcessStats{}, fromGRPC("stats", err)
+	}
+	return sdk.ProcessStats{
+		CPU:         time.Duration(resp.CpuNanos),
+		MemoryBytes: resp.MemoryBytes,
+		Time:        time.Unix(0, resp.TimeUnixNano),
+	}, nil
 }

@@ -585,3 +585,41 @@ func (h *runnerHarness) probe(proc sdk.Process) error {
 	_, err := proto.NewRunnerClient(h.rpc.Conn).Wait(ctx, &proto.WaitRequest{Handle: proc.(*processClient).handle})
 	return err
 }
+
+// TestRunnerStats: a process's Stats travel intact; a runner whose
+// processes have none answers ErrUnimplemented, and an exited process
+// ErrUnknownHandle.
+func TestRunnerStats(t *testing.T) {
+	h := newRunnerHarness(t)
+	read := time.Date(2026, 12, 7, 21, 30, 0, 123456789, time.UTC)
+	want := sdk.ProcessStats{CPU: 1500*time.Millisecond + 7, MemoryBytes: 5 << 30, Time: read}
+	h.runner.stats = &want
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
+	require.NoError(t, err)
+	st, ok := proc.(sdk.ProcessStatter)
+	require.True(t, ok, "the host's process is a ProcessStatter")
+	got, err := st.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, want.CPU, got.CPU)
+	assert.Equal(t, want.MemoryBytes, got.MemoryBytes)
+	assert.True(t, want.Time.Equal(got.Time), "read time %v, want %v", got.Time, want.Time)
+
+	fp := h.runner.proc(t, "p")
+	outCh, errCh := readAllAsync(proc.Stdout()), readAllAsync(proc.Stderr())
+	fp.exit(nil)
+	_, err = await(t, outCh, "reading stdout")
+	require.NoError(t, err)
+	_, err = await(t, errCh, "reading stderr")
+	require.NoError(t, err)
+	require.NoError(t, proc.Wait())
+	_, err = st.Stats(context.Background())
+	require.ErrorIs(t, err, sdk.ErrUnknownHandle, "after the exit")
+}
+
+func TestRunnerStatsAbsent(t *testing.T) {
+	h := newRunnerHarness(t)
+	proc, err := h.Runner.Start(context.Background(), &sdk.ProcessConfig{Name: "p"})
+	require.NoError(t, err)
+	_, err = proc.(sdk.ProcessStatter).Stats(context.Background())
+	require.ErrorIs(t, err, sdk.ErrUnimplemented)
+}

@@ -739,6 +739,113 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
+type StatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StatsRequest) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+type StatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cpu_nanos is the user and system CPU time, in nanoseconds.
+	CpuNanos int64 `protobuf:"varint,1,opt,name=cpu_nanos,json=cpuNanos,proto3" json:"cpu_nanos,omitempty"`
+	// memory_bytes is the resident memory, in bytes.
+	MemoryBytes uint64 `protobuf:"varint,2,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// time_unix_nano is when the figures were read.
+	TimeUnixNano  int64 `protobuf:"varint,3,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsResponse) Reset() {
+	*x = StatsResponse{}
+	mi := &file_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsResponse) ProtoMessage() {}
+
+func (x *StatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
+func (*StatsResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StatsResponse) GetCpuNanos() int64 {
+	if x != nil {
+		return x.CpuNanos
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetMemoryBytes() uint64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
 type ExecRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -749,7 +856,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +868,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +881,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExecRequest) GetHandle() string {
@@ -801,7 +908,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +920,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +933,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExecResponse) GetExitCode() int32 {
@@ -861,7 +968,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +980,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +993,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartRequest) GetName() string {
@@ -952,7 +1059,7 @@ type OutputHandover struct {
 
 func (x *OutputHandover) Reset() {
 	*x = OutputHandover{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1071,7 @@ func (x *OutputHandover) String() string {
 func (*OutputHandover) ProtoMessage() {}
 
 func (x *OutputHandover) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1084,7 @@ func (x *OutputHandover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputHandover.ProtoReflect.Descriptor instead.
 func (*OutputHandover) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OutputHandover) GetSocket() string {
@@ -1018,7 +1125,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1137,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1150,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StartResponse) GetHandle() string {
@@ -1097,7 +1204,7 @@ type OutputRequest struct {
 
 func (x *OutputRequest) Reset() {
 	*x = OutputRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1216,7 @@ func (x *OutputRequest) String() string {
 func (*OutputRequest) ProtoMessage() {}
 
 func (x *OutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1229,7 @@ func (x *OutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputRequest.ProtoReflect.Descriptor instead.
 func (*OutputRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OutputRequest) GetHandle() string {
@@ -1142,7 +1249,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1261,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1274,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OutputChunk) GetStream() Stream {
@@ -1193,7 +1300,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1312,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1325,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WaitRequest) GetHandle() string {
@@ -1239,7 +1346,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1358,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1371,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WaitResponse) GetExitCode() int32 {
@@ -1298,7 +1405,7 @@ type SignalRequest struct {
 
 func (x *SignalRequest) Reset() {
 	*x = SignalRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1417,7 @@ func (x *SignalRequest) String() string {
 func (*SignalRequest) ProtoMessage() {}
 
 func (x *SignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1430,7 @@ func (x *SignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
 func (*SignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SignalRequest) GetHandle() string {
@@ -1348,7 +1455,7 @@ type SignalResponse struct {
 
 func (x *SignalResponse) Reset() {
 	*x = SignalResponse{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1467,7 @@ func (x *SignalResponse) String() string {
 func (*SignalResponse) ProtoMessage() {}
 
 func (x *SignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1480,7 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 // ShareRequest offers a shared batch region: a memfd of `size` bytes,
@@ -1394,7 +1501,7 @@ type ShareRequest struct {
 
 func (x *ShareRequest) Reset() {
 	*x = ShareRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1513,7 @@ func (x *ShareRequest) String() string {
 func (*ShareRequest) ProtoMessage() {}
 
 func (x *ShareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1526,7 @@ func (x *ShareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareRequest.ProtoReflect.Descriptor instead.
 func (*ShareRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ShareRequest) GetSocket() string {
@@ -1451,7 +1558,7 @@ type ShareResponse struct {
 
 func (x *ShareResponse) Reset() {
 	*x = ShareResponse{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1570,7 @@ func (x *ShareResponse) String() string {
 func (*ShareResponse) ProtoMessage() {}
 
 func (x *ShareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1583,7 @@ func (x *ShareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareResponse.ProtoReflect.Descriptor instead.
 func (*ShareResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 // LogBatch packs many log lines into one message: the lines back to back in
@@ -1498,7 +1605,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1617,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1630,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LogBatch) GetBaseUnixNano() int64 {
@@ -1592,7 +1699,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1711,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1724,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Event) GetUnixNano() int64 {
@@ -1699,7 +1806,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1818,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1831,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WriteRequest) GetSeq() uint64 {
@@ -1764,7 +1871,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1883,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1896,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WriteResponse) GetAckSeq() uint64 {
@@ -1807,7 +1914,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1926,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +1939,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 type FlushResponse struct {
@@ -1843,7 +1950,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1962,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1975,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 type CloseRequest struct {
@@ -1879,7 +1986,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1998,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2011,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 type CloseResponse struct {
@@ -1915,7 +2022,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2034,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2047,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 var File_plugin_proto protoreflect.FileDescriptor
@@ -1985,7 +2092,13 @@ const file_plugin_proto_rawDesc = "" +
 	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
 	"\x0fShutdownRequest\"\x12\n" +
-	"\x10ShutdownResponse\"?\n" +
+	"\x10ShutdownResponse\"&\n" +
+	"\fStatsRequest\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\"u\n" +
+	"\rStatsResponse\x12\x1b\n" +
+	"\tcpu_nanos\x18\x01 \x01(\x03R\bcpuNanos\x12!\n" +
+	"\fmemory_bytes\x18\x02 \x01(\x04R\vmemoryBytes\x12$\n" +
+	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\"?\n" +
 	"\vExecRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x18\n" +
 	"\acommand\x18\x02 \x03(\fR\acommand\"C\n" +
@@ -2071,13 +2184,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04Info\x12\x1b.prox.plugin.v1.InfoRequest\x1a\x1c.prox.plugin.v1.InfoResponse\x12Y\n" +
 	"\fConfigSchema\x12#.prox.plugin.v1.ConfigSchemaRequest\x1a$.prox.plugin.v1.ConfigSchemaResponse\x12P\n" +
 	"\tConfigure\x12 .prox.plugin.v1.ConfigureRequest\x1a!.prox.plugin.v1.ConfigureResponse\x12M\n" +
-	"\bShutdown\x12\x1f.prox.plugin.v1.ShutdownRequest\x1a .prox.plugin.v1.ShutdownResponse2\xe5\x02\n" +
+	"\bShutdown\x12\x1f.prox.plugin.v1.ShutdownRequest\x1a .prox.plugin.v1.ShutdownResponse2\xab\x03\n" +
 	"\x06Runner\x12D\n" +
 	"\x05Start\x12\x1c.prox.plugin.v1.StartRequest\x1a\x1d.prox.plugin.v1.StartResponse\x12F\n" +
 	"\x06Output\x12\x1d.prox.plugin.v1.OutputRequest\x1a\x1b.prox.plugin.v1.OutputChunk0\x01\x12A\n" +
 	"\x04Wait\x12\x1b.prox.plugin.v1.WaitRequest\x1a\x1c.prox.plugin.v1.WaitResponse\x12G\n" +
 	"\x06Signal\x12\x1d.prox.plugin.v1.SignalRequest\x1a\x1e.prox.plugin.v1.SignalResponse\x12A\n" +
-	"\x04Exec\x12\x1b.prox.plugin.v1.ExecRequest\x1a\x1c.prox.plugin.v1.ExecResponse2\x9e\x02\n" +
+	"\x04Exec\x12\x1b.prox.plugin.v1.ExecRequest\x1a\x1c.prox.plugin.v1.ExecResponse\x12D\n" +
+	"\x05Stats\x12\x1c.prox.plugin.v1.StatsRequest\x1a\x1d.prox.plugin.v1.StatsResponse2\x9e\x02\n" +
 	"\x04Sink\x12D\n" +
 	"\x05Write\x12\x1c.prox.plugin.v1.WriteRequest\x1a\x1d.prox.plugin.v1.WriteResponse\x12D\n" +
 	"\x05Flush\x12\x1c.prox.plugin.v1.FlushRequest\x1a\x1d.prox.plugin.v1.FlushResponse\x12D\n" +
@@ -2097,7 +2211,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_plugin_proto_goTypes = []any{
 	(CommandRequirement)(0),      // 0: prox.plugin.v1.CommandRequirement
 	(Stream)(0),                  // 1: prox.plugin.v1.Stream
@@ -2113,27 +2227,29 @@ var file_plugin_proto_goTypes = []any{
 	(*AttributeProblem)(nil),     // 11: prox.plugin.v1.AttributeProblem
 	(*ShutdownRequest)(nil),      // 12: prox.plugin.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),     // 13: prox.plugin.v1.ShutdownResponse
-	(*ExecRequest)(nil),          // 14: prox.plugin.v1.ExecRequest
-	(*ExecResponse)(nil),         // 15: prox.plugin.v1.ExecResponse
-	(*StartRequest)(nil),         // 16: prox.plugin.v1.StartRequest
-	(*OutputHandover)(nil),       // 17: prox.plugin.v1.OutputHandover
-	(*StartResponse)(nil),        // 18: prox.plugin.v1.StartResponse
-	(*OutputRequest)(nil),        // 19: prox.plugin.v1.OutputRequest
-	(*OutputChunk)(nil),          // 20: prox.plugin.v1.OutputChunk
-	(*WaitRequest)(nil),          // 21: prox.plugin.v1.WaitRequest
-	(*WaitResponse)(nil),         // 22: prox.plugin.v1.WaitResponse
-	(*SignalRequest)(nil),        // 23: prox.plugin.v1.SignalRequest
-	(*SignalResponse)(nil),       // 24: prox.plugin.v1.SignalResponse
-	(*ShareRequest)(nil),         // 25: prox.plugin.v1.ShareRequest
-	(*ShareResponse)(nil),        // 26: prox.plugin.v1.ShareResponse
-	(*LogBatch)(nil),             // 27: prox.plugin.v1.LogBatch
-	(*Event)(nil),                // 28: prox.plugin.v1.Event
-	(*WriteRequest)(nil),         // 29: prox.plugin.v1.WriteRequest
-	(*WriteResponse)(nil),        // 30: prox.plugin.v1.WriteResponse
-	(*FlushRequest)(nil),         // 31: prox.plugin.v1.FlushRequest
-	(*FlushResponse)(nil),        // 32: prox.plugin.v1.FlushResponse
-	(*CloseRequest)(nil),         // 33: prox.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),        // 34: prox.plugin.v1.CloseResponse
+	(*StatsRequest)(nil),         // 14: prox.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),        // 15: prox.plugin.v1.StatsResponse
+	(*ExecRequest)(nil),          // 16: prox.plugin.v1.ExecRequest
+	(*ExecResponse)(nil),         // 17: prox.plugin.v1.ExecResponse
+	(*StartRequest)(nil),         // 18: prox.plugin.v1.StartRequest
+	(*OutputHandover)(nil),       // 19: prox.plugin.v1.OutputHandover
+	(*StartResponse)(nil),        // 20: prox.plugin.v1.StartResponse
+	(*OutputRequest)(nil),        // 21: prox.plugin.v1.OutputRequest
+	(*OutputChunk)(nil),          // 22: prox.plugin.v1.OutputChunk
+	(*WaitRequest)(nil),          // 23: prox.plugin.v1.WaitRequest
+	(*WaitResponse)(nil),         // 24: prox.plugin.v1.WaitResponse
+	(*SignalRequest)(nil),        // 25: prox.plugin.v1.SignalRequest
+	(*SignalResponse)(nil),       // 26: prox.plugin.v1.SignalResponse
+	(*ShareRequest)(nil),         // 27: prox.plugin.v1.ShareRequest
+	(*ShareResponse)(nil),        // 28: prox.plugin.v1.ShareResponse
+	(*LogBatch)(nil),             // 29: prox.plugin.v1.LogBatch
+	(*Event)(nil),                // 30: prox.plugin.v1.Event
+	(*WriteRequest)(nil),         // 31: prox.plugin.v1.WriteRequest
+	(*WriteResponse)(nil),        // 32: prox.plugin.v1.WriteResponse
+	(*FlushRequest)(nil),         // 33: prox.plugin.v1.FlushRequest
+	(*FlushResponse)(nil),        // 34: prox.plugin.v1.FlushResponse
+	(*CloseRequest)(nil),         // 35: prox.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),        // 36: prox.plugin.v1.CloseResponse
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: prox.plugin.v1.InfoResponse.command:type_name -> prox.plugin.v1.CommandRequirement
@@ -2141,38 +2257,40 @@ var file_plugin_proto_depIdxs = []int32{
 	5,  // 2: prox.plugin.v1.ConfigSchemaResponse.config:type_name -> prox.plugin.v1.Schema
 	5,  // 3: prox.plugin.v1.ConfigSchemaResponse.process:type_name -> prox.plugin.v1.Schema
 	11, // 4: prox.plugin.v1.AttributeProblems.problems:type_name -> prox.plugin.v1.AttributeProblem
-	17, // 5: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
+	19, // 5: prox.plugin.v1.StartRequest.output_handover:type_name -> prox.plugin.v1.OutputHandover
 	1,  // 6: prox.plugin.v1.OutputChunk.stream:type_name -> prox.plugin.v1.Stream
-	27, // 7: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
-	28, // 8: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
+	29, // 7: prox.plugin.v1.WriteRequest.logs:type_name -> prox.plugin.v1.LogBatch
+	30, // 8: prox.plugin.v1.WriteRequest.events:type_name -> prox.plugin.v1.Event
 	2,  // 9: prox.plugin.v1.Base.Info:input_type -> prox.plugin.v1.InfoRequest
 	6,  // 10: prox.plugin.v1.Base.ConfigSchema:input_type -> prox.plugin.v1.ConfigSchemaRequest
 	8,  // 11: prox.plugin.v1.Base.Configure:input_type -> prox.plugin.v1.ConfigureRequest
 	12, // 12: prox.plugin.v1.Base.Shutdown:input_type -> prox.plugin.v1.ShutdownRequest
-	16, // 13: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
-	19, // 14: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
-	21, // 15: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
-	23, // 16: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
-	14, // 17: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
-	29, // 18: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
-	31, // 19: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
-	33, // 20: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
-	25, // 21: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
-	3,  // 22: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
-	7,  // 23: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
-	9,  // 24: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
-	13, // 25: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
-	18, // 26: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
-	20, // 27: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
-	22, // 28: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
-	24, // 29: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
-	15, // 30: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
-	30, // 31: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
-	32, // 32: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
-	34, // 33: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
-	26, // 34: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
-	22, // [22:35] is the sub-list for method output_type
-	9,  // [9:22] is the sub-list for method input_type
+	18, // 13: prox.plugin.v1.Runner.Start:input_type -> prox.plugin.v1.StartRequest
+	21, // 14: prox.plugin.v1.Runner.Output:input_type -> prox.plugin.v1.OutputRequest
+	23, // 15: prox.plugin.v1.Runner.Wait:input_type -> prox.plugin.v1.WaitRequest
+	25, // 16: prox.plugin.v1.Runner.Signal:input_type -> prox.plugin.v1.SignalRequest
+	16, // 17: prox.plugin.v1.Runner.Exec:input_type -> prox.plugin.v1.ExecRequest
+	14, // 18: prox.plugin.v1.Runner.Stats:input_type -> prox.plugin.v1.StatsRequest
+	31, // 19: prox.plugin.v1.Sink.Write:input_type -> prox.plugin.v1.WriteRequest
+	33, // 20: prox.plugin.v1.Sink.Flush:input_type -> prox.plugin.v1.FlushRequest
+	35, // 21: prox.plugin.v1.Sink.Close:input_type -> prox.plugin.v1.CloseRequest
+	27, // 22: prox.plugin.v1.Sink.Share:input_type -> prox.plugin.v1.ShareRequest
+	3,  // 23: prox.plugin.v1.Base.Info:output_type -> prox.plugin.v1.InfoResponse
+	7,  // 24: prox.plugin.v1.Base.ConfigSchema:output_type -> prox.plugin.v1.ConfigSchemaResponse
+	9,  // 25: prox.plugin.v1.Base.Configure:output_type -> prox.plugin.v1.ConfigureResponse
+	13, // 26: prox.plugin.v1.Base.Shutdown:output_type -> prox.plugin.v1.ShutdownResponse
+	20, // 27: prox.plugin.v1.Runner.Start:output_type -> prox.plugin.v1.StartResponse
+	22, // 28: prox.plugin.v1.Runner.Output:output_type -> prox.plugin.v1.OutputChunk
+	24, // 29: prox.plugin.v1.Runner.Wait:output_type -> prox.plugin.v1.WaitResponse
+	26, // 30: prox.plugin.v1.Runner.Signal:output_type -> prox.plugin.v1.SignalResponse
+	17, // 31: prox.plugin.v1.Runner.Exec:output_type -> prox.plugin.v1.ExecResponse
+	15, // 32: prox.plugin.v1.Runner.Stats:output_type -> prox.plugin.v1.StatsResponse
+	32, // 33: prox.plugin.v1.Sink.Write:output_type -> prox.plugin.v1.WriteResponse
+	34, // 34: prox.plugin.v1.Sink.Flush:output_type -> prox.plugin.v1.FlushResponse
+	36, // 35: prox.plugin.v1.Sink.Close:output_type -> prox.plugin.v1.CloseResponse
+	28, // 36: prox.plugin.v1.Sink.Share:output_type -> prox.plugin.v1.ShareResponse
+	23, // [23:37] is the sub-list for method output_type
+	9,  // [9:23] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -2189,7 +2307,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -264,6 +264,7 @@ const (
 	Runner_Wait_FullMethodName   = "/prox.plugin.v1.Runner/Wait"
 	Runner_Signal_FullMethodName = "/prox.plugin.v1.Runner/Signal"
 	Runner_Exec_FullMethodName   = "/prox.plugin.v1.Runner/Exec"
+	Runner_Stats_FullMethodName  = "/prox.plugin.v1.Runner/Stats"
 )
 
 // RunnerClient is the client API for Runner service.
@@ -282,6 +283,10 @@ type RunnerClient interface {
 	// Exec runs a command where the process runs (a health check): optional;
 	// a runner without it answers Unimplemented.
 	Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error)
+	// Stats reads the process's CPU time and resident memory: optional; a
+	// runner whose processes cannot tell answers Unimplemented, and one
+	// whose process has exited answers NotFound.
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
 }
 
 type runnerClient struct {
@@ -351,6 +356,16 @@ func (c *runnerClient) Exec(ctx context.Context, in *ExecRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *runnerClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsResponse)
+	err := c.cc.Invoke(ctx, Runner_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RunnerServer is the server API for Runner service.
 // All implementations must embed UnimplementedRunnerServer
 // for forward compatibility.
@@ -367,6 +382,10 @@ type RunnerServer interface {
 	// Exec runs a command where the process runs (a health check): optional;
 	// a runner without it answers Unimplemented.
 	Exec(context.Context, *ExecRequest) (*ExecResponse, error)
+	// Stats reads the process's CPU time and resident memory: optional; a
+	// runner whose processes cannot tell answers Unimplemented, and one
+	// whose process has exited answers NotFound.
+	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
 	mustEmbedUnimplementedRunnerServer()
 }
 
@@ -391,6 +410,9 @@ func (UnimplementedRunnerServer) Signal(context.Context, *SignalRequest) (*Signa
 }
 func (UnimplementedRunnerServer) Exec(context.Context, *ExecRequest) (*ExecResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedRunnerServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedRunnerServer) mustEmbedUnimplementedRunnerServer() {}
 func (UnimplementedRunnerServer) testEmbeddedByValue()                {}
@@ -496,6 +518,24 @@ func _Runner_Exec_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runner_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunnerServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runner_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunnerServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Runner_ServiceDesc is the grpc.ServiceDesc for Runner service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -518,6 +558,10 @@ var Runner_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Exec",
 			Handler:    _Runner_Exec_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Runner_Stats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

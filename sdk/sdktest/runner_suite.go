@@ -64,6 +64,10 @@ type RunnerSuiteOptions struct {
 	Direct bool
 	// Timeout bounds every wait; default DefaultTimeout.
 	Timeout time.Duration
+	// Stats says that the runner's processes implement the optional
+	// sdk.ProcessStatter: the Stats subtest then fails if they do not.
+	// Default false: the subtest is skipped when they do not.
+	Stats bool
 }
 
 func (o *RunnerSuiteOptions) defaults() {
@@ -114,6 +118,11 @@ func (o *RunnerSuiteOptions) defaults() {
 //     fails or returns a process that SIGKILL ends; nothing is left.
 //   - CancelAfterStart: cancelling Start's context after it returned does
 //     not stop the process.
+//   - Stats: for a runner whose processes implement sdk.ProcessStatter, a
+//     running process reports memory above 0, CPU time that does not
+//     decrease from one read to the next and the time of each read; once
+//     it has exited, Stats returns an error. Skipped for a runner without
+//     Stats unless the options say it has them.
 //
 // factory is called once per subtest, with the subtest's t; it returns a
 // ready (configured) runner. Processes a subtest leaves are killed when it
@@ -130,6 +139,7 @@ func RunnerSuite(t *testing.T, factory func(t *testing.T) sdk.Runner, opts Runne
 	t.Run("ConcurrentStarts", s.concurrentStarts)
 	t.Run("CancelledStart", s.cancelledStart)
 	t.Run("CancelAfterStart", s.cancelAfterStart)
+	t.Run("Stats", s.stats)
 }
 
 type runnerSuite struct {
@@ -487,5 +497,66 @@ func (s *runnerSuite) cancelAfterStart(t *testing.T) {
 	pr.stdout.waitFor(t, s.opts.Timeout, "ticks after the cancellation", func() bool { return pr.stdout.count("tick") >= after+5 })
 	if pr.exited() {
 		t.Fatalf("the process exited after Start's context was cancelled: %v", pr.waitErr)
+	}
+}
+
+func (s *runnerSuite) stats(t *testing.T) {
+	p := s.start(t, s.runner(t), "stats", s.opts.Sleep())
+	p.stdout.waitLine(t, "ready", s.opts.Timeout)
+	st, ok := p.Process.(sdk.ProcessStatter)
+	if !ok {
+		if s.opts.Stats {
+			t.Fatalf("the process (%T) does not implement sdk.ProcessStatter", p.Process)
+		}
+		t.Skip("the runner's processes do not implement sdk.ProcessStatter")
+	}
+	read := func() sdk.ProcessStats {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+		defer cancel()
+		got, err := st.Stats(ctx)
+		if errors.Is(err, sdk.ErrUnimplemented) && !s.opts.Stats {
+			t.Skip("the runner's processes have no Stats")
+		}
+		if err != nil {
+			t.Fatalf("Stats of a running process: %v", err)
+		}
+		if got.Time.IsZero() {
+			t.Fatalf("Stats returned no read time: %+v", got)
+		}
+		if got.CPU < 0 {
+			t.Fatalf("Stats returned a negative CPU time: %+v", got)
+		}
+		return got
+	}
+	first := read()
+	// An engine may report memory only once it has sampled the process:
+	// poll for it.
+	deadline := time.Now().Add(s.opts.Timeout)
+	for first.MemoryBytes == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats of a running process report no memory within %v: %+v", s.opts.Timeout, first)
+		}
+		time.Sleep(50 * time.Millisecond)
+		first = read()
+	}
+	second := read()
+	if second.CPU < first.CPU {
+		t.Fatalf("the CPU time decreased from %v to %v", first.CPU, second.CPU)
+	}
+	if second.Time.Before(first.Time) {
+		t.Fatalf("the second read is dated %v, before the first's %v", second.Time, first.Time)
+	}
+	if second.MemoryBytes == 0 {
+		t.Fatalf("the second read reports no memory: %+v", second)
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("Signal(SIGKILL): %v", err)
+	}
+	_ = p.wait(t)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+	defer cancel()
+	if got, err := st.Stats(ctx); err == nil {
+		t.Fatalf("Stats of an exited process returned %+v and no error", got)
 	}
 }
