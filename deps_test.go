@@ -27,14 +27,14 @@ var boundaries = []struct {
 	{"internal/wire", []string{"sdk/proto"}},
 	// The host's side of the plugins: their clients, the hand-over's host.
 	{"internal/pluginhost", []string{"sdk", "internal/wire"}},
-	{"plugins/runner", []string{"sdk"}},
+	{"plugins/runner", []string{"sdk", "internal/procstat"}},
 	{"plugins/sink", []string{"sdk"}},
 	{"plugins/builtin", []string{"sdk", "plugins/runner", "plugins/sink", "internal/version"}},
 	{"plugins/loader", []string{"sdk", "internal/wire", "internal/pluginhost"}},
 	{"supervisor/config", []string{"supervisor/policy"}},
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
-	{"supervisor/metrics", []string{"supervisor", "logs", "sdk"}},
+	{"supervisor/metrics", []string{"supervisor", "logs", "sdk", "internal/procstat"}},
 	// prox top: the control API's client and types, nothing else.
 	{"tui", []string{"supervisor/control"}},
 	{"supervisor", []string{"sdk", "logs", "supervisor/policy"}},
@@ -43,6 +43,7 @@ var boundaries = []struct {
 	{"internal/memtrim", nil},
 	{"internal/testservers", nil},
 	{"internal/rotate", nil},
+	{"internal/procstat", nil},
 	// The composition root: everything but the CLI.
 	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/pluginhost", "internal/version", "internal/profile", "internal/memtrim"}},
 }

@@ -11,5 +11,5 @@ import (
 // runner, through the gRPC adapters as prox uses it. Its processes run on
 // this machine, so the suite also checks /proc for leftovers.
 func TestConformance(t *testing.T) {
-	sdktest.RunnerSuite(t, func(*testing.T) sdk.Runner { return New() }, sdktest.RunnerSuiteOptions{})
+	sdktest.RunnerSuite(t, func(*testing.T) sdk.Runner { return New() }, sdktest.RunnerSuiteOptions{Stats: true})
 }

@@ -58,6 +58,7 @@ var (
 	_ sdk.Runner            = (*Runner)(nil)
 	_ sdk.Shutdowner        = (*Runner)(nil)
 	_ sdk.Process           = (*Process)(nil)
+	_ sdk.ProcessStatter    = (*Process)(nil)
 	_ sdk.OutputFiler       = (*Process)(nil)
 	_ sdk.LocalProcessGroup = (*Process)(nil)
 	_ sdk.LocalCgroup       = (*Process)(nil)

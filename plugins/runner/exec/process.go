@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"time"
+
+	"github.com/prox-dev/prox/internal/procstat"
 	"github.com/prox-dev/prox/sdk"
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +55,26 @@ func (p *Process) LocalCgroup() string {
 // Containment says what keeps the process's descendants from outliving
 // it: "cgroup", "subreaper" or "process-group" (see the package doc).
 func (p *Process) Containment() string { return p.mode }
+
+// Stats reads the process's CPU time and resident memory on this machine
+// (sdk.ProcessStatter): from its cgroup, the whole tree, where it has one
+// (cpu.stat; memory.current where the memory controller is enabled, else
+// the resident sets of the cgroup's processes), else from /proc for the
+// process and its reaped children. Once the process was reaped it is an
+// error.
+func (p *Process) Stats(context.Context) (sdk.ProcessStats, error) {
+	p.mu.Lock()
+	reaped := p.reaped
+	p.mu.Unlock()
+	if reaped {
+		return sdk.ProcessStats{}, fmt.Errorf("process %d has exited", p.pid)
+	}
+	u, err := procstat.Read(p.pid, p.LocalCgroup())
+	if err != nil {
+		return sdk.ProcessStats{}, fmt.Errorf("stats of process %d: %w", p.pid, err)
+	}
+	return sdk.ProcessStats{CPU: u.CPU, MemoryBytes: u.MemoryBytes, Time: time.Now()}, nil
+}
 
 // Stdout returns the read end of the process's standard output pipe. It
 // returns io.EOF once every process holding the write end has exited, and
