@@ -196,6 +196,8 @@ type managedProcess struct {
 
 	mu   sync.Mutex
 	snap ProcessInfo
+	// statter is the current run's process while it runs, nil otherwise.
+	statter sdk.ProcessStatter
 	// settled: not active and not waiting to restart, as of the end of
 	// the last step of the loop.
 	settled atomic.Bool
@@ -673,8 +675,13 @@ func (m *managedProcess) snapshot() {
 		h := *m.health
 		info.Health = &h
 	}
+	var statter sdk.ProcessStatter
+	if m.state == StateRunning || m.state == StateStopping {
+		statter, _ = m.proc.(sdk.ProcessStatter)
+	}
 	m.mu.Lock()
 	m.snap = info
+	m.statter = statter
 	m.mu.Unlock()
 }
 

@@ -51,6 +51,7 @@ type localGroupProcess struct {
 var (
 	_ sdk.Process           = (*localGroupProcess)(nil)
 	_ sdk.ProcessExecer     = (*localGroupProcess)(nil)
+	_ sdk.ProcessStatter    = (*localGroupProcess)(nil)
 	_ sdk.OutputCloser      = (*localGroupProcess)(nil)
 	_ sdk.LocalProcessGroup = (*localGroupProcess)(nil)
 	_ sdk.LocalCgroup       = (*localGroupProcess)(nil)
@@ -177,6 +178,15 @@ func (p *localGroupProcess) Exec(ctx context.Context, command []string) (sdk.Exe
 		return sdk.ExecResult{}, fmt.Errorf("exec: %w", sdk.ErrUnimplemented)
 	}
 	return ex.Exec(ctx, command)
+}
+
+// Stats implements sdk.ProcessStatter through the plugin's process.
+func (p *localGroupProcess) Stats(ctx context.Context) (sdk.ProcessStats, error) {
+	st, ok := p.Process.(sdk.ProcessStatter)
+	if !ok {
+		return sdk.ProcessStats{}, fmt.Errorf("stats: %w", sdk.ErrUnimplemented)
+	}
+	return st.Stats(ctx)
 }
 
 // CloseOutput implements sdk.OutputCloser through the plugin's process.

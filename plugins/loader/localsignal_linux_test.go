@@ -126,6 +126,9 @@ func (f *fakeProcess) Signal(os.Signal) error { f.signals.Add(1); return nil }
 func (f *fakeProcess) Exec(context.Context, []string) (sdk.ExecResult, error) {
 	return sdk.ExecResult{ExitCode: 7}, nil
 }
+func (f *fakeProcess) Stats(context.Context) (sdk.ProcessStats, error) {
+	return sdk.ProcessStats{MemoryBytes: 4242}, nil
+}
 
 // startChild starts `sleep 100` as a child of the test, leading its own
 // process group or not.
@@ -170,6 +173,9 @@ func TestSignalLocallyChecksTheProcess(t *testing.T) {
 	res, err := p.(sdk.ProcessExecer).Exec(context.Background(), []string{"true"})
 	require.NoError(t, err)
 	assert.Equal(t, 7, res.ExitCode, "Exec goes through the plugin's process")
+	st, err := p.(sdk.ProcessStatter).Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4242), st.MemoryBytes, "Stats go through the plugin's process")
 	require.NoError(t, p.Signal(syscall.SIGTERM))
 	assert.Zero(t, f.signals.Load(), "the signal went to the group directly")
 	err = leader.Wait()

@@ -1,16 +1,20 @@
 // Package metrics is prox's /metrics: a Prometheus collector that reads,
 // at each scrape, what the supervisor, the log manager and the plugins
 // already keep (process snapshots, output and sink counters, plugin
-// relaunches) and the processes' CPU and memory from their cgroups or
+// relaunches) and the processes' CPU and memory from their runners'
+// Stats, or, for a local process whose runner has none, from its cgroup or
 // /proc. Nothing is counted on the hot path for it: the log manager's
 // counters are added once per batch, and the rest is read when scraped.
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,10 +59,21 @@ type Source struct {
 	Plugins func() []Plugin
 	// Version is prox's version, for prox_build_info.
 	Version string
-	// Usage returns a running process's resource use; ok false when it
-	// cannot be read. Default ProcessUsage (cgroup, else /proc).
+	// Usage returns a running process's resource use when its runner has
+	// no Stats (or Supervisor is no Statter); ok false when it cannot be
+	// read. Default ProcessUsage (a local process's cgroup, else /proc).
 	Usage func(p supervisor.ProcessInfo) (Usage, bool)
 }
+
+// Statter is implemented by a Supervisor that reads a running process's
+// figures from its runner's Stats (supervisor.Manager.ProcessStats): an
+// error wrapping sdk.ErrUnimplemented means the runner has none.
+type Statter interface {
+	ProcessStats(ctx context.Context, name string) (sdk.ProcessStats, error)
+}
+
+// statsTimeout bounds a scrape's reads of the runners' Stats.
+const statsTimeout = 5 * time.Second
 
 // States are the states each process has a prox_process_state series
 // for, in the supervisor's order.
@@ -135,7 +150,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBuild, 1, c.src.Version, runtime.Version())
 	// Each process's labels, by its name: its block and replica.
 	ids := map[string][2]string{}
-	for _, p := range c.src.Supervisor.Processes() {
+	procs := c.src.Supervisor.Processes()
+	usages := c.usages(procs)
+	for _, p := range procs {
 		id := processID(p)
 		ids[p.Name] = id
 		name, replica := id[0], id[1]
@@ -156,11 +173,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descExitTime, unix(p.LastExit.Time), name, replica)
 			gauge(descExitCode, float64(p.LastExit.Code), name, replica)
 		}
-		if p.PID > 0 {
-			if u, ok := c.src.Usage(p); ok {
-				counter(descCPU, u.CPUSeconds, name, replica)
-				gauge(descMemory, u.MemoryBytes, name, replica)
-			}
+		if u, ok := usages[p.Name]; ok {
+			counter(descCPU, u.CPUSeconds, name, replica)
+			gauge(descMemory, u.MemoryBytes, name, replica)
 		}
 	}
 	if c.src.Logs != nil {
@@ -222,4 +237,48 @@ func Handler(src Source) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// usages reads the resource use of the running processes, at once: from
+// their runners' Stats, else (a runner without Stats) with Source.Usage.
+// A process whose figures cannot be read has none.
+func (c *Collector) usages(procs []supervisor.ProcessInfo) map[string]Usage {
+	st, _ := c.src.Supervisor.(Statter)
+	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
+	defer cancel()
+	out := make(map[string]Usage, len(procs))
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, p := range procs {
+		if p.State != supervisor.StateRunning && p.State != supervisor.StateStopping {
+			continue
+		}
+		wg.Go(func() {
+			if u, ok := c.usage(ctx, st, p); ok {
+				mu.Lock()
+				out[p.Name] = u
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (c *Collector) usage(ctx context.Context, st Statter, p supervisor.ProcessInfo) (Usage, bool) {
+	if st != nil {
+		s, err := st.ProcessStats(ctx, p.Name)
+		if err == nil {
+			return Usage{CPUSeconds: s.CPU.Seconds(), MemoryBytes: float64(s.MemoryBytes)}, true
+		}
+		if !errors.Is(err, sdk.ErrUnimplemented) {
+			return Usage{}, false
+		}
+	}
+	if p.PID <= 0 {
+		return Usage{}, false
+	}
+	return c.src.Usage(p)
 }
