@@ -32,5 +32,6 @@ func TestConformance(t *testing.T) {
 			})
 		},
 		RemoteProcesses: true,
+		Stats:           true,
 	})
 }

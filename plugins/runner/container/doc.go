@@ -34,6 +34,12 @@
 // command: when the check's timeout ends first, the check fails at once but
 // the command runs on until it ends (see Runner.Exec).
 //
+// # Stats
+//
+// Its processes are sdk.ProcessStatters: the CPU time and memory of the
+// whole container, from one sample of the engine's stats API (prox top,
+// /metrics).
+//
 // # Environment
 //
 // The host hands a runner the process's complete environment, its own
