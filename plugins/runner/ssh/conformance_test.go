@@ -25,5 +25,5 @@ func TestConformance(t *testing.T) {
 			"use_agent":     false,
 		})
 		return r
-	}, sdktest.RunnerSuiteOptions{})
+	}, sdktest.RunnerSuiteOptions{Stats: true})
 }

@@ -249,11 +249,13 @@ func (c *conn) endedWhenClosed(s *session) {
 // controlResult is the outcome of a control command.
 type controlResult struct {
 	status *exitStatus
+	stdout string
 	stderr string
 }
 
 // run runs a short control command in its own session, with empty
-// standard input, and returns its exit status and standard error. ctx
+// standard input, and returns its exit status, standard output and
+// standard error (the first controlOutputLimit bytes of each). ctx
 // bounds it; connect_timeout bounds it too.
 func (c *conn) run(ctx context.Context, line string) (*controlResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.s.connectTimeout)
@@ -268,9 +270,9 @@ func (c *conn) run(ctx context.Context, line string) (*controlResult, error) {
 	defer stop()
 	s.closeInput()
 
-	var stderr limitedBuffer
+	var stdout, stderr limitedBuffer
 	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = io.Copy(io.Discard, s.ch) })
+	wg.Go(func() { _, _ = io.Copy(&stdout, s.ch) })
 	wg.Go(func() { _, _ = io.Copy(&stderr, s.ch.Stderr()) })
 	wg.Wait()
 	<-s.closed
@@ -284,7 +286,7 @@ func (c *conn) run(ctx context.Context, line string) (*controlResult, error) {
 		}
 		return nil, errors.New("control command ended without an exit status")
 	}
-	return &controlResult{status: st, stderr: stderr.String()}, nil
+	return &controlResult{status: st, stdout: stdout.String(), stderr: stderr.String()}, nil
 }
 
 // limitedBuffer keeps the first controlOutputLimit bytes written to it and

@@ -36,6 +36,10 @@
 // a new session on the same connection, wrapped like a process (same
 // directory and environment, its own group, killed when the context ends).
 //
+// Stats (prox top, /metrics) read the process group's CPU time and
+// resident memory from the remote /proc, in a short control session on
+// the process's connection: a remote host without /proc has none.
+//
 // The remote user's login shell must be a POSIX shell, and the host must
 // have /bin/sh.
 package ssh
