@@ -189,7 +189,8 @@ func humanDuration(d time.Duration) string {
 }
 
 // noStats is what the CPU% and MEM cells show without figures: a process
-// not running, on another machine (ssh), or before its second sample.
+// not running, one whose runner has no Stats and that is not on prox's
+// machine, or (CPU%) before its second sample.
 const noStats = "–"
 
 // tableColumn is a column's heading, width and cell.

@@ -10,8 +10,9 @@ import (
 )
 
 // usage is a process's CPU time and memory, as prox's /metrics report
-// them: for a process on prox's machine (its cgroup, or /proc); none for
-// another machine's (ssh) or a runner that reports no local process.
+// them: from its runner's Stats (exec: its cgroup or /proc; container: the
+// engine's stats API; ssh: the remote /proc), or, for a process on prox's
+// machine whose runner has none, its cgroup or /proc; none otherwise.
 type usage struct {
 	cpuSeconds float64
 	memBytes   float64
