@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ process "boxed" {
 // TestUpMetricsOfRemoteProcesses: /metrics carries the CPU time and
 // memory of an ssh process (from the remote /proc) and of a container
 // (from the engine's stats API), through the runners' Stats: prox cannot
-// read either itself.
+// read either itself; and prox top shows them.
 func TestUpMetricsOfRemoteProcesses(t *testing.T) {
 	srv := testservers.StartSSHD(t)
 	podman := testservers.Podman(t)
@@ -105,6 +106,27 @@ func TestUpMetricsOfRemoteProcesses(t *testing.T) {
 		assert.True(t, ok, "prox_process_memory_bytes of %s", p)
 		assert.Positive(t, mem, "memory of %s", p)
 	}
+
+	// prox top shows them as figures, not –.
+	t.Run("top", func(t *testing.T) {
+		requireTmux(t)
+		top := fmt.Sprintf("'%s' top -config '%s'; echo EXIT=$?; sleep 600", buildProx(t), cfg)
+		s := newTmux(t, 100, 30, []string{"NO_COLOR=1"}, top)
+		figures := regexp.MustCompile(`^\d+(\.\d)?$`)
+		mem := regexp.MustCompile(`^\d+(\.\d)?[BKMG]$`)
+		shown := s.waitScreen("the CPU% and memory of remote and boxed", func(sc string) bool {
+			for _, p := range []string{"remote", "boxed"} {
+				m := topRow(p).FindStringSubmatch(sc)
+				if m == nil || !figures.MatchString(m[5]) || !mem.MatchString(m[6]) {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("prox top shows:\n%s", shown)
+		s.keys("q")
+		s.waitScreen("prox top exit 0", func(sc string) bool { return strings.Contains(sc, "EXIT=0") })
+	})
 
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
