@@ -59,3 +59,18 @@ func TestStatsOf(t *testing.T) {
 		assert.Equal(t, read, got.Time, tc.name)
 	}
 }
+
+// BenchmarkStats measures one Stats read of a running container: one
+// sample of the engine's stats API.
+func BenchmarkStats(b *testing.B) {
+	r := newRunner(b)
+	p := start(b, r, processConfig(b, sh(`echo ready; exec sleep 600`), nil))
+	b.Cleanup(func() { _ = p.Signal(syscall.SIGKILL) })
+	require.Eventually(b, func() bool { return p.stdout.contains("ready") }, waitFor, 10*time.Millisecond)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.Stats(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

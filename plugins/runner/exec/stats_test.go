@@ -48,3 +48,18 @@ func TestStatsWithoutCgroup(t *testing.T) {
 		return got.CPU > 100*time.Millisecond && got.MemoryBytes > 0
 	}, waitFor, 10*time.Millisecond, "the busy process's CPU time and memory show")
 }
+
+// BenchmarkStats measures one Stats read of a running process, from its
+// cgroup where the runner makes them.
+func BenchmarkStats(b *testing.B) {
+	r := New()
+	b.Cleanup(func() { _ = r.Shutdown() })
+	p, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "idle", Command: []string{"sleep", "600"}, Env: testEnv()})
+	require.NoError(b, err)
+	st := p.(sdk.ProcessStatter)
+	for b.Loop() {
+		if _, err := st.Stats(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -60,3 +60,18 @@ func TestParseGroupStats(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, "%q", tc.out)
 	}
 }
+
+// BenchmarkStats measures one Stats read of a running process's group:
+// a control session on its connection and a walk of the remote /proc.
+func BenchmarkStats(b *testing.B) {
+	srv := startSSHD(b)
+	r := newTestRunner(b, srv.config(testUser))
+	p := start(b, r, &sdk.ProcessConfig{Name: "idle", Command: sh(`echo ready; exec sleep 600`)})
+	require.Eventually(b, func() bool { return p.stdout.contains("ready") }, waitFor, 10*time.Millisecond)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.Stats(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
