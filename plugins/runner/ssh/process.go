@@ -40,6 +40,9 @@ type Process struct {
 	// directory, for the commands Exec runs beside it.
 	env [][2]string
 	dir string
+	// connect gives another connection to the process's server, for a
+	// control command its own connection has no session for (Stats).
+	connect func(context.Context) (*conn, error)
 
 	done chan struct{} // closed once err is set
 	err  error

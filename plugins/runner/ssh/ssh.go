@@ -181,7 +181,7 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 		}
 		break
 	}
-	p.env, p.dir = env, cfg.Dir
+	p.env, p.dir, p.connect = env, cfg.Dir, r.connection
 	r.mu.Lock()
 	shut := r.shut
 	if !shut {

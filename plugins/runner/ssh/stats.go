@@ -29,13 +29,23 @@ const statsScript = `echo "pagesize $(getconf PAGESIZE 2>/dev/null || echo 4096)
 // Stats reads the CPU time and resident memory of the remote process
 // group from the remote /proc, over the process's connection: the sums of
 // its processes' utime, stime (and their reaped children's) and resident
-// sets. Once the process has exited it is an error; so is a remote host
-// without /proc.
+// sets. When that connection has no session left (sshd's MaxSessions), it
+// reads over another connection to the same server. Once the process has
+// exited it is an error; so is a remote host without /proc.
 func (p *Process) Stats(ctx context.Context) (sdk.ProcessStats, error) {
 	if p.exited() {
 		return sdk.ProcessStats{}, fmt.Errorf("stats of remote process group %d: %w", p.pgid, errNotRunning)
 	}
-	res, err := p.conn.run(ctx, "exec /bin/sh -c "+shellQuote(fmt.Sprintf(statsScript, p.pgid)))
+	line := "exec /bin/sh -c " + shellQuote(fmt.Sprintf(statsScript, p.pgid))
+	res, err := p.conn.run(ctx, line)
+	if errors.Is(err, errSessionRefused) && p.connect != nil {
+		// Its connection holds all the sessions the server allows: read
+		// the same host's /proc over another one.
+		var c *conn
+		if c, err = p.connect(ctx); err == nil {
+			res, err = c.run(ctx, line)
+		}
+	}
 	if err != nil {
 		return sdk.ProcessStats{}, fmt.Errorf("stats of remote process group %d: %w", p.pgid, err)
 	}

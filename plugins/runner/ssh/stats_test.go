@@ -36,6 +36,19 @@ func TestStatsOfTheRemoteGroup(t *testing.T) {
 	require.ErrorIs(t, err, errNotRunning)
 }
 
+// TestStatsWithoutASessionLeft: when the process's connection has no
+// session left (MaxSessions 1, held by the process itself), Stats read
+// over another connection.
+func TestStatsWithoutASessionLeft(t *testing.T) {
+	srv := startSSHD(t, "MaxSessions 1")
+	r := newTestRunner(t, srv.config(testUser))
+	p := start(t, r, &sdk.ProcessConfig{Command: sh(`echo ready; exec sleep 600`)})
+	require.Eventually(t, func() bool { return p.stdout.contains("ready") }, waitFor, 10*time.Millisecond)
+	got, err := p.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, got.MemoryBytes)
+}
+
 func TestParseGroupStats(t *testing.T) {
 	out := "pagesize 4096\n" +
 		"100 (sh) S 1 100 100 0 -1 0 0 0 0 0 10 5 3 2 20 0 1 0 5 0 0\n" +
