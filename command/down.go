@@ -113,7 +113,7 @@ func downTable(ps []control.Process) string {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tLAST EXIT\tREASON")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.State, exitText(p.LastExit), psReason(p))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.State, p.LastExit.Text(), psReason(p))
 	}
 	_ = tw.Flush()
 	return b.String()

@@ -125,12 +125,12 @@ func psTable(ps []control.Process) string {
 			pid = fmt.Sprint(p.PID)
 		}
 		if p.StartedAt != nil {
-			uptime = humanDuration(time.Duration(p.UptimeSeconds * float64(time.Second)))
+			uptime = control.DurationText(time.Duration(p.UptimeSeconds * float64(time.Second)))
 		}
 		if p.Health != nil {
 			health = p.Health.Status
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, p.State, health, pid, p.Runner, uptime, p.Restarts, exitText(p.LastExit), psReason(p))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, p.State, health, pid, p.Runner, uptime, p.Restarts, p.LastExit.Text(), psReason(p))
 	}
 	// The instances of a process with replicas, under a row of their
 	// process that counts them by state.
@@ -166,32 +166,4 @@ func psReason(p control.Process) string {
 		why = string(r[:maxReason-1]) + "…"
 	}
 	return why
-}
-
-// exitText describes how a run ended: "-", "exit 0", "SIGTERM".
-func exitText(e *control.Exit) string {
-	switch {
-	case e == nil:
-		return "-"
-	case e.Signal != "":
-		return e.Signal
-	default:
-		return fmt.Sprintf("exit %d", e.Code)
-	}
-}
-
-// humanDuration prints d in its two largest units: 45s, 3m12s, 2h05m,
-// 3d04h.
-func humanDuration(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	default:
-		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
-	}
 }

@@ -108,7 +108,7 @@ func sinksTable(sinks []control.Sink, now time.Time) string {
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.State, humanDuration(now.Sub(s.Since)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.State, control.DurationText(now.Sub(s.Since)),
 			backlog(s.Queued, s.QueuedEvents), s.Sent, s.Failures, s.Relaunches, s.Dropped+s.Undelivered, lastErr)
 	}
 	_ = tw.Flush()
@@ -134,7 +134,7 @@ func unhealthySinks(sinks []control.Sink, now time.Time) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("sink %s: %s for %s, %s waiting: %s (prox sinks)",
-			s.Name, s.State, humanDuration(now.Sub(s.Since)), backlog(s.Queued, s.QueuedEvents), s.LastError))
+			s.Name, s.State, control.DurationText(now.Sub(s.Since)), backlog(s.Queued, s.QueuedEvents), s.LastError))
 	}
 	return out
 }

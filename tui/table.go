@@ -64,7 +64,7 @@ func compareBy(c column, a, b proc, now time.Time) int {
 	case colRestarts:
 		return cmp.Compare(a.Restarts, b.Restarts)
 	case colExit:
-		return strings.Compare(exitText(a.LastExit), exitText(b.LastExit))
+		return strings.Compare(a.LastExit.Text(), b.LastExit.Text())
 	}
 	return 0
 }
@@ -160,34 +160,6 @@ func healthText(p control.Process) string {
 	return p.Health.Status
 }
 
-// exitText describes how a run ended: "-", "exit 0", "SIGTERM".
-func exitText(e *control.Exit) string {
-	switch {
-	case e == nil:
-		return "-"
-	case e.Signal != "":
-		return e.Signal
-	default:
-		return fmt.Sprintf("exit %d", e.Code)
-	}
-}
-
-// humanDuration prints d in its two largest units: 45s, 3m12s, 2h05m,
-// 3d04h.
-func humanDuration(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	default:
-		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
-	}
-}
-
 // noStats is what the CPU% and MEM cells show without figures: a process
 // not running, one whose runner has no Stats and that is not on prox's
 // machine, or (CPU%) before its second sample.
@@ -246,10 +218,10 @@ func columns(width, nameWidth int) []tableColumn {
 			if p.StartedAt == nil {
 				return "-"
 			}
-			return humanDuration(uptime(p.Process, now))
+			return control.DurationText(uptime(p.Process, now))
 		}},
 		restarts,
-		{title: "LAST EXIT", width: 9, sort: colExit, cell: func(p proc, _ time.Time) string { return exitText(p.LastExit) }},
+		{title: "LAST EXIT", width: 9, sort: colExit, cell: func(p proc, _ time.Time) string { return p.LastExit.Text() }},
 	}
 }
 

@@ -1,0 +1,28 @@
+package control
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestExitText(t *testing.T) {
+	var none *Exit
+	assert.Equal(t, "-", none.Text())
+	assert.Equal(t, "exit 0", (&Exit{}).Text())
+	assert.Equal(t, "exit 3", (&Exit{Code: 3}).Text())
+	assert.Equal(t, "SIGTERM", (&Exit{Code: -1, Signal: "SIGTERM"}).Text())
+}
+
+func TestDurationText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                                     "0s",
+		45*time.Second + 900*time.Millisecond: "45s",
+		3*time.Minute + 12*time.Second:        "3m12s",
+		2*time.Hour + 5*time.Minute + 59*time.Second: "2h05m",
+		76 * time.Hour: "3d04h",
+	} {
+		assert.Equal(t, want, DurationText(d), "%s", d)
+	}
+}
