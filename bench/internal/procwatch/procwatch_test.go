@@ -128,10 +128,14 @@ func TestWorkloadExitsAreTimed(t *testing.T) {
 func TestSampleSplitsSupervisorAndWorkload(t *testing.T) {
 	s := start(t, Options{Workload: []string{"sleep"}, Argv: []string{"sh", "-c", "sleep 60 & sleep 60 & wait"}})
 	var smp Sample
+	// RSS, PSS and the anonymous part come from three /proc files read one
+	// after the other: a shell still settling (its children just forked)
+	// can change between them, so wait for a sample of a settled shell. A
+	// sampler that mixed the figures up would never give one.
 	require.Eventually(t, func() bool {
 		smp = s.Sample(false)
-		return smp.Workload == 2
-	}, waitFor, 10*time.Millisecond)
+		return smp.Workload == 2 && smp.PSS <= smp.RSS && smp.Anon < smp.RSS
+	}, waitFor, 10*time.Millisecond, "last sample: %+v", &smp)
 	require.Len(t, smp.Procs, 1)
 	assert.Equal(t, s.PID(), smp.Procs[0].PID)
 	assert.Equal(t, "sh", smp.Procs[0].Comm)
