@@ -100,7 +100,7 @@ func (s *runnerServer) Start(ctx context.Context, req *proto.StartRequest) (*pro
 	}
 	p, err := s.impl.Start(ctx, cfg)
 	if err != nil {
-		return nil, status.Error(codes.Unknown, err.Error())
+		return nil, callError(err)
 	}
 	if p == nil {
 		return nil, status.Error(codes.Internal, "runner returned neither a process nor an error")
@@ -284,7 +284,7 @@ func (s *runnerServer) Exec(ctx context.Context, req *proto.ExecRequest) (*proto
 	}
 	res, err := ex.Exec(ctx, sp.proc, fromBytes(req.Command))
 	if err != nil {
-		return nil, status.Error(codes.Unknown, err.Error())
+		return nil, callError(err)
 	}
 	return &proto.ExecResponse{ExitCode: int32(res.ExitCode), Output: res.Output}, nil
 }
@@ -305,11 +305,25 @@ func (s *runnerServer) Stats(ctx context.Context, req *proto.StatsRequest) (*pro
 	}
 	stats, err := st.Stats(ctx)
 	if err != nil {
-		return nil, status.Error(codes.Unknown, err.Error())
+		return nil, callError(err)
 	}
 	return &proto.StatsResponse{
 		CpuNanos:     int64(stats.CPU),
 		MemoryBytes:  stats.MemoryBytes,
 		TimeUnixNano: stats.Time.UnixNano(),
 	}, nil
+}
+
+// callError is the status of a call whose component failed with err: a
+// context's end keeps its code (Canceled, DeadlineExceeded), so that the
+// host sees context.Canceled or context.DeadlineExceeded whichever side
+// noticed the end first; anything else is Unknown, with err's text.
+func callError(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	}
+	return status.Error(codes.Unknown, err.Error())
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"syscall"
 	"testing"
@@ -166,4 +167,43 @@ func TestRunnerServerCancelledOutputReleasesTheHandle(t *testing.T) {
 	cancel()
 	require.Eventually(t, func() bool { return len(h.handles()) == 0 }, testTimeout, time.Millisecond,
 		"the plugin's Output call never ended")
+}
+
+// execEnder is a runner whose Exec fails as a command does when its
+// context ends first: with an error wrapping the context's.
+type execEnder struct {
+	*fakeRunner
+	err error
+}
+
+func (e execEnder) Exec(context.Context, Process, []string) (ExecResult, error) {
+	return ExecResult{}, e.err
+}
+
+// TestExecEndedByItsContextKeepsTheCode: a component's error that wraps a
+// context's end reaches the host with that code, whichever side noticed
+// the end first; with Unknown, the host could not tell it from a failure
+// of the command (CI saw the container runner's Exec do so).
+func TestExecEndedByItsContextKeepsTheCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code codes.Code
+	}{
+		{fmt.Errorf("the command did not finish: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{fmt.Errorf("the command did not finish: %w", context.Canceled), codes.Canceled},
+		{errors.New("no such command"), codes.Unknown},
+	} {
+		runner := execEnder{fakeRunner: newFakeRunner(t), err: c.err}
+		set, release := componentSet(Info{Plugin: "test", Name: "fake", Kind: KindRunner, Version: "0.0.1", APIVersions: APIVersions}, runner, nil)
+		client, server := plugin.TestPluginGRPCConn(t, false, set)
+		rc := proto.NewRunnerClient(client.Conn)
+		resp, err := rc.Start(context.Background(), &proto.StartRequest{Name: "sleeper"})
+		require.NoError(t, err)
+		_, err = rc.Exec(context.Background(), &proto.ExecRequest{Handle: resp.Handle, Command: [][]byte{[]byte("true")}})
+		assert.Equal(t, c.code, status.Code(err), "%v", c.err)
+		assert.Contains(t, status.Convert(err).Message(), c.err.Error())
+		server.Stop()
+		_ = client.Close()
+		release()
+	}
 }
