@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -228,35 +226,9 @@ func (f *eventFollower) next(t *testing.T, r *run) eventJSON {
 // startUp does.
 func startUpIn(t *testing.T, dir string, args ...string) *run {
 	t.Helper()
-	bin := buildProx(t)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{})}
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Dir = dir
-	r.cmd.Env = append(os.Environ(), r.marker, "NO_COLOR=1", "PROX_SOCKET=")
-	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
-	out, err := r.cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, r.cmd.Start())
-	go func() {
-		defer close(r.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			r.mu.Lock()
-			r.stdout = append(r.stdout, sc.Text())
-			r.mu.Unlock()
-			select {
-			case r.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill()
-		killMarked(r.marker)
-	})
-	return r
+	cmd := exec.Command(buildProx(t), args...)
+	cmd.Dir = dir
+	return startRun(t, cmd, "PROX_SOCKET=")
 }
 
 // A Procfile run takes foreman's formation: prox up -m web=2,clock=0 runs

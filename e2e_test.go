@@ -127,14 +127,21 @@ func startUpVia(t *testing.T, via []string, config string, env ...string) *run {
 // descriptors 3, 4 and on.
 func startUpWith(t *testing.T, extra []*os.File, via []string, config string, env ...string) *run {
 	t.Helper()
-	bin := buildProx(t)
+	argv := append(append(via[:len(via):len(via)], buildProx(t)), "up", "-config", config)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.ExtraFiles = extra
+	return startRun(t, cmd, env...)
+}
+
+// startRun starts cmd (prox, or a command that runs it) with a marker in
+// its environment, NO_COLOR=1 and env, collects its stdout lines and
+// stderr, and kills it and every marked process when the test ends.
+func startRun(t *testing.T, cmd *exec.Cmd, env ...string) *run {
+	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{})}
-	argv := append(append(via[:len(via):len(via)], bin), "up", "-config", config)
-	r.cmd = exec.Command(argv[0], argv[1:]...)
+	r := &run{marker: "PROX_E2E_MARKER=" + hex.EncodeToString(b), lines: make(chan string, 1000), done: make(chan struct{}), cmd: cmd}
 	r.cmd.Env = append(append(os.Environ(), r.marker, "NO_COLOR=1"), env...)
-	r.cmd.ExtraFiles = extra
 	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
 	out, err := r.cmd.StdoutPipe()
 	require.NoError(t, err)
