@@ -21,18 +21,7 @@ import (
 // stderr and its exit code.
 func reloadCommand(t *testing.T, config string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(buildProx(t), append([]string{"reload", "-config", config}, args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "PROX_SOCKET=")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
-		code = ee.ExitCode()
-	}
-	return string(out), stderr.String(), code
+	return runProxCommand(t, config, append([]string{"reload"}, args...)...)
 }
 
 // pidsByName polls `prox ps -json` until every name in want runs and no
@@ -490,18 +479,7 @@ func intersect(a, b []int) []int {
 // scaleCommand runs `prox scale ARGS` on config.
 func scaleCommand(t *testing.T, config string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(buildProx(t), append([]string{"scale", "-config", config}, args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "PROX_SOCKET=")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
-		code = ee.ExitCode()
-	}
-	return string(out), stderr.String(), code
+	return runProxCommand(t, config, append([]string{"scale"}, args...)...)
 }
 
 func TestScaleChangesTheCountAtRuntime(t *testing.T) {

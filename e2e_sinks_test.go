@@ -223,15 +223,29 @@ func proxCommand(t *testing.T, config string, args ...string) string {
 // returns its stdout, or an error with its stderr.
 func tryProxCommand(t *testing.T, config string, args ...string) (string, error) {
 	t.Helper()
+	out, stderr, code := runProxCommand(t, config, args...)
+	if code != 0 {
+		return "", fmt.Errorf("prox %s: exit status %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	return out, nil
+}
+
+// runProxCommand runs `prox COMMAND -config config ARGS...` (args[0] is
+// the command): its stdout, its stderr and its exit code.
+func runProxCommand(t *testing.T, config string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(buildProx(t), append(append(args[:1:1], "-config", config), args[1:]...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "PROX_SOCKET=")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	code := 0
 	if err != nil {
-		return "", fmt.Errorf("prox %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+		code = ee.ExitCode()
 	}
-	return string(out), nil
+	return string(out), stderr.String(), code
 }
 
 // sinkJSON is what the tests read of `prox sinks -json`.
