@@ -63,7 +63,8 @@ type Options struct {
 // Terminal prints the processes' output: a live subscriber of the log
 // manager, which may skip lines when it cannot keep up.
 type Terminal interface {
-	// QueueBatch adds lines to the output; they may wait for Flush.
+	// QueueBatch adds lines to the output; they may wait for Flush, but
+	// the lines are valid only during the call: it copies what it keeps.
 	QueueBatch(entries []logs.LogEntry)
 	// Notice adds a line of prox's own among the process output.
 	Notice(text string)

@@ -86,8 +86,8 @@ func startPipeline(st *stack, logger hclog.Logger, out Terminal, quiet bool) (*p
 		defer close(p.termDone)
 		defer out.Flush()
 		var skipped uint64
-		show := func(batch []logs.LogEntry) {
-			out.QueueBatch(batch)
+		show := func(batch logs.LineBatch) {
+			out.QueueBatch(batch.Entries)
 			sub.Done(batch)
 			// Lines the terminal lost are said where they went missing.
 			if n := sub.Dropped(); n > skipped {

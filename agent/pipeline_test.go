@@ -35,12 +35,12 @@ func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 	require.NoError(t, err)
 
 	gate <- struct{}{}
-	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("one")}})
+	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("one")}}, nil)
 	p.syncTerminal()
 	assert.Equal(t, "p | one\n", got.String(), "printed before syncTerminal returned")
 
 	// A stalled terminal holds a log line back for terminalSyncWait only.
-	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("two")}})
+	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("two")}}, nil)
 	returned := make(chan time.Duration, 1)
 	go func() {
 		start := time.Now()
@@ -61,7 +61,7 @@ func TestSyncTerminalWaitsForEarlierLinesButNotForever(t *testing.T) {
 	gate <- struct{}{}
 	require.Eventually(t, func() bool { return !p.termStalled.Load() }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, "p | one\np | two\n", got.String())
-	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("three")}})
+	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("three")}}, nil)
 	gate <- struct{}{}
 	p.syncTerminal()
 	assert.Equal(t, "p | one\np | two\np | three\n", got.String(), "printed before syncTerminal returned")
@@ -77,7 +77,7 @@ func TestSyncTerminalWithoutATerminal(t *testing.T) {
 	out := newLineTerminal(&got)
 	p, err := startPipeline(&stack{cfg: &config.Config{}}, hclog.NewNullLogger(), out, true)
 	require.NoError(t, err)
-	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("one")}})
+	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("one")}}, nil)
 	p.syncTerminal()
 	p.close(context.Background(), hclog.NewNullLogger())
 	assert.Empty(t, got.String(), "quiet")
@@ -91,9 +91,9 @@ func TestTerminalSaysWhereItSkippedLines(t *testing.T) {
 	require.NoError(t, err)
 
 	// The terminal is stuck in its first write while the process goes on.
-	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("first")}})
+	p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte("first")}}, nil)
 	for i := range 2 * terminalBuffer {
-		p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte(fmt.Sprint("line ", i))}})
+		p.logs.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "p", Line: []byte(fmt.Sprint("line ", i))}}, nil)
 	}
 	dropped := p.logs.Dropped(p.termID)
 	require.Positive(t, dropped, "the terminal fell behind")

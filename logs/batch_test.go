@@ -33,7 +33,7 @@ func TestWriteOfABatchIsAWriteOfEachEntry(t *testing.T) {
 		if batched {
 			for len(entries) > 0 { // uneven batches, one mixing a and b
 				n := min(len(entries), 13)
-				m.WriteStableBatch(entries[:n])
+				m.WriteStableBatch(entries[:n], nil)
 				entries = entries[n:]
 			}
 		} else {
@@ -67,7 +67,7 @@ func TestWriteWaitsForRoomWithBlockPolicy(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.WriteStableBatch(batchOf("a", "a", 0, 20)) // five times the queue
+		m.WriteStableBatch(batchOf("a", "a", 0, 20), nil) // five times the queue
 	}()
 	require.NotZero(t, <-rec.entered, "the sink is held in Write of batch 1")
 	r := m.runner(t, "slow")
@@ -99,9 +99,9 @@ func TestWriteDropsOldestWithDropPolicy(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{})
 	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 100)}
 	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{QueueSize: queue, MaxBatchEntries: 1, Overflow: OverflowDropOldest}))
-	m.WriteStableBatch(batchOf("a", "l", 0, 1))
+	m.WriteStableBatch(batchOf("a", "l", 0, 1), nil)
 	require.NotZero(t, <-rec.entered, "line 0 is held in Write")
-	m.WriteStableBatch(batchOf("a", "l", 1, 11)) // never waits: the test would hang otherwise
+	m.WriteStableBatch(batchOf("a", "l", 1, 11), nil) // never waits: the test would hang otherwise
 	st, _ := m.SinkStats("s")
 	assert.Equal(t, uint64(6), st.Dropped, "lines 1-6 made room for 7-10")
 	close(rec.hold)
@@ -117,7 +117,7 @@ func TestWriteDropsOldestWithDropPolicy(t *testing.T) {
 func TestWriteCountsSubscriberDrops(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{SubscriberBuffer: 3})
 	id, ch := m.Subscribe(Filter{})
-	m.WriteStableBatch(batchOf("a", "l", 0, 10))
+	m.WriteStableBatch(batchOf("a", "l", 0, 10), nil)
 	assert.Equal(t, uint64(7), m.Dropped(id))
 	assert.Len(t, ch, 3)
 }
@@ -135,7 +135,7 @@ func TestFramerEmitsOneBatchPerRead(t *testing.T) {
 	reads := &sizeRecorder{r: &in}
 	var got []string
 	calls := 0
-	f := &Framer{Process: "p", Stream: sdk.Stderr, Emit: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stderr, Emit: func(batch []LogEntry, _ *Block) {
 		calls++
 		for _, e := range batch {
 			assert.Equal(t, "p", e.Process)
@@ -179,7 +179,8 @@ func TestFramerNeverOverwritesEmittedLines(t *testing.T) {
 	// small ones (the lines are copied into the arena).
 	r := &chunkReader{data: in.Bytes(), sizes: []int{64 << 10, 37, 200, 256 << 10, 5, 3000}}
 	var kept [][]byte // never copied: the framer must not write over them
-	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry, b *Block) {
+		b.hold(len(batch)) // kept for good, as the ring keeps its lines
 		for _, e := range batch {
 			assert.Equal(t, len(e.Line), cap(e.Line), "an append must not reach the next line")
 			kept = append(kept, e.Line)
@@ -196,10 +197,19 @@ func TestFramerNeverOverwritesEmittedLines(t *testing.T) {
 func TestWriteStableBatchKeepsTheLinesWithoutCopying(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{BufferSize: 10})
 	line := []byte("stable line")
-	m.WriteStableBatch([]LogEntry{{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: line}})
+	m.WriteStableBatch([]LogEntry{{Timestamp: time.Unix(1, 0), Process: "a", Stream: sdk.Stdout, Line: line}}, nil)
+	p := m.proc("a")
+	p.mu.Lock()
+	stored := p.entries[0].Line
+	p.mu.Unlock()
+	assert.Same(t, &line[0], &stored[0], "a stable line is stored as it is")
+
+	// Query hands out copies: the ring's lines may be read into again once
+	// they leave it.
 	got := m.Query(Filter{}, 0)
 	require.Len(t, got, 1)
-	assert.Same(t, &line[0], &got[0].Line[0], "a stable line is stored as it is")
+	assert.Equal(t, "stable line", string(got[0].Line))
+	assert.NotSame(t, &line[0], &got[0].Line[0], "a queried line is the caller's copy")
 }
 
 func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
@@ -209,15 +219,15 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	sub := m.SubscribeBatches(matcher)
 	all := m.SubscribeBatches(nil)
 	first := batchOf("a", "l", 0, 20)
-	m.WriteStableBatch(first)
+	m.WriteStableBatch(first, nil)
 	writeLine(m, entry("b", sdk.Stderr, time.Unix(9, 0), "seven 7"))
-	m.WriteStableBatch(batchOf("a", "none", 0, 5)) // nothing matches "7": no batch
+	m.WriteStableBatch(batchOf("a", "none", 0, 5), nil) // nothing matches "7": no batch
 
 	b := <-sub.C
-	assert.Equal(t, []string{"l7", "l17"}, lines(b))
+	assert.Equal(t, []string{"l7", "l17"}, lines(b.Entries))
 	sub.Done(b)
 	b = <-sub.C
-	assert.Equal(t, []string{"seven 7"}, lines(b))
+	assert.Equal(t, []string{"seven 7"}, lines(b.Entries))
 	sub.Done(b)
 	assert.Empty(t, sub.C)
 	assert.Len(t, all.C, 3)
@@ -225,7 +235,7 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	// The slices are the subscriber's own: the writer's array is reused.
 	clear(first)
 	b = <-all.C
-	assert.Equal(t, []string{"l0", "l1"}, lines(b)[:2])
+	assert.Equal(t, []string{"l0", "l1"}, lines(b.Entries)[:2])
 	all.Done(b)
 	drain := func(s *BatchSubscription) {
 		for len(s.C) > 0 {
@@ -235,18 +245,18 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 	drain(all)
 
 	// The buffer counts lines not yet Done: 100 of them.
-	m.WriteStableBatch(batchOf("a", "x7-", 0, 60))
-	m.WriteStableBatch(batchOf("a", "x7-", 0, 60)) // 120 > 100: dropped whole
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60), nil)
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60), nil) // 120 > 100: dropped whole
 	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
 	b = <-sub.C
-	assert.Len(t, b, 60)
+	assert.Len(t, b.Entries, 60)
 	sub.Done(b)
-	m.WriteStableBatch(batchOf("a", "x7-", 0, 60)) // room again
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 60), nil) // room again
 	assert.Len(t, sub.C, 1)
 	drain(sub)
 
 	// A single batch larger than the whole buffer still goes.
-	m.WriteStableBatch(batchOf("a", "x7-", 0, 150))
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 150), nil)
 	assert.Len(t, sub.C, 1)
 	assert.Equal(t, uint64(60), m.Dropped(sub.ID))
 	drain(sub)
@@ -254,9 +264,9 @@ func TestSubscribeBatchesGetsOneBatchPerWrite(t *testing.T) {
 
 	// A full channel (16 batches here) loses whole batches too.
 	for range 16 {
-		m.WriteStableBatch(batchOf("a", "x7-", 0, 1))
+		m.WriteStableBatch(batchOf("a", "x7-", 0, 1), nil)
 	}
-	m.WriteStableBatch(batchOf("a", "x7-", 0, 1))
+	m.WriteStableBatch(batchOf("a", "x7-", 0, 1), nil)
 	assert.Equal(t, uint64(61), m.Dropped(sub.ID))
 	assert.Equal(t, uint64(61), sub.Dropped(), "the subscription's own count")
 	assert.Equal(t, m.Dropped(all.ID), all.Dropped())
@@ -286,7 +296,7 @@ func TestFramerFillsAHandedOverBuffer(t *testing.T) {
 	data := []byte(strings.Repeat(line, 200_000)) // 20 MB
 	r := &chunkReader{data: data, sizes: []int{100 << 10}}
 	lines := 0
-	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stdout, Emit: func(batch []LogEntry, _ *Block) {
 		lines += len(batch)
 	}}
 	var before, after runtime.MemStats

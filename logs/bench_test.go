@@ -42,7 +42,7 @@ func BenchmarkManagerWrite(b *testing.B) {
 	cpu := cpuTime(b)
 	for b.Loop() {
 		one[0] = e
-		m.WriteStableBatch(one)
+		m.WriteStableBatch(one, nil)
 	}
 	b.StopTimer()
 	closeBench(b, m)
@@ -63,7 +63,7 @@ func BenchmarkManagerWriteParallel(b *testing.B) {
 		one := make([]LogEntry, 1)
 		for pb.Next() {
 			one[0] = e
-			m.WriteStableBatch(one)
+			m.WriteStableBatch(one, nil)
 		}
 	})
 	b.StopTimer()
@@ -104,7 +104,7 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 	go func() {
 		defer close(drained)
 		for batch := range sub.C {
-			received.Add(int64(len(batch)))
+			received.Add(int64(len(batch.Entries)))
 			sub.Done(batch)
 		}
 	}()
@@ -118,7 +118,7 @@ func BenchmarkManagerWriteStableBatch(b *testing.B) {
 		for i := range batch {
 			batch[i] = LogEntry{Timestamp: now, Process: "web", Stream: sdk.Stdout, Line: benchLine}
 		}
-		m.WriteStableBatch(batch)
+		m.WriteStableBatch(batch, nil)
 	}
 	b.StopTimer()
 	meter.Stop()
@@ -145,11 +145,11 @@ func BenchmarkRing(b *testing.B) {
 		for i := range batch {
 			batch[i] = e
 		}
-		p.add(batch)
+		p.add(batch, nil)
 	}
 	meter.Stop()
 	require.Len(b, p.entries, perOp)
-	require.Equal(b, benchLine, p.at(0).Line)
+	require.Equal(b, benchLine, p.entries[p.index(0)].Line)
 }
 
 // BenchmarkFanOut measures the offer of every line to four live
@@ -186,7 +186,7 @@ func BenchmarkFanOut(b *testing.B) {
 					ids = append(ids, sub.ID)
 					drain = func() {
 						for batch := range sub.C {
-							received.Add(int64(len(batch)))
+							received.Add(int64(len(batch.Entries)))
 							sub.Done(batch)
 						}
 					}
@@ -213,7 +213,7 @@ func BenchmarkFanOut(b *testing.B) {
 				for i := range batch {
 					batch[i] = e
 				}
-				m.WriteStableBatch(batch)
+				m.WriteStableBatch(batch, nil)
 			}
 			b.StopTimer()
 			meter.Stop()

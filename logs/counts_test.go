@@ -14,8 +14,8 @@ import (
 func TestOutputCountsByStream(t *testing.T) {
 	m := newTestManager(t, ManagerOptions{BufferSize: 2})
 	now := time.Now()
-	m.WriteStableBatch([]LogEntry{entry("a", sdk.Stdout, now, "12345"), entry("a", sdk.Stdout, now, "")})
-	m.WriteStableBatch([]LogEntry{entry("a", sdk.Stderr, now, "err"), entry("b", sdk.Stdout, now, "x"), entry("a", sdk.Stdout, now, "123")})
+	m.WriteStableBatch([]LogEntry{entry("a", sdk.Stdout, now, "12345"), entry("a", sdk.Stdout, now, "")}, nil)
+	m.WriteStableBatch([]LogEntry{entry("a", sdk.Stderr, now, "err"), entry("b", sdk.Stdout, now, "x"), entry("a", sdk.Stdout, now, "123")}, nil)
 	got := m.OutputCounts()
 	require.Len(t, got, 2)
 	assert.Equal(t, OutputCount{Process: "a", Lines: [3]uint64{0, 3, 1}, Bytes: [3]uint64{0, 8, 3}}, got[0], "more than the ring keeps")

@@ -198,9 +198,11 @@ func (r *sinkRunner) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	// entries is the array of every batch's entries: a sink is done with a
-	// batch when its Write returns (see SinkTarget).
+	// entries is the array of every batch's entries, owners their lines'
+	// Blocks: a sink is done with a batch when its Write returns (see
+	// SinkTarget).
 	var entries []LogEntry
+	var owners []*Block
 	for {
 		if r.ctx.Err() != nil {
 			r.lost()
@@ -234,11 +236,12 @@ func (r *sinkRunner) run() {
 			timer.Stop()
 		case queueDue:
 			var events []sdk.Event
-			entries, events = r.queue.take(entries)
+			entries, owners, events = r.queue.take(entries, owners)
 			r.seq++
 			b := &sdk.Batch{Seq: r.seq, Entries: entries, Events: events}
 			err := r.deliver(b)
 			clear(entries) // the array is reused: let the lines go
+			releaseAll(owners)
 			if err != nil {
 				r.lost()
 				return

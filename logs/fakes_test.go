@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,9 +83,13 @@ func (s *fakeSink) Write(ctx context.Context, b *sdk.Batch) error {
 		return failWith
 	}
 	r.mu.Lock()
-	// Keep a copy of the slices' headers: the batch is ours once
-	// acknowledged, and the line bytes are immutable.
-	r.acked = append(r.acked, sdk.Batch{Seq: b.Seq, Entries: append([]LogEntry(nil), b.Entries...), Events: append([]sdk.Event(nil), b.Events...)})
+	// Keep copies: the array and the line bytes may be reused once Write
+	// returns (see SinkTarget).
+	entries := append([]LogEntry(nil), b.Entries...)
+	for i := range entries {
+		entries[i].Line = bytes.Clone(entries[i].Line)
+	}
+	r.acked = append(r.acked, sdk.Batch{Seq: b.Seq, Entries: entries, Events: append([]sdk.Event(nil), b.Events...)})
 	r.mu.Unlock()
 	return nil
 }
@@ -232,4 +237,4 @@ func (q *sinkQueue) length() int {
 
 // writeLine writes one entry through the one write path, as a batch of one
 // (its line must not be modified afterwards).
-func writeLine(m *Manager, e LogEntry) { m.WriteStableBatch([]LogEntry{e}) }
+func writeLine(m *Manager, e LogEntry) { m.WriteStableBatch([]LogEntry{e}, nil) }

@@ -21,18 +21,22 @@ type Framer struct {
 	Stream  sdk.Stream
 	// MaxLineLength defaults to DefaultMaxLineLength.
 	MaxLineLength int
-	// Emit receives, in order, every entry framed from one read at once.
-	// The slice is only valid during the call, and the callee may
-	// overwrite its entries; the lines are the callee's to keep: the framer
-	// never writes over their bytes (Manager.WriteStableBatch stores them
-	// without another copy). After a read that produced many lines, the
-	// read buffer itself is handed over with them: later reads go to the
-	// rest of it, their lines stay in it too, and once less than a quarter
-	// of it is left the next read goes to a new one. After a read of a few
-	// lines into a buffer that holds no line, they are copied into a small
-	// arena instead, so a quiet process does not pin a read buffer per line.
-	// Emit may block; reading then pauses.
-	Emit func([]LogEntry)
+	// Emit receives, in order, every entry framed from one read at once,
+	// and the Block their lines point into. The slice is only valid during
+	// the call, and the callee may overwrite its entries. With a nil
+	// Block the lines are the callee's to keep: the framer never writes
+	// over their bytes. With a Block, a line is valid after the call only
+	// while the Block is held for it (Manager.WriteStableBatch stores them
+	// so, without another copy): once nothing holds it, a busy read
+	// buffer is read into again. After a read that produced many lines,
+	// the read buffer itself is handed over with them: later reads go to
+	// the rest of it, their lines stay in it too, and once less than a
+	// quarter of it is left the next read goes to another one. After a
+	// read of a few lines into a buffer that holds no line, they are
+	// copied into a small arena instead (and the Block is nil), so a
+	// quiet process does not pin a read buffer per line. Emit may block;
+	// reading then pauses.
+	Emit func([]LogEntry, *Block)
 	// Now returns the time stamped on entries; default time.Now. It is
 	// called once per read, not per line.
 	Now func() time.Time
@@ -67,6 +71,7 @@ func (f *Framer) Run(r io.Reader) error {
 	}
 	waiter, _ := r.(ReadWaiter)
 	var buf readBuffer
+	defer buf.release()
 	var lines []LogEntry // the entries of the current read
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
 	for {
@@ -102,18 +107,21 @@ func (f *Framer) Run(r io.Reader) error {
 
 // emit hands lines, framed from buf since readStart, to Emit, and returns
 // the slice emptied for the next read. The lines point into buf, which the
-// next read may move: buf is theirs from now on, or they are copied into
-// the arena.
+// next read may move: buf is handed over with them, or they are copied
+// into the arena.
 func (f *Framer) emit(buf *readBuffer, lines []LogEntry, readStart int) []LogEntry {
 	if len(lines) == 0 {
 		return lines
 	}
-	if !buf.keep(readStart) {
+	var owner *Block
+	if buf.keep(readStart) {
+		owner = buf.owner()
+	} else {
 		for i := range lines {
 			lines[i].Line = f.arena.copy(lines[i].Line)
 		}
 	}
-	f.Emit(lines)
+	f.Emit(lines, owner)
 	clear(lines)
 	return lines[:0]
 }

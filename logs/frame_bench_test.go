@@ -52,7 +52,7 @@ func BenchmarkFramer(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			input := framerBenchInput(n, c.size)
 			var lines, bytesOut int
-			f := &Framer{Process: "web", Stream: sdk.Stdout, Emit: func(batch []LogEntry) {
+			f := &Framer{Process: "web", Stream: sdk.Stdout, Emit: func(batch []LogEntry, _ *Block) {
 				for _, e := range batch {
 					lines++
 					bytesOut += len(e.Line) + 1

@@ -145,10 +145,13 @@ func checkFraming(t *testing.T, input []byte, lines []LogEntry, max int) {
 }
 
 // fuzzFrame runs f on r and returns the entries, the framer's own slices
-// of the lines.
+// of the lines, held for good as the log manager holds what it keeps.
 func fuzzFrame(f *Framer, r io.Reader) ([]LogEntry, error) {
 	var out []LogEntry
-	f.Emit = func(es []LogEntry) { out = append(out, es...) }
+	f.Emit = func(es []LogEntry, b *Block) {
+		b.hold(len(es))
+		out = append(out, es...)
+	}
 	err := f.Run(r)
 	return out, err
 }

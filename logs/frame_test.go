@@ -18,7 +18,7 @@ import (
 func frame(t *testing.T, r io.Reader, maxLen int) []string {
 	t.Helper()
 	var lines []string
-	f := &Framer{Process: "p", Stream: sdk.Stdout, MaxLineLength: maxLen, Emit: func(batch []LogEntry) {
+	f := &Framer{Process: "p", Stream: sdk.Stdout, MaxLineLength: maxLen, Emit: func(batch []LogEntry, _ *Block) {
 		for _, e := range batch {
 			assert.Equal(t, "p", e.Process)
 			assert.Equal(t, sdk.Stdout, e.Stream)
@@ -70,7 +70,7 @@ func TestFramerManyLinesIntact(t *testing.T) {
 func TestFramerReadErrorFlushesPartial(t *testing.T) {
 	boom := errors.New("boom")
 	var lines []string
-	f := &Framer{Emit: func(batch []LogEntry) {
+	f := &Framer{Emit: func(batch []LogEntry, _ *Block) {
 		for _, e := range batch {
 			lines = append(lines, string(e.Line))
 		}

@@ -98,31 +98,36 @@ func NewManager(opts ManagerOptions) *Manager {
 // taken once per run of entries of the same process, not once per line:
 // a Framer hands it every line of one read at once.
 //
-// The lines must never be modified again by anyone (a Framer's are not):
-// the manager keeps them as they are, without a copy. The slice itself is
-// only read, and overwritten, during the call. It is the supervisor's
-// output callback (supervisor.Options.OutputBatch).
-func (m *Manager) WriteStableBatch(entries []LogEntry) {
+// The lines must not be modified by anyone while the manager keeps them
+// (a Framer's are not): it keeps them as they are, without a copy. When
+// block is not nil, every line points into it, and the manager holds
+// block for each line it keeps, and releases it once the line is dropped
+// (overwritten in the ring, acknowledged by a sink, done with by a batch
+// subscriber); a line subscriber and Query get copies. With a nil block
+// the lines are the manager's to keep for good. The slice itself is only
+// read, and overwritten, during the call. It is the supervisor's output
+// callback (supervisor.Options.OutputBatch).
+func (m *Manager) WriteStableBatch(entries []LogEntry, block *Block) {
 	for len(entries) > 0 {
 		n := 1
 		for n < len(entries) && entries[n].Process == entries[0].Process {
 			n++
 		}
-		m.writeRun(entries[:n])
+		m.writeRun(entries[:n], block)
 		entries = entries[n:]
 	}
 }
 
 // writeRun is WriteStableBatch for entries of one process.
-func (m *Manager) writeRun(entries []LogEntry) {
+func (m *Manager) writeRun(entries []LogEntry, block *Block) {
 	p := m.proc(entries[0].Process)
-	p.add(entries)
+	p.add(entries, block)
 	for _, s := range *m.subs.Load() {
-		s.offer(entries)
+		s.offer(entries, block)
 	}
 	if sinks := p.sinks.Load(); sinks != nil {
 		for _, r := range *sinks {
-			r.queue.push(entries)
+			r.queue.push(entries, block)
 		}
 	}
 }
@@ -189,7 +194,7 @@ func (m *Manager) SetBufferSize(process string, n int) {
 // order). limit <= 0 means every kept entry. An invalid filter matches
 // nothing: check it with Filter.Compile first, or use QueryMatcher.
 //
-// The entries' lines are shared and must not be modified.
+// The entries' lines are the caller's own copies.
 func (m *Manager) Query(f Filter, limit int) []LogEntry {
 	matcher, err := f.Compile()
 	if err != nil {
@@ -201,10 +206,11 @@ func (m *Manager) Query(f Filter, limit int) []LogEntry {
 // QueryMatcher is Query with a compiled filter.
 func (m *Manager) QueryMatcher(matcher *Matcher, limit int) []LogEntry {
 	var found []LogEntry
+	var lines arena
 	procs := *m.procs.Load()
 	for _, name := range slices.Sorted(maps.Keys(procs)) {
 		if matcher.MatchProcess(name) {
-			found = procs[name].newest(found, matcher, limit)
+			found = procs[name].newest(found, matcher, limit, &lines)
 		}
 	}
 	// Each process contributed newest first; oldest first overall, stable

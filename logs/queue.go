@@ -24,9 +24,10 @@ type sinkQueue struct {
 	mu      sync.Mutex
 	notFull sync.Cond // writers waiting for room (OverflowBlock)
 	buf     []LogEntry
-	head    int // index of the oldest entry
-	n       int // entries queued
-	bytes   int // line bytes queued
+	owners  []*Block // owners[i] is held for buf[i]'s line (nil: none)
+	head    int      // index of the oldest entry
+	n       int      // entries queued
+	bytes   int      // line bytes queued
 	events  []sdk.Event
 	firstAt time.Time // when the oldest queued item arrived in an empty queue
 	waiting int       // writers blocked in push
@@ -62,16 +63,18 @@ func newSinkQueue(o SinkOptions) *sinkQueue {
 		maxBytes:   o.MaxBatchBytes,
 		dropOldest: o.Overflow == OverflowDropOldest,
 		buf:        make([]LogEntry, min(initialQueue, o.QueueSize)),
+		owners:     make([]*Block, min(initialQueue, o.QueueSize)),
 		wake:       make(chan struct{}, 1),
 	}
 	q.notFull.L = &q.mu
 	return q
 }
 
-// push queues entries, in order, under one lock (released only while
-// waiting for room). When the queue is full it waits for room, or drops the
-// oldest entry with OverflowDropOldest.
-func (q *sinkQueue) push(entries []LogEntry) {
+// push queues entries, whose lines point into block (nil: into no
+// buffer), in order, under one lock (released only while waiting for
+// room), holding block for each entry queued. When the queue is full it
+// waits for room, or drops the oldest entry with OverflowDropOldest.
+func (q *sinkQueue) push(entries []LogEntry, block *Block) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	started := false // the queue went from empty to not empty
@@ -88,6 +91,9 @@ func (q *sinkQueue) push(entries []LogEntry) {
 		}
 		first := copy(q.buf[tail:min(tail+k, len(q.buf))], entries[:k])
 		copy(q.buf[:k-first], entries[first:k])
+		setOwners(q.owners[tail:tail+first], block)
+		setOwners(q.owners[:k-first], block)
+		block.hold(k)
 		if q.n == 0 && len(q.events) == 0 {
 			q.firstAt = time.Now()
 			started = true
@@ -130,6 +136,8 @@ func (q *sinkQueue) push(entries []LogEntry) {
 			j -= len(q.buf)
 		}
 		q.buf[j] = entries[i]
+		q.owners[j] = block
+		block.hold(1)
 		q.n++
 		q.bytes += len(entries[i].Line)
 		if q.n == 1 && len(q.events) == 0 {
@@ -203,16 +211,20 @@ func (q *sinkQueue) due() bool {
 // grow doubles the ring, up to size. q.mu must be held.
 func (q *sinkQueue) grow() {
 	buf := make([]LogEntry, min(2*len(q.buf), q.size))
+	owners := make([]*Block, len(buf))
 	for i := range q.n {
-		buf[i] = q.buf[(q.head+i)%len(q.buf)]
+		j := (q.head + i) % len(q.buf)
+		buf[i], owners[i] = q.buf[j], q.owners[j]
 	}
-	q.buf, q.head = buf, 0
+	q.buf, q.owners, q.head = buf, owners, 0
 }
 
 // removeOldest drops the oldest entry. q.mu must be held and q.n > 0.
 func (q *sinkQueue) removeOldest() {
 	q.bytes -= len(q.buf[q.head].Line)
 	q.buf[q.head] = LogEntry{}
+	q.owners[q.head].release(1)
+	q.owners[q.head] = nil
 	if q.head++; q.head == len(q.buf) {
 		q.head = 0
 	}
@@ -280,11 +292,13 @@ func (q *sinkQueue) look(flushInterval time.Duration, now time.Time) (queueState
 	return queueFilling, deadline
 }
 
-// take moves the next batch into dst (reusing its array): up to
-// maxEntries entries and maxBytes line bytes (at least one entry if any is
-// queued). It also returns every queued event, in a slice the queue no
-// longer refers to. The batch shares nothing mutable with the queue.
-func (q *sinkQueue) take(dst []LogEntry) ([]LogEntry, []sdk.Event) {
+// take moves the next batch into dst (reusing its array), and the owners
+// of its lines into owners, which the caller releases once it is done with
+// the batch (releaseAll): up to maxEntries entries and maxBytes line bytes
+// (at least one entry if any is queued). It also returns every queued
+// event, in a slice the queue no longer refers to. The batch shares
+// nothing mutable with the queue.
+func (q *sinkQueue) take(dst []LogEntry, owners []*Block) ([]LogEntry, []*Block, []sdk.Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	k, size := 0, 0
@@ -299,11 +313,16 @@ func (q *sinkQueue) take(dst []LogEntry) ([]LogEntry, []sdk.Event) {
 		}
 	}
 	dst = slices.Grow(dst[:0], k)[:k]
+	owners = slices.Grow(owners[:0], k)[:k]
 	first := min(k, len(q.buf)-q.head)
 	copy(dst, q.buf[q.head:q.head+first])
 	copy(dst[first:], q.buf[:k-first])
+	copy(owners, q.owners[q.head:q.head+first])
+	copy(owners[first:], q.owners[:k-first])
 	clear(q.buf[q.head : q.head+first])
 	clear(q.buf[:k-first])
+	clear(q.owners[q.head : q.head+first])
+	clear(q.owners[:k-first])
 	q.head += k
 	if q.head >= len(q.buf) {
 		q.head -= len(q.buf)
@@ -316,7 +335,7 @@ func (q *sinkQueue) take(dst []LogEntry) ([]LogEntry, []sdk.Event) {
 	if q.waiting > 0 {
 		q.notFull.Broadcast()
 	}
-	return dst, events
+	return dst, owners, events
 }
 
 // acked tells the queue that the pending batch was acknowledged.
@@ -360,4 +379,11 @@ func (q *sinkQueue) waiters() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.waiting
+}
+
+// setOwners sets every element of owners to b.
+func setOwners(owners []*Block, b *Block) {
+	for i := range owners {
+		owners[i] = b
+	}
 }

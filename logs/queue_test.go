@@ -35,7 +35,7 @@ func TestSinkQueueKeepsOrderAcrossTheRing(t *testing.T) {
 	pushed, taken := 0, 0
 	var dst []LogEntry
 	take := func() {
-		dst, _ = q.take(dst)
+		dst, _, _ = q.take(dst, nil)
 		require.NotEmpty(t, dst)
 		require.LessOrEqual(t, len(dst), 4)
 		for _, e := range dst {
@@ -48,7 +48,7 @@ func TestSinkQueueKeepsOrderAcrossTheRing(t *testing.T) {
 		for q.n+k > q.size {
 			take()
 		}
-		q.push(queueLines(&pushed, k))
+		q.push(queueLines(&pushed, k), nil)
 		require.Equal(t, pushed-taken, q.n)
 		require.Equal(t, queuedBytes(q), q.bytes)
 		if round%3 == 0 {
@@ -70,7 +70,7 @@ func TestSinkQueuePushWaitsForRoom(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		q.push(queueLines(&next, 25))
+		q.push(queueLines(&next, 25), nil)
 	}()
 	taken := 0
 	var dst []LogEntry
@@ -83,7 +83,7 @@ func TestSinkQueuePushWaitsForRoom(t *testing.T) {
 			if n == 0 {
 				break
 			}
-			dst, _ = q.take(dst)
+			dst, _, _ = q.take(dst, nil)
 			for _, e := range dst {
 				require.Equal(t, strconv.Itoa(taken), string(e.Line))
 				taken++

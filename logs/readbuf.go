@@ -23,8 +23,12 @@ const donateShare = 4
 // readBuffer is a Framer's read buffer: it grows while reads fill it,
 // compacts the pending bytes to its start, and is handed over with the
 // lines of a read that took a good share of it, never to be written over
-// again. Its zero value holds no buffer. It is not safe for concurrent use.
+// by this reader again (its Block is reused once nothing holds it). Its
+// zero value holds no buffer. It is not safe for concurrent use.
 type readBuffer struct {
+	// blk is the Block of buf, held once by this reader while it reads
+	// into it; nil with buf.
+	blk        *Block
 	buf        []byte // nil while a quiet stream waits (see ReadWaiter)
 	start, end int    // buf[start:end] holds bytes read and not yet emitted
 	fullReads  int    // reads in a row that filled the buffer
@@ -40,9 +44,7 @@ type readBuffer struct {
 func (b *readBuffer) compact() {
 	switch {
 	case b.handedOver && len(b.buf)-b.end < len(b.buf)/donateShare:
-		fresh := make([]byte, len(b.buf))
-		b.end = copy(fresh, b.buf[b.start:b.end])
-		b.buf, b.start, b.handedOver = fresh, 0, false
+		b.replace(newBlock(len(b.buf)))
 	case !b.handedOver && b.start > 0 && (b.end == len(b.buf) || b.start == b.end):
 		b.end = copy(b.buf, b.buf[b.start:b.end])
 		b.start = 0
@@ -55,7 +57,17 @@ func (b *readBuffer) quiet() bool { return b.start == b.end && b.fullReads == 0 
 
 // release drops the buffer; the next space starts small again.
 func (b *readBuffer) release() {
-	b.buf, b.start, b.end, b.handedOver = nil, 0, 0, false
+	b.blk.release(1)
+	b.blk, b.buf, b.start, b.end, b.handedOver = nil, nil, 0, 0, false
+}
+
+// replace moves the pending bytes to fresh, a Block held by this reader,
+// and lets go of the current one: back to the pool at once if no line was
+// handed over in it, once the last is dropped otherwise.
+func (b *readBuffer) replace(fresh *Block) {
+	n := copy(fresh.buf, b.buf[b.start:b.end])
+	b.blk.release(1)
+	b.blk, b.buf, b.start, b.end, b.handedOver = fresh, fresh.buf, 0, n, false
 }
 
 // space returns the free end of the buffer for the next read: a buffer of
@@ -65,7 +77,8 @@ func (b *readBuffer) release() {
 // full reads in a row. A grown buffer is a new one.
 func (b *readBuffer) space(maxLen int) []byte {
 	if b.buf == nil {
-		b.buf = make([]byte, initialReadSize)
+		b.blk = newBlock(initialReadSize)
+		b.buf = b.blk.buf
 	}
 	grow := 0
 	switch {
@@ -76,9 +89,7 @@ func (b *readBuffer) space(maxLen int) []byte {
 		b.fullReads = 0
 	}
 	if grow > len(b.buf) {
-		grown := make([]byte, grow)
-		b.end = copy(grown, b.buf[b.start:b.end])
-		b.buf, b.start, b.handedOver = grown, 0, false
+		b.replace(newBlock(grow))
 	}
 	return b.buf[b.end:]
 }
@@ -92,6 +103,10 @@ func (b *readBuffer) filled(n int) {
 	}
 	b.end += n
 }
+
+// owner returns the Block that lines emitted from the buffer point
+// into: valid while the reader holds it.
+func (b *readBuffer) owner() *Block { return b.blk }
 
 // pending returns the bytes read and not yet emitted.
 func (b *readBuffer) pending() []byte { return b.buf[b.start:b.end] }

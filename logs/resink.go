@@ -128,9 +128,10 @@ func (r *sinkRunner) drainTimeout() time.Duration {
 func (r *sinkRunner) switchTarget(req retarget) {
 	entries, events := r.queue.queued()
 	var batch []LogEntry
+	var owners []*Block
 	for (entries > 0 || events > 0) && r.ctx.Err() == nil {
 		var evs []sdk.Event
-		batch, evs = r.queue.take(batch)
+		batch, owners, evs = r.queue.take(batch, owners)
 		if len(batch) == 0 && len(evs) == 0 {
 			break
 		}
@@ -139,6 +140,7 @@ func (r *sinkRunner) switchTarget(req retarget) {
 		r.seq++
 		err := r.deliver(&sdk.Batch{Seq: r.seq, Entries: batch, Events: evs})
 		clear(batch)
+		releaseAll(owners)
 		if err != nil {
 			req.done <- err
 			return

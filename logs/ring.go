@@ -14,6 +14,7 @@ type procLog struct {
 
 	mu      sync.Mutex
 	entries []LogEntry // ring: grows to size, then entries[next] is the oldest
+	owners  []*Block   // owners[i] is held for entries[i]'s line (nil: none)
 	next    int
 	size    int
 
@@ -29,14 +30,18 @@ func newProcLog(name string, size int) *procLog {
 	return &procLog{name: name, size: size}
 }
 
-// add stores entries of this process, under one lock. Their lines are
-// never modified again by anyone, and are stored as they are; each entry
-// gets the process's name as stored.
-func (p *procLog) add(entries []LogEntry) {
+// add stores entries of this process, under one lock. Their lines point
+// into block (or into no buffer, when it is nil), are not modified by
+// anyone while stored, and are stored as they are: block is held for each
+// and released for each entry they overwrite. Each entry gets the
+// process's name as stored.
+func (p *procLog) add(entries []LogEntry, block *Block) {
 	// The batch's lines and bytes per stream, summed in the loop that
 	// stores the lines (no atomic, no call) and added to the counters
 	// once, under the lock it holds anyway.
 	var lines, size [3]int
+	var dropped releaser
+	block.hold(len(entries))
 	p.mu.Lock()
 	for i := range entries {
 		// Field by field: a composite literal is built aside and copied.
@@ -47,9 +52,12 @@ func (p *procLog) add(entries []LogEntry) {
 		size[st] += len(e.Line)
 		if len(p.entries) < p.size {
 			p.entries = append(p.entries, *e)
+			p.owners = append(p.owners, block)
 			continue
 		}
 		p.entries[p.next] = *e
+		dropped.add(p.owners[p.next])
+		p.owners[p.next] = block
 		p.next++
 		if p.next == len(p.entries) {
 			p.next = 0
@@ -60,6 +68,7 @@ func (p *procLog) add(entries []LogEntry) {
 		p.bytes[i] += uint64(size[i])
 	}
 	p.mu.Unlock()
+	dropped.flush()
 }
 
 // streamIndex is s's index in procLog's counters.
@@ -94,29 +103,40 @@ func (p *procLog) resize(size int) {
 	}
 	kept := min(size, len(p.entries))
 	entries := make([]LogEntry, 0, kept)
+	owners := make([]*Block, 0, kept)
 	for i := kept - 1; i >= 0; i-- {
-		entries = append(entries, p.at(i))
+		j := p.index(i)
+		entries = append(entries, p.entries[j])
+		owners = append(owners, p.owners[j])
 	}
-	p.entries, p.next, p.size = entries, 0, size
+	var dropped releaser
+	for i := kept; i < len(p.entries); i++ {
+		dropped.add(p.owners[p.index(i)])
+	}
+	dropped.flush()
+	p.entries, p.owners, p.next, p.size = entries, owners, 0, size
 }
 
-// at returns the i-th newest entry (0 is the newest). p.mu must be held.
-func (p *procLog) at(i int) LogEntry {
+// index returns the position in the ring of the i-th newest entry (0 is
+// the newest). p.mu must be held.
+func (p *procLog) index(i int) int {
 	n := len(p.entries)
-	return p.entries[(p.next-1-i+2*n)%n]
+	return (p.next - 1 - i + 2*n) % n
 }
 
 // newest appends to dst the newest entries matching m, at most limit of
-// them (limit <= 0: all), newest first.
-func (p *procLog) newest(dst []LogEntry, m *Matcher, limit int) []LogEntry {
+// them (limit <= 0: all), newest first, with their lines copied into a:
+// the ring's may be written over once they leave it.
+func (p *procLog) newest(dst []LogEntry, m *Matcher, limit int, a *arena) []LogEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	found := 0
 	for i := range len(p.entries) {
-		e := p.at(i)
+		e := p.entries[p.index(i)]
 		if !m.Match(&e) {
 			continue
 		}
+		e.Line = a.copy(e.Line)
 		dst = append(dst, e)
 		found++
 		if limit > 0 && found == limit {

@@ -18,9 +18,10 @@ import (
 // SinkTarget opens a sink: typically launches its plugin and connects to it.
 //
 // The sinks it opens must not use a batch after their Write returned: the
-// array behind Batch.Entries is reused for the next batch. (The line bytes
-// are never reused and may be kept; prox's gRPC client, in
-// internal/pluginhost, packs a batch during Write and keeps nothing.)
+// array behind Batch.Entries is reused for the next batch, and the bytes of
+// its lines may be read into again (see Block). A sink that keeps a line
+// copies it. (prox's gRPC client, in internal/pluginhost, packs a batch
+// during Write and keeps nothing.)
 type SinkTarget interface {
 	// Open returns a connected sink. It is called again only after a
 	// sink's plugin died (a call failed with sdk.ErrPluginUnavailable, or

@@ -11,8 +11,8 @@ import (
 type subscriber struct {
 	id      uint64
 	matcher *Matcher
-	ch      chan LogEntry   // nil for a batch subscriber
-	batches chan []LogEntry // nil for a line subscriber
+	ch      chan LogEntry  // nil for a batch subscriber
+	batches chan LineBatch // nil for a line subscriber
 	dropped atomic.Uint64
 	// queued counts a batch subscriber's lines sent and not yet Done;
 	// maxQueued bounds it.
@@ -24,27 +24,38 @@ type subscriber struct {
 	closed bool
 }
 
-// offer sends the entries that match, under one read lock, without ever
-// waiting: a line subscriber's full channel loses the entry and counts it;
-// a batch subscriber receives the matching ones as one value, in a slice of
-// its own, or loses them all, counted.
-func (s *subscriber) offer(entries []LogEntry) {
+// offer sends the entries that match, whose lines point into block (nil:
+// into no buffer), under one read lock, without ever waiting: a line
+// subscriber's full channel loses the entry and counts it, and a line it
+// gets is a copy when block is not nil; a batch subscriber receives the
+// matching ones as one value, in a slice of its own, holding block until
+// Done, or loses them all, counted.
+func (s *subscriber) offer(entries []LogEntry, block *Block) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return
 	}
 	if s.batches != nil {
-		s.offerBatchLocked(entries)
+		s.offerBatchLocked(entries, block)
 		return
 	}
 	var dropped uint64
+	var copies arena // the copies of this call's lines, in shared chunks
 	for i := range entries {
 		if !s.matcher.Match(&entries[i]) {
 			continue
 		}
+		if len(s.ch) == cap(s.ch) {
+			dropped++ // full: no copy for a line that would be lost
+			continue
+		}
+		e := entries[i]
+		if block != nil {
+			e.Line = copies.copy(e.Line)
+		}
 		select {
-		case s.ch <- entries[i]:
+		case s.ch <- e:
 		default:
 			dropped++
 		}
@@ -58,7 +69,7 @@ func (s *subscriber) offer(entries []LogEntry) {
 // shared. Whatever it drops costs no copy: a full subscriber is seen
 // before the matching lines are gathered, or the array goes back to the
 // pool.
-func (s *subscriber) offerBatchLocked(entries []LogEntry) {
+func (s *subscriber) offerBatchLocked(entries []LogEntry, block *Block) {
 	if len(s.batches) == cap(s.batches) {
 		s.dropped.Add(uint64(s.matching(entries)))
 		return
@@ -93,9 +104,11 @@ func (s *subscriber) offerBatchLocked(entries []LogEntry) {
 		putBatch(matched)
 		return
 	}
+	block.hold(1)
 	select {
-	case s.batches <- matched:
+	case s.batches <- LineBatch{Entries: matched, block: block}:
 	default:
+		block.release(1)
 		s.queued.Add(-n)
 		s.dropped.Add(uint64(n))
 		putBatch(matched)
@@ -167,9 +180,9 @@ type BatchSubscription struct {
 	ID uint64
 	// C delivers, in order, the matching lines of each write (for a
 	// process's output, one read of one of its streams) as one slice,
-	// the reader's own; the lines are shared and must not be modified.
-	// It is closed by Unsubscribe and by Close.
-	C <-chan []LogEntry
+	// the reader's own; the lines are shared and must not be modified, and
+	// are valid until Done. It is closed by Unsubscribe and by Close.
+	C <-chan LineBatch
 
 	s *subscriber
 }
@@ -184,16 +197,24 @@ func (b *BatchSubscription) Dropped() uint64 {
 	return b.s.dropped.Load()
 }
 
+// LineBatch is the matching lines of one write, as a batch subscriber
+// receives them.
+type LineBatch struct {
+	Entries []LogEntry
+	block   *Block // held for the lines until Done
+}
+
 // Done tells the manager the reader has handled batch: its lines no
-// longer count against the subscriber's buffer, and its array is reused
-// for a later batch, so the reader must not touch batch afterwards.
-// (A reader that never calls Done only loses the reuse, and its buffer
-// fills.)
-func (b *BatchSubscription) Done(batch []LogEntry) {
+// longer count against the subscriber's buffer, and its array and the
+// bytes of its lines are reused, so the reader must not touch batch
+// afterwards. (A reader that never calls Done only loses the reuse, and
+// its buffer fills.)
+func (b *BatchSubscription) Done(batch LineBatch) {
 	if b.s != nil {
-		b.s.queued.Add(-int64(len(batch)))
+		b.s.queued.Add(-int64(len(batch.Entries)))
 	}
-	putBatch(batch)
+	batch.block.release(1)
+	putBatch(batch.Entries)
 }
 
 // Batch arrays are reused through batchPool: the terminal takes every line
@@ -229,7 +250,7 @@ func putBatch(b []LogEntry) {
 // when the channel is full (SubscriberBuffer/16 batches, at least 16).
 func (m *Manager) SubscribeBatches(matcher *Matcher) *BatchSubscription {
 	n := max(m.opts.SubscriberBuffer/16, minBatches)
-	s := &subscriber{matcher: matcher, batches: make(chan []LogEntry, n), maxQueued: int64(m.opts.SubscriberBuffer)}
+	s := &subscriber{matcher: matcher, batches: make(chan LineBatch, n), maxQueued: int64(m.opts.SubscriberBuffer)}
 	return &BatchSubscription{ID: m.addSubscriber(s), C: s.batches, s: s}
 }
 

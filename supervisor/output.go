@@ -72,16 +72,16 @@ func (m *managedProcess) watch(proc sdk.Process, observer LineObserver) {
 func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain, observer LineObserver) *logs.Framer {
 	emit := m.output
 	if observer != nil {
-		emit = func(entries []logs.LogEntry) {
+		emit = func(entries []logs.LogEntry, block *logs.Block) {
 			for i := range entries {
 				observer.ObserveLine(entries[i].Line)
 			}
-			m.output(entries)
+			m.output(entries, block)
 		}
 	}
-	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: func(entries []logs.LogEntry) {
+	return &logs.Framer{Process: m.spec.Name, Stream: stream, Emit: func(entries []logs.LogEntry, block *logs.Block) {
 		d.enter()
-		emit(entries)
+		emit(entries, block)
 		d.leave()
 	}}
 }

@@ -55,7 +55,7 @@ func newOutputHarness(t *testing.T, grace time.Duration, emit func(), specs ...P
 	t.Helper()
 	h := &outputHarness{log: &lockedBuffer{}}
 	logger := hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(tWriter{t}, h.log), Level: hclog.Debug, Name: "supervisor_test"})
-	h.Manager = New(specs, Options{Logger: logger, OutputGrace: grace, OutputBatch: func(entries []logs.LogEntry) {
+	h.Manager = New(specs, Options{Logger: logger, OutputGrace: grace, OutputBatch: func(entries []logs.LogEntry, _ *logs.Block) {
 		if emit != nil {
 			emit()
 		}

@@ -148,7 +148,7 @@ var ErrShutdown = errors.New("the supervisor is shutting down")
 type managedProcess struct {
 	spec   ProcessSpec
 	logger hclog.Logger
-	output func([]logs.LogEntry)
+	output func([]logs.LogEntry, *logs.Block)
 	bus    *eventBus
 	notify func()
 	now    func() time.Time
@@ -203,7 +203,7 @@ type managedProcess struct {
 	settled atomic.Bool
 }
 
-func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs.LogEntry), bus *eventBus, notify func()) *managedProcess {
+func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs.LogEntry, *logs.Block), bus *eventBus, notify func()) *managedProcess {
 	if spec.StopSignal == 0 {
 		spec.StopSignal = policy.DefaultStopSignal
 	}

@@ -62,11 +62,12 @@ type Options struct {
 	// per stream: in order, every line framed from one read of one stream
 	// at once, so a busy process costs one call per read rather than one
 	// per line. It may block, which pauses that stream (backpressure). The
-	// lines' bytes are never modified again, so the callee may keep them
-	// without a copy (logs.Manager.WriteStableBatch does); the slice is
-	// valid only during the call, and the callee may overwrite its entries.
-	// Default: the lines are discarded.
-	OutputBatch func([]logs.LogEntry)
+	// lines point into the Block given with them (see logs.Framer.Emit):
+	// the callee may keep them without a copy while it holds the Block
+	// (logs.Manager.WriteStableBatch does), and must copy them otherwise;
+	// the slice is valid only during the call, and the callee may overwrite
+	// its entries. Default: the lines are discarded.
+	OutputBatch func([]logs.LogEntry, *logs.Block)
 	// OutputGrace is how long the output of a process may take to end
 	// after the process has exited; then prox gives up on it (see
 	// DefaultOutputGrace, the default).
@@ -89,7 +90,7 @@ const killGrace = 10 * time.Second
 // Manager is the Supervisor.
 type Manager struct {
 	logger hclog.Logger
-	output func([]logs.LogEntry)
+	output func([]logs.LogEntry, *logs.Block)
 	grace  time.Duration
 	// setMu guards the set of processes (procs, byName), which Apply
 	// changes at runtime; take it after mu, never before.
@@ -123,7 +124,7 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	}
 	output := opts.OutputBatch
 	if output == nil {
-		output = func([]logs.LogEntry) {}
+		output = func([]logs.LogEntry, *logs.Block) {}
 	}
 	if opts.OutputGrace <= 0 {
 		opts.OutputGrace = DefaultOutputGrace

@@ -114,7 +114,7 @@ func TestTransitionDiagram(t *testing.T) {
 func TestTransitionOutsideTheDiagramIsRefused(t *testing.T) {
 	bus := newEventBus(1)
 	ch := bus.subscribe()
-	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
+	m := newManagedProcess(ProcessSpec{Name: "p"}, hclog.NewNullLogger(), func([]logs.LogEntry, *logs.Block) {}, bus, func() {})
 	for _, to := range []State{StateRunning, StateStopping, StateCrashed, StateStopped} {
 		m.transition(to, nil, "")
 		assert.Equal(t, StateStopped, m.state, "stopped -> %s must be refused", to)
@@ -314,7 +314,7 @@ func TestBackoffResetsAfterStableUptime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bus := newEventBus(1)
 			m := newManagedProcess(ProcessSpec{Name: "p", Restart: RestartPolicy{Policy: policy.RestartAlways, Backoff: time.Hour, MaxRestarts: 100}},
-				hclog.NewNullLogger(), func([]logs.LogEntry) {}, bus, func() {})
+				hclog.NewNullLogger(), func([]logs.LogEntry, *logs.Block) {}, bus, func() {})
 			m.state, m.consecutive = StateRunning, 3
 			m.startedAt = time.Now().Add(-tc.uptime)
 			m.ended(ExitStatus{Code: 1, Time: time.Now()})
@@ -484,7 +484,7 @@ func TestOutputReachesTheCallback(t *testing.T) {
 	r := newFakeRunner()
 	var mu sync.Mutex
 	var lines []string
-	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t), OutputBatch: func(entries []logs.LogEntry) {
+	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t), OutputBatch: func(entries []logs.LogEntry, _ *logs.Block) {
 		mu.Lock()
 		for _, e := range entries {
 			lines = append(lines, e.Process+"/"+e.Stream.String()+"/"+string(e.Line))
@@ -511,7 +511,7 @@ func TestOutputBatchReceivesEachReadInOrder(t *testing.T) {
 	var lines []string
 	calls := 0
 	m := New([]ProcessSpec{spec("a", r)}, Options{Logger: testLogger(t),
-		OutputBatch: func(entries []logs.LogEntry) {
+		OutputBatch: func(entries []logs.LogEntry, _ *logs.Block) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++

@@ -189,7 +189,7 @@ func TestHealthSeries(t *testing.T) {
 func TestReplicaLabel(t *testing.T) {
 	lm := logs.NewManager(logs.ManagerOptions{Logger: hclog.NewNullLogger()})
 	t.Cleanup(func() { assert.NoError(t, lm.Close(context.Background())) })
-	lm.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "web.1", Stream: sdk.Stderr, Line: []byte("oops")}})
+	lm.WriteStableBatch([]logs.LogEntry{{Timestamp: time.Now(), Process: "web.1", Stream: sdk.Stderr, Line: []byte("oops")}}, nil)
 	text := scrape(t, Handler(Source{Supervisor: snapshots{
 		{Name: "web.0", Group: "web", State: supervisor.StateRunning},
 		{Name: "web.1", Group: "web", State: supervisor.StateCrashed, Restarts: 1},
