@@ -59,15 +59,20 @@ func processPath(name string, action ...string) (string, error) {
 	if name == "" {
 		return "", errors.New("no process name")
 	}
-	seg := url.PathEscape(name)
-	if name == "." || name == ".." {
-		seg = strings.Repeat("%2E", len(name))
-	}
-	p := "/v1/processes/" + seg
+	p := "/v1/processes/" + nameSegment(name)
 	for _, a := range action {
 		p += "/" + a
 	}
 	return p, nil
+}
+
+// nameSegment is name escaped as one path segment: "." and ".." as
+// escaped dots, so that no server reads them as path navigation.
+func nameSegment(name string) string {
+	if name == "." || name == ".." {
+		return strings.Repeat("%2E", len(name))
+	}
+	return url.PathEscape(name)
 }
 
 // Socket returns the socket's path.

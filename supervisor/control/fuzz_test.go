@@ -19,8 +19,21 @@ import (
 
 // fuzzNames are the processes of FuzzRouter. The supervisor, unlike the
 // configuration, takes any name: names that look like path navigation or
-// escapes make the property sharper.
-var fuzzNames = []string{"a", "b", "a.b", "..", ".", "a/b", "%2e", "a b"}
+// escapes make the property sharper. Each is a group of its own, but for
+// the instances of fuzzGroups.
+var fuzzNames = []string{"a", "b", "a.b", "..", ".", "a/b", "%2e", "a b", "g.1", "g.2", "dots.1"}
+
+// fuzzGroups maps the instances of FuzzRouter's replicated processes to
+// their group: two instances of "g", and one of a group named "..".
+var fuzzGroups = map[string]string{"g.1": "g", "g.2": "g", "dots.1": ".."}
+
+// fuzzGroup is the group of the fuzz process named name.
+func fuzzGroup(name string) string {
+	if g, ok := fuzzGroups[name]; ok {
+		return g
+	}
+	return name
+}
 
 // call is an action that reached the supervisor.
 type call struct{ action, name string }
@@ -68,16 +81,35 @@ func (r *recordingSupervisor) SignalProcess(_ context.Context, name string, _ sy
 
 // allowedCalls is what a request may do, read from the path as sent:
 // POST /v1/processes/SEG/ACTION acts on the process named SEG unescaped,
-// POST /v1/ACTION on every process; anything else acts on none.
+// POST /v1/groups/SEG/ACTION on the instances of the group named SEG
+// unescaped, POST /v1/ACTION on every process; anything else acts on none.
 func allowedCalls(r *http.Request) []call {
 	if r.Method != http.MethodPost {
 		return nil
 	}
 	p := r.URL.EscapedPath()
-	if action, ok := strings.CutPrefix(p, "/v1/"); ok && slices.Contains([]string{"start", "stop", "restart"}, action) {
+	groupActions := []string{"start", "stop", "restart"}
+	if action, ok := strings.CutPrefix(p, "/v1/"); ok && slices.Contains(groupActions, action) {
 		var out []call
 		for _, n := range fuzzNames {
 			out = append(out, call{action, n})
+		}
+		return out
+	}
+	if rest, ok := strings.CutPrefix(p, "/v1/groups/"); ok {
+		parts := strings.Split(rest, "/")
+		if len(parts) != 2 || !slices.Contains(groupActions, parts[1]) {
+			return nil
+		}
+		group, err := url.PathUnescape(parts[0])
+		if err != nil {
+			return nil
+		}
+		var out []call
+		for _, n := range fuzzNames {
+			if fuzzGroup(n) == group {
+				out = append(out, call{parts[1], n})
+			}
 		}
 		return out
 	}
@@ -97,8 +129,9 @@ func allowedCalls(r *http.Request) []call {
 }
 
 // FuzzRouter sends arbitrary methods and paths to the API's handler: a
-// request acts only on the process its path names exactly (or, for
-// /v1/ACTION, on every process), is never redirected, and never panics.
+// request acts only on the process its path names exactly (or the
+// instances of the group it names, or, for /v1/ACTION, every process), is
+// never redirected, and never panics.
 // The seed corpus is testdata/fuzz/FuzzRouter.
 func FuzzRouter(f *testing.F) {
 	inst := startInstance(f, fuzzProcs()...)
@@ -138,7 +171,10 @@ func FuzzRouter(f *testing.F) {
 				t.Fatalf("%s %s (escaped path %q) reached %s of %q; allowed: %v", method, target, req.URL.EscapedPath(), c.action, c.name, allowed)
 			}
 		}
-		if len(allowed) == 1 && slices.Contains(fuzzNames, allowed[0].name) && len(got) != 1 {
+		// A process route that names a process reaches it (a group route
+		// may be refused for its query: ?rolling=x).
+		onProcess := strings.HasPrefix(req.URL.EscapedPath(), "/v1/processes/")
+		if onProcess && len(allowed) == 1 && slices.Contains(fuzzNames, allowed[0].name) && len(got) != 1 {
 			t.Fatalf("%s %s did not reach %s of %q: status %d, %s", method, target, allowed[0].action, allowed[0].name, w.Code, w.Body)
 		}
 	})
@@ -148,7 +184,9 @@ func FuzzRouter(f *testing.F) {
 func fuzzProcs() []proc {
 	var out []proc
 	for _, n := range fuzzNames {
-		out = append(out, sh(n, "sleep 600"))
+		p := sh(n, "sleep 600")
+		p.group = fuzzGroups[n]
+		out = append(out, p)
 	}
 	return out
 }

@@ -16,7 +16,7 @@ func (c *Client) Group(ctx context.Context, action, name string, rolling bool) (
 	if name == "" {
 		return nil, errors.New("no process name")
 	}
-	path := "/v1/groups/" + url.PathEscape(name) + "/" + url.PathEscape(action)
+	path := "/v1/groups/" + nameSegment(name) + "/" + url.PathEscape(action)
 	if rolling {
 		path += "?rolling=true"
 	}

@@ -56,6 +56,9 @@ func TestPathsAreMatchedExactly(t *testing.T) {
 		{"GET", "/v1/processes/..", ".."},
 		{"GET", "/v1/processes/.", "."},
 		{"GET", "/v1/processes/%2e", "."},
+		{"POST", "/v1/groups/%2e%2e/stop", ".."},
+		{"POST", "/v1/groups/%2E/restart", "."},
+		{"POST", "/v1/groups/a%2Fb/start", "a/b"},
 	}
 	for _, tt := range unknown {
 		t.Run(tt.method+" "+tt.uri, func(t *testing.T) {
@@ -85,6 +88,9 @@ func TestPathsAreMatchedExactly(t *testing.T) {
 		{"GET", "/v1/status/.."},
 		{"GET", "/v1/logs/../status"},
 		{"GET", "*"},
+		{"POST", "/v1/groups/../stop"},
+		{"POST", "/v1/groups/a/../stop"},
+		{"POST", "/v1/groups/a/stop/"},
 	}
 	for _, tt := range noRoute {
 		t.Run(tt.method+" "+tt.uri, func(t *testing.T) {
@@ -111,7 +117,8 @@ func TestPathsAreMatchedExactly(t *testing.T) {
 	assert.Equal(t, b.PID, got.PID, "b was not touched")
 }
 
-// prox stop .. reaches no process, through the real client.
+// prox stop .. reaches no process, through the real client, on the
+// process routes and on the group routes.
 func TestStopDotDotStopsNothing(t *testing.T) {
 	inst := startInstance(t, sh("a", "sleep 60"), sh("b", "sleep 60"))
 	inst.waitState(t, "a", supervisor.StateRunning)
@@ -121,6 +128,8 @@ func TestStopDotDotStopsNothing(t *testing.T) {
 		func(n string) error { _, err := inst.client.Stop(ctx, n); return err },
 		func(n string) error { _, err := inst.client.Restart(ctx, n); return err },
 		func(n string) error { _, err := inst.client.Signal(ctx, n, "KILL"); return err },
+		func(n string) error { _, err := inst.client.Group(ctx, "stop", n, false); return err },
+		func(n string) error { _, err := inst.client.Group(ctx, "restart", n, true); return err },
 	} {
 		for _, name := range []string{"..", ".", "a/..", "../a"} {
 			err := call(name)
