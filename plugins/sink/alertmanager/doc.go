@@ -37,8 +37,9 @@
 // alerts a Write raises and resolves make one request, spooled on disk for
 // each Alertmanager before Write returns, and delivered from there by a
 // goroutine per Alertmanager, in order, retried for `retry_for` with the
-// webhook sink's backoff (up to 1s while it cannot be reached, 10s while it
-// answers 5xx, 408 or 429): an Alertmanager that is down gets what it
+// webhook sink's backoff (up to 1s while it cannot be reached or a gateway
+// answers 502, 503 or 504 for it, 10s while it answers another 5xx, 408
+// or 429): an Alertmanager that is down gets what it
 // missed when it is back, also after a restart of prox; one that is down
 // holds up no other. The resends of an Alertmanager whose spool still
 // holds requests wait until it has caught up.

@@ -37,13 +37,14 @@
 // processes each alert once.
 //
 // A network error, a 5xx, a 408 or a 429 is retried. The wait doubles from
-// 100ms up to 1s while the webhook cannot be reached: an attempt then
-// costs one connection attempt, no more than a separate probe would, and
-// the first request reaches a webhook that comes back within about a
-// second. While the webhook answers an error status, the wait goes up to
-// 10s, and is at least its Retry-After (up to a minute). Waits are drawn
-// from their upper half. The first failure is logged at WARN, then once a
-// minute while it lasts, the recovery at INFO. At a failure, the requests
+// 100ms up to 1s while the webhook cannot be reached, or a gateway in
+// front of it answers 502, 503 or 504: an attempt then costs one
+// connection attempt (or one small answer), no more than a separate probe
+// would, and the first request reaches a webhook that comes back within
+// about a second. While the webhook answers another error status, the
+// wait goes up to 10s. A Retry-After (up to a minute) is always waited.
+// Waits are drawn from their upper half. The first failure is logged at
+// WARN, then once a minute while it lasts, the recovery at INFO. At a failure, the requests
 // spooled more than `retry_for` ago (default 1h) are dropped, logged at
 // ERROR and counted (Stats.Dropped). Any other status, a redirect
 // included, is not retried: its alerts are dropped, logged at ERROR and

@@ -11,7 +11,8 @@ import (
 
 // Backoff between attempts at the spool's oldest record: the wait doubles
 // from minBackoff up to MaxUnreachableBackoff while the receiver cannot be
-// reached, and up to MaxFailingBackoff while it answers an error status;
+// reached (no answer, or a gateway's 502, 503 or 504 for it), and up to
+// MaxFailingBackoff while it answers another error status;
 // each wait is drawn at random from its upper half. A Retry-After in the
 // answer is waited for, up to maxRetryAfter.
 //
@@ -20,14 +21,17 @@ import (
 // nothing more, no more than a separate probe would, so trying every
 // second for the hour of retry_for stays cheap (3,600 connection
 // attempts), and the first alert reaches a receiver that comes back within
-// about a second. A receiver that answers errors is up but unwell: it gets
-// up to 10 s between requests.
+// about a second. A gateway's 502, 503 or 504 costs a proxy one small
+// answer, and the receiver behind it may come back at any moment: the
+// same 1 s. A receiver that answers other errors (500, 408, 429) is up
+// but unwell: it gets up to 10 s between requests.
 const (
 	minBackoff = 100 * time.Millisecond
 	// MaxUnreachableBackoff caps the wait while the receiver cannot be
 	// reached.
 	MaxUnreachableBackoff = time.Second
-	// MaxFailingBackoff caps the wait while it answers an error status.
+	// MaxFailingBackoff caps the wait while it answers another error
+	// status.
 	MaxFailingBackoff = 10 * time.Second
 	maxRetryAfter     = time.Minute
 )

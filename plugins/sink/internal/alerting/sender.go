@@ -120,9 +120,10 @@ const (
 	// Refused: the receiver answered a status that a retry will not
 	// change (3xx, 4xx other than 408 and 429).
 	Refused
-	// Unreachable: no answer (connection refused or reset, DNS, timeout).
+	// Unreachable: no answer (connection refused or reset, DNS, timeout),
+	// or a gateway's for a receiver it cannot reach (502, 503, 504).
 	Unreachable
-	// Failing: the receiver answered 5xx, 408 or 429.
+	// Failing: the receiver answered another 5xx, 408 or 429.
 	Failing
 )
 
@@ -154,6 +155,12 @@ func (s *Sender) Post(ctx context.Context, body []byte, key string) Result {
 		r.Outcome, r.Reason = Unreachable, err.Error()
 	case status >= 200 && status < 300:
 		r.Outcome = Delivered
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		// A proxy or load balancer answers for a receiver that is down
+		// (or the receiver is briefly unavailable): retried as one that
+		// cannot be reached, so that the first alert still goes out
+		// within about a second of its return.
+		r.Outcome, r.Reason = Unreachable, "status "+strconv.Itoa(status)
 	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 		r.Outcome, r.Reason = Failing, "status "+strconv.Itoa(status)
 	default:
