@@ -1,12 +1,17 @@
 package alertmanager
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/assert"
@@ -192,4 +197,81 @@ func TestConformance(t *testing.T) {
 		receivers[s] = r
 		return s
 	}, sdktest.SinkSuiteOptions{})
+}
+
+// spooledKeys returns the Idempotency-Keys of the records in the spools
+// under dir, oldest first.
+func spooledKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.alert"))
+	require.NoError(t, err)
+	sort.Strings(files)
+	var keys []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		header, _, ok := bytes.Cut(data, []byte("\n"))
+		require.True(t, ok, "a header line in %s", f)
+		var h alerting.RecordHeader
+		require.NoError(t, json.Unmarshal(header, &h))
+		keys = append(keys, h.Key)
+	}
+	return keys
+}
+
+// TestOutageAndRestartLoseNoAlert: the webhook sink's promises hold for
+// the alertmanager sink, which shares its spool and delivery. Alerts
+// raised while the Alertmanager is down are acknowledged once on disk,
+// wait there across a restart of the sink, and are delivered in order,
+// each once, under the Idempotency-Key they were spooled with.
+func TestOutageAndRestartLoseNoAlert(t *testing.T) {
+	am := newReceiver(t)
+	am.stop()
+	spool := t.TempDir()
+	values := func() map[string]any {
+		return map[string]any{"urls": []string{am.URL}, "spool": spool, "cooldown": "0", "resend_interval": "1h"}
+	}
+	s, _ := newSink(t, values())
+	procs := []string{"web", "db", "api"}
+	for _, p := range procs {
+		write(t, s, nil, crashed(p))
+	}
+	keys := spooledKeys(t, spool)
+	require.Len(t, keys, 3, "the alerts wait in the spool")
+	require.Eventually(t, func() bool { return s.Stats().Requests >= 4 }, waitFor, tick, "retried while the Alertmanager is down")
+	assert.Zero(t, s.Stats().Dropped)
+	require.NoError(t, s.Close(t.Context()))
+	require.Len(t, spooledKeys(t, spool), 3, "they stay in the spool for the next start")
+
+	am.restart(t)
+	next, _ := newSink(t, values())
+	require.NoError(t, next.Flush(t.Context()))
+	require.Eventually(t, func() bool { return next.Stats().Sent == 3 }, waitFor, tick)
+	reqs, got := am.received()
+	require.Len(t, reqs, 3, "each request once")
+	for i, req := range reqs {
+		require.Len(t, req, 1)
+		assert.Equal(t, procs[i], req[0].Labels["process"], "in the order they were raised")
+	}
+	assert.Equal(t, keys, got, "under the keys they were spooled with")
+	assert.Empty(t, spooledKeys(t, spool))
+}
+
+// TestAlertsDroppedAfterRetryFor: a request not delivered within
+// retry_for is dropped, counted and logged at ERROR; the alert, still
+// firing, goes out again with the next resend once the Alertmanager is
+// back.
+func TestAlertsDroppedAfterRetryFor(t *testing.T) {
+	am := newReceiver(t)
+	am.stop()
+	spool := t.TempDir()
+	s, logs := newSink(t, map[string]any{"urls": []string{am.URL}, "spool": spool, "retry_for": "300ms", "resend_interval": "200ms"})
+	write(t, s, nil, crashed("web"))
+	require.Eventually(t, func() bool { return s.Stats().Dropped >= 1 }, waitFor, tick, "dropped once retry_for is over")
+	assert.Contains(t, logs.String(), `"@level":"error","@message":"alerts not delivered within retry_for; dropping them"`)
+
+	am.restart(t)
+	require.Eventually(t, func() bool { return am.count("web") >= 1 }, waitFor, tick, "the firing alert is resent")
+	got := am.alerts()
+	assert.True(t, got[0].EndsAt.After(time.Now()), "still firing")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/plugins/sink/internal/alerting"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/prox-dev/prox/sdk/sdktest"
 	"github.com/stretchr/testify/require"
@@ -35,6 +36,8 @@ type receiver struct {
 	mu       sync.Mutex
 	srv      *httptest.Server
 	requests [][]postableAlert
+	// keys are the requests' Idempotency-Key headers.
+	keys []string
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -59,6 +62,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.requests = append(r.requests, alerts)
+	r.keys = append(r.keys, req.Header.Get(alerting.IdempotencyHeader))
 	respond := r.respond
 	r.mu.Unlock()
 	status, text := http.StatusOK, ""
@@ -101,6 +105,13 @@ func (r *receiver) alerts() []postableAlert {
 		out = append(out, req...)
 	}
 	return out
+}
+
+// received returns the requests received, each with its Idempotency-Key.
+func (r *receiver) received() ([][]postableAlert, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]postableAlert(nil), r.requests...), append([]string(nil), r.keys...)
 }
 
 // count returns how many alerts for process were received.
