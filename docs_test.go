@@ -679,3 +679,49 @@ func asMap(v any) map[string]any {
 	}
 	return map[string]any{}
 }
+
+// TestDocsReliabilityNamesRealTests checks docs/reliability.md against the
+// tests: every test and fuzz target it names exists (a row that names a
+// test that was renamed or removed shows nothing), and every fuzz target
+// of the repository, each of which scripts/test.sh runs, is named there.
+func TestDocsReliabilityNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("docs", "reliability.md"))
+	require.NoError(t, err)
+	defined := map[string]string{} // test or fuzz target -> its file
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Za-z0-9_]*)\(`)
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range decl.FindAllSubmatch(src, -1) {
+			defined[string(m[1])] = path
+		}
+		return nil
+	})
+	require.NoError(t, err)
+
+	named := map[string]bool{}
+	ref := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]*)`")
+	for i, line := range strings.Split(string(doc), "\n") {
+		for _, m := range ref.FindAllStringSubmatch(line, -1) {
+			named[m[1]] = true
+			_, ok := defined[m[1]]
+			assert.True(t, ok, "docs/reliability.md:%d names %s, which no _test.go file defines", i+1, m[1])
+		}
+	}
+	for name, file := range defined {
+		if strings.HasPrefix(name, "Fuzz") {
+			assert.True(t, named[name], "%s is a fuzz target that scripts/test.sh runs (%s); docs/reliability.md does not name it", name, file)
+		}
+	}
+}
