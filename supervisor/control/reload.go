@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,21 @@ type PluginChanges struct {
 	Closed     []string `json:"closed"`
 }
 
+// decodeStrict decodes the JSON object b into v, refusing a member v does
+// not have ("unknown field" naming it) and anything after the object: a
+// {"dryRun": true} meant to plan a reload must not apply it.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
+		return errors.New("invalid data after the JSON object")
+	}
+	return nil
+}
+
 // handleReload answers POST /v1/reload.
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Reloader == nil {
@@ -86,7 +102,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	var req ReloadRequest
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize))
 	if err == nil && len(b) > 0 {
-		err = json.Unmarshal(b, &req)
+		err = decodeStrict(b, &req)
 	}
 	if err != nil {
 		writeError(w, apiErrorf(http.StatusBadRequest, CodeInvalidArgument, `the body must be {"dry_run": false} or empty: %v`, err))
@@ -114,7 +130,7 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request) {
 	var req ScaleRequest
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize))
 	if err == nil {
-		err = json.Unmarshal(b, &req)
+		err = decodeStrict(b, &req)
 	}
 	if err == nil && len(req.Counts) == 0 {
 		err = errors.New("no process named")

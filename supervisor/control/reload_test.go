@@ -114,3 +114,33 @@ func (c *Client) doBody(method, path, body string) (int, error) {
 	}
 	return http.StatusOK, nil
 }
+
+// A body with a member the route does not know is refused, naming it: a
+// {"dryRun": true} meant to plan must not apply the reload or the scale.
+func TestReloadAndScaleRefuseUnknownMembers(t *testing.T) {
+	r := &recordingReloader{}
+	client := serveReloader(t, r)
+	for _, tc := range []struct{ path, body, member string }{
+		{"/v1/reload", `{"dryRun": true}`, "dryRun"},
+		{"/v1/reload", `{"dry_run": true, "force": true}`, "force"},
+		{"/v1/scale", `{"counts": {"web": 2}, "dryRun": true}`, "dryRun"},
+		{"/v1/scale", `{"count": {"web": 2}}`, "count"},
+	} {
+		_, err := client.doBody(http.MethodPost, tc.path, tc.body)
+		assert.True(t, IsCode(err, CodeInvalidArgument), "%s %s: %v", tc.path, tc.body, err)
+		assert.ErrorContains(t, err, `unknown field "`+tc.member+`"`, "%s %s", tc.path, tc.body)
+	}
+	for _, body := range []string{`{"dry_run": true} x`, `{"dry_run": true}}`, `{"dry_run": true} {}`} {
+		_, err := client.doBody(http.MethodPost, "/v1/reload", body)
+		assert.True(t, IsCode(err, CodeInvalidArgument), "%s: %v", body, err)
+	}
+	assert.Empty(t, r.dryRun, "neither reloaded nor scaled")
+	assert.Empty(t, r.counts)
+
+	// The members the routes know, in any letter case as before.
+	_, err := client.doBody(http.MethodPost, "/v1/reload", `{"DRY_RUN": true}`)
+	require.NoError(t, err)
+	_, err = client.doBody(http.MethodPost, "/v1/scale", `{"counts": {"web": 2}, "dry_run": true}`)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true}, r.dryRun)
+}
