@@ -101,8 +101,8 @@ func checkFollowDecode(t *testing.T, msg []byte) {
 }
 
 // FuzzDecodeRequest checks the decoding of the API's requests: the query
-// of the log routes (parseLogParams) and the body of a signal request
-// (decodeSignalRequest). Neither panics; a refusal is a 4xx with its code
+// of the log routes (parseLogParams), the body of a signal request
+// (decodeSignalRequest) and those of reload and scale (decodeStrict). Neither panics; a refusal is a 4xx with its code
 // and a message naming what is wrong; what is accepted round-trips: the
 // client's encoding of the decoded log query (LogQuery.values), or of the
 // decoded signal (by name and by number), decodes to the same.
@@ -120,6 +120,8 @@ func FuzzDecodeRequest(f *testing.F) {
 	for _, body := range []string{
 		`{"signal":"HUP"}`, `{"signal":"hup"}`, `{"signal":" sigterm "}`, `{"signal":"9"}`, `{"signal":"0"}`,
 		`{"signal":"-1"}`, `{"signal":"SIGNOPE"}`, `{"signal":""}`, `{}`, `{"signal":1}`, `not json`, ``,
+		`{"dry_run":true}`, `{"dryRun":true}`, `{"DRY_RUN":true} x`, `{"counts":{"web":3,"db":1},"dry_run":false}`,
+		`{"counts":{"web":-1}}`, `{"counts":null}`, `{"count":{"web":2}}`, `{"counts":{"web":1e3}}`,
 	} {
 		f.Add("", []byte(body))
 	}
@@ -141,6 +143,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		} else {
 			checkLogParams(t, s, names, p)
 		}
+
+		// The reload and scale bodies: decoded strictly, what is accepted
+		// is what a lenient decoding reads too, and round-trips.
+		var reload ReloadRequest
+		checkStrict(t, body, &reload, &ReloadRequest{}, &ReloadRequest{})
+		var scale ScaleRequest
+		checkStrict(t, body, &scale, &ScaleRequest{}, &ScaleRequest{})
 
 		sig, apiErr := decodeSignalRequest(bytes.NewReader(body))
 		if apiErr != nil {
@@ -165,6 +174,23 @@ func FuzzDecodeRequest(f *testing.F) {
 			require.Equal(t, sig, again, "%s", b)
 		}
 	})
+}
+
+// checkStrict checks decodeStrict on body into v: a body it accepts is
+// one json.Unmarshal reads (lenient, into lenient), to the same value,
+// and v, encoded again, decodes to itself (into again). v, lenient and
+// again are pointers to zero values of one type.
+func checkStrict(t *testing.T, body []byte, v, lenient, again any) {
+	t.Helper()
+	if decodeStrict(body, v) != nil {
+		return
+	}
+	require.NoError(t, json.Unmarshal(body, lenient), "accepted strictly, refused leniently: %q", body)
+	require.Equal(t, lenient, v, "%q", body)
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, decodeStrict(b, again), "%s", b)
+	require.Equal(t, v, again, "%s", b)
 }
 
 // checkAnswer checks the answer the server writes for e: its status, and
