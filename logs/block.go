@@ -3,15 +3,17 @@ package logs
 import (
 	"sync"
 	"sync/atomic"
+	"weak"
 )
 
 // Block is a Framer's read buffer once lines are handed over in it: the
 // lines of the ring buffers, of the sink queues and of batch subscribers
 // point into it, without a copy. It counts the entries that hold its
 // lines, the Framer reading into it counting as one, and once none is
-// left a buffer of the busy read size goes back to a pool for the next
-// busy read. A busy stream thus reads into the same few buffers instead of
-// allocating (and zeroing, and collecting) one per 256 KiB read.
+// left a buffer of at least minSpareSize goes back to its Framer's spares,
+// for its next reads. A busy stream thus reads into the same few buffers
+// instead of allocating (and zeroing, and collecting) one per read of
+// 64 or 256 KiB, and one per burst, even after a pause.
 //
 // Whoever keeps a line of a Block after the call that handed it over
 // holds the Block for it and releases it once the line is dropped; a line
@@ -22,21 +24,15 @@ import (
 type Block struct {
 	buf  []byte
 	refs atomic.Int64
+	// spares is where the Block goes once nothing holds it; nil: nowhere,
+	// the GC takes it.
+	spares *spareList
 }
 
-// blockPool keeps Blocks of busyReadSize that nothing holds.
-var blockPool sync.Pool // of *Block
-
-// newBlock returns a Block of size bytes held once, by its reader: one
-// from the pool for the busy size.
-func newBlock(size int) *Block {
-	if size == busyReadSize {
-		if b, ok := blockPool.Get().(*Block); ok {
-			b.refs.Store(1)
-			return b
-		}
-	}
-	b := &Block{buf: make([]byte, size)}
+// newBlock returns a new Block of size bytes held once, by its reader,
+// that goes back to spares once nothing holds it.
+func newBlock(size int, spares *spareList) *Block {
+	b := &Block{buf: make([]byte, size), spares: spares}
 	b.refs.Store(1)
 	return b
 }
@@ -48,20 +44,76 @@ func (b *Block) hold(n int) {
 	}
 }
 
-// release counts n entries of b dropped; the last one returns a busy
-// buffer to the pool. b may be nil.
+// release counts n entries of b dropped; the last one gives b back to its
+// reader's spares. b may be nil.
 func (b *Block) release(n int) {
 	if b == nil || n == 0 {
 		return
 	}
 	switch refs := b.refs.Add(-int64(n)); {
-	case refs == 0 && len(b.buf) == busyReadSize:
-		blockPool.Put(b)
+	case refs == 0 && b.spares != nil:
+		b.spares.put(b)
 	case refs < 0:
 		// A line of b may have been written over already: nothing to
 		// keep running for.
 		panic("logs: a read buffer was released more often than held")
 	}
+}
+
+// maxSpares is how many Blocks that nothing holds a reader keeps for its
+// next reads: about what its sink queues and ring hold at once.
+const maxSpares = 4
+
+// spareList is a reader's Blocks that nothing holds, ready to be read into
+// again. Blocks come back to it from whichever goroutine drops their last
+// line; the reader takes them. It keeps them only weakly: a spare the
+// reader has not taken again by the next garbage collection is freed, so
+// a stream that has gone quiet does not keep its buffers.
+type spareList struct {
+	mu     sync.Mutex
+	blocks []weak.Pointer[Block] // oldest first
+	closed bool
+}
+
+// put keeps b, in place of the oldest spare when the list is full; not
+// once the list is closed: the GC takes it then.
+func (s *spareList) put(b *Block) {
+	s.mu.Lock()
+	if !s.closed {
+		if len(s.blocks) == maxSpares {
+			s.blocks = append(s.blocks[:0], s.blocks[1:]...)
+		}
+		s.blocks = append(s.blocks, weak.Make(b))
+	}
+	s.mu.Unlock()
+}
+
+// get returns the newest spare Block of at least size bytes, held once,
+// or nil when there is none. It forgets the spares the GC took.
+func (s *spareList) get(size int) *Block {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.blocks) - 1; i >= 0; i-- {
+		b := s.blocks[i].Value()
+		if b != nil && len(b.buf) < size {
+			continue
+		}
+		s.blocks = append(s.blocks[:i], s.blocks[i+1:]...)
+		if b != nil {
+			b.refs.Store(1)
+			return b
+		}
+	}
+	return nil
+}
+
+// close drops the spares, and those that come back later: the reader is
+// gone.
+func (s *spareList) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.blocks = nil
+	s.mu.Unlock()
 }
 
 // releaser releases the owners of a run of entries, one atomic operation

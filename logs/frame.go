@@ -48,7 +48,8 @@ type Framer struct {
 // buffer to read it into, such as the pipes a runner hands over to prox
 // (sdk): between the bursts of a quiet stream the Framer then holds no
 // read buffer at all, so hundreds of idle processes cost no buffers, and a
-// process that was busy once does not keep a large one.
+// process that was busy once does not keep a large one (its spares are
+// held weakly, until the next garbage collection: see Block).
 type ReadWaiter interface {
 	// Readable reports, without waiting, whether a Read would not block
 	// (data, EOF or an error); false when it cannot tell.
@@ -71,14 +72,15 @@ func (f *Framer) Run(r io.Reader) error {
 	}
 	waiter, _ := r.(ReadWaiter)
 	var buf readBuffer
-	defer buf.release()
+	defer buf.close()
 	var lines []LogEntry // the entries of the current read
 	entry := LogEntry{Process: f.Process, Stream: f.Stream}
 	for {
 		buf.compact()
 		if waiter != nil && buf.quiet() && !waiter.Readable() {
 			// Nothing pending and nothing to read: hold no buffer while
-			// the stream is quiet, and start small again when it speaks.
+			// the stream is quiet, and start small again when it speaks
+			// (or with a spare busy buffer, if the GC has left it).
 			buf.release()
 			if err := waiter.WaitReadable(); err != nil {
 				waiter = nil // the read reports the problem, or simply waits

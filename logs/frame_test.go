@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -153,9 +154,16 @@ type waitingReader struct {
 	sizes   []int // the buffer size of every read
 	waits   int
 	partial bool // the last read left part of its chunk
+	gc      bool // each wait lasts long enough for a garbage collection
 }
 
-func (w *waitingReader) WaitReadable() error { w.waits++; return nil }
+func (w *waitingReader) WaitReadable() error {
+	w.waits++
+	if w.gc {
+		runtime.GC()
+	}
+	return nil
+}
 
 // Readable: a chunk is "already there" only in the middle of one.
 func (w *waitingReader) Readable() bool { return w.partial }
@@ -177,13 +185,19 @@ func (w *waitingReader) Read(b []byte) (int, error) {
 
 func TestFramerHoldsNoBufferWhileAQuietStreamWaits(t *testing.T) {
 	burst := strings.Repeat(strings.Repeat("b", 99)+"\n", 20000) // 2 MB: grows the buffer
-	r := &waitingReader{chunks: []string{"one\n", burst, "two\n", "three\n"}}
-	lines := frame(t, r, 0)
-	require.Len(t, lines, 20003)
-	assert.Equal(t, []string{"one", "two", "three"}, []string{lines[0], lines[20001], lines[20002]})
-	assert.GreaterOrEqual(t, r.waits, 3, "a wait before each quiet read")
-	assert.Equal(t, initialReadSize, r.sizes[0], "the first read gets a small buffer")
-	assert.Greater(t, slices.Max(r.sizes), busyReadSize/2, "the burst grew it")
-	last := r.sizes[len(r.sizes)-1]
-	assert.Equal(t, initialReadSize, last, "once quiet again, the big buffer is gone")
+	for _, gc := range []bool{false, true} {
+		r := &waitingReader{chunks: []string{"one\n", burst, "two\n", "three\n"}, gc: gc}
+		lines := frame(t, r, 0)
+		require.Len(t, lines, 20003)
+		assert.Equal(t, []string{"one", "two", "three"}, []string{lines[0], lines[20001], lines[20002]})
+		assert.GreaterOrEqual(t, r.waits, 3, "a wait before each quiet read")
+		assert.Equal(t, initialReadSize, r.sizes[0], "the first read gets a small buffer")
+		assert.Greater(t, slices.Max(r.sizes), busyReadSize/2, "the burst grew it")
+		last := r.sizes[len(r.sizes)-1]
+		if gc {
+			assert.Equal(t, initialReadSize, last, "once quiet for a collection, the big buffer is gone")
+		} else {
+			assert.Greater(t, last, busyReadSize/2, "after a short pause, the spare big buffer is read into")
+		}
+	}
 }

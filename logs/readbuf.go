@@ -13,6 +13,9 @@ const (
 	busyReadSize    = 256 << 10
 	readGrowAfter   = 2
 	readGrowFactor  = 16
+	// minSpareSize is the least size of a buffer kept for reuse (see
+	// Block): the first grown size.
+	minSpareSize = initialReadSize * readGrowFactor
 )
 
 // Handing over a read buffer instead of copying its lines needs at least
@@ -29,9 +32,10 @@ type readBuffer struct {
 	// blk is the Block of buf, held once by this reader while it reads
 	// into it; nil with buf.
 	blk        *Block
-	buf        []byte // nil while a quiet stream waits (see ReadWaiter)
-	start, end int    // buf[start:end] holds bytes read and not yet emitted
-	fullReads  int    // reads in a row that filled the buffer
+	spares     *spareList // nil until the stream is busy
+	buf        []byte     // nil while a quiet stream waits (see ReadWaiter)
+	start, end int        // buf[start:end] holds bytes read and not yet emitted
+	fullReads  int        // reads in a row that filled the buffer
 	// handedOver: lines emitted from buf point into it, so buf[:start] is
 	// never written again; reads go to its free end.
 	handedOver bool
@@ -44,7 +48,7 @@ type readBuffer struct {
 func (b *readBuffer) compact() {
 	switch {
 	case b.handedOver && len(b.buf)-b.end < len(b.buf)/donateShare:
-		b.replace(newBlock(len(b.buf)))
+		b.replace(b.newBlock(len(b.buf)))
 	case !b.handedOver && b.start > 0 && (b.end == len(b.buf) || b.start == b.end):
 		b.end = copy(b.buf, b.buf[b.start:b.end])
 		b.start = 0
@@ -59,6 +63,40 @@ func (b *readBuffer) quiet() bool { return b.start == b.end && b.fullReads == 0 
 func (b *readBuffer) release() {
 	b.blk.release(1)
 	b.blk, b.buf, b.start, b.end, b.handedOver = nil, nil, 0, 0, false
+}
+
+// close releases the buffer and drops the spares: the reader is done.
+func (b *readBuffer) close() {
+	b.release()
+	if b.spares != nil {
+		b.spares.close()
+		b.spares = nil
+	}
+}
+
+// newBlock returns a Block of at least size bytes for the next reads: a
+// spare one when there is one. Only Blocks of minSpareSize and more are
+// kept as spares; smaller ones are the GC's.
+func (b *readBuffer) newBlock(size int) *Block {
+	if size < minSpareSize {
+		return newBlock(size, nil)
+	}
+	if b.spares == nil {
+		b.spares = &spareList{}
+	}
+	if blk := b.spare(size); blk != nil {
+		return blk
+	}
+	return newBlock(size, b.spares)
+}
+
+// spare returns a spare Block of at least size bytes, held by this
+// reader, or nil.
+func (b *readBuffer) spare(size int) *Block {
+	if b.spares == nil {
+		return nil
+	}
+	return b.spares.get(size)
 }
 
 // replace moves the pending bytes to fresh, a Block held by this reader,
@@ -77,7 +115,12 @@ func (b *readBuffer) replace(fresh *Block) {
 // full reads in a row. A grown buffer is a new one.
 func (b *readBuffer) space(maxLen int) []byte {
 	if b.buf == nil {
-		b.blk = newBlock(initialReadSize)
+		// A spare busy buffer, while the GC has not taken it, costs
+		// nothing more than a small one: a stream busy again after a
+		// pause reads into it at once.
+		if b.blk = b.spare(0); b.blk == nil {
+			b.blk = b.newBlock(initialReadSize)
+		}
 		b.buf = b.blk.buf
 	}
 	grow := 0
@@ -89,7 +132,7 @@ func (b *readBuffer) space(maxLen int) []byte {
 		b.fullReads = 0
 	}
 	if grow > len(b.buf) {
-		b.replace(newBlock(grow))
+		b.replace(b.newBlock(grow))
 	}
 	return b.buf[b.end:]
 }
