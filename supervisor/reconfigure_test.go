@@ -275,3 +275,59 @@ func TestStartDuringTheStopIsRefused(t *testing.T) {
 	require.NoError(t, <-stopped)
 	assert.Zero(t, quick.live.Load(), "nothing of a runs after the stop")
 }
+
+func TestRequestedStopsThatNeedSIGKILLAreNoCrash(t *testing.T) {
+	// Every stop prox asks for itself, not only prox stop and Ctrl-C: a
+	// restart (prox restart, each step of restart -rolling) and a reload
+	// that removes a process (a removed block, prox scale down). A
+	// process that ignores SIGTERM needs SIGKILL after its timeout, and
+	// still ends stopped with the reason, never crashed: a crash alerts.
+	r := newFakeRunner()
+	r.ignoreTERM = true
+	short := func(s *ProcessSpec) { s.StopTimeout = 20 * time.Millisecond }
+	m := startManager(t, spec("web.0", r, short, fingerprint("1")), spec("web.1", r, short, fingerprint("1")))
+	requireState(t, m, "web.0", StateRunning)
+	requireState(t, m, "web.1", StateRunning)
+	events := m.Subscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+
+	require.NoError(t, m.RestartProcess(ctx, "web.0"))
+	assert.Equal(t, []string{
+		"running>stopping", "stopping>stopped: killed after the stop timeout (20ms)", "stopped>starting", "starting>running",
+	}, changes(t, events, "web.0", StateRunning), "a restart that needed SIGKILL")
+
+	plan, err := Diff(m.Specs(), []ProcessSpec{spec("web.0", r, short, fingerprint("1"))})
+	require.NoError(t, err)
+	require.Equal(t, []string{"web.1"}, plan.Remove)
+	require.NoError(t, m.Apply(ctx, plan))
+	assert.Equal(t, []string{"running>stopping", "stopping>stopped: killed after the stop timeout (20ms)"},
+		changes(t, events, "web.1", StateStopped), "a removal that needed SIGKILL")
+	assert.Equal(t, []string{"web.0:SIGTERM", "web.0:SIGKILL", "web.1:SIGTERM", "web.1:SIGKILL"}, r.signals.list())
+}
+
+// changes reads the state events of process until it reaches last:
+// "from>to", and ": reason" when there is one.
+func changes(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []string {
+	t.Helper()
+	var seen []string
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case ev := <-ch:
+			if ev.Process != process || ev.Type != EventState {
+				continue
+			}
+			s := string(ev.From) + ">" + string(ev.To)
+			if ev.Reason != "" {
+				s += ": " + ev.Reason
+			}
+			seen = append(seen, s)
+			if ev.To == last {
+				return seen
+			}
+		case <-deadline:
+			t.Fatalf("no event to %s; saw %v", last, seen)
+		}
+	}
+}
