@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,8 +34,10 @@ type LoadOptions struct {
 var dotenvSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "dotenv"}}}
 
 // loadDotenv reads the dotenv file of cfg into cfg.Dotenv and
-// cfg.DotenvFile, as opts and the file's dotenv attribute say.
-func loadDotenv(body hcl.Body, cfg *Config, opts LoadOptions) hcl.Diagnostics {
+// cfg.DotenvFile, as opts and the file's dotenv attribute say. filename
+// is the configuration's path as given: a diagnostic names the .env
+// beside it the same way (.env for prox.hcl), and shows its line.
+func loadDotenv(body hcl.Body, cfg *Config, filename string, opts LoadOptions) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	enabled := true
 	content, _, _ := body.PartialContent(dotenvSchema)
@@ -51,18 +54,22 @@ func loadDotenv(body hcl.Body, cfg *Config, opts LoadOptions) hcl.Diagnostics {
 			enabled = v.True()
 		}
 	}
-	path, explicit := opts.EnvFile, opts.EnvFile != ""
-	if explicit {
-		if abs, err := filepath.Abs(path); err == nil {
-			path = abs
-		}
-	} else {
+	// shown is the file's name in diagnostics, path its absolute form.
+	shown, explicit := opts.EnvFile, opts.EnvFile != ""
+	if !explicit {
 		if !enabled {
 			return diags
 		}
+		shown = filepath.Join(filepath.Dir(filename), DotenvName)
+	}
+	path := shown
+	if abs, err := filepath.Abs(shown); err == nil {
+		path = abs
+	}
+	if !explicit {
 		path = filepath.Join(cfg.Dir, DotenvName)
 	}
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
 			return diags // no .env: nothing to read
@@ -70,18 +77,39 @@ func loadDotenv(body hcl.Body, cfg *Config, opts LoadOptions) hcl.Diagnostics {
 		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read the env file",
 			Detail: fmt.Sprintf("%s. -env-file names the dotenv file to read; without it, prox reads %s beside the configuration when there is one.", err, DotenvName)})
 	}
-	defer f.Close()
-	vars, err := ParseDotenv(f)
+	vars, err := ParseDotenv(bytes.NewReader(src))
 	if err != nil {
 		diag := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env file",
-			Detail: fmt.Sprintf("%s: %s. Write one KEY=VALUE per line; dotenv = false in the configuration stops prox reading %s.", path, err, DotenvName)}
+			Detail: fmt.Sprintf("%s: %s. Write one KEY=VALUE per line.", shown, err)}
+		if !explicit {
+			diag.Detail += fmt.Sprintf(" dotenv = false in the configuration stops prox reading %s.", DotenvName)
+		}
 		var lineErr *DotenvError
 		if errors.As(err, &lineErr) {
-			pos := hcl.Pos{Line: lineErr.Line, Column: 1}
-			diag.Subject = &hcl.Range{Filename: path, Start: pos, End: pos}
+			diag.Subject = lineRange(shown, src, lineErr.Line)
+			// The diagnostics writer shows the line from here.
+			cfg.Files[shown] = &hcl.File{Bytes: src}
 		}
 		return append(diags, diag)
 	}
 	cfg.Dotenv, cfg.DotenvFile = vars, path
 	return diags
+}
+
+// lineRange is the range of line n (from 1) of src, without its line end.
+func lineRange(filename string, src []byte, n int) *hcl.Range {
+	start := 0
+	for line := 1; line < n; line++ {
+		i := bytes.IndexByte(src[start:], '\n')
+		if i < 0 {
+			break
+		}
+		start += i + 1
+	}
+	end := start + len(bytes.TrimRight(bytes.SplitN(src[start:], []byte("\n"), 2)[0], "\r"))
+	return &hcl.Range{
+		Filename: filename,
+		Start:    hcl.Pos{Line: n, Column: 1, Byte: start},
+		End:      hcl.Pos{Line: n, Column: 1 + end - start, Byte: end},
+	}
 }

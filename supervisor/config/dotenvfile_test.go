@@ -86,7 +86,8 @@ process "web" { command = ["echo", env("PROX_TEST_PORT")] }
 }
 
 func TestDotenvErrors(t *testing.T) {
-	_, diags := Load(writeProject(t, `process "web" { command = ["true"] }`, "A=1\n\nbroken line\n"))
+	path := writeProject(t, `process "web" { command = ["true"] }`, "A=1\n\nbroken line\n")
+	cfg, diags := Load(path)
 	require.True(t, diags.HasErrors())
 	d := diags[0]
 	assert.Equal(t, "Invalid env file", d.Summary)
@@ -94,6 +95,30 @@ func TestDotenvErrors(t *testing.T) {
 	assert.True(t, strings.HasSuffix(d.Subject.Filename, ".env"), d.Subject.Filename)
 	assert.Equal(t, 3, d.Subject.Start.Line)
 	assert.Contains(t, d.Detail, "expected KEY=VALUE")
+	assert.Contains(t, d.Detail, "dotenv = false in the configuration stops prox reading .env")
+	var buf strings.Builder
+	require.NoError(t, WriteDiagnostics(&buf, cfg.Files, diags, 0, false))
+	assert.Contains(t, buf.String(), "   3: broken line\n", "the line of .env is shown")
+	assert.NotContains(t, buf.String(), "source code not available")
+
+	// Beside a configuration named relatively, .env is named the same way.
+	dir := filepath.Dir(path)
+	t.Chdir(dir)
+	_, diags = Load("prox.hcl")
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, ".env", diags[0].Subject.Filename)
+
+	// A file of -env-file is named as given, and dotenv = false is no
+	// help for it.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "staging.env"), []byte("B=2\nexport\n"), 0o644))
+	cfg, diags = LoadWith("prox.hcl", LoadOptions{EnvFile: "staging.env"})
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, "staging.env", diags[0].Subject.Filename)
+	assert.Equal(t, 2, diags[0].Subject.Start.Line)
+	assert.NotContains(t, diags[0].Detail, "dotenv = false")
+	buf.Reset()
+	require.NoError(t, WriteDiagnostics(&buf, cfg.Files, diags, 0, false))
+	assert.Contains(t, buf.String(), "   2: export\n")
 
 	_, diags = Load(writeProject(t, `dotenv = env("X") == ""`+"\n", ""))
 	require.True(t, diags.HasErrors())

@@ -116,7 +116,7 @@ func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diag
 		}
 		return cfg, diags
 	}
-	if dd := loadDotenv(file.Body, cfg, opts); dd.HasErrors() {
+	if dd := loadDotenv(file.Body, cfg, filename, opts); dd.HasErrors() {
 		return cfg, append(diags, dd...)
 	}
 	d := &decoder{cfg: cfg, ctx: evalContext(cfg.Dir, cfg.Dotenv), src: src}
