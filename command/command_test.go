@@ -66,3 +66,13 @@ func TestRunHidesPluginServe(t *testing.T) {
 	assert.Contains(t, help, "validate")
 	assert.NotContains(t, help, "plugin-serve")
 }
+
+func TestReloadRefusesAnEnvFile(t *testing.T) {
+	// The running prox reads its own env file again; reload cannot change
+	// it, so the flag is refused rather than ignored.
+	var out, errb strings.Builder
+	code := RunWith([]string{"reload", "-socket", t.TempDir() + "/none.sock", "-env-file", "staging.env"}, &out, &errb)
+	assert.Equal(t, 2, code, "a usage error, before any connection (none listens there: that would exit 1)")
+	assert.Contains(t, errb.String(), "reload reads no -env-file: the running prox reads its configuration again with the env file it was started with")
+	assert.Contains(t, errb.String(), `"prox up -env-file FILE"`)
+}

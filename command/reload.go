@@ -28,6 +28,9 @@ Usage: prox reload [options]
   runner or sink block relaunches that plugin; a sink gets everything
   queued for it first. Each step is an event (prox events).
 
+  The running prox reads the env file it was started with again: its
+  .env, or the -env-file of its prox up; reload takes no -env-file.
+
   When the configuration has errors, nothing changes and they are printed
   as prox validate prints them. A reload that removes a process another
   one depends on is refused, and so is a reload while prox stops.
@@ -65,6 +68,13 @@ func (c *ReloadCommand) Run(args []string) int {
 	}
 	if fs.NArg() > 0 {
 		return c.usageError("reload takes no arguments", c.Help())
+	}
+	if c.envFile != "" {
+		// The running prox reads its configuration again with the env
+		// file it was started with: taking the flag here would say
+		// otherwise.
+		return c.usageError("reload reads no -env-file: the running prox reads its configuration again with the env file it was started with (.env, or the -env-file of its prox up). "+
+			"To read another, run \"prox down\" and then \"prox up -env-file FILE\".", c.Help())
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
