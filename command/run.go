@@ -40,9 +40,13 @@ func RunWith(args []string, stdout, stderr io.Writer) int {
 	ui := &cli.BasicUi{Reader: os.Stdin, Writer: stdout, ErrorWriter: stderr}
 	meta := Meta{Ui: ui, Stdout: stdout, Stderr: stderr}
 	commands := Commands(meta)
-	if msg, ok := unknownCommand(args, commands); ok {
-		ui.Error(msg)
-		return 2
+	// Shell completion (bash runs "prox prox WORD PREV" with COMP_LINE
+	// set) is hashicorp/cli's: no usage error must get in its way.
+	if os.Getenv("COMP_LINE") == "" {
+		if msg, ok := usageOfProx(args, commands); ok {
+			ui.Error(msg)
+			return exitUsage
+		}
 	}
 	c := &cli.CLI{
 		Name:           "prox",
@@ -74,17 +78,20 @@ var familiar = map[string]string{
 	"check":  "validate",
 }
 
-// unknownCommand says, when args name no command, what was wrong and what
-// to type instead; hashicorp/cli would print the whole help and exit 127,
-// where prox's usage errors exit 2.
-func unknownCommand(args []string, commands map[string]cli.CommandFactory) (string, bool) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", false // help, version and completion flags: cli's own
-	}
-	name := args[0]
-	if _, ok := commands[name]; ok {
-		return "", false
-	}
+// cliFlags are the flags prox itself takes before a command, which
+// hashicorp/cli handles: help, version, and the installation of shell
+// completion.
+var cliFlags = []string{
+	"-h", "-help", "--help", "-v", "-version", "--version",
+	"-autocomplete-install", "--autocomplete-install", "-autocomplete-uninstall", "--autocomplete-uninstall",
+}
+
+// usageOfProx says, when args are not a command prox runs, what was wrong
+// and what to type instead: no command, a flag before the command that
+// prox itself does not take, an unknown command or subcommand.
+// hashicorp/cli would print the whole help and exit 127 (1 for a flag
+// before the command), where prox's usage errors exit 2.
+func usageOfProx(args []string, commands map[string]cli.CommandFactory) (string, bool) {
 	var names []string
 	for n := range commands {
 		if !strings.Contains(n, " ") && n != "plugin-serve" {
@@ -92,13 +99,54 @@ func unknownCommand(args []string, commands map[string]cli.CommandFactory) (stri
 		}
 	}
 	slices.Sort(names)
+	list := "The commands are: " + strings.Join(names, ", ") + ". Run \"prox -help\" for more."
+	if len(args) == 0 {
+		return "Usage: prox COMMAND [options] [args]\n" + list, true
+	}
+	for _, arg := range args {
+		if arg == "--" || !strings.HasPrefix(arg, "-") {
+			break
+		}
+		if !slices.Contains(cliFlags, arg) {
+			return fmt.Sprintf("prox: unknown flag %q before the command: prox itself takes only -help and -version; "+
+				"a command's flags go after it, as in \"prox up -config FILE\".\n%s", arg, list), true
+		}
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return "", false // help, version and completion flags: cli's own
+	}
+	name := args[0]
+	if _, ok := commands[name]; ok {
+		return unknownSubcommand(args, commands)
+	}
 	msg := fmt.Sprintf("prox: unknown command %q.", name)
 	if alt, ok := familiar[name]; ok && commands[strings.Fields(alt)[0]] != nil {
 		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", alt)
 	} else if best := config.Suggest(name, names); best != "" && len(name) > 2 {
 		msg += fmt.Sprintf(" Did you mean \"prox %s\"?", best)
 	}
-	return msg + "\nThe commands are: " + strings.Join(names, ", ") + ". Run \"prox -help\" for more.", true
+	return msg + "\n" + list, true
+}
+
+// unknownSubcommand says, when args[0] is a command with subcommands
+// ("plugins lock") and args[1] a word that names none of them, which
+// ones there are. Such a command takes no arguments of its own.
+func unknownSubcommand(args []string, commands map[string]cli.CommandFactory) (string, bool) {
+	var subs []string
+	for n := range commands {
+		if sub, ok := strings.CutPrefix(n, args[0]+" "); ok {
+			subs = append(subs, sub)
+		}
+	}
+	if len(subs) == 0 || len(args) < 2 || strings.HasPrefix(args[1], "-") || slices.Contains(subs, args[1]) {
+		return "", false
+	}
+	slices.Sort(subs)
+	msg := fmt.Sprintf("prox: unknown command \"%s %s\".", args[0], args[1])
+	if best := config.Suggest(args[1], subs); best != "" {
+		msg += fmt.Sprintf(" Did you mean \"prox %s %s\"?", args[0], best)
+	}
+	return msg + fmt.Sprintf("\nThe commands of prox %s are: %s. Run \"prox %s -help\" for more.", args[0], strings.Join(subs, ", "), args[0]), true
 }
 
 // Commands returns the command factories of the CLI.
