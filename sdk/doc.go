@@ -1,8 +1,9 @@
 // Package sdk is the public API of prox plugins: what a third party
 // imports to write a runner (how a process is started) or a sink (where its
-// output goes). It imports nothing else of prox but an internal package of
-// transport it shares with prox (its gRPC options and codecs), which a
-// plugin never uses directly. The one other package of
+// output goes). It imports nothing else of prox but two internal packages
+// a plugin never uses directly: the transport it shares with prox (its
+// gRPC options and codecs), and the release of idle memory. The one other
+// package of
 // prox meant for plugins is github.com/prox-dev/prox/plugins/runner/exec,
 // prox's own exec runner: an sdk.Runner built on this package alone, which a
 // runner that starts local processes may wrap instead of handling process
