@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/internal/benchline"
 	"github.com/prox-dev/prox/sdk"
 )
@@ -30,7 +31,7 @@ func BenchmarkOutputPath(b *testing.B) {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	r := New()
+	r := newRunner(hclog.NewNullLogger(), false) // New, without its log lines among the results
 	b.Cleanup(func() { _ = r.Shutdown() })
 	cfg := &sdk.ProcessConfig{Name: "cat", Command: []string{"cat", file}, Env: []string{"PATH=" + os.Getenv("PATH")}}
 	buf := make([]byte, 256<<10)

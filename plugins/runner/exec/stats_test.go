@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,7 +53,7 @@ func TestStatsWithoutCgroup(t *testing.T) {
 // BenchmarkStats measures one Stats read of a running process, from its
 // cgroup where the runner makes them.
 func BenchmarkStats(b *testing.B) {
-	r := New()
+	r := newRunner(hclog.NewNullLogger(), false) // New, without its log lines among the results
 	b.Cleanup(func() { _ = r.Shutdown() })
 	p, err := r.Start(context.Background(), &sdk.ProcessConfig{Name: "idle", Command: []string{"sleep", "600"}, Env: testEnv()})
 	require.NoError(b, err)
