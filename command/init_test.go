@@ -29,7 +29,8 @@ func TestInitFromProcfileIsValid(t *testing.T) {
 	b, err := os.ReadFile("prox.hcl")
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `PORT = "5100"`)
-	assert.Contains(t, string(b), `env_file = ".env"`)
+	assert.NotContains(t, string(b), `env_file`, ".env is read by itself: an env_file would put it above -env-file")
+	assert.Contains(t, string(b), "# The .env beside this file is read into every process's environment")
 	code, stderr := validateHere(t)
 	assert.Equal(t, 0, code, stderr)
 

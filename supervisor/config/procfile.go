@@ -85,18 +85,24 @@ func ParseProcfile(r io.Reader, filename string) ([]ProcfileEntry, hcl.Diagnosti
 
 // ProcfileHCL writes the prox.hcl equivalent of a Procfile, with
 // comments: each command runs through `sh -c`, PORT is assigned as foreman
-// does, and env_file names .env when withEnvFile is set.
-func ProcfileHCL(entries []ProcfileEntry, withEnvFile bool) []byte {
-	return procfileHCL(entries, withEnvFile, nil)
+// does, and, when hasDotenv is set, a comment says that the .env beside it
+// is read. No process names .env in env_file: prox reads .env by itself,
+// and an env_file would put it above the file of -env-file.
+func ProcfileHCL(entries []ProcfileEntry, hasDotenv bool) []byte {
+	return procfileHCL(entries, hasDotenv, nil)
 }
 
 // procfileHCL is ProcfileHCL with the count of each entry (nil: one of
 // each): an entry of count 0 is left out, and one of more runs that many
 // replicas, PORT going up by one per instance, as foreman's formation.
-func procfileHCL(entries []ProcfileEntry, withEnvFile bool, counts []int) []byte {
+func procfileHCL(entries []ProcfileEntry, hasDotenv bool, counts []int) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Converted from a Procfile: each command runs through `sh -c` as foreman\n")
 	b.WriteString("# runs it, and PORT is assigned from 5000 in steps of 100, as foreman does.\n")
+	if hasDotenv {
+		b.WriteString("# The .env beside this file is read into every process's environment\n")
+		b.WriteString("# (prox -env-file FILE reads another; dotenv = false turns it off).\n")
+	}
 	b.WriteString("# See docs/configuration.md for restart policies, health checks and more.\n")
 	for i, e := range entries {
 		count := 1
@@ -114,9 +120,6 @@ func procfileHCL(entries []ProcfileEntry, withEnvFile bool, counts []int) []byte
 			fmt.Fprintf(&b, "  env     = { PORT = %d + replica }\n", port)
 		} else {
 			fmt.Fprintf(&b, "  env     = { PORT = \"%d\" }\n", port)
-		}
-		if withEnvFile {
-			b.WriteString("  env_file = \".env\"\n")
 		}
 		b.WriteString("}\n")
 	}

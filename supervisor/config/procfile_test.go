@@ -44,11 +44,22 @@ func TestLoadProcfile(t *testing.T) {
 	assert.Equal(t, []string{"sh", "-c", `echo "port $PORT ${HOME}"`}, web.Command, "the command reaches the shell as written")
 	assert.Equal(t, map[string]string{"PORT": "5000"}, web.Env)
 	assert.Equal(t, "5100", cfg.Processes[1].Env["PORT"])
-	assert.Equal(t, filepath.Join(dir, ".env"), web.EnvFile)
+	assert.Empty(t, web.EnvFile, ".env is the dotenv file, not an env_file")
 	env, err := cfg.Environ(web, nil)
 	require.NoError(t, err)
 	assert.Contains(t, env, "GREETING=hi")
 	assert.Contains(t, env, "PORT=5000")
+
+	// -env-file replaces .env for the processes too, as foreman's -e.
+	staging := filepath.Join(dir, "staging.env")
+	require.NoError(t, os.WriteFile(staging, []byte("GREETING=staging\nPORT=1\n"), 0o644))
+	cfg, diags = LoadProcfileWith(path, LoadOptions{EnvFile: staging})
+	require.False(t, diags.HasErrors(), diags.Error())
+	env, err = cfg.Environ(cfg.Processes[0], nil)
+	require.NoError(t, err)
+	assert.Contains(t, env, "GREETING=staging")
+	assert.NotContains(t, env, "GREETING=hi")
+	assert.Contains(t, env, "PORT=5000", "the Procfile's PORT is above any env file")
 }
 
 func TestProcfileHCLIsValid(t *testing.T) {
