@@ -168,12 +168,17 @@ sink "webhook" "alerts" {
   events = ["started", "crashed"]
 }
 
+sink "alertmanager" "oncall" {
+  urls   = [%q]
+  events = ["started", "crashed"]
+}
+
 process "stubborn" {
   command = [%q]
-  sinks   = ["webhook.alerts"]
+  sinks   = ["webhook.alerts", "alertmanager.oncall"]
   stop { timeout = "200ms" }
 }
-`, srv.URL, script)), 0o644))
+`, srv.URL, srv.URL, script)), 0o644))
 	r := startUp(t, cfg)
 	r.waitOutput(t, `^stubborn \| ignore_sigterm started$`)
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
@@ -184,8 +189,10 @@ process "stubborn" {
 	assert.Regexp(t, `exited: process=stubborn state=stopped .*reason="killed after the stop timeout \(200ms\)"`, stderr)
 	assert.NotContains(t, stderr, "state=crashed")
 	all := strings.Join(received(), "\n")
-	assert.Contains(t, all, "started", "the webhook was reached: the absence of a crash alert means something")
+	assert.Contains(t, all, `"summary":"process stubborn started"`, "the webhook was reached: the absence of a crash alert means something")
+	assert.Contains(t, all, `"alertname":"ProxProcessStarted"`, "so was the Alertmanager")
 	assert.NotContains(t, all, "crashed", "a requested stop raises no crash alert")
+	assert.NotContains(t, all, "ProxProcessCrashed", "nor an Alertmanager alert")
 	requireNoneLeft(t, r.marker)
 }
 
