@@ -150,7 +150,9 @@ func (r *Runner) initContainment() {
 			r.mu.Lock()
 			r.cgroups, r.mode = root, containCgroup
 			r.mu.Unlock()
-			r.log.Info("each process runs in a cgroup of its own", "parent", root.parent)
+			// The usual case: said at debug level only, where a fallback is said
+			// at info.
+			r.log.Debug("each process runs in a cgroup of its own", "parent", root.parent)
 			if root.swept > 0 {
 				r.log.Warn("killed what earlier runners that were killed left running", "cgroups", root.swept)
 			}
