@@ -35,7 +35,10 @@ type counts struct {
 
 func (c counts) String() string {
 	s := fmt.Sprintf("%d passed, %d failed, %d skipped", c.passed, c.failed, c.skipped)
-	if c.broken > 0 {
+	switch {
+	case c.broken == 1:
+		s += " (and 1 package failed outside a test)"
+	case c.broken > 1:
 		s += fmt.Sprintf(" (and %d packages failed outside a test)", c.broken)
 	}
 	return s

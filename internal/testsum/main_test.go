@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 	c, err := summarize(strings.NewReader(in), &out)
 	require.NoError(t, err)
 	assert.Equal(t, counts{passed: 1, failed: 1, skipped: 1, broken: 1}, c)
-	assert.Equal(t, "1 passed, 1 failed, 1 skipped (and 1 packages failed outside a test)", c.String())
+	assert.Equal(t, "1 passed, 1 failed, 1 skipped (and 1 package failed outside a test)", c.String())
 	assert.Equal(t, "=== RUN   TestBad\n    bad_test.go:9: boom\n--- FAIL: TestBad (0.00s)\n"+
 		"FAIL\tp\t0.1s\n"+
 		"q/x.go:1: syntax error\n"+
@@ -55,4 +55,9 @@ func TestSummarizePanicShowsTheRunningTest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, counts{broken: 1}, c)
 	assert.Equal(t, "FAIL\tp\t600s\npanic: test timed out\n", out.String())
+}
+
+func TestCountsSayPackagesInTheRightNumber(t *testing.T) {
+	assert.Equal(t, "0 passed, 0 failed, 0 skipped", counts{}.String())
+	assert.Equal(t, "2 passed, 0 failed, 0 skipped (and 2 packages failed outside a test)", counts{passed: 2, broken: 2}.String())
 }
