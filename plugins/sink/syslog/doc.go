@@ -16,9 +16,11 @@
 // When the connection breaks, the sink reconnects in the background with a
 // backoff from 100 ms to 5 s, and the entries it could not write wait in a
 // bounded queue (max_queue) to be sent, in order, on the new connection. A
-// Write that finds the queue full waits, at most three times
-// connect_timeout, for room, then fails so that the host keeps the batch
-// and resends it: no entry is dropped silently.
+// Write that finds the queue full waits for the next reconnect attempt (at
+// most three times connect_timeout); when that attempt fails, the Write
+// fails with its error ("connection refused"), so that the host shows the
+// sink failing, keeps the batch and resends it with its backoff: no entry
+// is dropped silently.
 //
 // Plain TCP and TLS syslog have no acknowledgement. Before each batch the
 // sink checks that the server has not closed the connection (the TCP

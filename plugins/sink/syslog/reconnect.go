@@ -63,6 +63,9 @@ func (s *Sink) reconnect(ctx context.Context) bool {
 	cancel()
 	if err != nil {
 		s.log.Debug("reconnect failed", "address", s.cfg.address, "error", err)
+		s.mu.Lock()
+		s.failedLocked(err)
+		s.mu.Unlock()
 		return false
 	}
 
@@ -82,9 +85,11 @@ func (s *Sink) reconnect(ctx context.Context) bool {
 	if err != nil {
 		cn.close()
 		s.log.Warn("resending after reconnect failed", "address", s.cfg.address, "sent", n, "queued", len(s.queue), "error", err)
+		s.failedLocked(err)
 		return false
 	}
 	s.conn = cn
+	s.lastErr = nil
 	s.log.Info("reconnected", "address", s.cfg.address, "resent", queued)
 	return true
 }

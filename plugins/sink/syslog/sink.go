@@ -46,9 +46,14 @@ type Sink struct {
 	// queue holds encoded messages waiting, in order, for a connection.
 	// While it is not empty, conn is nil.
 	queue [][]byte
-	// changed is closed, and replaced, whenever conn or queue change.
+	// changed is closed, and replaced, whenever conn or queue change, and
+	// when a reconnect attempt fails.
 	changed chan struct{}
 	closed  bool
+	// lastErr says why there is no connection (nil while connected), and
+	// failures counts the reconnect attempts that failed.
+	lastErr  error
+	failures uint64
 }
 
 // New returns an unconfigured Sink that logs to standard error.
@@ -94,6 +99,7 @@ func (s *Sink) Configure(cfg *sdk.Config) error {
 		// run the processes: entries queue (max_queue) and the reconnect
 		// loop retries with backoff.
 		s.log.Error("syslog server unreachable; queueing and retrying", "address", c.address, "error", err)
+		s.lastErr = err
 		s.kick <- struct{}{}
 	} else {
 		s.conn = cn
@@ -106,9 +112,11 @@ func (s *Sink) Configure(cfg *sdk.Config) error {
 // Write sends the batch's entries and events, in time order. It returns
 // nil once they are written to the connection or, when the connection is
 // broken, queued to be sent on the next one. When the queue has no room
-// for them, it waits for the server at most three times connect_timeout
-// (and no longer than ctx allows), then fails naming the address: the
-// host keeps the batch and resends it.
+// for them, it waits for the outcome of the next reconnect attempt (at most
+// three times connect_timeout, and no longer than ctx allows): once one
+// fails, it fails naming the address and why it cannot be reached (e.g.
+// "connection refused"), so that the host shows the sink failing and
+// resends the batch with its backoff.
 func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 	s.mu.Lock()
 	enc := s.enc
@@ -125,6 +133,8 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	waiting := false
+	var failuresBefore uint64
 	for {
 		if s.closed {
 			return errors.New("sink is closed")
@@ -146,7 +156,14 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 			s.notifyLocked()
 			return nil
 		}
-		// No connection and no room: wait for the reconnect loop.
+		// No connection and no room: wait for the reconnect loop's next
+		// attempt; fail with its error if it fails.
+		if !waiting {
+			waiting, failuresBefore = true, s.failures
+		} else if s.failures != failuresBefore {
+			return fmt.Errorf("syslog server %s unreachable, %d messages queued (max_queue %d): %w",
+				s.cfg.address, len(s.queue), s.cfg.maxQueue, s.lastErr)
+		}
 		changed := s.changed
 		s.mu.Unlock()
 		var err error
@@ -159,6 +176,9 @@ func (s *Sink) Write(ctx context.Context, b *sdk.Batch) error {
 		}
 		s.mu.Lock()
 		if err != nil {
+			if s.lastErr != nil {
+				err = fmt.Errorf("%w (last error: %v)", err, s.lastErr)
+			}
 			return fmt.Errorf("failed to deliver %d messages to syslog server %s (not connected, %d queued, max_queue %d): %w",
 				len(msgs), s.cfg.address, len(s.queue), s.cfg.maxQueue, err)
 		}
@@ -230,8 +250,17 @@ func (s *Sink) dropLocked(cause error) {
 	s.log.Warn("connection lost, reconnecting", "address", s.cfg.address, "error", cause)
 	s.conn.close()
 	s.conn = nil
+	s.lastErr = cause
 	s.notifyLocked()
 	s.wake()
+}
+
+// failedLocked records a failed reconnect attempt and wakes the waiting
+// Writes, which then fail with its error.
+func (s *Sink) failedLocked(err error) {
+	s.lastErr = err
+	s.failures++
+	s.notifyLocked()
 }
 
 // notifyLocked tells the waiters that conn or queue changed.

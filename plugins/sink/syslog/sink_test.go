@@ -250,6 +250,66 @@ func TestWriteFailsWhenItCannotDeliver(t *testing.T) {
 	assert.Equal(t, append(lineTexts(first), lineTexts(second)...), msgs(got))
 }
 
+// A Write that finds the queue full while the server refuses connections
+// fails once a reconnect attempt has failed, naming the address and the
+// cause, rather than waiting out its delivery timeout (three times
+// connect_timeout, here 3 minutes) with the sink shown as ok meanwhile.
+// Once a server listens, the resent batch is delivered after the queued
+// one, in order.
+func TestWriteToARefusingServerFailsNamingWhy(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	addr := "tcp://127.0.0.1:" + strconv.Itoa(port)
+	s := testSink(t)
+	require.NoError(t, s.Configure(configValues(t, map[string]any{"address": addr, "connect_timeout": "1m", "max_queue": 2})))
+	first := lines("refused", "line", 0, 2)
+	require.NoError(t, s.Write(context.Background(), first), "queued")
+
+	second := lines("refused", "line", 2, 4)
+	err := within(t, func() error { return s.Write(context.Background(), second) })
+	require.Error(t, err, "nothing may be acknowledged that is neither sent nor queued")
+	assert.Contains(t, err.Error(), addr)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Contains(t, err.Error(), "2 messages queued (max_queue 2)")
+
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var all []byte
+		buf := make([]byte, 4096)
+		for !strings.Contains(string(all), "line-00003") {
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		got <- string(all)
+	}()
+	// The host resends the batch with its backoff.
+	require.Eventually(t, func() bool { return s.Write(context.Background(), second) == nil }, waitFor, tick)
+	select {
+	case all := <-got:
+		last := -1
+		for i := 0; i < 4; i++ {
+			at := strings.Index(all, fmt.Sprintf("line-%05d", i))
+			require.Greater(t, at, last, "line %d, in order, once:\n%s", i, all)
+			assert.Equal(t, 1, strings.Count(all, fmt.Sprintf("line-%05d", i)))
+			last = at
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the server never got the lines")
+	}
+	require.NoError(t, within(t, func() error { return s.Close(context.Background()) }))
+}
+
 func TestWriteHonoursContext(t *testing.T) {
 	t.Parallel()
 	r := startRsyslogd(t, nil)
