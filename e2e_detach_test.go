@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -319,4 +320,44 @@ func TestDownWhenNothingRuns(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
 	assert.Equal(t, "prox is not running here: nothing listens on "+p.path("prox.sock")+", so there is nothing to stop.\n", errOut)
+}
+
+// prox down of a prox in the background says what a failing sink could
+// not deliver, with the counts prox logs, as Ctrl-C in a terminal shows
+// them: the background prox's log is where nobody looks.
+func TestDownSaysWhatASinkCouldNotDeliver(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("/dev/full is needed for a sink whose writes fail: %v", err)
+		}
+		t.Skipf("no /dev/full, needed for a sink whose writes fail: %v", err)
+	}
+	p := newProject(t, `
+sink "file" "full" {
+  path          = "/dev/full"
+  drain_timeout = "1s"
+}
+process "writer" {
+  command = ["sh", "-c", "i=0; while [ $i -lt 500 ]; do echo \"line $i\"; i=$((i+1)); done; exec sleep 600"]
+  sinks   = ["file.full"]
+}
+`)
+	code, out, errOut := p.prox(t, "up", "-d")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	var sinks []sinkJSON
+	require.Eventually(t, func() bool {
+		out, err := tryProxCommand(t, p.config, "sinks", "-json")
+		sinks = nil
+		return err == nil && json.Unmarshal([]byte(out), &sinks) == nil && len(sinks) == 1 &&
+			sinks[0].State == "failing" && sinks[0].Queued == 500
+	}, 30*time.Second, 50*time.Millisecond, "the sink never failed with every line waiting: %+v\n%s", sinks, p.log(t))
+
+	code, out, errOut = p.prox(t, "down")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Regexp(t, `(?m)^writer\s+stopped\s+SIGTERM\s+-$`, out)
+	want := regexp.MustCompile(`(?m)^sink file\.full: 500 lines and (\d+) events? not delivered: write: failed to write log file: write /dev/full: no space left on device$`)
+	m := want.FindStringSubmatch(errOut)
+	require.NotNil(t, m, "stderr:\n%s", errOut)
+	assert.Contains(t, p.log(t), "[ERROR] prox: "+m[0], "the same line as prox's own")
+	requireNoneLeft(t, p.marker)
 }

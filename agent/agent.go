@@ -208,8 +208,19 @@ func (a *Agent) Run(interrupts <-chan os.Signal) int {
 	// of prox's binary that only the start touched (internal/memtrim).
 	memtrim.AfterStart()
 	metricsHandler := a.metricsHandler(sup)
+	// Closed once the sinks are drained at the end: prox down waits for
+	// it to report what a sink could not deliver.
+	sinksDrained := make(chan struct{})
+	drainedHook := func(ctx context.Context) error {
+		select {
+		case <-sinksDrained:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	ctl := control.Serve(a.ln, control.Options{Supervisor: sup, Logs: pipe.logs, Logger: logger, Version: version.Version, Config: a.opts.ConfigPath,
-		Shutdown: a.shutdownHook(sup), Metrics: metricsHandler, Reloader: reloadRoute{a}})
+		Shutdown: a.shutdownHook(sup), Drained: drainedHook, Metrics: metricsHandler, Reloader: reloadRoute{a}})
 	defer func() { _ = ctl.Close(context.Background()) }()
 	if a.metricsLn != nil {
 		stopMetrics := serveMetrics(a.metricsLn, metricsHandler, logger)
@@ -287,6 +298,7 @@ wait:
 	go func() { runnersClosed <- st.closeRunners(context.Background()) }()
 	pipe.close(stopCtx, logger)
 	close(drained)
+	close(sinksDrained)
 	logger.Debug("the sinks are drained", "elapsed", time.Since(stopping))
 	if err := <-runnersClosed; err != nil {
 		logger.Warn("plugin shutdown", "error", err)

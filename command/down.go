@@ -35,7 +35,10 @@ Usage: prox down [options]
   timeout; then prox drains its sinks and shuts its plugins down. prox
   down waits until that prox has exited, then prints how each process
   ended (its state, its last exit, and why, e.g. killed after the stop
-  timeout), as the stopping prox reports it.
+  timeout), as the stopping prox reports it, and, on standard error, a
+  line for each sink that could not deliver everything within its
+  drain_timeout ("sink file.small: 12,288 lines and 1 event not
+  delivered: ...").
 
   Ctrl-C stops the waiting, not the shutdown.
 
@@ -89,7 +92,7 @@ func (c *DownCommand) Run(args []string) int {
 	exited, closeWait := exitWaiter(st.PID)
 	defer closeWait()
 
-	rep, err := client.Shutdown(ctx)
+	rep, err := client.ShutdownDrained(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			c.Ui.Error(fmt.Sprintf("stopped waiting; prox (PID %d) goes on stopping.", st.PID))
@@ -104,7 +107,29 @@ func (c *DownCommand) Run(args []string) int {
 	}
 	c.Ui.Output(fmt.Sprintf("prox (PID %d) has stopped. How each process ended:", rep.PID))
 	c.Ui.Output(strings.TrimRight(downTable(rep.Processes), "\n"))
+	for _, line := range undeliveredSinks(rep.Sinks) {
+		c.Ui.Error(line)
+	}
 	return exitOK
+}
+
+// undeliveredSinks returns a line for each sink that was given up on at
+// shutdown with something not delivered, as prox logs it: "sink
+// file.small: 12,288 lines and 1 event not delivered: write: ...: no
+// space left on device".
+func undeliveredSinks(sinks []control.Sink) []string {
+	var out []string
+	for _, s := range sinks {
+		if s.Undelivered == 0 && s.UndeliveredEvents == 0 {
+			continue
+		}
+		line := fmt.Sprintf("sink %s: %s not delivered", s.Name, backlog(int(s.Undelivered), int(s.UndeliveredEvents)))
+		if s.LastError != "" {
+			line += ": " + s.LastError
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // downTable renders how each process ended.

@@ -59,6 +59,11 @@ type Options struct {
 	// going): POST /v1/shutdown. Default nil, and the route answers 501
 	// "not_implemented".
 	Shutdown func(ctx context.Context) error
+	// Drained, when set, returns once prox has drained its sinks after a
+	// shutdown (or ctx is done): POST /v1/shutdown?drained=true answers
+	// then, with every sink's final counts. Default nil, and that request
+	// answers as soon as the processes have ended, without sinks.
+	Drained func(ctx context.Context) error
 	// Metrics serves GET /metrics (Prometheus's text format); default
 	// nil, and then the route answers 404 like an unknown path.
 	Metrics http.Handler

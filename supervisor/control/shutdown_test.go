@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prox-dev/prox/logs"
 	"github.com/prox-dev/prox/supervisor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,63 @@ func TestShutdownCancelledWaitIsUnavailable(t *testing.T) {
 	cancel()
 	_, err := client.Shutdown(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// POST /v1/shutdown?drained=true answers once prox has also drained its
+// sinks (Options.Drained), with each sink's final counts: what a sink
+// could not deliver within its drain timeout, and why. prox down prints
+// it, since a prox in the background logs it where nobody looks.
+func TestShutdownDrainedReportsWhatEachSinkCouldNotDeliver(t *testing.T) {
+	// w writes once the sink is attached.
+	inst := startInstance(t, sh("w", `while [ ! -e go ]; do sleep 0.01; done; i=0; while [ $i -lt 50 ]; do echo "line $i"; i=$((i+1)); done; sleep 60`))
+	disk := &fullDisk{}
+	require.NoError(t, inst.logs.AttachSink("file.small", []string{"w"}, disk, logs.SinkOptions{
+		RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond, DrainTimeout: 100 * time.Millisecond,
+	}))
+	require.NoError(t, os.WriteFile(filepath.Join(inst.dir, "go"), nil, 0o644))
+	inst.waitLines(t, "w", 50)
+	require.Eventually(t, func() bool {
+		sinks, err := inst.client.Sinks(testContext(t))
+		return err == nil && len(sinks) == 1 && sinks[0].Queued == 50 && sinks[0].State == "failing"
+	}, waitFor, tick, "every line waits for the failing sink")
+
+	ln, err := Listen(filepath.Join(t.TempDir(), "s.sock"))
+	require.NoError(t, err)
+	var drains atomic.Int32
+	srv := Serve(ln, Options{Supervisor: inst.sup, Logs: inst.logs,
+		Shutdown: func(ctx context.Context) error {
+			inst.logs.Stopping()
+			return inst.sup.Stop(ctx)
+		},
+		Drained: func(ctx context.Context) error {
+			drains.Add(1)
+			_ = inst.logs.Close(ctx) // what prox does once the processes have ended
+			return nil
+		}})
+	client := NewClient(ln.Path())
+	t.Cleanup(func() {
+		client.Close()
+		require.NoError(t, srv.Close(context.Background()))
+	})
+
+	// A bad value is refused before anything stops.
+	status, body, _ := rawRequest(t, ln.Path(), http.MethodPost, "/v1/shutdown?drained=maybe", "")
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, CodeInvalidArgument, body.Error.Code)
+	assert.Contains(t, body.Error.Message, `invalid drained "maybe"`)
+	info, err := inst.sup.Process("w")
+	require.NoError(t, err)
+	assert.Equal(t, supervisor.StateRunning, info.State, "nothing was stopped")
+
+	rep, err := client.ShutdownDrained(testContext(t))
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), drains.Load())
+	require.Len(t, rep.Processes, 1)
+	assert.Equal(t, "stopped", rep.Processes[0].State)
+	require.Len(t, rep.Sinks, 1)
+	s := rep.Sinks[0]
+	assert.Equal(t, "file.small", s.Name)
+	assert.Equal(t, "closed", s.State)
+	assert.EqualValues(t, 50, s.Undelivered, "every line was given up on")
+	assert.Contains(t, s.LastError, "no space left on device")
 }
