@@ -486,7 +486,9 @@ func (m *managedProcess) started(res startResult) {
 	}
 }
 
-// exitStatus turns a Process.Wait error into an ExitStatus.
+// exitStatus turns a Process.Wait error into an ExitStatus. A runner
+// plugin that died says so first: "its plugin died: wait: plugin
+// unavailable: error reading from server: EOF".
 func exitStatus(err error, now time.Time) ExitStatus {
 	st := ExitStatus{Time: now}
 	var exitErr *sdk.ExitError
@@ -494,6 +496,8 @@ func exitStatus(err error, now time.Time) ExitStatus {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		st.Code, st.Signal = exitErr.Code, exitErr.Signal
+	case errors.Is(err, sdk.ErrPluginUnavailable):
+		st.Code, st.Error = -1, "its plugin died: "+err.Error()
 	default:
 		st.Code, st.Error = -1, err.Error()
 	}

@@ -455,8 +455,8 @@ func TestRunnerDeathIsACrashNamingTheRunner(t *testing.T) {
 	m := startManager(t, spec("a", r))
 	r.last().exit(fmt.Errorf("wait: %w: connection reset", sdk.ErrPluginUnavailable))
 	info := requireState(t, m, "a", StateCrashed)
-	assert.Contains(t, info.Reason, "runner fake")
-	assert.Contains(t, info.Reason, "plugin unavailable")
+	// One clear line: what died first, then the error.
+	assert.Equal(t, "runner fake: its plugin died: wait: plugin unavailable: connection reset", info.Reason)
 	assert.Contains(t, info.LastExit.Error, "plugin unavailable")
 }
 
