@@ -105,7 +105,11 @@ func (s *spareList) get(size int) *Block {
 		}
 		s.blocks = append(s.blocks[:i], s.blocks[i+1:]...)
 		if b != nil {
-			b.refs.Store(1)
+			if !b.refs.CompareAndSwap(0, 1) {
+				// Held again while a spare: released once too often
+				// somewhere, and its lines may be written over.
+				panic("logs: a spare read buffer is held")
+			}
 			return b
 		}
 	}

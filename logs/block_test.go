@@ -264,3 +264,53 @@ func TestSparesAreReadIntoAgainUntilTheGCTakesThem(t *testing.T) {
 	assert.Nil(t, spares.get(0), "a closed reader keeps no spare")
 	assert.Nil(t, rb.newBlock(initialReadSize).spares, "only busy buffers are kept")
 }
+
+func TestResizeReleasesWhatTheRingDrops(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{BufferSize: 4})
+	b := newBlock(busyReadSize, nil)
+	m.WriteStableBatch(blockLines(b, "one", "two", "three"), b)
+	b.release(1) // the reader moves on
+	m.SetBufferSize("a", 8)
+	assert.EqualValues(t, 3, b.refs.Load(), "a grown ring keeps every line")
+	m.SetBufferSize("a", 1)
+	assert.EqualValues(t, 1, b.refs.Load(), "a shrunk ring keeps its newest line only")
+	assert.Equal(t, []string{"three"}, lineTexts(m.Query(Filter{}, 0)))
+	m.SetBufferSize("a", 0) // back to the default of 4: nothing to drop
+	m.WriteStableBatch(batchOf("a", "x", 0, 4), nil)
+	assert.EqualValues(t, 0, b.refs.Load())
+}
+
+func TestReplacedAndAbandonedSinksReleaseTheirLines(t *testing.T) {
+	m := newTestManager(t, ManagerOptions{BufferSize: 1})
+	rec := &recorder{hold: make(chan struct{}), entered: make(chan uint64, 8)}
+	require.NoError(t, m.AttachSink("s", nil, rec, SinkOptions{MaxBatchEntries: 1, FlushInterval: time.Millisecond, DrainTimeout: 50 * time.Millisecond}))
+	b := newBlock(busyReadSize, nil)
+	m.WriteStableBatch(blockLines(b, "one", "two", "three"), b)
+	b.release(1)
+	m.WriteStableBatch(batchOf("a", "x", 0, 1), nil) // the ring lets go
+	<-rec.entered                                    // "one" in flight, two queued
+	assert.EqualValues(t, 3, b.refs.Load())
+
+	// Replacing the sink sends what is queued to the old one first.
+	replaced := make(chan error, 1)
+	go func() { replaced <- m.ReplaceSink(context.Background(), "s", nil, &recorder{}, SinkOptions{}) }()
+	rec.mu.Lock()
+	rec.entered = nil
+	rec.mu.Unlock()
+	close(rec.hold) // every Write goes through from now on
+	require.NoError(t, <-replaced)
+	assert.EqualValues(t, 0, b.refs.Load(), "every line sent to the replaced sink is released")
+
+	// A sink that never answers is given up on at Close: what it held is
+	// released too.
+	stuck := &recorder{hold: make(chan struct{})}
+	require.NoError(t, m.AttachSink("stuck", nil, stuck, SinkOptions{DrainTimeout: 50 * time.Millisecond, FlushInterval: time.Millisecond}))
+	c := newBlock(busyReadSize, nil)
+	m.WriteStableBatch(blockLines(c, "four", "five"), c)
+	c.release(1)
+	m.WriteStableBatch(batchOf("a", "y", 0, 1), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.Error(t, m.Close(ctx), "the stuck sink did not get its lines")
+	assert.EqualValues(t, 0, c.refs.Load(), "an abandoned sink's lines are released")
+}

@@ -100,8 +100,8 @@ func (b *readBuffer) spare(size int) *Block {
 }
 
 // replace moves the pending bytes to fresh, a Block held by this reader,
-// and lets go of the current one: back to the pool at once if no line was
-// handed over in it, once the last is dropped otherwise.
+// and lets go of the current one: a spare at once if no line was handed
+// over in it, once the last is dropped otherwise.
 func (b *readBuffer) replace(fresh *Block) {
 	n := copy(fresh.buf, b.buf[b.start:b.end])
 	b.blk.release(1)
@@ -158,7 +158,8 @@ func (b *readBuffer) pending() []byte { return b.buf[b.start:b.end] }
 func (b *readBuffer) consume(n int) { b.start += n }
 
 // keep reports whether the lines emitted since readStart (the start
-// before the last read) may stay where they are, never written over: the
+// before the last read) may stay where they are, not written over while
+// held: the
 // buffer is handed over already, or is now, when they take at least
 // 1/donateShare of it. Otherwise the caller copies them before the next
 // read.

@@ -21,7 +21,9 @@ import (
 // array behind Batch.Entries is reused for the next batch, and the bytes of
 // its lines may be read into again (see Block). A sink that keeps a line
 // copies it. (prox's gRPC client, in internal/pluginhost, packs a batch
-// during Write and keeps nothing.)
+// during Write and keeps nothing. This is stricter than sdk.Sink, whose
+// Write may keep the line bytes: a plugin's lines are decoded copies. An
+// sdk.Sink served in-process must not be opened here as it is.)
 type SinkTarget interface {
 	// Open returns a connected sink. It is called again only after a
 	// sink's plugin died (a call failed with sdk.ErrPluginUnavailable, or
