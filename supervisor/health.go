@@ -235,15 +235,19 @@ func (p *logProbe) ObserveLine(line []byte) {
 	}
 }
 
-// healthResult is a change of health status, sent to the process's owner.
+// healthResult is the outcome of a check, sent to the process's owner:
+// the status after it, and whether the status changed.
 type healthResult struct {
-	status HealthStatus
-	output string
-	at     time.Time
-	run    uint64
+	status  HealthStatus
+	changed bool
+	output  string
+	at      time.Time
+	run     uint64
 }
 
-// runHealth probes until ctx ends and sends every change of status.
+// runHealth probes until ctx ends and sends every check's outcome, once
+// there is a status: what ps shows is the last check's output and time,
+// and a change of status is an event.
 func runHealth(ctx context.Context, spec HealthSpec, probe Probe, run uint64, out chan<- healthResult) {
 	status := HealthUnknown
 	passes, fails := 0, 0
@@ -283,10 +287,11 @@ func runHealth(ctx context.Context, spec HealthSpec, probe Probe, run uint64, ou
 		case fails >= spec.FailureThreshold:
 			next = HealthUnhealthy
 		}
-		if next != status {
-			status = next
+		changed := next != status
+		status = next
+		if status != HealthUnknown {
 			select {
-			case out <- healthResult{status: status, output: output, at: time.Now(), run: run}:
+			case out <- healthResult{status: status, changed: changed, output: output, at: time.Now(), run: run}:
 			case <-ctx.Done():
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -90,4 +91,53 @@ func TestHealthCheckProbesEachRun(t *testing.T) {
 	require.Len(t, runs, 2)
 	assert.Same(t, first, runs[0].(*fakeProc))
 	assert.Same(t, second, runs[1].(*fakeProc))
+}
+
+// countingProbe fails every check, each with output of its own: "refused
+// 1", "refused 2", ...
+type countingProbe struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (p *countingProbe) Probe(Run) Probe { return p }
+
+func (p *countingProbe) Check(context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	return fmt.Sprintf("refused %d", p.n), errors.New("exit status 1")
+}
+
+// The health a process shows is its last check's, output and time, also
+// while the status stays the same; only a change of status is an event.
+func TestHealthShowsTheLastCheck(t *testing.T) {
+	r := newFakeRunner()
+	probe := &countingProbe{}
+	m := startManager(t, spec("db", r, func(s *ProcessSpec) { s.Health = fastHealth(probe) }))
+	events := recordEvents(t, m)
+	requireState(t, m, "db", StateRunning)
+	require.Eventually(t, func() bool { return healthOf(m, "db") == HealthUnhealthy }, waitFor, tick)
+	info, _ := m.Process("db")
+	first := *info.Health
+	assert.Regexp(t, `^exit status 1: refused \d+$`, first.Output, "the error and what the check printed")
+
+	var last HealthInfo
+	require.Eventually(t, func() bool {
+		info, _ := m.Process("db")
+		last = *info.Health
+		return last.Output != first.Output
+	}, waitFor, tick, "the output of later checks is shown")
+	assert.Equal(t, HealthUnhealthy, last.Status)
+	assert.Regexp(t, `^exit status 1: refused \d+$`, last.Output)
+	assert.True(t, last.CheckedAt.After(first.CheckedAt), "the time of the last check")
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	n := 0
+	for _, ev := range events.events {
+		if ev.Type == EventHealth && ev.Process == "db" {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one health event: the change to unhealthy")
 }

@@ -285,7 +285,7 @@ func (m *managedProcess) loop(ctx context.Context) {
 			m.stopC, m.stopTimer = nil, nil
 			m.kill("stop timeout expired, sending SIGKILL", fmt.Sprintf("killed after the stop timeout (%s)", m.spec.StopTimeout))
 		case res := <-m.healthC:
-			m.healthChanged(res)
+			m.healthChecked(res)
 		}
 		m.snapshot()
 		// Settled is published only here, between two steps, never from
@@ -724,12 +724,19 @@ func (m *managedProcess) stopHealth() {
 	}
 }
 
-// healthChanged handles a change reported by the checker of a run.
-func (m *managedProcess) healthChanged(res healthResult) {
+// healthChecked handles a check's outcome reported by the checker of a
+// run: the last check's output and time, and on a change of status, an
+// event and what follows from it.
+func (m *managedProcess) healthChecked(res healthResult) {
 	if res.run != m.run || m.cancelHealth == nil {
 		return // a result of a run that has ended
 	}
-	m.setHealth(HealthInfo{Status: res.status, Output: res.output, CheckedAt: res.at})
+	h := HealthInfo{Status: res.status, Output: res.output, CheckedAt: res.at}
+	if !res.changed {
+		m.health = &h // the owner loop takes the snapshot
+		return
+	}
+	m.setHealth(h)
 	if res.status == HealthUnhealthy {
 		m.logger.Warn("unhealthy", "output", res.output)
 		if m.spec.Health.Restart && m.state == StateRunning {
