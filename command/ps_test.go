@@ -205,8 +205,24 @@ process "cache" {
   }
 }
 process "once" { command = ["sh", "-c", "exit 3"] }
-`, "db", "cache")
+process "slow" {
+  command = ["sleep", "600"]
+  health {
+    exec { command = ["sleep", "600"] }
+    timeout = "1h"
+  }
+}
+process "flaky" {
+  command = ["sh", "-c", "exit 4"]
+  restart {
+    policy       = "on-failure"
+    backoff      = "10ms"
+    max_restarts = 1
+  }
+}
+`, "db", "cache", "slow")
 	rp.waitState(t, "once", "crashed")
+	rp.waitState(t, "flaky", "failed")
 	var ps []control.Process
 	require.Eventually(t, func() bool {
 		var err error
@@ -223,17 +239,23 @@ process "once" { command = ["sh", "-c", "exit 3"] }
 	assert.Nil(t, ps[1].Health, "no check, no health")
 	assert.Equal(t, "waiting for db (healthy)", ps[1].Reason)
 	assert.Equal(t, "exited with code 3", ps[3].Reason)
+	require.NotNil(t, ps[4].Health)
+	assert.Equal(t, control.Health{Status: "checking"}, *ps[4].Health, "running, its first check not over")
+	assert.Equal(t, "failed", ps[5].State)
+	assert.Regexp(t, `^restart limit reached: 1 restarts? within \S+$`, ps[5].Reason)
 
 	// The table.
 	code, out, errOut := rp.run(t, "ps")
 	require.Equal(t, 0, code, errOut)
 	rows := lines(out)
-	require.Len(t, rows, 5, out)
+	require.Len(t, rows, 7, out)
 	assert.Regexp(t, `^NAME\s+STATE\s+HEALTH\s+PID\s+RUNNER\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+REASON$`, rows[0])
 	assert.Regexp(t, `^db\s+running\s+unhealthy\s+\d+\s+exec\s+\d+s\s+0\s+-\s+health check: exit status 1: connection refused$`, rows[1])
 	assert.Regexp(t, `^worker\s+starting\s+-\s+-\s+exec\s+-\s+0\s+-\s+waiting for db \(healthy\)$`, rows[2])
 	assert.Regexp(t, `^cache\s+running\s+healthy\s+\d+\s+exec\s+\d+s\s+0\s+-\s+-$`, rows[3])
 	assert.Regexp(t, `^once\s+crashed\s+-\s+-\s+exec\s+-\s+0\s+exit 3\s+exited with code 3$`, rows[4])
+	assert.Regexp(t, `^slow\s+running\s+checking\s+\d+\s+exec\s+\d+s\s+0\s+-\s+-$`, rows[5])
+	assert.Regexp(t, `^flaky\s+failed\s+-\s+-\s+exec\s+-\s+1\s+exit 4\s+restart limit reached: 1 restarts? within \S+$`, rows[6])
 
 	// ps -json: the same objects.
 	code, out, errOut = rp.run(t, "ps", "-json")
@@ -242,14 +264,18 @@ process "once" { command = ["sh", "-c", "exit 3"] }
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, "waiting for db (healthy)", got[1].Reason)
 	assert.Equal(t, "unhealthy", got[0].Health.Status)
+	assert.Equal(t, "checking", got[4].Health.Status)
+	assert.Equal(t, ps[5].Reason, got[5].Reason)
 
 	// prox events: the current states first.
 	evOut, stop := startEvents(t, rp)
-	require.Eventually(t, func() bool { return len(lines(evOut.String())) >= 4 }, ctlWait, ctlTick)
+	require.Eventually(t, func() bool { return len(lines(evOut.String())) >= 6 }, ctlWait, ctlTick)
 	assert.Equal(t, 0, stop())
 	rows = lines(evOut.String())
 	assert.Equal(t, "db is running, unhealthy: health check: exit status 1: connection refused", rows[0][13:])
 	assert.Equal(t, "worker is starting: waiting for db (healthy)", rows[1][13:])
 	assert.Equal(t, "cache is running, healthy", rows[2][13:])
 	assert.Equal(t, "once is crashed: exited with code 3", rows[3][13:])
+	assert.Equal(t, "slow is running, checking", rows[4][13:])
+	assert.Regexp(t, `^flaky is failed restarts=1: restart limit reached: 1 restarts? within \S+$`, rows[5][13:])
 }
