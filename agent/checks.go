@@ -103,3 +103,25 @@ func onPath(prog, pathVar, dir string) bool {
 	}
 	return false
 }
+
+// envFileProblem says why p's env_file could not be read (err, from
+// config.Environ), naming the file as relative to the configuration's
+// folder, and what to do about it.
+func envFileProblem(cfg *config.Config, p *config.Process, err error) string {
+	name := p.EnvFile
+	if rel, relErr := filepath.Rel(cfg.Dir, p.EnvFile); relErr == nil && !strings.HasPrefix(rel, "..") {
+		name = rel
+	}
+	var pe *fs.PathError
+	var de *config.DotenvError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("The env_file of process %q, %s, does not exist. A relative path is relative to the configuration's folder: create the file, or correct the path.", p.Name, name)
+	case errors.As(err, &de):
+		return fmt.Sprintf("The env_file of process %q, %s, has a malformed line %d: %s. Write one KEY=value per line (# starts a comment).", p.Name, name, de.Line, de.Err)
+	case errors.As(err, &pe):
+		return fmt.Sprintf("The env_file of process %q, %s, cannot be read: %s.", p.Name, name, pe.Err)
+	default:
+		return fmt.Sprintf("The env_file of process %q, %s, cannot be read: %s.", p.Name, name, err)
+	}
+}

@@ -406,14 +406,16 @@ func processSpec(cfg *config.Config, p *config.Process, inst *loader.Instance, r
 		if at.Filename == "" {
 			at = p.DeclRange
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: err.Error(), Subject: at.Ptr()})
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env_file", Detail: envFileProblem(cfg, p, err), Subject: at.Ptr()})
 	}
 	if len(p.Command) == 0 && inst.Info.Command == sdk.CommandRequired {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing command",
 			Detail:  fmt.Sprintf("Process %q has no command, and the %s runner needs one: add command = [\"program\", \"arg\"].", p.Name, p.Runner),
 			Subject: p.DeclRange.Ptr()})
 	}
-	if local {
+	if local && err == nil {
+		// Without its env_file the process has no environment to look its
+		// program up in: the error is enough.
 		diags = append(diags, localWarnings(p, env, dir)...)
 	}
 	spec.Config = sdk.ProcessConfig{Name: p.Name, Command: p.Command, Env: env, Dir: dir, Settings: settings}

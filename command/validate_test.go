@@ -152,6 +152,23 @@ process "web" {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, errOut, "Invalid env_file")
 		assert.Contains(t, errOut, "line 4", "at the env_file attribute, not the block: %s", errOut)
+		assert.Contains(t, errOut, `The env_file of process "web", missing.env, does not exist. A relative path is relative to the configuration's folder: create the file, or correct the path.`)
+		// Without its env_file the process has no environment to look
+		// its program up in: no warning that "true" is not on PATH.
+		assert.NotContains(t, errOut, "Program not found")
+	})
+	t.Run("malformed env_file", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "web.env"), []byte("PORT=8000\n1ST=x\n"), 0o644))
+		code, _, errOut := validateIn(t, dir, `
+process "web" {
+  command  = ["true"]
+  env_file = "web.env"
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "line 4", "at the env_file attribute: %s", errOut)
+		assert.Contains(t, errOut, `The env_file of process "web", web.env, has a malformed line 2: invalid variable name "1ST". Write one KEY=value per line (# starts a comment).`)
 	})
 	t.Run("depends_on never suggests the process itself", func(t *testing.T) {
 		code, _, errOut := validateIn(t, t.TempDir(), `
