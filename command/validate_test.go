@@ -205,19 +205,30 @@ process "later" {
 }
 
 // validate creates no file and opens no connection: the file sink's log
-// and its folder are not made, the syslog server is not dialled.
+// and its folder are not made, the alertmanager sink's spool neither, the
+// syslog server, the webhook and the Alertmanager are not dialled, and
+// the metrics address is not listened on (another program holds it).
 func TestValidateChangesNothing(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer metricsLn.Close()
 	dir := t.TempDir()
 	code, out, errOut := validateIn(t, dir, fmt.Sprintf(`
+metrics {
+  address = "%s"
+}
 process "web" {
   command = ["true"]
-  sinks   = ["file.all", "file.each", "syslog.central", "webhook.alerts"]
+  sinks   = ["file.all", "file.each", "syslog.central", "webhook.alerts", "alertmanager.oncall"]
 }
 sink "webhook" "alerts" {
   url = "http://%s/hook"
+}
+sink "alertmanager" "oncall" {
+  urls = ["http://%s"]
 }
 sink "file" "all" {
   path = "logs/all.log"
@@ -228,7 +239,7 @@ sink "file" "each" {
 sink "syslog" "central" {
   address = "tcp://%s"
 }
-`, ln.Addr(), ln.Addr()))
+`, metricsLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr()))
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "The configuration is valid")
 	assert.NotContains(t, errOut, "unreachable")
@@ -239,11 +250,11 @@ sink "syslog" "central" {
 		names = append(names, e.Name())
 	}
 	assert.Equal(t, []string{"prox.hcl"}, names, "validate made nothing beside the configuration")
-	// Had the syslog sink dialled, its connection would wait in the
-	// listener's backlog: Accept would return it at once.
+	// Had a sink dialled, its connection would wait in the listener's
+	// backlog: Accept would return it at once.
 	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(200*time.Millisecond)))
 	if c, err := ln.Accept(); err == nil {
 		_ = c.Close()
-		t.Fatal("validate connected to the syslog server")
+		t.Fatal("validate connected to a sink's server")
 	}
 }
