@@ -1,6 +1,8 @@
 package command
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -125,6 +127,9 @@ func TestValidateChecksumMismatchAtThePluginBlock(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
 	writeTiny(t, filepath.Join(dir, "bin", "prox-plugin-tiny"))
+	bin, err := os.ReadFile(filepath.Join(dir, "bin", "prox-plugin-tiny"))
+	require.NoError(t, err)
+	actual := sha256.Sum256(bin)
 	config := filepath.Join(dir, "prox.hcl")
 	require.NoError(t, os.WriteFile(config, []byte(`process "x" {
   command = ["true"]
@@ -140,4 +145,6 @@ plugin "tiny" {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "plugin checksum mismatch")
 	assert.Contains(t, errOut, `on `+config+` line 8, in plugin "tiny":`, errOut)
+	// What to type instead: the file's checksum, if it is the plugin meant.
+	assert.Contains(t, errOut, `If this file is the plugin you mean to run (you rebuilt or upgraded it), write sha256 = "`+hex.EncodeToString(actual[:])+`" in its plugin block; otherwise find out what replaced it`)
 }

@@ -60,6 +60,8 @@ func TestLockRefusesAChangedBinaryBeforeRunningIt(t *testing.T) {
 	assert.Contains(t, err.Error(), changed)
 	assert.Contains(t, err.Error(), "expected sha256 "+sum)
 	assert.Contains(t, err.Error(), "actual ")
+	assert.Contains(t, err.Error(), "(the lock file "+lock.Path+")", "where the expected checksum comes from")
+	assert.Contains(t, err.Error(), "run `prox plugins lock` to record its checksum", "what to do")
 	assert.NoFileExists(t, marker, "a changed binary is never run, not even for describe")
 
 	// A binary missing from the lock is refused too, with the advice.

@@ -81,6 +81,6 @@ func (l *Loader) source(ext External) (*Source, error) {
 		return nil, &PluginError{Plugin: ext.Name, Err: fmt.Errorf("%w: file %s: its plugin block says sha256 %s, the lock file %s says %s",
 			ErrChecksum, ext.Path, src.SHA256, l.opts.Lock.Path, locked)}
 	}
-	src.SHA256 = locked
+	src.SHA256, src.sumFrom = locked, l.opts.Lock.Path
 	return src, nil
 }

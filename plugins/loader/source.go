@@ -27,6 +27,9 @@ type Source struct {
 	Args []string
 	// SHA256 is the expected checksum of Path, "" when none is configured.
 	SHA256 string
+	// sumFrom says where SHA256 is written: "" for the plugin block's
+	// sha256, else the lock file's path.
+	sumFrom string
 	// Plugin is the plugin's name (the plugin block's label, or the
 	// NAME of prox-plugin-NAME).
 	Plugin string
@@ -73,8 +76,14 @@ func verify(src *Source) error {
 		return fmt.Errorf("plugin %q: %w", src.Plugin, err)
 	}
 	if !strings.EqualFold(actual, src.SHA256) {
-		return &PluginError{Plugin: src.Plugin, Err: fmt.Errorf("%w: file %s: expected sha256 %s, actual %s",
-			ErrChecksum, src.Path, strings.ToLower(src.SHA256), actual)}
+		// What to do: record the file's checksum where the expected one is
+		// written, if the file is the one meant.
+		from, fix := "", fmt.Sprintf("write sha256 = %q in its plugin block", actual)
+		if src.sumFrom != "" {
+			from, fix = " (the lock file "+src.sumFrom+")", "run `prox plugins lock` to record its checksum"
+		}
+		return &PluginError{Plugin: src.Plugin, Err: fmt.Errorf("%w: file %s: expected sha256 %s%s, actual %s. If this file is the plugin you mean to run (you rebuilt or upgraded it), %s; otherwise find out what replaced it",
+			ErrChecksum, src.Path, strings.ToLower(src.SHA256), from, actual, fix)}
 	}
 	return nil
 }
