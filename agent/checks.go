@@ -9,13 +9,16 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prox-dev/prox/plugins/loader"
 	"github.com/prox-dev/prox/supervisor/config"
 )
 
 // pluginPaths reports every plugin block whose binary is missing: an
-// error, whether or not a process uses the plugin, at its path.
-func pluginPaths(cfg *config.Config) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+// error, whether or not a process uses the plugin, at its path. missing
+// holds their names: the runners and sinks that cannot be launched
+// because of them need no error of their own.
+func pluginPaths(cfg *config.Config) (diags hcl.Diagnostics, missing map[string]bool) {
+	missing = map[string]bool{}
 	for _, b := range cfg.Plugins {
 		if b.Path == "" {
 			continue
@@ -39,8 +42,16 @@ func pluginPaths(cfg *config.Config) hcl.Diagnostics {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin binary not found",
 			Detail:  fmt.Sprintf("The binary of plugin %q, %s, %s. A relative path is relative to the configuration's folder: build the plugin there, or correct the path.", b.Name, b.Path, what),
 			Subject: at.Ptr()})
+		missing[b.Name] = true
 	}
-	return diags
+	return diags, missing
+}
+
+// ofMissingPlugin reports whether err is an error of a plugin whose
+// binary pluginPaths found missing.
+func ofMissingPlugin(err error, missing map[string]bool) bool {
+	var pe *loader.PluginError
+	return errors.As(err, &pe) && missing[pe.Plugin]
 }
 
 // localWarnings checks what a local process needs on this machine: its

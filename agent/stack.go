@@ -100,7 +100,8 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		}
 		return inst.Configure(ctx, values)
 	}
-	diags = append(diags, pluginPaths(cfg)...)
+	pathDiags, missing := pluginPaths(cfg)
+	diags = append(diags, pathDiags...)
 
 	// One sink plugin instance per sink block that a process uses, one
 	// runner plugin instance per runner reference ("exec" or
@@ -144,7 +145,9 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 		diags = append(diags, d...)
 		inst, err := sinkLaunches[i].inst, sinkLaunches[i].err
 		if err != nil {
-			diags = append(diags, pluginError(cfg, b.DeclRange, "sink", ref.String(), err))
+			if !ofMissingPlugin(err, missing) {
+				diags = append(diags, pluginError(cfg, b.DeclRange, "sink", ref.String(), err))
+			}
 			continue
 		}
 		values, d := loader.Decode(body, inst.ConfigSchema, evalCtx, b.DeclRange, fmt.Sprintf("sink %q %q block", ref.Kind, ref.Name))
@@ -176,7 +179,9 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			inst, err = launches[key].inst, launches[key].err
 			if err != nil {
 				failed[key] = true
-				diags = append(diags, pluginError(cfg, p.RunnerRange, "runner", key, err))
+				if !ofMissingPlugin(err, missing) {
+					diags = append(diags, pluginError(cfg, p.RunnerRange, "runner", key, err))
+				}
 				continue
 			}
 			var body hcl.Body

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +142,23 @@ plugin "mine" {
 		assert.Contains(t, errOut, "Plugin binary not found")
 		assert.Contains(t, errOut, "line 4")
 		assert.Contains(t, errOut, "bin/prox-plugin-mine, does not exist")
+	})
+	t.Run("missing plugin binary used by a runner and a sink", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+process "web" {
+  command = ["true"]
+  runner  = "mine"
+  sinks   = ["mine.all"]
+}
+sink "mine" "all" {}
+plugin "mine" {
+  path   = "./bin/prox-plugin-mine"
+  sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "Plugin binary not found")
+		assert.Equal(t, 1, strings.Count(errOut, "Error:"), "one mistake, one error, at the plugin's path: %s", errOut)
 	})
 	t.Run("unreadable env_file at its attribute", func(t *testing.T) {
 		code, _, errOut := validateIn(t, t.TempDir(), `

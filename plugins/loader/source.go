@@ -73,7 +73,7 @@ func verify(src *Source) error {
 	}
 	actual, err := fileSHA256(src.Path)
 	if err != nil {
-		return fmt.Errorf("plugin %q: %w", src.Plugin, err)
+		return &PluginError{Plugin: src.Plugin, Err: err}
 	}
 	if !strings.EqualFold(actual, src.SHA256) {
 		// What to do: record the file's checksum where the expected one is
@@ -114,10 +114,10 @@ func describe(src *Source, env []string) (*sdk.Description, error) {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			if msg := strings.TrimSpace(string(ee.Stderr)); msg != "" {
-				return nil, fmt.Errorf("plugin %q: %s describe: %w: %s", src.Plugin, src.Path, err, msg)
+				return nil, &PluginError{Plugin: src.Plugin, Err: fmt.Errorf("%s describe: %w: %s", src.Path, err, msg)}
 			}
 		}
-		return nil, fmt.Errorf("plugin %q: %s describe: %w", src.Plugin, src.Path, err)
+		return nil, &PluginError{Plugin: src.Plugin, Err: fmt.Errorf("%s describe: %w", src.Path, err)}
 	}
 	var d sdk.Description
 	if err := json.Unmarshal(out, &d); err != nil {
