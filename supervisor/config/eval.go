@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -216,6 +217,22 @@ func evalStringList(expr hcl.Expression, ctx *hcl.EvalContext, what string) ([]s
 		out = append(out, v.AsString())
 	}
 	return out, true, diags
+}
+
+// evalCommand evaluates expr as a command: a list of strings. A single
+// string, the shell's habit, is refused with the list to write instead:
+// the string through sh -c, or, when it is one word, that word alone.
+func evalCommand(expr hcl.Expression, ctx *hcl.EvalContext) ([]string, bool, hcl.Diagnostics) {
+	if val, diags := expr.Value(ctx); !diags.HasErrors() && val.IsWhollyKnown() && !val.IsNull() && val.Type() == cty.String {
+		line := val.AsString()
+		fix := fmt.Sprintf("For this line through a shell, write command = [\"sh\", \"-c\", %s].", hclString(line))
+		if line != "" && !strings.ContainsAny(line, " \t\n\"'`$&|;<>()*?[]{}~#\\") {
+			fix = fmt.Sprintf("Write command = [%s].", hclString(line))
+		}
+		return nil, false, append(diags, errorAt(expr.Range(), "Invalid command",
+			"The command is a list of strings, the program and its arguments, run without a shell. "+fix))
+	}
+	return evalStringList(expr, ctx, "command")
 }
 
 // evalStringMap evaluates expr as a map of strings; null elements are errors.

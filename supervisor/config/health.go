@@ -216,7 +216,7 @@ func (d *decoder) decodeCheck(h *Health, b *hcl.Block) hcl.Diagnostics {
 	case "exec":
 		chk := &ExecCheck{}
 		if attr := c.Attributes["command"]; attr != nil {
-			cmd, ok, dd := evalStringList(attr.Expr, d.ctx, "command")
+			cmd, ok, dd := evalCommand(attr.Expr, d.ctx)
 			hintInterpolatedVariables(dd, attr.Expr, d.src)
 			diags = append(diags, dd...)
 			if ok && len(cmd) == 0 {

@@ -232,7 +232,7 @@ func (d *decoder) decodeProcess(block *hcl.Block) (*Process, hcl.Diagnostics) {
 
 	if attr := content.Attributes["command"]; attr != nil {
 		p.CommandRange = attr.Expr.Range()
-		cmd, ok, dd := evalStringList(attr.Expr, d.ctx, "command")
+		cmd, ok, dd := evalCommand(attr.Expr, d.ctx)
 		hintInterpolatedVariables(dd, attr.Expr, d.src)
 		diags = append(diags, dd...)
 		if ok {

@@ -107,3 +107,43 @@ func TestShellEscapesAreLiteral(t *testing.T) {
 	assert.Equal(t, []string{"sh", "-c", "echo ${HOME} ${#list[@]}; curl -w '%{http_code}'"}, cfg.Processes[0].Command)
 	assert.Equal(t, map[string]string{"GREETING": "hello ${USER}"}, cfg.Processes[0].Env)
 }
+
+// A command written as one string, the shell's habit (compose's command:
+// "..."), is refused with the list to write instead.
+func TestStringCommandSuggestsTheList(t *testing.T) {
+	cases := []struct {
+		name, src, want string
+		line            int
+	}{
+		{
+			name: "a shell line",
+			src:  "process \"a\" {\n  command = \"echo $${HOME} && curl -w '%%{http_code}' x\"\n}\n",
+			want: `The command is a list of strings, the program and its arguments, run without a shell. For this line through a shell, write command = ["sh", "-c", "echo $${HOME} && curl -w '%%{http_code}' x"].`,
+			line: 2,
+		},
+		{
+			name: "a program alone",
+			src:  "process \"a\" {\n  command = \"./server\"\n}\n",
+			want: `The command is a list of strings, the program and its arguments, run without a shell. Write command = ["./server"].`,
+			line: 2,
+		},
+		{
+			name: "an exec health check",
+			src:  "process \"a\" {\n  command = [\"true\"]\n  health {\n    exec { command = \"pg_isready -h 127.0.0.1\" }\n  }\n}\n",
+			want: `write command = ["sh", "-c", "pg_isready -h 127.0.0.1"]`,
+			line: 4,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := Parse([]byte(tc.src), "prox.hcl")
+			require.True(t, diags.HasErrors())
+			require.Len(t, diags, 1, diags.Error())
+			d := diags[0]
+			assert.Equal(t, "Invalid command", d.Summary)
+			require.NotNil(t, d.Subject)
+			assert.Equal(t, tc.line, d.Subject.Start.Line)
+			assert.Contains(t, d.Detail, tc.want)
+		})
+	}
+}
