@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,10 +23,19 @@ import (
 var shellAttributes = map[string]bool{"command": true, "env": true}
 
 // interpolationHint is the advice added to an error about the "${" of text
-// (the interpolation as written, "${HOME}").
+// (the interpolation as written, "${HOME}"). When it names a variable, the
+// advice also gives prox's own environment's value (env("HOME")), which is
+// what an env entry such as PATH = "${PATH}:/opt/bin" means.
 func interpolationHint(text string) string {
-	return fmt.Sprintf(`In prox.hcl, ${...} is HCL's own interpolation. To pass "%s" to the shell, write "$%s"; for %%{, write "%%%%{".`, text, text)
+	hint := fmt.Sprintf(`In prox.hcl, ${...} is HCL's own interpolation. To pass "%s" to the shell, write "$%s"; for %%{, write "%%%%{".`, text, text)
+	if name := strings.TrimSuffix(strings.TrimPrefix(text, "${"), "}"); envName.MatchString(name) {
+		hint += fmt.Sprintf(` For prox's own environment variable %s, write "${env(%q)}".`, name, name)
+	}
+	return hint
 }
+
+// envName is an environment variable's name as a shell writes it.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // directiveHint is the advice added to an error about the "%{" of text (the
 // directive as written, "%{http_code}").

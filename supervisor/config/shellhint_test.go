@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,7 +30,7 @@ func TestShellSyntaxErrorsSuggestTheEscape(t *testing.T) {
 			src:     "process \"a\" {\n  command = [\"true\"]\n  env = { GREETING = \"hi ${USER}\" }\n}\n",
 			summary: "Unknown variable",
 			line:    3, column: 28,
-			hint: `To pass "${USER}" to the shell, write "$${USER}"`,
+			hint: `To pass "${USER}" to the shell, write "$${USER}"; for %{, write "%%{". For prox's own environment variable USER, write "${env("USER")}".`,
 		},
 		{
 			name:    "variable in an exec health check",
@@ -57,7 +58,7 @@ func TestShellSyntaxErrorsSuggestTheEscape(t *testing.T) {
 			src:     "process \"a\" {\n  command = [\"bash\", \"-c\", \"echo ${#list[@]}\"]\n}\n",
 			summary: "Invalid multi-line string",
 			line:    3, column: 2,
-			hint: `To pass "${#list[@]}" to the shell, write "$${#list[@]}"`,
+			hint: `To pass "${#list[@]}" to the shell, write "$${#list[@]}"; for %{, write "%%{".`,
 		},
 	}
 	for _, tc := range cases {
@@ -71,6 +72,9 @@ func TestShellSyntaxErrorsSuggestTheEscape(t *testing.T) {
 			assert.Equal(t, tc.line, d.Subject.Start.Line, d.Error())
 			assert.Equal(t, tc.column, d.Subject.Start.Column, d.Error())
 			assert.Contains(t, d.Detail, tc.hint)
+			if strings.Contains(tc.hint, "#list") {
+				assert.NotContains(t, d.Detail, "env(", "${#list[@]} names no variable")
+			}
 		})
 	}
 }
