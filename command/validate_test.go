@@ -194,9 +194,12 @@ process "web" {
   command    = ["true"]
   depends_on = ["wbe"]
 }
+process "queue" {
+  command = ["true"]
+}
 `)
 		assert.Equal(t, 1, code)
-		assert.Contains(t, errOut, `Process "web" depends on "wbe", but there is no process "wbe".`)
+		assert.Contains(t, errOut, `Process "web" depends on "wbe", but there is no process "wbe". The other process is "queue".`)
 		assert.NotContains(t, errOut, "Did you mean")
 	})
 	t.Run("missing dir and program are warnings", func(t *testing.T) {

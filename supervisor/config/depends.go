@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -79,25 +80,27 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 			switch {
 			case dep.Name == p.Name:
 				diags = append(diags, errorAt(dep.Range, "Process depends on itself",
-					fmt.Sprintf("Process %q cannot depend on itself.", p.Name)))
+					fmt.Sprintf("Process %q cannot depend on itself: remove %q from its depends_on.", p.Name, p.Name)))
 				continue
 			case !ok:
 				msg := fmt.Sprintf("Process %q depends on %q, but there is no process %q.", p.Name, dep.Name, dep.Name)
 				others := slices.DeleteFunc(keys(byName), func(n string) bool { return n == p.Name })
 				if s := Suggest(dep.Name, others); s != "" {
 					msg += fmt.Sprintf(" Did you mean %q?", s)
+				} else {
+					msg += " " + otherProcesses(others)
 				}
 				diags = append(diags, errorAt(dep.Range, "Unknown dependency", msg))
 				continue
 			case seen[dep.Name]:
 				diags = append(diags, errorAt(dep.Range, "Duplicate dependency",
-					fmt.Sprintf("Process %q already depends on %q.", p.Name, dep.Name)))
+					fmt.Sprintf("Process %q already depends on %q: remove this one.", p.Name, dep.Name)))
 				continue
 			}
 			seen[dep.Name] = true
 			if dep.Condition == policy.ConditionHealthy && target.Health == nil {
 				diags = append(diags, errorAt(dep.Range, "Dependency has no health check",
-					fmt.Sprintf("Process %q waits for %q to be healthy, but %q has no health block.", p.Name, dep.Name, dep.Name)))
+					fmt.Sprintf("Process %q waits for %q to be healthy, but %q has no health block: add one to %q, or wait for condition = \"started\".", p.Name, dep.Name, dep.Name, dep.Name)))
 			}
 			valid[p.Name] = append(valid[p.Name], dep.Name)
 		}
@@ -122,7 +125,7 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 				i := indexOf(stack, dep.Name)
 				cycle := append(append([]string{}, stack[i:]...), dep.Name)
 				diags = append(diags, errorAt(dep.Range, "Dependency cycle",
-					fmt.Sprintf("The dependencies form a cycle: %s.", strings.Join(cycle, " -> "))))
+					fmt.Sprintf("The dependencies form a cycle: %s. Remove one of these dependencies.", strings.Join(cycle, " -> "))))
 			}
 		}
 		stack = stack[:len(stack)-1]
@@ -134,6 +137,25 @@ func validateDependencies(cfg *Config) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// otherProcesses names the processes a dependency may name, for an
+// unknown one without a close match: the first ten, sorted.
+func otherProcesses(names []string) string {
+	switch len(names) {
+	case 0:
+		return "There is no other process."
+	case 1:
+		return fmt.Sprintf("The other process is %q.", names[0])
+	}
+	quoted := make([]string, 0, len(names))
+	for _, n := range names[:min(len(names), 10)] {
+		quoted = append(quoted, strconv.Quote(n))
+	}
+	if len(names) > 10 {
+		return fmt.Sprintf("The other processes include %s, ...", strings.Join(quoted, ", "))
+	}
+	return fmt.Sprintf("The other processes are %s and %s.", strings.Join(quoted[:len(quoted)-1], ", "), quoted[len(quoted)-1])
 }
 
 func keys(m map[string]*Process) []string {
