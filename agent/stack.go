@@ -210,6 +210,8 @@ func launchStack(ctx context.Context, cfg *config.Config, diags hcl.Diagnostics,
 			st.specs = append(st.specs, spec)
 		}
 	}
+	// The plugin blocks' "${NAME}": how to read prox's environment.
+	config.HintEnvVariables(diags, cfg.Files)
 	return st, diags
 }
 

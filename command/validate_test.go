@@ -202,6 +202,20 @@ process "queue" {
 		assert.Contains(t, errOut, `Process "web" depends on "wbe", but there is no process "wbe". The other process is "queue".`)
 		assert.NotContains(t, errOut, "Did you mean")
 	})
+	t.Run("a variable in a sink block", func(t *testing.T) {
+		code, _, errOut := validateIn(t, t.TempDir(), `
+sink "webhook" "alerts" {
+  url = "${ALERT_URL}"
+}
+process "web" {
+  command = ["true"]
+  sinks   = ["webhook.alerts"]
+}
+`)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "line 3")
+		assert.Contains(t, errOut, `To use prox's own environment variable ALERT_URL, write "${env("ALERT_URL")}".`)
+	})
 	t.Run("missing dir and program are warnings", func(t *testing.T) {
 		code, out, errOut := validateIn(t, t.TempDir(), `
 process "web" {

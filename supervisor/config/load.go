@@ -122,6 +122,7 @@ func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diag
 	d := &decoder{cfg: cfg, ctx: evalContext(cfg.Dir, cfg.Dotenv), src: src}
 	diags = append(diags, d.decodeRoot(file.Body)...)
 	diags = append(diags, validate(cfg, d.refs)...)
+	HintEnvVariables(diags, cfg.Files)
 	sortDiagnostics(diags)
 	return cfg, diags
 }

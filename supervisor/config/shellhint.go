@@ -167,3 +167,31 @@ func templateHint(expr []byte, at int) string {
 	}
 	return ""
 }
+
+// HintEnvVariables adds to the "Unknown variable" and "Variables not
+// allowed" errors of diags about a "${NAME}" that has no advice yet (a
+// dir, a sink's url: no shell reads them) how to read prox's own
+// environment variable NAME instead: "${env("NAME")}". files are the
+// parsed files the diagnostics point into (Config.Files); the plugin
+// blocks' errors come after the config's, so the agent calls it too.
+func HintEnvVariables(diags hcl.Diagnostics, files map[string]*hcl.File) {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError || (d.Summary != "Variables not allowed" && d.Summary != "Unknown variable") || d.Subject == nil {
+			continue
+		}
+		if strings.Contains(d.Detail, "env(") {
+			continue // already advised (a command or an env)
+		}
+		f := files[d.Subject.Filename]
+		if f == nil {
+			continue
+		}
+		src, start, end := f.Bytes, d.Subject.Start.Byte, d.Subject.End.Byte
+		if start < 2 || end >= len(src) || start >= end || string(src[start-2:start]) != "${" || src[end] != '}' {
+			continue
+		}
+		if name := string(src[start:end]); envName.MatchString(name) {
+			addHint(d, fmt.Sprintf(`To use prox's own environment variable %s, write "${env(%q)}".`, name, name))
+		}
+	}
+}

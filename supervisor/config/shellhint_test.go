@@ -151,3 +151,29 @@ func TestStringCommandSuggestsTheList(t *testing.T) {
 		})
 	}
 }
+
+// A ${NAME} where no shell reads the string (dir, a sink's path) is not
+// told to escape it, but how to read prox's environment variable NAME.
+func TestVariableElsewhereSuggestsEnv(t *testing.T) {
+	cases := map[string]struct {
+		src  string
+		line int
+		want string
+	}{
+		"dir": {"process \"a\" {\n  command = [\"true\"]\n  dir     = \"${HOME}/app\"\n}\n", 3,
+			`To use prox's own environment variable HOME, write "${env("HOME")}".`},
+		"a health check's url": {"process \"a\" {\n  command = [\"true\"]\n  health {\n    http { url = \"http://127.0.0.1:${PORT}/\" }\n  }\n}\n", 4,
+			`To use prox's own environment variable PORT, write "${env("PORT")}".`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, diags := Parse([]byte(tc.src), "prox.hcl")
+			require.True(t, diags.HasErrors())
+			d := diags[0]
+			require.NotNil(t, d.Subject, d.Error())
+			assert.Equal(t, tc.line, d.Subject.Start.Line, d.Error())
+			assert.Contains(t, d.Detail, tc.want)
+			assert.NotContains(t, d.Detail, "$${", "no shell reads it: no escape advice")
+		})
+	}
+}
