@@ -242,7 +242,9 @@ process "later" {
 // validate creates no file and opens no connection: the file sink's log
 // and its folder are not made, the alertmanager sink's spool neither, the
 // syslog server, the webhook and the Alertmanager are not dialled, and
-// the metrics address is not listened on (another program holds it).
+// the metrics address is not listened on (another program holds it); the
+// container runner does not dial its engine either, and its process
+// needs no command (the image has one).
 func TestValidateChangesNothing(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -265,6 +267,15 @@ sink "webhook" "alerts" {
 sink "alertmanager" "oncall" {
   urls = ["http://%s"]
 }
+runner "container" "engine" {
+  host = "tcp://%s"
+}
+process "box" {
+  runner = "container.engine"
+  container {
+    image = "busybox"
+  }
+}
 sink "file" "all" {
   path = "logs/all.log"
 }
@@ -274,7 +285,7 @@ sink "file" "each" {
 sink "syslog" "central" {
   address = "tcp://%s"
 }
-`, metricsLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr()))
+`, metricsLn.Addr(), ln.Addr(), ln.Addr(), ln.Addr(), ln.Addr()))
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "The configuration is valid")
 	assert.NotContains(t, errOut, "unreachable")
@@ -290,6 +301,6 @@ sink "syslog" "central" {
 	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(200*time.Millisecond)))
 	if c, err := ln.Accept(); err == nil {
 		_ = c.Close()
-		t.Fatal("validate connected to a sink's server")
+		t.Fatal("validate connected to a sink's server or the container engine")
 	}
 }
