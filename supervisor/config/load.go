@@ -114,6 +114,7 @@ func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diag
 		if file != nil {
 			hintTemplateSyntax(diags, file.Body, src)
 		}
+		hintBlockShapes(diags, src)
 		return cfg, diags
 	}
 	if dd := loadDotenv(file.Body, cfg, filename, opts); dd.HasErrors() {
@@ -123,6 +124,7 @@ func ParseWith(src []byte, filename string, opts LoadOptions) (*Config, hcl.Diag
 	diags = append(diags, d.decodeRoot(file.Body)...)
 	diags = append(diags, validate(cfg, d.refs)...)
 	HintEnvVariables(diags, cfg.Files)
+	hintBlockShapes(diags, src)
 	sortDiagnostics(diags)
 	return cfg, diags
 }

@@ -177,3 +177,38 @@ func TestVariableElsewhereSuggestsEnv(t *testing.T) {
 		})
 	}
 }
+
+// The errors about a block's shape say what to write instead.
+func TestBlockShapeErrorsSayWhatToWrite(t *testing.T) {
+	cases := map[string]struct {
+		src, summary, want string
+		line               int
+	}{
+		"two attributes in a one-line block": {
+			"process \"a\" {\n  command = [\"true\"]\n  stop { signal = \"SIGTERM\"  timeout = \"10s\" }\n}\n",
+			"Invalid single-argument block definition",
+			"A block on one line holds one attribute at most: with more, write each attribute on a line of its own, and the closing } on a line after them.", 3,
+		},
+		"a runner block without its name": {
+			"runner \"ssh\" {\n  host = \"10.0.0.5\"\n}\nprocess \"a\" {\n  command = [\"true\"]\n}\n",
+			"Missing name for runner",
+			`Name it, runner "ssh" "NAME" { ... }, and use it as runner = "ssh.NAME" in a process.`, 1,
+		},
+		"a sink block without its name": {
+			"sink \"file\" {\n  path = \"all.log\"\n}\nprocess \"a\" {\n  command = [\"true\"]\n}\n",
+			"Missing name for sink",
+			`Name it, sink "file" "NAME" { ... }, and use it as sinks = ["file.NAME"] in a process.`, 1,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, diags := Parse([]byte(tc.src), "prox.hcl")
+			require.True(t, diags.HasErrors())
+			d := diags[0]
+			assert.Equal(t, tc.summary, d.Summary, d.Error())
+			require.NotNil(t, d.Subject)
+			assert.Equal(t, tc.line, d.Subject.Start.Line)
+			assert.Contains(t, d.Detail, tc.want)
+		})
+	}
+}
