@@ -27,10 +27,10 @@ var boundaries = []struct {
 	{"internal/wire", []string{"sdk/proto"}},
 	// The host's side of the plugins: their clients, the hand-over's host.
 	{"internal/pluginhost", []string{"sdk", "internal/wire"}},
-	{"plugins/runner", []string{"sdk", "internal/procstat"}},
+	{"plugins/runner", []string{"sdk", "internal/procstat", "internal/runnertag"}},
 	{"plugins/sink", []string{"sdk"}},
 	{"plugins/builtin", []string{"sdk", "plugins/runner", "plugins/sink", "internal/version"}},
-	{"plugins/loader", []string{"sdk", "internal/wire", "internal/pluginhost"}},
+	{"plugins/loader", []string{"sdk", "internal/wire", "internal/pluginhost", "internal/runnertag"}},
 	{"supervisor/config", []string{"supervisor/policy"}},
 	{"supervisor/policy", nil},
 	{"supervisor/control", []string{"supervisor", "logs", "sdk"}},
@@ -44,6 +44,7 @@ var boundaries = []struct {
 	{"internal/testservers", nil},
 	{"internal/rotate", nil},
 	{"internal/procstat", nil},
+	{"internal/runnertag", nil},
 	// The composition root: everything but the CLI.
 	{"agent", []string{"supervisor", "logs", "plugins/loader", "plugins/builtin", "sdk", "internal/pluginhost", "internal/version", "internal/profile", "internal/memtrim"}},
 }

@@ -39,13 +39,13 @@ process "escape" {
 
 var escapeeLine = regexp.MustCompile(`^escape \| (setsid|orphan|daemon) (\d+)$`)
 
-// startEscape runs prox up with escapeConfig and returns it with the PIDs
-// of the three escapees, once they run, and their process's containment as
-// `prox ps -json` shows it.
-func startEscape(t *testing.T) (r *run, cfg string, pids map[string]int, containment string) {
+// startEscape runs prox up with escapeConfig (and env in its environment)
+// and returns it with the PIDs of the three escapees, once they run, and
+// their process's containment as `prox ps -json` shows it.
+func startEscape(t *testing.T, env ...string) (r *run, cfg string, pids map[string]int, containment string) {
 	t.Helper()
 	cfg = escapeConfig(t)
-	r = startUp(t, cfg)
+	r = startUpEnv(t, cfg, env...)
 	r.waitOutput(t, `^escape \| setsid \d+$`, `^escape \| orphan \d+$`, `^escape \| daemon \d+$`)
 	pids = map[string]int{}
 	r.mu.Lock()
@@ -182,6 +182,65 @@ func TestUpRunnerPluginKilledLeavesNoEscapee(t *testing.T) {
 	require.NoError(t, syscall.Kill(plugins[0], syscall.SIGKILL))
 	requireEscapeesGone(t, pids, 10*time.Second)
 	requireCgroupsGone(t, dir)
+
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	r.wait(t)
+	requireNoneLeft(t, r.marker)
+}
+
+// withoutCgroups is prox's environment that caps the exec runner's
+// containment at the subreaper (exec.ContainmentEnv), as where no cgroup
+// can be made.
+const withoutCgroups = "PROX_EXEC_CONTAINMENT=subreaper"
+
+// requireSubreaperContainment skips the test (fails it under CI=true)
+// where the exec runner cannot even be a subreaper.
+func requireSubreaperContainment(t *testing.T, containment string) {
+	t.Helper()
+	if containment == "subreaper" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("the exec runner is not a subreaper (containment %q)", containment)
+	}
+	t.Skipf("the exec runner cannot be a subreaper here (containment %q)", containment)
+}
+
+// Without cgroups, stopping prox stops a process's descendants that left
+// its group or lost its parent: the runner, their subreaper, kills them.
+func TestUpStopLeavesNoEscapeeWithoutCgroups(t *testing.T) {
+	r, _, pids, containment := startEscape(t, withoutCgroups)
+	requireSubreaperContainment(t, containment)
+
+	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
+	requireEscapeesGone(t, pids, 10*time.Second)
+	requireNoneLeft(t, r.marker)
+}
+
+// Without cgroups, kill -9 of prox: the runner plugin gets SIGTERM
+// (parent-death signal) and kills its processes and what escaped to it.
+func TestUpKilledLeavesNoEscapeeWithoutCgroups(t *testing.T) {
+	r, _, pids, containment := startEscape(t, withoutCgroups)
+	requireSubreaperContainment(t, containment)
+
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+	assert.Equal(t, -1, r.wait(t))
+	requireEscapeesGone(t, pids, 2*time.Second)
+	requireNoneLeftWithin(t, r.marker, 2*time.Second)
+}
+
+// Without cgroups, kill -9 of the runner plugin: the escapees lose their
+// subreaper and are reparented to init, but they carry the plugin's tag
+// (PROX_RUNNER_TAG), by which prox finds and kills them.
+func TestUpRunnerPluginKilledLeavesNoEscapeeWithoutCgroups(t *testing.T) {
+	r, _, pids, containment := startEscape(t, withoutCgroups)
+	requireSubreaperContainment(t, containment)
+	plugins := pidsOf(r.marker, "plugin-serve runner exec")
+	require.Len(t, plugins, 1)
+
+	require.NoError(t, syscall.Kill(plugins[0], syscall.SIGKILL))
+	requireEscapeesGone(t, pids, 10*time.Second)
 
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	r.wait(t)

@@ -105,6 +105,9 @@ func (i *Instance) Exited() bool { return i.client.Exited() }
 // than once.
 func (i *Instance) Close(ctx context.Context) error {
 	i.closeOnce.Do(func() {
+		if i.proc != nil {
+			i.proc.closing.Store(true)
+		}
 		if !i.client.Exited() {
 			sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
 			i.closeErr = i.Base.Shutdown(sctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/prox-dev/prox/internal/pluginhost"
+	"github.com/prox-dev/prox/internal/runnertag"
 	"github.com/prox-dev/prox/internal/wire"
 	"github.com/prox-dev/prox/sdk"
 )
@@ -150,7 +151,14 @@ func (l *Loader) LaunchSource(ctx context.Context, src *Source, kind sdk.Kind, n
 		logger.SetLevel(hclog.Warn)
 	}
 	stderr := &tailBuffer{max: stderrTailSize}
-	proc := &pluginProcess{cmd: cmd}
+	proc := &pluginProcess{cmd: cmd, log: l.logger.With("component", id)}
+	if kind == sdk.KindRunner {
+		// A tag of its own in the runner's environment, which it hands on
+		// to its processes (internal/runnertag): what they leave can be
+		// found once the plugin is gone (pluginProcess.sweep).
+		proc.tag = runnertag.New()
+		cmd.Env = runnertag.With(cmd.Env, proc.tag)
+	}
 	// prox's buffer pool for the proto codec too, before the first
 	// connection (see wire.InstallBufferPool); once per process.
 	wire.InstallBufferPool()

@@ -11,10 +11,16 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin/runner"
+	"github.com/prox-dev/prox/internal/runnertag"
+	"github.com/prox-dev/prox/sdk"
 )
+
+// sweepTimeout bounds the sweep of what a runner plugin left (see sweep).
+const sweepTimeout = 5 * time.Second
 
 // pluginProcess is go-plugin's runner of a plugin process that prox
 // launches. It is go-plugin's own command runner, except for the fork: that
@@ -25,6 +31,15 @@ type pluginProcess struct {
 	stdout io.ReadCloser
 	stderr io.ReadCloser
 	pid    atomic.Int64
+
+	// tag is the runner plugin's tag (runnertag.Env in its environment),
+	// "" for a sink; log says what its sweep killed.
+	tag string
+	log hclog.Logger
+	// closing: prox is shutting the plugin down (Instance.Close).
+	closing atomic.Bool
+	// uncontained: a process it started has no cgroup (noteContainment).
+	uncontained atomic.Bool
 }
 
 var _ runner.Runner = (*pluginProcess)(nil)
@@ -56,8 +71,43 @@ func (p *pluginProcess) Start(context.Context) error {
 // PID returns the plugin's PID, 0 before it started.
 func (p *pluginProcess) PID() int { return int(p.pid.Load()) }
 
-// Wait waits for the plugin to exit.
-func (p *pluginProcess) Wait(context.Context) error { return p.cmd.Wait() }
+// Wait waits for the plugin to exit; for a runner, it then sweeps what the
+// plugin left. go-plugin calls it once, and reports the plugin exited, and
+// lets Kill return, only once it returns: so the sweep is over before a
+// relaunch, and before prox's stop ends.
+func (p *pluginProcess) Wait(context.Context) error {
+	err := p.cmd.Wait()
+	p.sweep()
+	return err
+}
+
+// sweep kills every process that carries the runner plugin's tag
+// (runnertag.Kill), once the plugin has exited: its processes and what
+// they started, also what left its process group and lost its parent,
+// which without a cgroup nothing else finds once the plugin, their
+// subreaper, is gone. It runs when the plugin died, and at prox's stop as a
+// last sweep when a process of the plugin had no cgroup (with cgroups, the
+// runner's Shutdown has emptied them).
+func (p *pluginProcess) sweep() {
+	if p.tag == "" || (p.closing.Load() && !p.uncontained.Load()) {
+		return
+	}
+	n, err := runnertag.Kill(p.tag, sweepTimeout)
+	switch {
+	case err != nil:
+		p.log.Error("could not kill everything the runner plugin left", "killed", n, "error", err)
+	case n > 0:
+		p.log.Warn("killed what the runner plugin's processes left running", "processes", n)
+	}
+}
+
+// noteContainment records that proc has no cgroup of its own: prox's stop
+// will then sweep what the plugin leaves.
+func (p *pluginProcess) noteContainment(proc sdk.Process) {
+	if c, ok := proc.(sdk.Containment); !ok || c.Containment() != "cgroup" {
+		p.uncontained.Store(true)
+	}
+}
 
 // Kill kills the plugin; killing it again is not an error.
 func (p *pluginProcess) Kill(context.Context) error {

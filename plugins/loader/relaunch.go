@@ -61,8 +61,14 @@ func (r *RelaunchingRunner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (
 		return nil, err
 	}
 	p, err := inst.Runner.Start(ctx, cfg)
-	if err != nil || !inst.Source.Builtin {
-		return p, err
+	if err != nil {
+		return nil, err
+	}
+	if inst.proc != nil {
+		inst.proc.noteContainment(p)
+	}
+	if !inst.Source.Builtin {
+		return p, nil
 	}
 	// A built-in runner's local process group is signalled by prox
 	// itself (localsignal_linux.go).

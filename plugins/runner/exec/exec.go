@@ -12,7 +12,10 @@
 // reparented to the plugin, which kills it with its process. Signals go to
 // the process group. Children are started with a parent-death signal of
 // SIGKILL, so they die with the plugin even when the plugin cannot clean
-// up; prox then kills their groups and cgroups.
+// up; prox then kills their groups and cgroups. In the plugin, every
+// process also carries the tag prox gave it (internal/runnertag), which its
+// descendants inherit: without cgroups, that is how prox finds what escaped
+// once the plugin is gone.
 //
 // The pipes' read ends are handed to prox at Start (sdk.OutputFiler): prox
 // reads a process's output itself, and the bytes do not pass through this
@@ -35,6 +38,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prox-dev/prox/internal/runnertag"
 	"github.com/prox-dev/prox/sdk"
 	"golang.org/x/sys/unix"
 )
@@ -92,6 +96,9 @@ type Runner struct {
 	// subreaper: without cgroups, the runner may make its process a child
 	// subreaper (NewForPlugin).
 	subreaper bool
+	// tags are added to every process's environment (runnertag.Env): in
+	// the plugin, those prox gave it.
+	tags []string
 
 	initOnce sync.Once
 
@@ -116,9 +123,13 @@ func New() *Runner {
 // the plugin process prox starts: where it cannot make cgroups, it makes
 // that process a child subreaper, which adopts what escapes a process
 // group and reaps every child that is not one of its processes. Use it only
-// in a process that starts no child of its own.
+// in a process that starts no child of its own. Every process's environment
+// also gets the tags of the runner's own PROX_RUNNER_TAG, which prox sets
+// for each plugin it launches (internal/runnertag).
 func NewForPlugin() *Runner {
-	return newRunner(stderrLogger(), true)
+	r := newRunner(stderrLogger(), true)
+	r.tags = runnertag.Parse(os.Getenv(runnertag.Env))
+	return r
 }
 
 func stderrLogger() hclog.Logger {
@@ -139,8 +150,10 @@ func (r *Runner) initContainment() {
 		why = fmt.Errorf("turned off (%s=%s)", ContainmentEnv, capped)
 		noCgroups = true
 		if capped == containGroup {
+			// Nor does prox look for what escaped (runnertag): the cap lets
+			// it live on.
 			r.mu.Lock()
-			r.subreaper = false
+			r.subreaper, r.tags = false, nil
 			r.mu.Unlock()
 		}
 	}
@@ -184,12 +197,12 @@ func (r *Runner) fallBackLocked(why error) {
 }
 
 // containment returns the cgroups (nil without) and containment of a new
-// process.
-func (r *Runner) containment() (*cgroupRoot, string, bool) {
+// process, and the tags to add to its environment.
+func (r *Runner) containment() (*cgroupRoot, string, bool, []string) {
 	r.initOnce.Do(r.initContainment)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.cgroups, r.mode, r.noClone3
+	return r.cgroups, r.mode, r.noClone3, r.tags
 }
 
 // fallBack gives up cgroups because of err, unless it was done already.
@@ -207,10 +220,11 @@ func (r *Runner) fallBack(root *cgroupRoot, err error) string {
 func (r *Runner) RunsLocally() bool { return true }
 
 // Start starts cfg.Command (an argv, no shell) with exactly cfg.Env as its
-// environment, in cfg.Dir when set, in a new process group. argv[0] is
-// looked up in the PATH of cfg.Env, not of the plugin; a name containing a
-// slash is taken as a path, relative to cfg.Dir. ctx only bounds the wait
-// for a turn to start the process.
+// environment (with NewForPlugin, plus the tags of PROX_RUNNER_TAG, unless
+// ContainmentEnv is "process-group"), in cfg.Dir when set, in a new process
+// group. argv[0] is looked up in the PATH of cfg.Env, not of the plugin; a
+// name containing a slash is taken as a path, relative to cfg.Dir. ctx only
+// bounds the wait for a turn to start the process.
 func (r *Runner) Start(ctx context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
 	p, err := r.start(ctx, cfg)
 	if err != nil {
@@ -239,8 +253,9 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 	if err != nil {
 		return nil, err
 	}
+	root, mode, noClone3, tags := r.containment()
 	// A nil Env would make os/exec pass on the plugin's own environment.
-	env := cfg.Env
+	env := runnertag.With(cfg.Env, tags...)
 	if env == nil {
 		env = []string{}
 	}
@@ -268,7 +283,6 @@ func (r *Runner) start(ctx context.Context, cfg *sdk.ProcessConfig) (*Process, e
 		}
 	}
 
-	root, mode, noClone3 := r.containment()
 	var cg *cgroup
 	cgroupFD := -1
 	if root != nil {

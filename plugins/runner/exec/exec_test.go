@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prox-dev/prox/internal/pluginhost"
+	"github.com/prox-dev/prox/internal/runnertag"
 	"github.com/prox-dev/prox/sdk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -179,6 +181,34 @@ func TestEnvIsExactlyCfgEnv(t *testing.T) {
 		require.NoError(t, p.wait(t))
 		assert.Empty(t, p.stdout.all(t))
 	}
+}
+
+// In the plugin, every process carries the tags prox gave the runner
+// (PROX_RUNNER_TAG), added to those cfg.Env holds: prox finds what the
+// process left by them once the plugin is gone.
+func TestPluginsProcessesCarryItsTags(t *testing.T) {
+	t.Setenv(runnertag.Env, "outer:mine")
+	require.Equal(t, []string{"outer", "mine"}, NewForPlugin().tags)
+
+	r := newRunner(hclog.NewNullLogger(), false)
+	r.tags = []string{"outer", "mine"}
+	env := []string{"PATH=" + os.Getenv("PATH"), "FOO=bar", runnertag.Env + "=user"}
+	p := start(t, r, &sdk.ProcessConfig{Command: []string{"env"}, Env: env})
+	require.NoError(t, p.wait(t))
+	assert.ElementsMatch(t, []string{env[0], env[1], runnertag.Env + "=user:outer:mine"},
+		strings.Split(strings.TrimSuffix(p.stdout.all(t), "\n"), "\n"))
+}
+
+// Capped at the process group, the runner tags nothing: what leaves a
+// process's group may outlive it, also the plugin.
+func TestProcessGroupContainmentCarriesNoTag(t *testing.T) {
+	t.Setenv(ContainmentEnv, containGroup)
+	r := newRunner(hclog.NewNullLogger(), true)
+	r.tags = []string{"mine"}
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	p := start(t, r, &sdk.ProcessConfig{Command: []string{"env"}, Env: env})
+	require.NoError(t, p.wait(t))
+	assert.Equal(t, env[0]+"\n", p.stdout.all(t))
 }
 
 func TestCommandLookedUpInCfgEnvPath(t *testing.T) {
