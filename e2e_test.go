@@ -475,6 +475,10 @@ func TestUpRunnerPluginDeath(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return readyLines() >= 2 }, 10*time.Second, 20*time.Millisecond, "the process ran again")
 	assert.Equal(t, 2, readyLines(), "and only once more")
+	// prox ps says how the last run ended: its runner plugin died.
+	out, err := exec.Command(buildProx(t), "ps", "-config", "testdata/e2e/plugin_death.hcl", "family").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Regexp(t, `(?m)^family\s+running\s+.*\s+1\s+plugin died\s+-$`, string(out))
 
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	assert.Equal(t, 0, r.wait(t))

@@ -67,7 +67,7 @@ func testPsJSON(t *testing.T, rp *runningProx) {
 		assert.ElementsMatch(t, []string{"name", "group", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keysOf(obj))
 	}
 	assert.Nil(t, raw[0]["last_exit"])
-	assert.ElementsMatch(t, []string{"code", "signal"}, keysOf(raw[1]["last_exit"].(map[string]any)))
+	assert.ElementsMatch(t, []string{"code", "signal", "runner_died"}, keysOf(raw[1]["last_exit"].(map[string]any)))
 
 	// The same objects as the API's.
 	var got []control.Process

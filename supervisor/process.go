@@ -67,6 +67,9 @@ type ExitStatus struct {
 	// Error is set when the outcome is unknown (e.g. the runner plugin
 	// died).
 	Error string
+	// RunnerDied: the runner plugin died, and the process with it (its
+	// exit status is unknown).
+	RunnerDied bool
 	// Time is when the exit was observed.
 	Time time.Time
 }
@@ -95,7 +98,9 @@ type ProcessInfo struct {
 	Health *HealthInfo
 	// Containment says what keeps the running process's descendants from
 	// outliving it, as its runner reports it (sdk.Containment): "cgroup",
-	// "subreaper", "process-group"; "" when not running or not reported.
+	// "subreaper", "process-group". When it does not run, the last run's
+	// (in backoff, between two runs, too); "" before the first run or when
+	// not reported.
 	Containment string
 	// Cgroup is the running process's cgroup v2 folder on this machine,
 	// as its runner reports it (sdk.LocalCgroup); "" when not running or
@@ -167,6 +172,7 @@ type managedProcess struct {
 	proc          sdk.Process
 	pid           int
 	startedAt     time.Time
+	containment   string // the last run's (sdk.Containment)
 	restarts      int
 	consecutive   int // restarts since the backoff was last reset
 	burst         burst
@@ -474,6 +480,10 @@ func (m *managedProcess) started(res startResult) {
 		return
 	}
 	m.proc, m.pid, m.startedAt = res.proc, res.proc.PID(), m.now()
+	m.containment = ""
+	if c, ok := res.proc.(sdk.Containment); ok {
+		m.containment = c.Containment()
+	}
 	m.transition(StateRunning, nil, "")
 	m.logger.Info("started", "pid", m.pid, "runner", m.spec.RunnerName)
 	m.answer(&m.waitRunning, nil, true)
@@ -497,7 +507,7 @@ func exitStatus(err error, now time.Time) ExitStatus {
 	case errors.As(err, &exitErr):
 		st.Code, st.Signal = exitErr.Code, exitErr.Signal
 	case errors.Is(err, sdk.ErrPluginUnavailable):
-		st.Code, st.Error = -1, "its plugin died: "+err.Error()
+		st.Code, st.Error, st.RunnerDied = -1, "its plugin died: "+err.Error(), true
 	default:
 		st.Code, st.Error = -1, err.Error()
 	}
@@ -664,13 +674,10 @@ func (m *managedProcess) transition(to State, exit *ExitStatus, reason string) {
 func (m *managedProcess) snapshot() {
 	info := ProcessInfo{
 		Name: m.spec.Name, Group: m.spec.Group, State: m.state, Runner: m.spec.RunnerName, Restarts: m.restarts,
-		LastExit: m.lastExit, NextRestart: m.nextRestart, Reason: m.reason,
+		LastExit: m.lastExit, NextRestart: m.nextRestart, Reason: m.reason, Containment: m.containment,
 	}
 	if m.state == StateRunning || m.state == StateStopping {
 		info.PID, info.StartedAt = m.pid, m.startedAt
-		if c, ok := m.proc.(sdk.Containment); ok {
-			info.Containment = c.Containment()
-		}
 		if c, ok := m.proc.(sdk.LocalCgroup); ok {
 			info.Cgroup = c.LocalCgroup()
 		}

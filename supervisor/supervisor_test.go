@@ -458,6 +458,7 @@ func TestRunnerDeathIsACrashNamingTheRunner(t *testing.T) {
 	// One clear line: what died first, then the error.
 	assert.Equal(t, "runner fake: its plugin died: wait: plugin unavailable: connection reset", info.Reason)
 	assert.Contains(t, info.LastExit.Error, "plugin unavailable")
+	assert.True(t, info.LastExit.RunnerDied, "the exit says its runner plugin died")
 }
 
 func TestSlowSubscriberLosesEventsButNeverBlocks(t *testing.T) {

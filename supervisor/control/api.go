@@ -50,8 +50,8 @@ type Process struct {
 	// Containment says what keeps the running process's descendants from
 	// outliving it, as its runner reports it: "cgroup" (a cgroup of its
 	// own), "subreaper" (the runner adopts what escapes its process
-	// group), "process-group" (its process group only); "" when not
-	// running or not reported.
+	// group), "process-group" (its process group only). When it does not
+	// run, the last run's; "" before the first run or when not reported.
 	Containment string `json:"containment"`
 }
 
@@ -82,6 +82,9 @@ type Exit struct {
 	Code int `json:"code"`
 	// Signal is the terminating signal's name ("SIGTERM"), "" if none.
 	Signal string `json:"signal"`
+	// RunnerDied says that the process's runner plugin died, and the
+	// process with it: its code (-1) is unknown.
+	RunnerDied bool `json:"runner_died"`
 }
 
 // ProcessFrom converts a supervisor snapshot to its API form.
@@ -105,7 +108,7 @@ func ProcessFrom(p supervisor.ProcessInfo) Process {
 		out.UptimeSeconds = math.Round(p.Uptime.Seconds()*1000) / 1000
 	}
 	if p.LastExit != nil {
-		out.LastExit = &Exit{Code: p.LastExit.Code, Signal: p.LastExit.Signal}
+		out.LastExit = &Exit{Code: p.LastExit.Code, Signal: p.LastExit.Signal, RunnerDied: p.LastExit.RunnerDied}
 		crashed := p.State == supervisor.StateCrashed || p.State == supervisor.StateBackoff
 		if out.Reason == "" && crashed {
 			// A plain crash: its exit is the reason.

@@ -48,7 +48,7 @@ func TestListAndGetProcesses(t *testing.T) {
 	assert.Equal(t, "crashed", once.State)
 	assert.Zero(t, once.PID)
 	assert.Nil(t, once.StartedAt)
-	assert.Empty(t, once.Containment, "not running")
+	assert.Equal(t, web.Containment, once.Containment, "its last run's")
 	require.NotNil(t, once.LastExit)
 	assert.Equal(t, 3, once.LastExit.Code)
 
@@ -61,7 +61,7 @@ func TestListAndGetProcesses(t *testing.T) {
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(resp, &raw))
 	assert.ElementsMatch(t, []string{"name", "group", "state", "pid", "runner", "restarts", "started_at", "uptime_seconds", "last_exit", "health", "reason", "containment"}, keys(raw))
-	assert.ElementsMatch(t, []string{"code", "signal"}, keys(raw["last_exit"].(map[string]any)))
+	assert.ElementsMatch(t, []string{"code", "signal", "runner_died"}, keys(raw["last_exit"].(map[string]any)))
 }
 
 func TestUnknownProcessIs404(t *testing.T) {

@@ -9,11 +9,13 @@ import (
 // prox ps, prox down and prox top.
 
 // Text describes how a run ended: "-" (none, also for a nil e), "exit 0",
-// "SIGTERM".
+// "SIGTERM", "plugin died" (its runner plugin's, which took it along).
 func (e *Exit) Text() string {
 	switch {
 	case e == nil:
 		return "-"
+	case e.RunnerDied:
+		return "plugin died"
 	case e.Signal != "":
 		return e.Signal
 	default:
