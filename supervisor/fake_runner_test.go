@@ -27,10 +27,15 @@ type fakeRunner struct {
 	// noOutputCloser makes new processes hide their sdk.OutputCloser, as
 	// a runner whose output cannot be abandoned.
 	noOutputCloser bool
-	started        chan *fakeProc
-	live           atomic.Int32
-	maxLive        atomic.Int32
-	signals        *signalLog
+	// frozen makes new processes never report their exit after a
+	// signal, SIGKILL included, as the process of a runner plugin that is
+	// frozen (kill -STOP): their Wait returns only once the test ends
+	// them (exit).
+	frozen  bool
+	started chan *fakeProc
+	live    atomic.Int32
+	maxLive atomic.Int32
+	signals *signalLog
 }
 
 // signalLog orders the signals of all processes of a test.
@@ -62,7 +67,7 @@ func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Proce
 		r.mu.Unlock()
 		return nil, err
 	}
-	p := &fakeProc{name: cfg.Name, runner: r, pid: 1000 + len(r.procs), done: make(chan struct{}), ignoreTERM: r.ignoreTERM}
+	p := &fakeProc{name: cfg.Name, runner: r, pid: 1000 + len(r.procs), done: make(chan struct{}), ignoreTERM: r.ignoreTERM, frozen: r.frozen}
 	p.outR, p.outW = io.Pipe()
 	p.errR, p.errW = io.Pipe()
 	r.procs = append(r.procs, p)
@@ -110,6 +115,7 @@ type fakeProc struct {
 	runner     *fakeRunner
 	pid        int
 	ignoreTERM bool
+	frozen     bool
 	outR, errR *io.PipeReader
 	outW, errW *io.PipeWriter
 	once       sync.Once
@@ -164,6 +170,9 @@ func (p *fakeProc) Signal(sig os.Signal) error {
 	case <-p.done:
 		return nil
 	default:
+	}
+	if p.frozen {
+		return nil
 	}
 	if sig == syscall.SIGTERM && p.ignoreTERM {
 		return nil

@@ -20,6 +20,15 @@ import (
 // restart or a stop.
 const DefaultOutputGrace = time.Second
 
+// DefaultKillWait is how long, by default, prox waits for a process's
+// runner to report the exit after SIGKILL (Options.KillWait). SIGKILL
+// cannot be ignored, so the exit normally comes within milliseconds (a
+// remote runner's, within a round trip). When it does not, the runner
+// itself does not answer (its plugin is frozen by SIGSTOP, or stuck), and
+// prox gives up on the run: it logs an error, and the stop ends with the
+// process stopped, its reason saying the exit was never reported.
+const DefaultKillWait = 5 * time.Second
+
 // watch captures one run's output and reports its end to the loop. The
 // end is the exit that Wait reports, not the end of the output: once Wait
 // has returned, the output gets the grace to end, then is abandoned
@@ -27,7 +36,10 @@ const DefaultOutputGrace = time.Second
 // neither the exit, nor the restart, nor a stop by more than the grace.
 // observer, when not nil, sees every line of the run (a log check's
 // probe).
-func (m *managedProcess) watch(proc sdk.Process, observer LineObserver) {
+// run is the run's number (m.run), which the loop checks, since a run it
+// gave up on (abandon) may report its exit late. The report never blocks
+// once the loop has ended.
+func (m *managedProcess) watch(proc sdk.Process, observer LineObserver, run uint64) {
 	d := &outputDrain{changed: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	for _, s := range []struct {
@@ -66,7 +78,10 @@ func (m *managedProcess) watch(proc sdk.Process, observer LineObserver) {
 				"grace", m.outputGrace)
 		}
 	}
-	m.exited <- st
+	select {
+	case m.exited <- runExit{run: run, st: st}:
+	case <-m.ctx.Done():
+	}
 }
 
 func (m *managedProcess) framer(stream sdk.Stream, d *outputDrain, observer LineObserver) *logs.Framer {

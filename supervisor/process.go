@@ -133,6 +133,12 @@ type request struct {
 	initial bool
 }
 
+// runExit is how a run ended, as its watcher reports it.
+type runExit struct {
+	run uint64 // m.run of the run
+	st  ExitStatus
+}
+
 type startResult struct {
 	proc sdk.Process
 	err  error
@@ -160,6 +166,9 @@ type managedProcess struct {
 	reqs   chan request
 	// outputGrace: how long the output may take to end after the exit.
 	outputGrace time.Duration
+	// killWait: how long the exit may take to be reported after SIGKILL
+	// (Options.KillWait).
+	killWait time.Duration
 	// runCtx is the loop's context, set by begin; endLoop ends the loop
 	// (the process was removed), which then closes done.
 	runCtx  context.Context
@@ -190,9 +199,11 @@ type managedProcess struct {
 	backoffTimer  *time.Timer
 	stopC         <-chan time.Time
 	stopTimer     *time.Timer
+	abandonC      <-chan time.Time // fires killWait after SIGKILL
+	abandonTimer  *time.Timer
 	cancelStart   context.CancelFunc
 	startDone     chan startResult
-	exited        chan ExitStatus
+	exited        chan runExit
 	waitingDeps   bool // starting, but waiting for dependencies
 	run           uint64
 	health        *HealthInfo
@@ -227,10 +238,11 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs
 		reqs:      make(chan request),
 		state:     StateStopped,
 		startDone: make(chan startResult, 1),
-		exited:    make(chan ExitStatus, 1),
+		exited:    make(chan runExit, 1),
 		done:      make(chan struct{}),
 
 		outputGrace: DefaultOutputGrace,
+		killWait:    DefaultKillWait,
 	}
 	if spec.Health != nil {
 		spec.Health.withDefaults()
@@ -281,8 +293,12 @@ func (m *managedProcess) loop(ctx context.Context) {
 			m.handle(r)
 		case res := <-m.startDone:
 			m.started(res)
-		case st := <-m.exited:
-			m.ended(st)
+		case ex := <-m.exited:
+			// The exit of a run given up on (abandon) comes late, if at
+			// all: that run has ended already.
+			if ex.run == m.run && m.proc != nil {
+				m.ended(ex.st)
+			}
 		case <-m.backoffC:
 			m.backoffC, m.backoffTimer = nil, nil
 			m.restarts++
@@ -290,6 +306,9 @@ func (m *managedProcess) loop(ctx context.Context) {
 		case <-m.stopC:
 			m.stopC, m.stopTimer = nil, nil
 			m.kill("stop timeout expired, sending SIGKILL", fmt.Sprintf("killed after the stop timeout (%s)", m.spec.StopTimeout))
+		case <-m.abandonC:
+			m.abandonC, m.abandonTimer = nil, nil
+			m.abandon()
 		case res := <-m.healthC:
 			m.healthChecked(res)
 		}
@@ -490,7 +509,7 @@ func (m *managedProcess) started(res startResult) {
 	m.run++
 	probe := m.startHealth(res.proc)
 	observer, _ := probe.(LineObserver)
-	go m.watch(res.proc, observer)
+	go m.watch(res.proc, observer, m.run)
 	if m.stopRequested {
 		m.beginStop()
 	}
@@ -517,6 +536,7 @@ func exitStatus(err error, now time.Time) ExitStatus {
 // ended handles the end of a run.
 func (m *managedProcess) ended(st ExitStatus) {
 	m.cancelStop()
+	m.cancelAbandon()
 	m.stopHealth()
 	m.proc = nil
 	m.lastExit = &st
@@ -608,6 +628,34 @@ func (m *managedProcess) cancelBackoff() {
 	m.nextRestart = time.Time{}
 }
 
+func (m *managedProcess) cancelAbandon() {
+	if m.abandonTimer != nil {
+		m.abandonTimer.Stop()
+	}
+	m.abandonTimer, m.abandonC = nil, nil
+}
+
+// abandon gives up on the current run when its runner has not reported
+// its exit killWait after SIGKILL: the runner plugin does not answer
+// (frozen, kill -STOP, or stuck). The run ends here, as a stop that
+// needed SIGKILL, with the reason saying so, and the process can be
+// started again; the run's watcher stays blocked on the runner until it
+// answers or its plugin is shut down, and its late exit is ignored.
+func (m *managedProcess) abandon() {
+	if m.proc == nil {
+		return
+	}
+	why := fmt.Sprintf("its runner %s did not report the exit within %s of SIGKILL", m.spec.RunnerName, m.killWait)
+	m.logger.Error("giving up on the process: its runner did not report the exit after SIGKILL",
+		"runner", m.spec.RunnerName, "pid", m.pid, "waited", m.killWait)
+	if m.killReason != "" {
+		m.killReason += "; " + why
+	} else {
+		m.killReason = why
+	}
+	m.ended(ExitStatus{Code: -1, Signal: "SIGKILL", Error: "exit not reported: " + why, Time: m.now()})
+}
+
 func (m *managedProcess) cancelStop() {
 	if m.stopTimer != nil {
 		m.stopTimer.Stop()
@@ -639,6 +687,12 @@ func (m *managedProcess) kill(why, reason string) {
 	m.killed, m.killReason = true, reason
 	m.cancelStop()
 	m.logger.Warn(why, "timeout", m.spec.StopTimeout)
+	if m.abandonTimer == nil {
+		// A runner that does not answer never reports the exit: the run
+		// is given up on after killWait (abandon).
+		m.abandonTimer = time.NewTimer(m.killWait)
+		m.abandonC = m.abandonTimer.C
+	}
 	proc := m.proc
 	go func() {
 		if err := proc.Signal(syscall.SIGKILL); err != nil {

@@ -72,6 +72,10 @@ type Options struct {
 	// after the process has exited; then prox gives up on it (see
 	// DefaultOutputGrace, the default).
 	OutputGrace time.Duration
+	// KillWait is how long prox waits for a runner to report a process's
+	// exit after SIGKILL before it gives up on the run (see
+	// DefaultKillWait, the default).
+	KillWait time.Duration
 }
 
 // Errors of the Supervisor.
@@ -84,7 +88,8 @@ var (
 )
 
 // killGrace bounds how long Stop waits for processes after SIGKILL once
-// its context is done.
+// its context is done. Each process gives up on its run by itself after
+// its KillWait (shorter); this is the backstop.
 const killGrace = 10 * time.Second
 
 // Manager is the Supervisor.
@@ -92,6 +97,8 @@ type Manager struct {
 	logger hclog.Logger
 	output func([]logs.LogEntry, *logs.Block)
 	grace  time.Duration
+	// killWait is Options.KillWait.
+	killWait time.Duration
 	// setMu guards the set of processes (procs, byName), which Apply
 	// changes at runtime; take it after mu, never before.
 	setMu  sync.RWMutex
@@ -129,16 +136,20 @@ func New(specs []ProcessSpec, opts Options) *Manager {
 	if opts.OutputGrace <= 0 {
 		opts.OutputGrace = DefaultOutputGrace
 	}
+	if opts.KillWait <= 0 {
+		opts.KillWait = DefaultKillWait
+	}
 	s := &Manager{
-		logger:  opts.Logger.Named("supervisor"),
-		output:  output,
-		grace:   opts.OutputGrace,
-		byName:  make(map[string]*managedProcess, len(specs)),
-		bus:     newEventBus(len(specs)),
-		changed: make(chan struct{}, 1),
-		state:   "new",
-		stopped: make(chan struct{}),
-		changeC: make(chan struct{}),
+		logger:   opts.Logger.Named("supervisor"),
+		output:   output,
+		grace:    opts.OutputGrace,
+		killWait: opts.KillWait,
+		byName:   make(map[string]*managedProcess, len(specs)),
+		bus:      newEventBus(len(specs)),
+		changed:  make(chan struct{}, 1),
+		state:    "new",
+		stopped:  make(chan struct{}),
+		changeC:  make(chan struct{}),
 	}
 	for _, spec := range specs {
 		m := s.newProcess(spec)
@@ -155,6 +166,7 @@ func (s *Manager) newProcess(spec ProcessSpec) *managedProcess {
 	}
 	m := newManagedProcess(spec, s.logger, s.output, s.bus, s.notify)
 	m.outputGrace = s.grace
+	m.killWait = s.killWait
 	return m
 }
 

@@ -554,3 +554,74 @@ func TestSignalProcess(t *testing.T) {
 	assert.True(t, m.ManuallyControlled())
 	assert.ErrorIs(t, m.SignalProcess(context.Background(), "a", syscall.SIGHUP), ErrNotRunningProcess)
 }
+
+// A runner that never reports the exit after SIGKILL (its plugin is
+// frozen) does not hang a stop: the process is given up on KillWait after
+// SIGKILL, stopped with a reason that says so, and the run's late exit,
+// when the runner answers at last, changes nothing and blocks nothing.
+func TestStopGivesUpOnARunnerThatNeverReportsTheExit(t *testing.T) {
+	r := newFakeRunner()
+	r.frozen = true
+	const stopTimeout, killWait = 50 * time.Millisecond, 100 * time.Millisecond
+	m := New([]ProcessSpec{spec("a", r, func(s *ProcessSpec) { s.StopTimeout = stopTimeout })},
+		Options{Logger: testLogger(t), KillWait: killWait})
+	require.NoError(t, m.Start(context.Background()))
+	events := m.Subscribe()
+	done := make(chan error, 1)
+	go func() { done <- m.Stop(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Stop hung on a runner that never reports the exit")
+	}
+	assert.Equal(t, []string{"a:SIGTERM", "a:SIGKILL"}, r.signals.list())
+	info, err := m.Process("a")
+	require.NoError(t, err)
+	assert.Equal(t, StateStopped, info.State, "a requested stop is no crash")
+	assert.Equal(t, "killed after the stop timeout (50ms); its runner fake did not report the exit within 100ms of SIGKILL", info.Reason)
+	require.NotNil(t, info.LastExit)
+	assert.Contains(t, info.LastExit.Error, "exit not reported")
+	assert.Equal(t, []string{"running>stopping", "stopping>stopped"}, collect(t, events, "a", StateStopped))
+	// The runner answers at last: the watcher's late report must not
+	// block (the owner has ended) nor change anything.
+	p := r.last()
+	p.exit(&sdk.ExitError{Code: -1, Signal: "SIGKILL"})
+	require.Eventually(t, func() bool { return r.live.Load() == 0 }, waitFor, tick)
+	info, _ = m.Process("a")
+	assert.Equal(t, StateStopped, info.State)
+	assert.Contains(t, info.LastExit.Error, "exit not reported")
+}
+
+// A run given up on while the supervisor goes on (prox stop a) can be
+// started again, and the old run's late exit does not end the new run.
+func TestLateExitOfAnAbandonedRunDoesNotEndTheNextRun(t *testing.T) {
+	r := newFakeRunner()
+	r.frozen = true
+	m := New([]ProcessSpec{spec("a", r, func(s *ProcessSpec) { s.StopTimeout = 20 * time.Millisecond })},
+		Options{Logger: testLogger(t), KillWait: 50 * time.Millisecond})
+	require.NoError(t, m.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = m.Stop(ctx)
+		for _, p := range r.procs {
+			p.exit(nil)
+		}
+	})
+	old := r.last()
+	require.NoError(t, m.StopProcess(context.Background(), "a"))
+	requireState(t, m, "a", StateStopped)
+	r.mu.Lock()
+	r.frozen = false
+	r.mu.Unlock()
+	require.NoError(t, m.StartProcess(context.Background(), "a"))
+	require.Equal(t, 2, r.count())
+	old.exit(&sdk.ExitError{Code: -1, Signal: "SIGKILL"})
+	require.Eventually(t, func() bool { return r.live.Load() == 1 }, waitFor, tick)
+	// Taken for the new run's, the late exit would end it at once.
+	assert.Never(t, func() bool { return stateOf(m, "a") != StateRunning }, 300*time.Millisecond, tick,
+		"the old run's late exit ended the new run")
+	info := requireState(t, m, "a", StateRunning)
+	assert.Equal(t, r.last().pid, info.PID, "the new run still runs")
+}
