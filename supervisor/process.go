@@ -653,7 +653,7 @@ func (m *managedProcess) abandon() {
 	} else {
 		m.killReason = why
 	}
-	m.ended(ExitStatus{Code: -1, Signal: "SIGKILL", Error: "exit not reported: " + why, Time: m.now()})
+	m.ended(ExitStatus{Code: -1, Signal: "SIGKILL", Error: "exit not reported by the runner", Time: m.now()})
 }
 
 func (m *managedProcess) cancelStop() {
