@@ -16,6 +16,13 @@ import (
 // has no earlier deadline.
 const shutdownTimeout = 5 * time.Second
 
+// killTimeout bounds go-plugin's own shutdown of a plugin (its Kill: a
+// Shutdown call to its controller, up to 2 s for the plugin to exit, then
+// SIGKILL), whose controller call has no deadline: a plugin that stopped
+// answering (frozen by SIGSTOP) would hold it for good. Past it, prox
+// sends SIGKILL itself.
+const killTimeout = 5 * time.Second
+
 // Instance is one launched plugin component.
 type Instance struct {
 	Kind   sdk.Kind
@@ -101,8 +108,12 @@ func (i *Instance) PID() int {
 func (i *Instance) Exited() bool { return i.client.Exited() }
 
 // Close asks the component to shut down (bounded by ctx and
-// shutdownTimeout), then kills the plugin process. It is safe to call more
-// than once.
+// shutdownTimeout), then kills the plugin process. A plugin that does not
+// answer Shutdown in time (frozen, or stuck) is killed at once with
+// SIGKILL, which also ends a stopped process; go-plugin's own shutdown is
+// bounded by killTimeout the same way. Close thus returns within
+// shutdownTimeout plus killTimeout for a plugin prox launched. It is safe
+// to call more than once.
 func (i *Instance) Close(ctx context.Context) error {
 	i.closeOnce.Do(func() {
 		if i.proc != nil {
@@ -111,9 +122,42 @@ func (i *Instance) Close(ctx context.Context) error {
 		if !i.client.Exited() {
 			sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
 			i.closeErr = i.Base.Shutdown(sctx)
+			unanswered := sctx.Err() != nil
 			cancel()
+			if unanswered {
+				i.closeErr = fmt.Errorf("%s did not answer its shutdown within %s, killed: %w", i.ID(), shutdownTimeout, i.closeErr)
+				i.forceKill()
+			}
 		}
-		i.client.Kill()
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			i.client.Kill()
+		}()
+		select {
+		case <-killed:
+		case <-time.After(killTimeout):
+			if i.proc == nil {
+				// A debug plugin is its user's, and is left as it is:
+				// only prox's side of it is given up on.
+				return
+			}
+			i.forceKill()
+			<-killed // the plugin's connection ends with it
+		}
 	})
 	return i.closeErr
+}
+
+// forceKill kills the plugin process with SIGKILL, which ends it even when
+// it is stopped; as for a plugin that died, what it leaves is swept once
+// it has exited (pluginProcess.sweep). A debug plugin is left alone.
+func (i *Instance) forceKill() {
+	if i.proc == nil {
+		return
+	}
+	i.proc.forced.Store(true)
+	if err := i.proc.Kill(context.Background()); err != nil {
+		i.proc.log.Warn("could not kill the plugin", "error", err)
+	}
 }

@@ -429,3 +429,34 @@ func TestPluginLogLineHasOneTimeAndOneName(t *testing.T) {
 	}
 	assert.Contains(t, line, "address=tcp://127.0.0.1:1", "the plugin's own arguments stay")
 }
+
+// A runner plugin frozen by SIGSTOP answers nothing, not even go-plugin's
+// own shutdown call, which has no deadline: Close gives it shutdownTimeout
+// to answer, then kills it, and returns; the plugin's process is gone, and
+// the process it ran with it.
+func TestCloseKillsAFrozenPlugin(t *testing.T) {
+	t.Parallel()
+	l := newLoader(t, selfOptions(t, "exec"))
+	inst, err := l.Launch(context.Background(), sdk.KindRunner, execrunner.Name)
+	require.NoError(t, err)
+	pluginPID := inst.PID()
+	p := startSleep(t, inst)
+	waited := waitAsync(p)
+	require.NoError(t, syscall.Kill(pluginPID, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(pluginPID, syscall.SIGKILL) }) // if Close failed to
+
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- l.Close(context.Background()) }()
+	select {
+	case err = <-closed:
+	case <-time.After(shutdownTimeout + killTimeout + waitFor):
+		t.Fatal("Close of a frozen plugin hangs")
+	}
+	t.Logf("Close returned after %s", time.Since(start).Round(10*time.Millisecond))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "runner.exec did not answer its shutdown within 5s, killed")
+	requireGone(t, pluginPID, "the frozen plugin")
+	require.ErrorIs(t, waitResult(t, waited), sdk.ErrPluginUnavailable)
+	requireGone(t, p.PID(), "sleep")
+}

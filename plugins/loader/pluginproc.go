@@ -40,6 +40,9 @@ type pluginProcess struct {
 	closing atomic.Bool
 	// uncontained: a process it started has no cgroup (noteContainment).
 	uncontained atomic.Bool
+	// forced: prox killed the plugin, which did not answer its shutdown
+	// (Instance.forceKill): it released nothing.
+	forced atomic.Bool
 }
 
 var _ runner.Runner = (*pluginProcess)(nil)
@@ -85,11 +88,12 @@ func (p *pluginProcess) Wait(context.Context) error {
 // (runnertag.Kill), once the plugin has exited: its processes and what
 // they started, also what left its process group and lost its parent,
 // which without a cgroup nothing else finds once the plugin, their
-// subreaper, is gone. It runs when the plugin died, and at prox's stop as a
-// last sweep when a process of the plugin had no cgroup (with cgroups, the
-// runner's Shutdown has emptied them).
+// subreaper, is gone. It runs when the plugin died, when prox had to kill
+// it (it did not answer its shutdown), and at prox's stop as a last sweep
+// when a process of the plugin had no cgroup (with cgroups, the runner's
+// Shutdown has emptied them).
 func (p *pluginProcess) sweep() {
-	if p.tag == "" || (p.closing.Load() && !p.uncontained.Load()) {
+	if p.tag == "" || (p.closing.Load() && !p.uncontained.Load() && !p.forced.Load()) {
 		return
 	}
 	n, err := runnertag.Kill(p.tag, sweepTimeout)
