@@ -31,7 +31,10 @@ type fakeRunner struct {
 	// signal, SIGKILL included, as the process of a runner plugin that is
 	// frozen (kill -STOP): their Wait returns only once the test ends
 	// them (exit).
-	frozen  bool
+	frozen bool
+	// hold, when set, makes Start wait until it is closed, whatever its
+	// context says: a runner that answers nothing.
+	hold    chan struct{}
 	started chan *fakeProc
 	live    atomic.Int32
 	maxLive atomic.Int32
@@ -61,6 +64,12 @@ func newFakeRunner() *fakeRunner {
 }
 
 func (r *fakeRunner) Start(_ context.Context, cfg *sdk.ProcessConfig) (sdk.Process, error) {
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	r.mu.Lock()
 	if r.startErr != nil {
 		err := r.startErr

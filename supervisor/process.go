@@ -140,6 +140,7 @@ type runExit struct {
 }
 
 type startResult struct {
+	gen  uint64 // m.startGen of the start
 	proc sdk.Process
 	err  error
 }
@@ -201,15 +202,20 @@ type managedProcess struct {
 	stopTimer     *time.Timer
 	abandonC      <-chan time.Time // fires killWait after SIGKILL
 	abandonTimer  *time.Timer
-	cancelStart   context.CancelFunc
-	startDone     chan startResult
-	exited        chan runExit
-	waitingDeps   bool // starting, but waiting for dependencies
-	run           uint64
-	health        *HealthInfo
-	healthC       chan healthResult
-	cancelHealth  context.CancelFunc
-	unhealthy     bool // the current run is being stopped as unhealthy
+	// startStopC fires when a start that a stop waits for has taken the
+	// stop timeout plus killWait (giveUpStart).
+	startStopC     <-chan time.Time
+	startStopTimer *time.Timer
+	startGen       uint64 // the start in progress (launch); older results are late
+	cancelStart    context.CancelFunc
+	startDone      chan startResult
+	exited         chan runExit
+	waitingDeps    bool // starting, but waiting for dependencies
+	run            uint64
+	health         *HealthInfo
+	healthC        chan healthResult
+	cancelHealth   context.CancelFunc
+	unhealthy      bool // the current run is being stopped as unhealthy
 
 	mu   sync.Mutex
 	snap ProcessInfo
@@ -237,7 +243,7 @@ func newManagedProcess(spec ProcessSpec, logger hclog.Logger, output func([]logs
 		now:       time.Now,
 		reqs:      make(chan request),
 		state:     StateStopped,
-		startDone: make(chan startResult, 1),
+		startDone: make(chan startResult), // unbuffered: a result the loop did not take is killed
 		exited:    make(chan runExit, 1),
 		done:      make(chan struct{}),
 
@@ -292,7 +298,14 @@ func (m *managedProcess) loop(ctx context.Context) {
 		case r := <-m.reqs:
 			m.handle(r)
 		case res := <-m.startDone:
-			m.started(res)
+			if res.gen != m.startGen || m.cancelStart == nil {
+				m.lateStart(res)
+			} else {
+				m.started(res)
+			}
+		case <-m.startStopC:
+			m.startStopC, m.startStopTimer = nil, nil
+			m.giveUpStart()
 		case ex := <-m.exited:
 			// The exit of a run given up on (abandon) comes late, if at
 			// all: that run has ended already.
@@ -401,9 +414,14 @@ func (m *managedProcess) handle(r request) {
 				r.reply <- nil
 				break
 			}
-			// Stopped as soon as the start completes.
+			// Stopped as soon as the start completes; a start that never
+			// does (its runner does not answer) is given up on.
 			m.stopRequested = true
 			m.waitStopped = append(m.waitStopped, r.reply)
+			if m.startStopTimer == nil {
+				m.startStopTimer = time.NewTimer(m.spec.StopTimeout + m.killWait)
+				m.startStopC = m.startStopTimer.C
+			}
 		case StateStopping:
 			m.waitStopped = append(m.waitStopped, r.reply)
 		case StateBackoff:
@@ -469,17 +487,55 @@ func (m *managedProcess) launch() {
 	m.stopRequested, m.killed, m.unhealthy, m.reason, m.killReason = false, false, false, "", ""
 	startCtx, cancel := context.WithCancel(m.ctx)
 	m.cancelStart = cancel
-	cfg := m.spec.Config
-	runner := m.spec.Runner
+	m.startGen++
+	gen, cfg, runner, loopCtx := m.startGen, m.spec.Config, m.spec.Runner, m.ctx
 	go func() {
 		proc, err := runner.Start(startCtx, &cfg)
-		m.startDone <- startResult{proc: proc, err: err}
+		select {
+		case m.startDone <- startResult{gen: gen, proc: proc, err: err}:
+		case <-loopCtx.Done():
+			if proc != nil {
+				_ = proc.Signal(syscall.SIGKILL) // nobody owns it
+			}
+		}
 	}()
+}
+
+// giveUpStart ends a start that a stop has waited for longer than the
+// stop timeout plus killWait: its runner does not answer (its plugin is
+// frozen). The start is cancelled and its late result, if one comes, is
+// killed (lateStart).
+func (m *managedProcess) giveUpStart() {
+	if m.state != StateStarting || m.cancelStart == nil {
+		return
+	}
+	m.cancelStart()
+	m.cancelStart = nil
+	m.startGen++ // the pending result is now late
+	why := fmt.Sprintf("its runner %s did not answer the start within %s of the stop", m.spec.RunnerName, m.spec.StopTimeout+m.killWait)
+	m.logger.Error("giving up on the start: its runner did not answer", "runner", m.spec.RunnerName, "waited", m.spec.StopTimeout+m.killWait)
+	m.transition(StateStopped, nil, why)
+	m.answer(&m.waitRunning, fmt.Errorf("process %q: %s", m.spec.Name, why), true)
+	m.answer(&m.waitStopped, nil, true)
+}
+
+// lateStart handles the result of a start given up on: a process it
+// started after all is killed, since nothing owns it.
+func (m *managedProcess) lateStart(res startResult) {
+	if res.proc == nil {
+		return
+	}
+	m.logger.Warn("killing a process whose start was given up on", "pid", res.proc.PID())
+	go func() { _ = res.proc.Signal(syscall.SIGKILL) }()
 }
 
 func (m *managedProcess) started(res startResult) {
 	m.cancelStart()
 	m.cancelStart = nil
+	if m.startStopTimer != nil {
+		m.startStopTimer.Stop()
+	}
+	m.startStopTimer, m.startStopC = nil, nil
 	if res.err != nil {
 		// Runners return the cause; the process is named here, once.
 		err := fmt.Errorf("failed to start %q: %w", m.spec.Name, res.err)

@@ -625,3 +625,40 @@ func TestLateExitOfAnAbandonedRunDoesNotEndTheNextRun(t *testing.T) {
 	info := requireState(t, m, "a", StateRunning)
 	assert.Equal(t, r.last().pid, info.PID, "the new run still runs")
 }
+
+// A start that its runner never answers (a frozen plugin; this one even
+// ignores its context) does not hang a stop either: it is given up on
+// after the stop timeout plus KillWait, and what it starts after all is
+// killed.
+func TestStopGivesUpOnAStartThatNeverReturns(t *testing.T) {
+	r := newFakeRunner()
+	m := New([]ProcessSpec{spec("a", r, func(s *ProcessSpec) { s.StopTimeout = 20 * time.Millisecond })},
+		Options{Logger: testLogger(t), KillWait: 50 * time.Millisecond})
+	require.NoError(t, m.Start(context.Background()))
+	require.NoError(t, m.StopProcess(context.Background(), "a"))
+	hold := make(chan struct{})
+	r.mu.Lock()
+	r.hold = hold
+	r.mu.Unlock()
+	started := make(chan error, 1)
+	go func() { started <- m.StartProcess(context.Background(), "a") }()
+	requireState(t, m, "a", StateStarting)
+
+	done := make(chan error, 1)
+	go func() { done <- m.Stop(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		close(hold)
+		t.Fatal("Stop hung on a start that never returns")
+	}
+	info, _ := m.Process("a")
+	assert.Equal(t, StateStopped, info.State)
+	assert.Equal(t, "its runner fake did not answer the start within 70ms of the stop", info.Reason)
+	require.Error(t, <-started)
+
+	close(hold) // the runner answers at last: its process is killed
+	require.Eventually(t, func() bool { return r.count() == 2 && r.live.Load() == 0 }, waitFor, tick)
+	assert.Equal(t, "a:SIGKILL", r.signals.list()[len(r.signals.list())-1])
+}
