@@ -272,27 +272,7 @@ func TestWriteToARefusingServerFailsNamingWhy(t *testing.T) {
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.Contains(t, err.Error(), "2 messages queued (max_queue 2)")
 
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
-	got := make(chan string, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		var all []byte
-		buf := make([]byte, 4096)
-		for !strings.Contains(string(all), "line-00003") {
-			n, err := c.Read(buf)
-			all = append(all, buf[:n]...)
-			if err != nil {
-				break
-			}
-		}
-		got <- string(all)
-	}()
+	got := listenLate(t, port, "line-00003")
 	// The host resends the batch with its backoff.
 	require.Eventually(t, func() bool { return s.Write(context.Background(), second) == nil }, waitFor, tick)
 	select {
@@ -354,27 +334,7 @@ func TestUnreachableServerAtStart(t *testing.T) {
 		}), "a server that is down at start does not stop prox")
 		require.NoError(t, s.Write(context.Background(), lines("web", "line", 0, 3)), "queued")
 
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = l.Close() })
-		got := make(chan string, 1)
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			var all []byte
-			buf := make([]byte, 4096)
-			for !strings.Contains(string(all), "line-00002") {
-				n, err := c.Read(buf)
-				all = append(all, buf[:n]...)
-				if err != nil {
-					break
-				}
-			}
-			got <- string(all)
-		}()
+		got := listenLate(t, port, "line-00002")
 		select {
 		case msgs := <-got:
 			for i := 0; i < 3; i++ {
@@ -396,4 +356,33 @@ func TestUnreachableServerAtStart(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "2 messages not delivered")
 	})
+}
+
+// listenLate starts a TCP server on the loopback port, as a syslog server
+// that comes up after the sink, and sends on the channel what its first
+// connection received, once that holds last (or the connection ended).
+func listenLate(t *testing.T, port int, last string) <-chan string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var all []byte
+		buf := make([]byte, 4096)
+		for !strings.Contains(string(all), last) {
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		got <- string(all)
+	}()
+	return got
 }
