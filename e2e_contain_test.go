@@ -127,24 +127,25 @@ func requireCgroupsGone(t *testing.T, dir string) {
 	}
 }
 
-// requireCgroupContainment skips the test (fails it under CI=true) where the
-// exec runner has no cgroups.
-func requireCgroupContainment(t *testing.T, containment string) {
+// requireContainment skips the test (fails it under CI=true) where the exec
+// runner's containment is not want ("cgroup", or "subreaper" when cgroups
+// are turned off).
+func requireContainment(t *testing.T, want, containment string) {
 	t.Helper()
-	if containment == "cgroup" {
+	if containment == want {
 		return
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("the exec runner has no cgroups (containment %q)", containment)
+		t.Fatalf("the exec runner's containment is %q, not %q", containment, want)
 	}
-	t.Skipf("the exec runner has no cgroups here (containment %q)", containment)
+	t.Skipf("the exec runner's containment here is %q, not %q", containment, want)
 }
 
 // Stopping prox stops a process's descendants that left its group or lost
 // their parent, and removes its cgroup.
 func TestUpStopLeavesNoEscapee(t *testing.T) {
 	r, _, pids, containment := startEscape(t)
-	requireCgroupContainment(t, containment)
+	requireContainment(t, "cgroup", containment)
 	dir := cgroupDir(t, pids["daemon"])
 	require.Equal(t, dir, cgroupDir(t, pids["setsid"]))
 
@@ -159,7 +160,7 @@ func TestUpStopLeavesNoEscapee(t *testing.T) {
 // their processes' cgroups before they exit.
 func TestUpKilledLeavesNoEscapee(t *testing.T) {
 	r, _, pids, containment := startEscape(t)
-	requireCgroupContainment(t, containment)
+	requireContainment(t, "cgroup", containment)
 	dir := cgroupDir(t, pids["daemon"])
 
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
@@ -174,7 +175,7 @@ func TestUpKilledLeavesNoEscapee(t *testing.T) {
 // cgroups, which the plugin's death left behind, and removes them.
 func TestUpRunnerPluginKilledLeavesNoEscapee(t *testing.T) {
 	r, _, pids, containment := startEscape(t)
-	requireCgroupContainment(t, containment)
+	requireContainment(t, "cgroup", containment)
 	dir := cgroupDir(t, pids["daemon"])
 	plugins := pidsOf(r.marker, "plugin-serve runner exec")
 	require.Len(t, plugins, 1)
@@ -193,24 +194,11 @@ func TestUpRunnerPluginKilledLeavesNoEscapee(t *testing.T) {
 // can be made.
 const withoutCgroups = "PROX_EXEC_CONTAINMENT=subreaper"
 
-// requireSubreaperContainment skips the test (fails it under CI=true)
-// where the exec runner cannot even be a subreaper.
-func requireSubreaperContainment(t *testing.T, containment string) {
-	t.Helper()
-	if containment == "subreaper" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the exec runner is not a subreaper (containment %q)", containment)
-	}
-	t.Skipf("the exec runner cannot be a subreaper here (containment %q)", containment)
-}
-
 // Without cgroups, stopping prox stops a process's descendants that left
 // its group or lost its parent: the runner, their subreaper, kills them.
 func TestUpStopLeavesNoEscapeeWithoutCgroups(t *testing.T) {
 	r, _, pids, containment := startEscape(t, withoutCgroups)
-	requireSubreaperContainment(t, containment)
+	requireContainment(t, "subreaper", containment)
 
 	require.NoError(t, r.cmd.Process.Signal(os.Interrupt))
 	assert.Equal(t, 0, r.wait(t), "stderr:\n%s", r.stderrString())
@@ -222,7 +210,7 @@ func TestUpStopLeavesNoEscapeeWithoutCgroups(t *testing.T) {
 // (parent-death signal) and kills its processes and what escaped to it.
 func TestUpKilledLeavesNoEscapeeWithoutCgroups(t *testing.T) {
 	r, _, pids, containment := startEscape(t, withoutCgroups)
-	requireSubreaperContainment(t, containment)
+	requireContainment(t, "subreaper", containment)
 
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
 	assert.Equal(t, -1, r.wait(t))
@@ -235,7 +223,7 @@ func TestUpKilledLeavesNoEscapeeWithoutCgroups(t *testing.T) {
 // (PROX_RUNNER_TAG), by which prox finds and kills them.
 func TestUpRunnerPluginKilledLeavesNoEscapeeWithoutCgroups(t *testing.T) {
 	r, _, pids, containment := startEscape(t, withoutCgroups)
-	requireSubreaperContainment(t, containment)
+	requireContainment(t, "subreaper", containment)
 	plugins := pidsOf(r.marker, "plugin-serve runner exec")
 	require.Len(t, plugins, 1)
 
