@@ -56,26 +56,6 @@ func startFrozen(t *testing.T) (r *run, cfg string, plugin int, cgroup string) {
 	return r, cfg, plugin, cgroup
 }
 
-// waitWithin waits up to within for prox to exit, and returns its exit
-// code; past it, the test fails (prox hangs).
-func (r *run) waitWithin(t *testing.T, within time.Duration) int {
-	t.Helper()
-	exited := make(chan error, 1)
-	go func() { exited <- r.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		<-r.done
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		require.NoError(t, err)
-		return 0
-	case <-time.After(within):
-		t.Fatalf("prox did not exit within %s\nstderr:\n%s", within, r.stderrString())
-		return -1
-	}
-}
-
 // requireFrozenRunEnded checks what a stop with a frozen runner leaves:
 // one ERROR line naming the process, no process and no plugin (the frozen
 // one included), and no cgroup.

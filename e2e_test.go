@@ -212,6 +212,13 @@ func (r *run) waitOutput(t *testing.T, patterns ...string) {
 // wait waits for prox to exit and returns its exit code.
 func (r *run) wait(t *testing.T) int {
 	t.Helper()
+	return r.waitWithin(t, 60*time.Second)
+}
+
+// waitWithin waits up to within for prox to exit, and returns its exit
+// code; past it, the test fails (prox hangs).
+func (r *run) waitWithin(t *testing.T, within time.Duration) int {
+	t.Helper()
 	exited := make(chan error, 1)
 	go func() { exited <- r.cmd.Wait() }()
 	select {
@@ -223,8 +230,8 @@ func (r *run) wait(t *testing.T) int {
 		var ee *exec.ExitError
 		require.ErrorAs(t, err, &ee)
 		return ee.ExitCode()
-	case <-time.After(60 * time.Second):
-		t.Fatalf("prox did not exit\nstderr:\n%s", r.stderrString())
+	case <-time.After(within):
+		t.Fatalf("prox did not exit within %s\nstderr:\n%s", within, r.stderrString())
 		return -1
 	}
 }

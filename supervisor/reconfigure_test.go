@@ -310,24 +310,13 @@ func TestRequestedStopsThatNeedSIGKILLAreNoCrash(t *testing.T) {
 // "from>to", and ": reason" when there is one.
 func changes(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []string {
 	t.Helper()
-	var seen []string
-	deadline := time.After(waitFor)
-	for {
-		select {
-		case ev := <-ch:
-			if ev.Process != process || ev.Type != EventState {
-				continue
-			}
-			s := string(ev.From) + ">" + string(ev.To)
-			if ev.Reason != "" {
-				s += ": " + ev.Reason
-			}
-			seen = append(seen, s)
-			if ev.To == last {
-				return seen
-			}
-		case <-deadline:
-			t.Fatalf("no event to %s; saw %v", last, seen)
+	var out []string
+	for _, ev := range stateEvents(t, ch, process, last) {
+		s := string(ev.From) + ">" + string(ev.To)
+		if ev.Reason != "" {
+			s += ": " + ev.Reason
 		}
+		out = append(out, s)
 	}
+	return out
 }

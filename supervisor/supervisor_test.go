@@ -71,18 +71,18 @@ func requireState(t *testing.T, m *Manager, name string, want State) ProcessInfo
 	return info
 }
 
-// collect reads events until the process reaches state last.
-func collect(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []string {
+// stateEvents reads the state events of process until it reaches last.
+func stateEvents(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []SupervisorEvent {
 	t.Helper()
-	var seen []string
+	var seen []SupervisorEvent
 	deadline := time.After(waitFor)
 	for {
 		select {
 		case ev := <-ch:
-			if ev.Process != process {
+			if ev.Process != process || ev.Type != EventState {
 				continue
 			}
-			seen = append(seen, string(ev.From)+">"+string(ev.To))
+			seen = append(seen, ev)
 			if ev.To == last {
 				return seen
 			}
@@ -90,6 +90,17 @@ func collect(t *testing.T, ch <-chan SupervisorEvent, process string, last State
 			t.Fatalf("no event to %s; saw %v", last, seen)
 		}
 	}
+}
+
+// collect reads the state events of process until it reaches last, as
+// "from>to".
+func collect(t *testing.T, ch <-chan SupervisorEvent, process string, last State) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range stateEvents(t, ch, process, last) {
+		out = append(out, string(ev.From)+">"+string(ev.To))
+	}
+	return out
 }
 
 func TestTransitionDiagram(t *testing.T) {
